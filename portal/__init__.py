@@ -1,0 +1,143 @@
+"""Betaalportaal: the debtor portal application factory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from flask import Flask, Response, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from portal.config import Settings
+from portal.db import db
+from portal.extensions import babel, csrf, limiter
+from portal.i18n import select_language
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'self'; "
+    "object-src 'none'; frame-ancestors 'none'"
+)
+
+
+def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
+    """Build the app from `settings` (default: the environment)."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="bp_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.https,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(minutes=settings.session_idle_minutes),
+        MAX_CONTENT_LENGTH=60 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE="nl",
+        BABEL_TRANSLATION_DIRECTORIES="translations",
+        RATELIMIT_ENABLED=settings.ratelimit_enabled,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        SEND_FILE_MAX_AGE_DEFAULT=dt.timedelta(days=1),
+        **dict(settings.extra),
+    )
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    db.configure(settings.database_url, **engine_kwargs)
+    app.teardown_appcontext(db.remove)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_language)
+
+    from portal import tasks
+
+    tasks.bind_app(app, immediate=settings.huey_immediate)
+
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    _register_errors(app)
+    app.after_request(_security_headers)
+
+    from portal.cli import register as register_cli
+
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from admin import bp as admin_bp
+    from portal.routes import auth, portal, site
+
+    app.register_blueprint(site.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(admin_bp)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from portal import i18n
+    from portal.debtor_session import current_debtor
+    from portal.domain.clock import today
+    from portal.domain.invoices import StatusView, status_view
+    from portal.models import FONTS, Invoice
+
+    settings: Settings = app.config["SETTINGS"]
+
+    def status_of(invoice: Invoice) -> StatusView:
+        return status_view(invoice, today(settings.portal_timezone))
+
+    app.jinja_env.filters["money"] = i18n.money
+    app.jinja_env.filters["date"] = i18n.date
+    app.jinja_env.globals.update(
+        current_debtor=current_debtor,
+        current_language=i18n.current_language,
+        LANGUAGE_NAMES=i18n.LANGUAGE_NAMES,
+        status_of=status_of,
+        event_label=i18n.event_label,
+        fonts=FONTS,
+    )
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> tuple[str, int]:
+        return render_template("errors/csrf.html"), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        if exc.code == 429 and request.endpoint == "auth.login":
+            from portal.routes.auth import rate_limited_response
+
+            return rate_limited_response()
+        if exc.code in (400, 403, 404, 405, 413, 429):
+            return render_template("errors/http.html", code=exc.code), exc.code
+        return exc
+
+    @app.errorhandler(Exception)
+    def server_error(exc: Exception) -> tuple[str, int]:
+        app.logger.exception("Unhandled error on %s", request.path)
+        return render_template("errors/http.html", code=500), 500
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    settings: Settings = response_settings()
+    if settings.https:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if not request.path.startswith(("/static/", "/brand/")):
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+def response_settings() -> Settings:
+    from flask import current_app
+
+    return current_app.config["SETTINGS"]  # type: ignore[no-any-return]

@@ -1,0 +1,116 @@
+"""Command line: flask --app wsgi <command> (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+
+from portal.db import db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config() -> object:
+    """Alembic configuration pointing at this app's database."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option(
+        "file_template",
+        "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d-%%(rev)s_%%(slug)s",
+    )
+    cfg.attributes["engine"] = db.engine
+    return cfg
+
+
+def upgrade_database() -> None:
+    """Run every migration up to the newest (idempotent)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(), "head")  # type: ignore[arg-type]
+
+
+def register(app: Flask) -> None:
+    """Attach the portal's commands to the app's CLI."""
+
+    @app.cli.group("db")
+    def db_group() -> None:
+        """Database schema."""
+
+    @db_group.command("upgrade")
+    def db_upgrade() -> None:
+        """Apply all migrations."""
+        upgrade_database()
+        click.echo("Database is up to date.")
+
+    @app.cli.command("seed-demo")
+    @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+    def seed_demo(quiet: bool) -> None:
+        """Create demo brands, debtors and invoices once; print a login link."""
+        from portal.demo import login_link_for, seed
+
+        settings = current_app.config["SETTINGS"]
+        with db.unit_of_work() as session:
+            created = seed(session)
+        with db.unit_of_work() as session:
+            link = login_link_for(session, settings)
+        if quiet:
+            return
+        click.echo("Demo data " + ("created." if created else "already present (kept as is)."))
+        click.echo("")
+        click.echo(f"  Portal:            {settings.base_url}/")
+        click.echo(f"  Demo debtor login: {link}")
+        click.echo("                     (valid 15 minutes, once; new one: make login-link)")
+        click.echo("  Admin side:        arrives with admin accounts (issue 'Admin side')")
+        click.echo("")
+
+    @app.cli.command("login-link")
+    @click.argument("email", required=False)
+    def login_link(email: str | None) -> None:
+        """Print a fresh magic login link (default: the demo debtor)."""
+        from portal.demo import DEMO_EMAIL, login_link_for
+
+        settings = current_app.config["SETTINGS"]
+        with db.unit_of_work() as session:
+            link = login_link_for(session, settings, email or DEMO_EMAIL)
+        if link is None:
+            click.echo(f"No debtor has the address {email}.", err=True)
+            sys.exit(1)
+        click.echo(link)
+
+    outbox_group = click.Group("outbox", help="The outgoing message queue.")
+    app.cli.add_command(outbox_group)
+
+    @outbox_group.command("send")
+    def outbox_send() -> None:
+        """Send every due message now."""
+        from portal.tasks import send_outbox_now
+
+        result = send_outbox_now()
+        click.echo(
+            f"sent {result.sent}, kept locally {result.kept_local}, "
+            f"retry later {result.retried}, failed {result.failed}"
+        )
+
+    @app.cli.command("worker")
+    @click.option("--workers", default=2, show_default=True)
+    def worker(workers: int) -> None:
+        """Run the Huey consumer with its periodic schedule."""
+        from huey.consumer import Consumer
+
+        from portal.tasks import huey
+
+        Consumer(huey, workers=workers, worker_type="thread", periodic=True).run()
+
+
+def main() -> None:
+    """Console script `betaalportaal`: the same commands as flask --app wsgi."""
+    from portal import create_app
+
+    FlaskGroup(create_app=lambda: create_app())(prog_name="betaalportaal")

@@ -1,0 +1,129 @@
+"""Settings read from the environment (DESIGN.md section 4), validated at start-up."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment cannot run the portal; the message says what to set."""
+
+
+PAYMENT_PROVIDERS = ("sandbox", "mollie", "stripe")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the portal. Built by `from_env`; tests build it directly."""
+
+    app_env: str = "development"
+    instance_path: Path = Path("instance")
+    database_url: str = ""
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:5000"
+    smtp_url: str = ""
+    mail_from: str = "Betaalportaal <noreply@betaalportaal.local>"
+    redis_url: str = ""
+    payment_provider: str = "sandbox"
+    mollie_api_key: str = ""
+    mollie_api_url: str = ""
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_url: str = ""
+    sms_provider: str = "outbox"
+    portal_timezone: str = "Europe/Amsterdam"
+    login_token_minutes: int = 15
+    session_idle_minutes: int = 30
+    ratelimit_enabled: bool = True
+    huey_immediate: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the environment; development fills in safe local defaults."""
+        env = os.environ if env is None else env
+        instance = Path(env.get("PORTAL_INSTANCE_PATH", "instance")).resolve()
+        settings = cls(
+            app_env=env.get("APP_ENV", "development"),
+            instance_path=instance,
+            database_url=env.get("DATABASE_URL", ""),
+            secret_key=env.get("SECRET_KEY", ""),
+            base_url=env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+            smtp_url=env.get("SMTP_URL", ""),
+            mail_from=env.get("MAIL_FROM", cls.mail_from),
+            redis_url=env.get("REDIS_URL", ""),
+            payment_provider=env.get("PAYMENT_PROVIDER", "sandbox"),
+            mollie_api_key=env.get("MOLLIE_API_KEY", ""),
+            mollie_api_url=env.get("MOLLIE_API_URL", ""),
+            stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", ""),
+            stripe_api_url=env.get("STRIPE_API_URL", ""),
+            sms_provider=env.get("SMS_PROVIDER", "outbox"),
+            portal_timezone=env.get("PORTAL_TIMEZONE", "Europe/Amsterdam"),
+        )
+        known = {f.name for f in fields(cls)}
+        settings = replace(settings, **{k: v for k, v in overrides.items() if k in known})
+        return settings.validated()
+
+    def validated(self) -> Settings:
+        """Fill development defaults and refuse an unsafe production setup."""
+        if self.app_env not in ("production", "development"):
+            raise ConfigError("APP_ENV must be 'production' or 'development'.")
+        if self.payment_provider not in PAYMENT_PROVIDERS:
+            raise ConfigError(f"PAYMENT_PROVIDER must be one of {', '.join(PAYMENT_PROVIDERS)}.")
+        if self.is_production:
+            problems = []
+            if not self.secret_key:
+                problems.append("SECRET_KEY is not set")
+            if not _is_public_url(self.base_url):
+                problems.append("BASE_URL must be the public https address of the portal")
+            if not self.smtp_url:
+                problems.append("SMTP_URL is not set (mail would never leave the server)")
+            if self.payment_provider == "sandbox":
+                problems.append("PAYMENT_PROVIDER must be mollie or stripe (sandbox is for tests)")
+            if problems:
+                raise ConfigError("Refusing to start in production: " + "; ".join(problems) + ".")
+            return self
+        updates: dict[str, Any] = {}
+        if not self.database_url:
+            updates["database_url"] = f"sqlite:///{self.instance_path / 'portal.db'}"
+        if not self.secret_key:
+            updates["secret_key"] = _dev_secret(self.instance_path)
+        return replace(self, **updates) if updates else self
+
+
+def _is_public_url(url: str) -> bool:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "https" or not host or host == "localhost":
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." in host
+    return address.is_global
+
+
+def _dev_secret(instance: Path) -> str:
+    """A development secret generated once and kept in the instance folder."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

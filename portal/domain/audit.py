@@ -1,0 +1,26 @@
+"""Record who did what, for the debtor and invoice timelines and the admin audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from portal.models import AuditEvent
+
+
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    *,
+    debtor_id: int | None = None,
+    invoice_id: int | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """Add an audit event in the caller's transaction."""
+    event = AuditEvent(
+        actor=actor, action=action, debtor_id=debtor_id, invoice_id=invoice_id, details=details
+    )
+    session.add(event)
+    return event

@@ -1,0 +1,151 @@
+"""Documents a debtor can download: invoice copies (PDF) and statements (PDF, xlsx)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.models import Brand, Debtor, Invoice
+
+Render = Callable[..., str]  # render(template_name, **context) -> HTML
+TEMPLATE_VERSION = "1"  # bump when templates/pdf changes, to refresh cached copies
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Render HTML with WeasyPrint (imported late: it loads Pango)."""
+    from weasyprint import HTML
+
+    return HTML(string=html).write_pdf()  # type: ignore[no-any-return]
+
+
+def logo_data_uri(session: Session, brand: Brand) -> str:
+    """The brand logo inlined for a PDF, or '' when it has none."""
+    logo = session.scalar(select(Brand.logo).where(Brand.id == brand.id))
+    if not logo or not brand.logo_mime:
+        return ""
+    return f"data:{brand.logo_mime};base64,{base64.b64encode(logo).decode()}"
+
+
+def invoice_copy(
+    session: Session, invoice: Invoice, lang: str, render: Render, cache_dir: Path
+) -> tuple[bytes, bool]:
+    """The PDF copy of an invoice and whether it came from the cache.
+
+    The uploaded original wins; otherwise a branded copy is rendered once per
+    (invoice version, brand version, language) and kept on disk.
+    """
+    if invoice.has_original_pdf:
+        original = session.scalar(select(Invoice.original_pdf).where(Invoice.id == invoice.id))
+        if original:
+            return original, True
+    key = hashlib.sha256(
+        "|".join(
+            [
+                TEMPLATE_VERSION,
+                str(invoice.id),
+                invoice.updated_at.isoformat(),
+                invoice.brand.updated_at.isoformat(),
+                invoice.debtor.name,
+                lang,
+            ]
+        ).encode()
+    ).hexdigest()[:24]
+    path = cache_dir / f"invoice-{invoice.id}-{key}.pdf"
+    if path.exists():
+        return path.read_bytes(), True
+    html = render(
+        "pdf/invoice.html",
+        invoice=invoice,
+        debtor=invoice.debtor,
+        brand=invoice.brand,
+        logo=logo_data_uri(session, invoice.brand),
+        lang=lang,
+    )
+    pdf = html_to_pdf(html)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for stale in cache_dir.glob(f"invoice-{invoice.id}-*.pdf"):
+        stale.unlink(missing_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pdf)
+    tmp.replace(path)
+    return pdf, False
+
+
+def statement_pdf(
+    session: Session,
+    debtor: Debtor,
+    invoices: Sequence[Invoice],
+    today: dt.date,
+    lang: str,
+    render: Render,
+) -> bytes:
+    """A branded statement of all open invoices."""
+    html = render(
+        "pdf/statement.html",
+        debtor=debtor,
+        brand=debtor.brand,
+        invoices=invoices,
+        totals=_totals(invoices),
+        today=today,
+        logo=logo_data_uri(session, debtor.brand),
+        lang=lang,
+    )
+    return html_to_pdf(html)
+
+
+def statement_xlsx(
+    debtor: Debtor, invoices: Sequence[Invoice], today: dt.date, labels: dict[str, str]
+) -> bytes:
+    """The open invoices as a spreadsheet with real dates and amounts (not text)."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = labels.get("sheet", "Statement")[:31]
+    ws.append([labels["title"], debtor.name, debtor.number])
+    ws.append([labels["date"], today])
+    ws.append([])
+    headers = ["number", "invoice_date", "due_date", "reference", "currency", "total", "open"]
+    ws.append([labels[h] for h in headers])
+    for cell in ws[4]:
+        cell.font = Font(bold=True)
+    for inv in invoices:
+        ws.append(
+            [
+                inv.number,
+                inv.invoice_date,
+                inv.due_date,
+                inv.reference,
+                inv.currency,
+                inv.total_cents / 100,
+                inv.open_cents / 100,
+            ]
+        )
+    for row in ws.iter_rows(min_row=5, min_col=2, max_col=3):
+        for cell in row:
+            cell.number_format = "DD-MM-YYYY"
+    for row in ws.iter_rows(min_row=5, min_col=6, max_col=7):
+        for cell in row:
+            cell.number_format = "#,##0.00"
+    ws["B2"].number_format = "DD-MM-YYYY"
+    for col, width in zip("ABCDEFG", (18, 14, 14, 22, 9, 14, 14), strict=True):
+        ws.column_dimensions[col].width = width
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def _totals(invoices: Sequence[Invoice]) -> dict[str, Any]:
+    totals: dict[str, int] = {}
+    for inv in invoices:
+        totals[inv.currency] = totals.get(inv.currency, 0) + inv.open_cents
+    return totals

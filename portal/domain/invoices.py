@@ -1,0 +1,196 @@
+"""What a debtor sees of their invoices: lists, totals, status words, timeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from portal.models import AuditEvent, Invoice, InvoiceStatus
+
+PAGE_SIZE = 25
+STATUS_FILTERS = ("open", "paid", "all")
+SORTS = ("due", "amount", "number")
+
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    """Validated list options; unknown values fall back to the defaults."""
+
+    status: str = "open"
+    q: str = ""
+    sort: str = "due"
+    desc: bool = False
+    page: int = 1
+
+    @classmethod
+    def parse(cls, args: dict[str, str]) -> InvoiceFilter:
+        """Build from query-string values a person may have edited by hand."""
+        status = args.get("status", "open")
+        sort = args.get("sort", "due")
+        try:
+            page = max(1, int(args.get("page", "1")))
+        except ValueError:
+            page = 1
+        return cls(
+            status=status if status in STATUS_FILTERS else "open",
+            q=args.get("q", "").strip()[:40],
+            sort=sort if sort in SORTS else "due",
+            desc=args.get("dir") == "desc",
+            page=page,
+        )
+
+    def query_args(self, **changes: object) -> dict[str, object]:
+        """The filter as URL arguments, with some values changed (for links)."""
+        args: dict[str, object] = {
+            "status": self.status,
+            "q": self.q,
+            "sort": self.sort,
+            "dir": "desc" if self.desc else "asc",
+            "page": self.page,
+        }
+        args.update(changes)
+        return {k: v for k, v in args.items() if v not in ("", None)}
+
+
+@dataclass
+class Page:
+    items: Sequence[Invoice]
+    total: int
+    page: int
+    size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+
+def list_invoices(session: Session, debtor_id: int, flt: InvoiceFilter) -> Page:
+    """One page of a debtor's invoices with the total count (two queries, no N+1)."""
+    where = [Invoice.debtor_id == debtor_id]
+    if flt.status == "open":
+        where.append(Invoice.status == InvoiceStatus.OPEN)
+    elif flt.status == "paid":
+        where.append(Invoice.status == InvoiceStatus.PAID)
+    if flt.q:
+        escaped = flt.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(Invoice.number.ilike(f"%{escaped}%", escape="\\"))
+    total = session.scalar(select(func.count()).select_from(Invoice).where(*where)) or 0
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(flt.page, pages)
+    column = {
+        "due": Invoice.due_date,
+        "amount": Invoice.open_cents if flt.status == "open" else Invoice.total_cents,
+        "number": Invoice.number,
+    }[flt.sort]
+    order = column.desc() if flt.desc else column.asc()
+    stmt = (
+        select(Invoice)
+        .where(*where)
+        .order_by(order, Invoice.id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    )
+    return Page(items=list(session.scalars(stmt)), total=total, page=page)
+
+
+@dataclass
+class CurrencyTotals:
+    currency: str
+    open_cents: int = 0
+    overdue_cents: int = 0
+    open_count: int = 0
+    overdue_count: int = 0
+
+
+@dataclass
+class Overview:
+    totals: list[CurrencyTotals] = field(default_factory=list)
+    next_due: dt.date | None = None
+    paid_count: int = 0
+
+    @property
+    def has_open(self) -> bool:
+        return any(t.open_count for t in self.totals)
+
+
+def overview(session: Session, debtor_id: int, today: dt.date) -> Overview:
+    """Open and overdue totals per currency and the next due date, in one query."""
+    is_open = Invoice.status == InvoiceStatus.OPEN
+    overdue = is_open & (Invoice.due_date < today)
+    stmt = (
+        select(
+            Invoice.currency,
+            func.sum(case((is_open, Invoice.open_cents), else_=0)),
+            func.sum(case((overdue, Invoice.open_cents), else_=0)),
+            func.sum(case((is_open, 1), else_=0)),
+            func.sum(case((overdue, 1), else_=0)),
+            func.min(case((is_open & (Invoice.due_date >= today), Invoice.due_date))),
+            func.sum(case((Invoice.status == InvoiceStatus.PAID, 1), else_=0)),
+        )
+        .where(Invoice.debtor_id == debtor_id)
+        .group_by(Invoice.currency)
+        .order_by(Invoice.currency)
+    )
+    result = Overview()
+    for currency, open_c, overdue_c, open_n, overdue_n, next_due, paid_n in session.execute(stmt):
+        result.paid_count += int(paid_n or 0)
+        if open_n:
+            result.totals.append(
+                CurrencyTotals(currency, int(open_c), int(overdue_c), int(open_n), int(overdue_n))
+            )
+        if next_due is not None and (result.next_due is None or next_due < result.next_due):
+            result.next_due = next_due
+    return result
+
+
+def get_for_debtor(session: Session, debtor_id: int, invoice_id: int) -> Invoice | None:
+    """The invoice only when it belongs to this debtor; otherwise None (a 404)."""
+    return session.scalars(
+        select(Invoice).where(Invoice.id == invoice_id, Invoice.debtor_id == debtor_id)
+    ).first()
+
+
+def open_invoices(session: Session, debtor_id: int) -> list[Invoice]:
+    """All open invoices of a debtor, oldest due date first (for statements)."""
+    stmt = (
+        select(Invoice)
+        .where(Invoice.debtor_id == debtor_id, Invoice.status == InvoiceStatus.OPEN)
+        .order_by(Invoice.due_date, Invoice.id)
+    )
+    return list(session.scalars(stmt))
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """How an invoice's state is shown: a key for styling plus days overdue."""
+
+    key: str  # open, overdue, paid, partly_paid, cancelled, handed_over, credit
+    days_overdue: int = 0
+
+
+def status_view(invoice: Invoice, today: dt.date) -> StatusView:
+    """Words-and-colour status of an invoice on a given day."""
+    if invoice.kind == "credit_note":
+        return StatusView("credit")
+    if invoice.status != InvoiceStatus.OPEN:
+        return StatusView(invoice.status)
+    if invoice.due_date < today:
+        return StatusView("overdue", (today - invoice.due_date).days)
+    if invoice.open_cents < invoice.total_cents:
+        return StatusView("partly_paid")
+    return StatusView("open")
+
+
+def timeline(session: Session, invoice_id: int) -> list[AuditEvent]:
+    """What happened to an invoice, newest first."""
+    stmt = (
+        select(AuditEvent)
+        .where(AuditEvent.invoice_id == invoice_id)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
+    return list(session.scalars(stmt))

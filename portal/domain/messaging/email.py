@@ -1,0 +1,134 @@
+"""Email transports: real SMTP (SMTP_URL) or the local outbox with a console echo."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+log = logging.getLogger(__name__)
+
+
+class TemporaryFailure(Exception):
+    """The server could not take the message now (4xx, connection trouble); retry later."""
+
+
+class PermanentFailure(Exception):
+    """The server refused the message for good (5xx)."""
+
+
+@dataclass(frozen=True)
+class Mail:
+    sender: str
+    recipient: str
+    subject: str
+    text: str
+    html: str = ""
+    message_id_hint: str = ""
+
+
+class Transport(Protocol):
+    def send(self, mail: Mail) -> bool:
+        """Deliver `mail`; return True when it was only kept locally."""
+        ...
+
+
+def build_message(mail: Mail) -> EmailMessage:
+    """A MIME message with a plain-text part and, when given, an HTML alternative."""
+    message = EmailMessage()
+    message["From"] = mail.sender
+    message["To"] = mail.recipient
+    message["Subject"] = mail.subject
+    message["Message-ID"] = make_msgid(idstring=mail.message_id_hint or None)
+    message.set_content(mail.text)
+    if mail.html:
+        message.add_alternative(mail.html, subtype="html")
+    return message
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str = ""
+    password: str = ""
+    security: str = "none"  # none | starttls | ssl
+    timeout: float = 20.0
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpSettings:
+        """Read smtp://user:pass@host:port, smtps://... or smtp://...?starttls=1."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError("SMTP_URL must start with smtp:// or smtps://")
+        query = parse_qs(parts.query)
+        security = "ssl" if parts.scheme == "smtps" else "none"
+        if query.get("starttls", ["0"])[0] in ("1", "true", "yes"):
+            security = "starttls"
+        default_port = 465 if security == "ssl" else 587 if security == "starttls" else 25
+        return cls(
+            host=parts.hostname or "localhost",
+            port=parts.port or default_port,
+            username=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            security=security,
+        )
+
+
+class SmtpTransport:
+    """Sends over SMTP; one connection per message keeps failure handling simple."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+
+    def send(self, mail: Mail) -> bool:
+        s = self.settings
+        try:
+            smtp: smtplib.SMTP
+            if s.security == "ssl":
+                smtp = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+                )
+            else:
+                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            with smtp:
+                if s.security == "starttls":
+                    smtp.starttls(context=ssl.create_default_context())
+                if s.username:
+                    smtp.login(s.username, s.password)
+                smtp.send_message(build_message(mail))
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _msg in exc.recipients.values()]
+            if codes and all(code >= 500 for code in codes):
+                raise PermanentFailure(str(exc.recipients)) from exc
+            raise TemporaryFailure(str(exc.recipients)) from exc
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code >= 500:
+                raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+            raise TemporaryFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryFailure(str(exc) or exc.__class__.__name__) from exc
+        return False
+
+
+class LocalTransport:
+    """Development: the mail stays in the outbox (readable in admin) and is echoed."""
+
+    def send(self, mail: Mail) -> bool:
+        log.warning(
+            "Mail kept in the local outbox (no SMTP_URL) to %s: %s\n%s",
+            mail.recipient,
+            mail.subject,
+            mail.text,
+        )
+        return True
+
+
+def transport_for(smtp_url: str) -> Transport:
+    """SMTP when SMTP_URL is set, else the local outbox."""
+    return SmtpTransport(SmtpSettings.from_url(smtp_url)) if smtp_url else LocalTransport()

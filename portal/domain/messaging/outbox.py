@@ -1,0 +1,158 @@
+"""The outbox: messages are written in the business transaction and sent after commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain.messaging.email import Mail, PermanentFailure, TemporaryFailure, Transport
+from portal.models import OutboxMessage, OutboxStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+REDACTED_KINDS = {"login_link"}  # bodies hold a live credential: drop them once delivered
+REDACTED_TEXT = "[The sign-in link in this message was removed after delivery.]"
+
+
+def queue_email(
+    session: Session,
+    *,
+    kind: str,
+    recipient: str,
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+    sender: str = "",
+    debtor_id: int | None = None,
+    brand_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> OutboxMessage:
+    """Add an email to the outbox in the caller's transaction."""
+    message = OutboxMessage(
+        channel="email",
+        kind=kind,
+        recipient=recipient,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        sender=sender,
+        debtor_id=debtor_id,
+        brand_id=brand_id,
+        dedupe_key=dedupe_key,
+    )
+    session.add(message)
+    return message
+
+
+@dataclass
+class SendResult:
+    sent: int = 0
+    kept_local: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def send_pending(
+    session_factory: Callable[[], Session],
+    transport: Transport,
+    *,
+    now: Callable[[], dt.datetime] = utcnow,
+    limit: int = 100,
+) -> SendResult:
+    """Send due email messages one by one, each in its own short transaction.
+
+    A message is marked `sending` and committed before the SMTP conversation, so a
+    crash mid-send leaves a visible `sending` row instead of a silent duplicate.
+    """
+    result = SendResult()
+    for _ in range(limit):
+        session = session_factory()
+        try:
+            message = _claim_next(session, now())
+            if message is None:
+                session.commit()
+                return result
+            mail = Mail(
+                sender=message.sender,
+                recipient=message.recipient,
+                subject=message.subject,
+                text=message.body_text,
+                html=message.body_html,
+                message_id_hint=f"outbox-{message.id}",
+            )
+            session.commit()
+            outcome = _deliver(transport, mail)
+            _record(session, message, outcome, now())
+            session.commit()
+        finally:
+            session.close()
+        if outcome.status == OutboxStatus.SENT:
+            result.sent += 1
+        elif outcome.status == OutboxStatus.LOCAL:
+            result.kept_local += 1
+        elif outcome.status == OutboxStatus.PENDING:
+            result.retried += 1
+        else:
+            result.failed += 1
+    return result
+
+
+def _claim_next(session: Session, now: dt.datetime) -> OutboxMessage | None:
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.channel == "email",
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    message = session.scalars(stmt).first()
+    if message is not None:
+        message.status = OutboxStatus.SENDING
+        message.attempts += 1
+    return message
+
+
+@dataclass
+class _Outcome:
+    status: OutboxStatus
+    error: str = ""
+
+
+def _deliver(transport: Transport, mail: Mail) -> _Outcome:
+    try:
+        local = transport.send(mail)
+    except TemporaryFailure as exc:
+        return _Outcome(OutboxStatus.PENDING, str(exc))
+    except PermanentFailure as exc:
+        return _Outcome(OutboxStatus.FAILED, str(exc))
+    return _Outcome(OutboxStatus.LOCAL if local else OutboxStatus.SENT)
+
+
+def _record(session: Session, message: OutboxMessage, outcome: _Outcome, now: dt.datetime) -> None:
+    message.last_error = outcome.error
+    if outcome.status == OutboxStatus.PENDING and message.attempts >= MAX_ATTEMPTS:
+        outcome = _Outcome(OutboxStatus.FAILED, outcome.error)
+    message.status = outcome.status
+    if outcome.status == OutboxStatus.PENDING:
+        backoff = dt.timedelta(seconds=30 * 2 ** (message.attempts - 1))
+        message.next_attempt_at = now + backoff
+        log.warning(
+            "outbox %s: temporary failure, retry in %s: %s", message.id, backoff, outcome.error
+        )
+    elif outcome.status == OutboxStatus.SENT:
+        message.sent_at = now
+        if message.kind in REDACTED_KINDS:
+            message.body_text = REDACTED_TEXT
+            message.body_html = ""
+    elif outcome.status == OutboxStatus.FAILED:
+        log.error("outbox %s: giving up: %s", message.id, outcome.error)

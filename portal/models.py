@@ -1,0 +1,256 @@
+"""Typed SQLAlchemy 2 models. Money is integer cents; every schema change is a migration."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from portal.db import Base, UTCDateTime
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class DebtorKind(enum.StrEnum):
+    B2C = "b2c"
+    B2B = "b2b"
+
+
+class InvoiceKind(enum.StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class InvoiceStatus(enum.StrEnum):
+    OPEN = "open"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    HANDED_OVER = "handed_over"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    LOCAL = "local"  # kept in the local outbox: no SMTP_URL configured
+    FAILED = "failed"
+
+
+LANGUAGES = ("nl", "en", "fr")
+FONTS = {
+    "system": "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif",
+    "humanist": "Seravek, 'Gill Sans Nova', Ubuntu, Calibri, 'DejaVu Sans', sans-serif",
+    "geometric": "Avenir, Montserrat, Corbel, 'URW Gothic', 'DejaVu Sans', sans-serif",
+    "serif": "Charter, 'Bitstream Charter', 'Sitka Text', Cambria, Georgia, serif",
+    "mono": "ui-monospace, 'Cascadia Code', Menlo, Consolas, 'DejaVu Sans Mono', monospace",
+}
+
+
+def _in(column: str, values: Any) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
+class Brand(Base):
+    __tablename__ = "brand"
+    __table_args__ = (
+        CheckConstraint(_in("font", FONTS), name="font_safe"),
+        CheckConstraint(_in("default_language", LANGUAGES), name="language"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    logo: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    logo_mime: Mapped[str | None] = mapped_column(String(40))
+    primary_color: Mapped[str] = mapped_column(String(7), default="#1d4ed8")
+    accent_color: Mapped[str] = mapped_column(String(7), default="#f59e0b")
+    font: Mapped[str] = mapped_column(String(20), default="system")
+    sender_name: Mapped[str] = mapped_column(String(120), default="")
+    sender_email: Mapped[str] = mapped_column(String(254), default="")
+    support_email: Mapped[str] = mapped_column(String(254), default="")
+    support_phone: Mapped[str] = mapped_column(String(40), default="")
+    iban: Mapped[str] = mapped_column(String(34), default="")
+    enterprise_number: Mapped[str] = mapped_column(String(20), default="")
+    vat_number: Mapped[str] = mapped_column(String(20), default="")
+    address: Mapped[str] = mapped_column(String(250), default="")
+    country: Mapped[str] = mapped_column(String(2), default="NL")
+    default_language: Mapped[str] = mapped_column(String(2), default="nl")
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Segment(Base):
+    __tablename__ = "segment"
+    __table_args__ = (CheckConstraint("payment_term_days BETWEEN 0 AND 365", name="term"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    payment_term_days: Mapped[int] = mapped_column(Integer, default=14)
+
+
+class Debtor(Base):
+    __tablename__ = "debtor"
+    __table_args__ = (
+        UniqueConstraint("brand_id", "number"),
+        CheckConstraint(_in("kind", DebtorKind), name="kind"),
+        CheckConstraint(_in("language", LANGUAGES), name="language"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"), index=True)
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segment.id"), index=True)
+    number: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(3), default=DebtorKind.B2C.value)
+    language: Mapped[str] = mapped_column(String(2), default="nl")
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    address_line: Mapped[str] = mapped_column(String(200), default="")
+    postcode: Mapped[str] = mapped_column(String(12), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    country: Mapped[str] = mapped_column(String(2), default="NL")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    brand: Mapped[Brand] = relationship(lazy="joined", innerjoin=True)
+    segment: Mapped[Segment | None] = relationship()
+    emails: Mapped[list[DebtorEmail]] = relationship(
+        back_populates="debtor", cascade="all, delete-orphan", order_by="DebtorEmail.id"
+    )
+
+    @property
+    def primary_email(self) -> str:
+        return self.emails[0].email if self.emails else ""
+
+
+class DebtorEmail(Base):
+    """An address that may log in for a debtor; one address may serve several debtors."""
+
+    __tablename__ = "debtor_email"
+    __table_args__ = (UniqueConstraint("debtor_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254), index=True)  # stored lower-cased
+
+    debtor: Mapped[Debtor] = relationship(back_populates="emails")
+
+
+class Invoice(Base):
+    __tablename__ = "invoice"
+    __table_args__ = (
+        UniqueConstraint("brand_id", "number"),
+        CheckConstraint(_in("kind", InvoiceKind), name="kind"),
+        CheckConstraint(_in("status", InvoiceStatus), name="status"),
+        CheckConstraint(
+            "(kind = 'invoice' AND total_cents > 0 AND open_cents >= 0"
+            " AND open_cents <= total_cents)"
+            " OR (kind = 'credit_note' AND total_cents < 0 AND open_cents <= 0"
+            " AND open_cents >= total_cents)",
+            name="money",
+        ),
+        CheckConstraint("due_date >= invoice_date", name="due_after_invoice"),
+        CheckConstraint("length(currency) = 3", name="currency"),
+        Index("ix_invoice_debtor_status_due", "debtor_id", "status", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"))
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"))
+    number: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(12), default=InvoiceKind.INVOICE.value)
+    invoice_date: Mapped[dt.date] = mapped_column(Date)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    total_cents: Mapped[int] = mapped_column(Integer)
+    open_cents: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), default=InvoiceStatus.OPEN.value)
+    reference: Mapped[str] = mapped_column(String(80), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    original_pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    has_original_pdf: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    brand: Mapped[Brand] = relationship()
+    debtor: Mapped[Debtor] = relationship()
+
+    @property
+    def paid_cents(self) -> int:
+        return self.total_cents - self.open_cents
+
+
+class LoginToken(Base):
+    """A magic-link token: only its SHA-256 is stored; single use, short-lived."""
+
+    __tablename__ = "login_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    requested_ip: Mapped[str] = mapped_column(String(45), default="")
+
+
+class AuditEvent(Base):
+    """Who did what when: the timeline of debtors and invoices, and the admin audit log."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_debtor_at", "debtor_id", "at"),
+        Index("ix_audit_event_invoice_at", "invoice_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(80))  # "system", "debtor:12", "admin:3"
+    action: Mapped[str] = mapped_column(String(60))
+    debtor_id: Mapped[int | None] = mapped_column(ForeignKey("debtor.id", ondelete="SET NULL"))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id", ondelete="SET NULL"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OutboxMessage(Base):
+    """A message written in the business transaction and sent after commit by the worker."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        CheckConstraint(_in("channel", ("email", "sms", "letter")), name="channel"),
+        CheckConstraint(_in("status", OutboxStatus), name="status"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index("ix_outbox_message_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), default="email")
+    kind: Mapped[str] = mapped_column(String(40))  # login_link, reminder, receipt, ...
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(250), default="")
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    sender: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(10), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    debtor_id: Mapped[int | None] = mapped_column(ForeignKey("debtor.id", ondelete="SET NULL"))
+    brand_id: Mapped[int | None] = mapped_column(ForeignKey("brand.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

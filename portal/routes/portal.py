@@ -1,0 +1,120 @@
+"""The debtor's own pages: overview, invoices, copies and statements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask_babel import gettext as _
+
+from portal.db import db
+from portal.debtor_session import current_debtor, debtor_required
+from portal.domain import documents
+from portal.domain import invoices as inv
+from portal.domain.clock import today
+from portal.htmx import render_page
+from portal.i18n import current_language
+from portal.models import Debtor
+
+bp = Blueprint("portal", __name__)
+
+
+def _debtor() -> Debtor:
+    debtor = current_debtor()
+    assert debtor is not None  # guaranteed by @debtor_required
+    return debtor
+
+
+def _today() -> Any:
+    return today(current_app.config["SETTINGS"].portal_timezone)
+
+
+@bp.get("/overview")
+@debtor_required
+def overview() -> str:
+    debtor = _debtor()
+    summary = inv.overview(db.session, debtor.id, _today())
+    recent = inv.list_invoices(db.session, debtor.id, inv.InvoiceFilter(status="open"))
+    return render_template(
+        "overview.html", debtor=debtor, summary=summary, page=recent, today=_today()
+    )
+
+
+@bp.get("/invoices")
+@debtor_required
+def invoice_list() -> Response:
+    debtor = _debtor()
+    flt = inv.InvoiceFilter.parse(request.args.to_dict())
+    page = inv.list_invoices(db.session, debtor.id, flt)
+    return render_page(
+        "invoices/list.html", "invoices/_list.html", flt=flt, page=page, today=_today()
+    )
+
+
+@bp.get("/invoices/<int:invoice_id>")
+@debtor_required
+def invoice_detail(invoice_id: int) -> str:
+    invoice = inv.get_for_debtor(db.session, _debtor().id, invoice_id) or abort(404)
+    events = inv.timeline(db.session, invoice.id)
+    return render_template(
+        "invoices/detail.html",
+        invoice=invoice,
+        status=inv.status_view(invoice, _today()),
+        payments=[e for e in events if e.action.startswith("payment.")],
+        events=events,
+    )
+
+
+@bp.get("/invoices/<int:invoice_id>/pdf")
+@debtor_required
+def invoice_pdf(invoice_id: int) -> Response:
+    invoice = inv.get_for_debtor(db.session, _debtor().id, invoice_id) or abort(404)
+    pdf, _cached = documents.invoice_copy(
+        db.session, invoice, current_language(), render_template, _cache_dir()
+    )
+    return _download(pdf, "application/pdf", f"{_('invoice')}-{invoice.number}.pdf")
+
+
+@bp.get("/statement.pdf")
+@debtor_required
+def statement_pdf() -> Response:
+    debtor = _debtor()
+    rows = inv.open_invoices(db.session, debtor.id)
+    pdf = documents.statement_pdf(
+        db.session, debtor, rows, _today(), current_language(), render_template
+    )
+    return _download(pdf, "application/pdf", f"{_('statement')}-{debtor.number}.pdf")
+
+
+@bp.get("/statement.xlsx")
+@debtor_required
+def statement_xlsx() -> Response:
+    debtor = _debtor()
+    rows = inv.open_invoices(db.session, debtor.id)
+    labels = {
+        "sheet": _("Statement"),
+        "title": _("Statement of open invoices"),
+        "date": _("Date"),
+        "number": _("Invoice number"),
+        "invoice_date": _("Invoice date"),
+        "due_date": _("Due date"),
+        "reference": _("Your reference"),
+        "currency": _("Currency"),
+        "total": _("Amount"),
+        "open": _("Open"),
+    }
+    data = documents.statement_xlsx(debtor, rows, _today(), labels)
+    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return _download(data, mime, f"{_('statement')}-{debtor.number}.xlsx")
+
+
+def _cache_dir() -> Path:
+    return Path(current_app.instance_path) / "cache" / "pdf"
+
+
+def _download(data: bytes, mime: str, filename: str) -> Response:
+    response = Response(data, mimetype=mime)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in filename)
+    response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+    return response

@@ -1,0 +1,81 @@
+"""Pages for everyone: start, language switch, brand stylesheet and logo, health."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+
+from portal import debtor_session
+from portal.db import db
+from portal.domain.brands import safe_color, text_on
+from portal.forms import LanguageForm
+from portal.models import FONTS, Brand
+
+bp = Blueprint("site", __name__)
+
+
+@bp.get("/")
+def index() -> Any:
+    if debtor_session.is_logged_in():
+        return redirect(url_for("portal.overview"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Trivial route: liveness for the proxy, and the baseline of bench/portal_pages.py."""
+    return Response("ok", mimetype="text/plain")
+
+
+@bp.post("/language")
+def language() -> Any:
+    form = LanguageForm()
+    if form.validate_on_submit():
+        session["lang"] = form.lang.data
+    target = form.next.data or request.referrer or url_for("site.index")
+    return redirect(_local_path(target), code=303)
+
+
+def _local_path(target: str) -> str:
+    """Only same-site paths: never let `next` send someone to another site."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or target.startswith("//"):
+        return url_for("site.index")
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+@bp.get("/brand/<int:brand_id>.css")
+def brand_css(brand_id: int) -> Response:
+    """Brand colours and font as CSS variables (the CSP forbids inline styles)."""
+    brand = db.session.get(Brand, brand_id) or abort(404)
+    primary = safe_color(brand.primary_color, "#1d4ed8")
+    css = render_template(
+        "brand.css",
+        brand=brand,
+        primary=primary,
+        accent=safe_color(brand.accent_color, "#f59e0b"),
+        on_primary=text_on(primary),
+        font_stack=FONTS.get(brand.font, FONTS["system"]),
+    )
+    response = Response(css, mimetype="text/css")
+    response.set_etag(f"{brand.id}-{brand.updated_at.timestamp()}")
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
+    return response.make_conditional(request)
+
+
+@bp.get("/brand/<int:brand_id>/logo")
+def brand_logo(brand_id: int) -> Response:
+    row = db.session.execute(
+        select(Brand.logo, Brand.logo_mime, Brand.updated_at).where(Brand.id == brand_id)
+    ).first()
+    if row is None or not row.logo or not row.logo_mime:
+        abort(404)
+    response = Response(row.logo, mimetype=row.logo_mime)
+    response.set_etag(f"logo-{brand_id}-{row.updated_at.timestamp()}")
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response.make_conditional(request)

@@ -1,0 +1,62 @@
+"""Background work (Huey): sending the outbox now and on a schedule."""
+
+from __future__ import annotations
+
+import os
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
+from flask import Flask, current_app, has_app_context
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+
+from portal.db import db
+from portal.domain.messaging import outbox
+from portal.domain.messaging.email import transport_for
+
+
+def _build_huey() -> Huey:
+    """RedisHuey when REDIS_URL is set, else a SQLite-backed queue in the instance folder."""
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        return RedisHuey("betaalportaal", url=redis_url)
+    instance = Path(os.environ.get("PORTAL_INSTANCE_PATH", "instance")).resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("betaalportaal", filename=str(instance / "huey.db"))
+
+
+huey = _build_huey()
+_app: Flask | None = None
+
+
+def bind_app(app: Flask, *, immediate: bool) -> None:
+    """Give tasks the app they run in; immediate mode runs them inline (tests)."""
+    global _app
+    _app = app
+    huey.immediate = immediate
+
+
+def _app_context() -> AbstractContextManager[object]:
+    if has_app_context():
+        return nullcontext()
+    if _app is None:
+        raise RuntimeError("tasks.bind_app() was not called")
+    return _app.app_context()
+
+
+def send_outbox_now() -> outbox.SendResult:
+    """Send every due message (used by the task, the CLI and tests)."""
+    with _app_context():
+        settings = current_app.config["SETTINGS"]
+        return outbox.send_pending(db.session, transport_for(settings.smtp_url))
+
+
+@huey.task()
+def send_outbox() -> None:
+    """Send what is waiting in the outbox (enqueued after a commit that added mail)."""
+    send_outbox_now()
+
+
+@huey.periodic_task(crontab(minute="*"))
+def send_outbox_periodically() -> None:
+    """Catch messages whose retry time has come, and any enqueue that was lost."""
+    send_outbox_now()
