@@ -140,4 +140,5 @@ def _security_headers(response: Response) -> Response:
 def response_settings() -> Settings:
     from flask import current_app
 
-    return current_app.config["SETTINGS"]  # type: ignore[no-any-return]
+    settings: Settings = current_app.config["SETTINGS"]
+    return settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, make_response, redirect, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
 
 
 def is_htmx() -> bool:
@@ -14,15 +15,17 @@ def is_htmx() -> bool:
     )
 
 
-def render_page(page: str, partial: str, status: int = 200, **context: Any) -> Response:
-    """Render `partial` alone for an HX request, else the full `page` that includes it."""
-    template = partial if is_htmx() else page
-    response = make_response(render_template(template, **context), status)
+def render_page(
+    page_template: str, partial_template: str, /, http_status: int = 200, **context: Any
+) -> Response:
+    """Render the partial alone for an HX request, else the full page that includes it."""
+    template = partial_template if is_htmx() else page_template
+    response = make_response(render_template(template, **context), http_status)
     response.vary.add("HX-Request")
     return response
 
 
-def redirect_to(url: str) -> Response:
+def redirect_to(url: str) -> BaseResponse:
     """Redirect after POST (303), or HX-Redirect for htmx so the whole window moves."""
     if is_htmx():
         response = make_response("", 204)

@@ -25,7 +25,8 @@ def html_to_pdf(html: str) -> bytes:
     """Render HTML with WeasyPrint (imported late: it loads Pango)."""
     from weasyprint import HTML
 
-    return HTML(string=html).write_pdf()  # type: ignore[no-any-return]
+    pdf: bytes = HTML(string=html).write_pdf()
+    return pdf
 
 
 def logo_data_uri(session: Session, brand: Brand) -> str:

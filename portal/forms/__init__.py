@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, IntegerField, SelectField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms import EmailField, HiddenField, IntegerField, StringField
+from wtforms.validators import AnyOf, DataRequired, Length, Regexp
 
-from portal.i18n import LANGUAGE_NAMES
+from portal.i18n import LANGUAGES
 
 EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -33,5 +33,5 @@ class ChooseForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
-    lang = SelectField(_l("Language"), choices=list(LANGUAGE_NAMES.items()))
+    lang = StringField(_l("Language"), validators=[AnyOf(LANGUAGES)])
     next = HiddenField()

@@ -38,14 +38,14 @@ def login() -> Any:
         return render_template("auth/login.html", form=form), status
     settings = current_app.config["SETTINGS"]
     link = login_domain.request_link(
-        db.session,
+        db.session(),
         form.email.data or "",
         base_url=settings.base_url,
         ip=request.remote_addr or "",
         minutes=settings.login_token_minutes,
     )
     if link is not None:
-        queue_login_mail(db.session, link, settings, settings.login_token_minutes)
+        queue_login_mail(db.session(), link, settings, settings.login_token_minutes)
     db.session.commit()
     if link is not None:
         tasks.send_outbox()
@@ -61,7 +61,7 @@ def link_sent() -> str:
 def confirm(token: str) -> Any:
     """Show only a button: mail scanners open links, and a GET must not log in."""
     try:
-        login_domain.check_token(db.session, token)
+        login_domain.check_token(db.session(), token)
     except login_domain.InvalidToken as exc:
         return _link_problem(exc)
     return render_template("auth/continue.html", form=ConfirmForm(), token=token)
@@ -73,7 +73,7 @@ def consume(token: str) -> Any:
     if not form.validate_on_submit():
         return render_template("errors/csrf.html"), 400
     try:
-        debtors = login_domain.consume_token(db.session, token)
+        debtors = login_domain.consume_token(db.session(), token)
     except login_domain.InvalidToken as exc:
         db.session.rollback()
         return _link_problem(exc)
@@ -103,7 +103,7 @@ def choose() -> Any:
     from portal.domain.debtors import accounts
 
     status = 422 if request.method == "POST" else 200
-    return render_template("auth/choose.html", accounts=accounts(db.session, allowed)), status
+    return render_template("auth/choose.html", accounts=accounts(db.session(), allowed)), status
 
 
 @bp.post("/logout")

@@ -34,8 +34,8 @@ def _today() -> Any:
 @debtor_required
 def overview() -> str:
     debtor = _debtor()
-    summary = inv.overview(db.session, debtor.id, _today())
-    recent = inv.list_invoices(db.session, debtor.id, inv.InvoiceFilter(status="open"))
+    summary = inv.overview(db.session(), debtor.id, _today())
+    recent = inv.list_invoices(db.session(), debtor.id, inv.InvoiceFilter(status="open"))
     return render_template(
         "overview.html", debtor=debtor, summary=summary, page=recent, today=_today()
     )
@@ -46,7 +46,7 @@ def overview() -> str:
 def invoice_list() -> Response:
     debtor = _debtor()
     flt = inv.InvoiceFilter.parse(request.args.to_dict())
-    page = inv.list_invoices(db.session, debtor.id, flt)
+    page = inv.list_invoices(db.session(), debtor.id, flt)
     return render_page(
         "invoices/list.html", "invoices/_list.html", flt=flt, page=page, today=_today()
     )
@@ -55,8 +55,8 @@ def invoice_list() -> Response:
 @bp.get("/invoices/<int:invoice_id>")
 @debtor_required
 def invoice_detail(invoice_id: int) -> str:
-    invoice = inv.get_for_debtor(db.session, _debtor().id, invoice_id) or abort(404)
-    events = inv.timeline(db.session, invoice.id)
+    invoice = inv.get_for_debtor(db.session(), _debtor().id, invoice_id) or abort(404)
+    events = inv.timeline(db.session(), invoice.id)
     return render_template(
         "invoices/detail.html",
         invoice=invoice,
@@ -69,9 +69,9 @@ def invoice_detail(invoice_id: int) -> str:
 @bp.get("/invoices/<int:invoice_id>/pdf")
 @debtor_required
 def invoice_pdf(invoice_id: int) -> Response:
-    invoice = inv.get_for_debtor(db.session, _debtor().id, invoice_id) or abort(404)
+    invoice = inv.get_for_debtor(db.session(), _debtor().id, invoice_id) or abort(404)
     pdf, _cached = documents.invoice_copy(
-        db.session, invoice, current_language(), render_template, _cache_dir()
+        db.session(), invoice, current_language(), render_template, _cache_dir()
     )
     return _download(pdf, "application/pdf", f"{_('invoice')}-{invoice.number}.pdf")
 
@@ -80,9 +80,9 @@ def invoice_pdf(invoice_id: int) -> Response:
 @debtor_required
 def statement_pdf() -> Response:
     debtor = _debtor()
-    rows = inv.open_invoices(db.session, debtor.id)
+    rows = inv.open_invoices(db.session(), debtor.id)
     pdf = documents.statement_pdf(
-        db.session, debtor, rows, _today(), current_language(), render_template
+        db.session(), debtor, rows, _today(), current_language(), render_template
     )
     return _download(pdf, "application/pdf", f"{_('statement')}-{debtor.number}.pdf")
 
@@ -91,7 +91,7 @@ def statement_pdf() -> Response:
 @debtor_required
 def statement_xlsx() -> Response:
     debtor = _debtor()
-    rows = inv.open_invoices(db.session, debtor.id)
+    rows = inv.open_invoices(db.session(), debtor.id)
     labels = {
         "sheet": _("Statement"),
         "title": _("Statement of open invoices"),

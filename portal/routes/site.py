@@ -64,7 +64,7 @@ def brand_css(brand_id: int) -> Response:
     response.set_etag(f"{brand.id}-{brand.updated_at.timestamp()}")
     response.cache_control.public = True
     response.cache_control.max_age = 300
-    return response.make_conditional(request)
+    return response.make_conditional(request)  # type: ignore[return-value]
 
 
 @bp.get("/brand/<int:brand_id>/logo")
@@ -78,4 +78,4 @@ def brand_logo(brand_id: int) -> Response:
     response.set_etag(f"logo-{brand_id}-{row.updated_at.timestamp()}")
     response.cache_control.public = True
     response.cache_control.max_age = 3600
-    return response.make_conditional(request)
+    return response.make_conditional(request)  # type: ignore[return-value]

@@ -1,0 +1,74 @@
+# Betaalportaal. The README's two commands: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run serve test lint fmt e2e bench install install-dev system-deps chromium translations login-link clean
+
+## run: install, migrate, seed demo data, serve the portal and the worker (Ctrl-C stops both)
+run: install translations
+	@$(FLASK) db upgrade
+	@$(FLASK) seed-demo
+	@$(MAKE) --no-print-directory serve
+
+serve:
+	@trap 'kill 0' INT TERM EXIT; \
+	$(FLASK) worker & \
+	$(FLASK) run --host $(HOST) --port $(PORT) --no-reload
+
+## test: install dev dependencies and Chromium when missing, lint, run every test
+test: install-dev translations chromium lint
+	$(BIN)/pytest -n 2 --dist loadgroup tests
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		echo "== again on PostgreSQL ($$TEST_DATABASE_URL) =="; \
+		PORTAL_TEST_DB="$$TEST_DATABASE_URL" $(BIN)/pytest -n 2 --dist loadgroup tests; \
+	fi
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+e2e: install-dev translations chromium
+	$(BIN)/pytest -m e2e tests/e2e
+
+bench: install-dev translations
+	$(BIN)/python bench/portal_pages.py
+
+login-link: install
+	@$(FLASK) login-link
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(VENV)/.installed system-deps
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+install-dev: $(VENV)/.installed-dev system-deps
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@ $(VENV)/.installed
+
+translations: install
+	@$(BIN)/pybabel compile --use-fuzzy -q -d portal/translations 2>/dev/null || $(BIN)/pybabel compile -q -d portal/translations
+
+# WeasyPrint needs Pango; install it from Debian's packages when it is missing.
+system-deps:
+	@bash scripts/system-deps.sh pango
+
+chromium:
+	@bash scripts/system-deps.sh chromium
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

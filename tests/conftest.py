@@ -1,0 +1,206 @@
+"""Test harness: a real database (SQLite, or PostgreSQL via PORTAL_TEST_DB) with
+per-test rollback, a real SMTP server, and helpers to log in as a debtor."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from portal import create_app
+from portal.cli import upgrade_database
+from portal.config import Settings
+from portal.db import Base, db
+from portal.extensions import limiter
+from portal.models import Debtor
+
+PG_URL = os.environ.get("PORTAL_TEST_DB", "")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- SMTP
+@dataclass
+class Inbox:
+    """Mail received by the test SMTP server."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+
+    def wait_for(self, recipient: str, timeout: float = 10.0) -> EmailMessage:
+        """The newest mail to `recipient`, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for message in reversed(self.messages):
+                    if recipient.lower() in str(message["To"]).lower():
+                        return message
+            time.sleep(0.05)
+        raise AssertionError(f"no mail to {recipient} within {timeout}s")
+
+    def to(self, recipient: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if recipient.lower() in str(m["To"]).lower()]
+
+
+def body_text(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+def link_in(message: EmailMessage) -> str:
+    match = re.search(r"https?://\S+/login/[A-Za-z0-9_-]+", body_text(message))
+    assert match, "no login link in the mail"
+    return match.group(0)
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def inbox(smtp_server: tuple[Inbox, int]) -> Inbox:
+    smtp_server[0].clear()
+    return smtp_server[0]
+
+
+# ------------------------------------------------------------------------ database
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh database for this test process, migrated to head."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.db'}"
+        return
+    name = f"portal_test_{_worker()}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    db.engine.dispose() if db.engine is not None else None
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, smtp_server: tuple[Inbox, int], tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    return Settings(
+        instance_path=Path(tmp_path_factory.mktemp("instance")),
+        database_url=database_url,
+        secret_key="test-secret-key",
+        base_url="http://portal.test",
+        smtp_url=f"smtp://127.0.0.1:{smtp_server[1]}",
+        huey_immediate=True,
+    ).validated()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Flask:
+    application = create_app(settings)
+    application.config.update(TESTING=True, SERVER_NAME="portal.test")
+    with application.app_context():
+        upgrade_database()
+    return application
+
+
+@pytest.fixture(autouse=True)
+def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test runs in a transaction that is rolled back (not for e2e tests).
+
+    The app's own commits only release savepoints; each request's teardown closes
+    the session, so test data must be committed (the factories do) before a request.
+    """
+    if request.node.get_closest_marker("e2e") or "app" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("app")
+    limiter.reset()  # rate limits are on, as in production; each test starts with none used
+    assert db.engine is not None
+    connection = db.engine.connect()
+    outer = connection.begin()
+    db.factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield
+    finally:
+        db.session.remove()
+        outer.rollback()
+        connection.close()
+        db.factory.configure(bind=db.engine)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+# ------------------------------------------------------------------------- helpers
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def csrf(client: FlaskClient, path: str = "/login") -> str:
+    """A valid CSRF token for this client's session."""
+    return csrf_from(client.get(path).get_data(as_text=True))
+
+
+def login_as(client: FlaskClient, *debtors: Debtor) -> None:
+    """Put a logged-in debtor session on the client (the flow itself is tested elsewhere)."""
+    with client.session_transaction() as sess:
+        sess["debtor_ids"] = [d.id for d in debtors]
+        sess["email"] = debtors[0].primary_email
+        sess["seen"] = int(time.time())
+        if len(debtors) == 1:
+            sess["debtor_id"] = debtors[0].id
+
+
+__all__ = ["Base", "body_text", "csrf", "csrf_from", "link_in", "login_as"]

@@ -1,0 +1,152 @@
+import datetime as dt
+import smtplib
+
+import pytest
+from sqlalchemy import select
+
+from portal.db import db
+from portal.domain.messaging import outbox
+from portal.domain.messaging.email import (
+    LocalTransport,
+    Mail,
+    PermanentFailure,
+    SmtpSettings,
+    SmtpTransport,
+    TemporaryFailure,
+)
+from portal.models import OutboxMessage
+
+
+def queue(**kw):
+    values = {
+        "kind": "test",
+        "recipient": "anna@example.com",
+        "subject": "Hi",
+        "body_text": "Hello Anna",
+        "body_html": "<p>Hello <b>Anna</b></p>",
+        "sender": "Brand <billing@brand.example.com>",
+    }
+    values.update(kw)
+    message = outbox.queue_email(db.session, **values)
+    db.session.commit()
+    return message
+
+
+def test_sends_over_real_smtp_with_text_and_html(app, inbox, settings):
+    message = queue()
+    result = outbox.send_pending(
+        db.session, SmtpTransport(SmtpSettings.from_url(settings.smtp_url))
+    )
+    assert result.sent == 1
+    received = inbox.wait_for("anna@example.com")
+    assert received["From"] == "Brand <billing@brand.example.com>"
+    assert received.get_body(preferencelist=("plain",)).get_content().strip() == "Hello Anna"
+    assert "<b>Anna</b>" in received.get_body(preferencelist=("html",)).get_content()
+    sent = db.session.get(OutboxMessage, message.id)
+    assert sent.status == "sent" and sent.attempts == 1 and sent.sent_at is not None
+
+
+def test_nothing_is_sent_twice(app, inbox, settings):
+    queue()
+    transport = SmtpTransport(SmtpSettings.from_url(settings.smtp_url))
+    outbox.send_pending(db.session, transport)
+    outbox.send_pending(db.session, transport)
+    assert len(inbox.to("anna@example.com")) == 1
+
+
+class Flaky:
+    def __init__(self, error):
+        self.error = error
+        self.calls = 0
+
+    def send(self, mail: Mail) -> bool:
+        self.calls += 1
+        raise self.error
+
+
+def test_temporary_failure_retries_later_with_backoff(app):
+    message = queue()
+    now = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+    result = outbox.send_pending(db.session, Flaky(TemporaryFailure("421 busy")), now=lambda: now)
+    assert result.retried == 1
+    row = db.session.get(OutboxMessage, message.id)
+    assert row.status == "pending" and row.next_attempt_at == now + dt.timedelta(seconds=30)
+    assert "421" in row.last_error
+    # not due yet: nothing happens
+    again = Flaky(TemporaryFailure("421 busy"))
+    outbox.send_pending(db.session, again, now=lambda: now + dt.timedelta(seconds=10))
+    assert again.calls == 0
+
+
+def test_gives_up_after_max_attempts(app):
+    message = queue()
+    moment = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+    for i in range(outbox.MAX_ATTEMPTS):
+        later = moment + dt.timedelta(days=i)
+        outbox.send_pending(db.session, Flaky(TemporaryFailure("451")), now=lambda t=later: t)
+    assert db.session.get(OutboxMessage, message.id).status == "failed"
+
+
+def test_permanent_failure_is_not_retried(app):
+    message = queue()
+    outbox.send_pending(db.session, Flaky(PermanentFailure("550 no such user")))
+    row = db.session.get(OutboxMessage, message.id)
+    assert row.status == "failed" and "550" in row.last_error
+
+
+def test_smtp_codes_are_classified(settings):
+    transport = SmtpTransport(SmtpSettings(host="127.0.0.1", port=1, timeout=1))
+    with pytest.raises(TemporaryFailure):  # nobody listens: try again later
+        transport.send(Mail("a@b.c", "d@e.f", "s", "t"))
+
+
+def test_recipient_refused_with_5xx_is_permanent(monkeypatch):
+    class Refusing(smtplib.SMTP):
+        def __init__(self, *a, **kw):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def send_message(self, *a, **kw):
+            raise smtplib.SMTPRecipientsRefused({"x@y.z": (550, b"unknown user")})
+
+    monkeypatch.setattr(smtplib, "SMTP", Refusing)
+    with pytest.raises(PermanentFailure):
+        SmtpTransport(SmtpSettings(host="h", port=25)).send(Mail("a@b.c", "x@y.z", "s", "t"))
+
+
+def test_without_smtp_mail_stays_in_the_local_outbox(app):
+    message = queue(kind="login_link")
+    result = outbox.send_pending(db.session, LocalTransport())
+    assert result.kept_local == 1
+    row = db.session.get(OutboxMessage, message.id)
+    assert row.status == "local"
+    assert row.body_text == "Hello Anna"  # readable in the admin outbox in development
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://127.0.0.1:2525", ("127.0.0.1", 2525, "", "", "none")),
+        ("smtps://user:p%40ss@mail.example.com", ("mail.example.com", 465, "user", "p@ss", "ssl")),
+        ("smtp://u:p@mail.example.com?starttls=1", ("mail.example.com", 587, "u", "p", "starttls")),
+    ],
+)
+def test_smtp_url_forms(url, expected):
+    s = SmtpSettings.from_url(url)
+    assert (s.host, s.port, s.username, s.password, s.security) == expected
+
+
+def test_claimed_but_unsent_message_is_not_resent_blindly(app):
+    message = queue()
+    row = db.session.get(OutboxMessage, message.id)
+    row.status = "sending"  # a worker died mid-conversation
+    db.session.commit()
+    calls = Flaky(TemporaryFailure("x"))
+    outbox.send_pending(db.session, calls)
+    assert calls.calls == 0
+    assert db.session.scalars(select(OutboxMessage.status)).one() == "sending"

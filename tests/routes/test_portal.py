@@ -1,0 +1,242 @@
+import datetime as dt
+import io
+
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from portal.db import db
+from portal.models import Invoice
+from tests.conftest import csrf_from, login_as
+from tests.factories import create_debtor, create_invoice
+
+TODAY = dt.date.today()
+
+
+@pytest.fixture
+def debtor():
+    return create_debtor(name="Anna Visser", language="en")
+
+
+def test_overview_totals_and_overdue(client, debtor):
+    create_invoice(
+        debtor,
+        total_cents=10000,
+        due_date=TODAY - dt.timedelta(days=5),
+        invoice_date=TODAY - dt.timedelta(days=19),
+    )
+    create_invoice(
+        debtor, total_cents=2550, due_date=TODAY + dt.timedelta(days=9), invoice_date=TODAY
+    )
+    create_invoice(debtor, total_cents=999, open_cents=0, status="paid")
+    login_as(client, debtor)
+    html = client.get("/overview").get_data(as_text=True)
+    assert "€125.50" in html  # total open
+    assert "€100.00" in html  # overdue
+    assert "is-overdue" in html
+    assert "Overdue 5 days" in html
+    assert (TODAY + dt.timedelta(days=9)).strftime("%-d %b %Y") in html
+
+
+def test_overview_empty_state(client, debtor):
+    create_invoice(debtor, total_cents=999, open_cents=0, status="paid")
+    login_as(client, debtor)
+    html = client.get("/overview").get_data(as_text=True)
+    assert "No open invoices. Thank you!" in html
+    assert "See your paid invoices" in html
+
+
+def test_list_filters_search_sort_and_pages(client, debtor):
+    for i in range(30):
+        create_invoice(
+            debtor,
+            number=f"A-{i:03d}",
+            total_cents=1000 + i,
+            due_date=dt.date(2026, 12, 1) + dt.timedelta(days=i),
+            invoice_date=dt.date(2026, 11, 1),
+        )
+    create_invoice(debtor, number="PAID-1", total_cents=500, open_cents=0, status="paid")
+    login_as(client, debtor)
+
+    first = client.get("/invoices").get_data(as_text=True)
+    assert "30 invoices" in first and "Page 1 of 2" in first
+    assert "A-000" in first and "A-025" not in first and "PAID-1" not in first
+
+    second = client.get("/invoices?page=2").get_data(as_text=True)
+    assert "A-025" in second and "A-000" not in second
+
+    paid = client.get("/invoices?status=paid").get_data(as_text=True)
+    assert "PAID-1" in paid and "A-000" not in paid
+
+    search = client.get("/invoices?status=all&q=a-01").get_data(as_text=True)
+    assert "10 invoices" in search and "A-019" in search and "A-020" not in search
+
+    by_amount = client.get("/invoices?sort=amount&dir=desc").get_data(as_text=True)
+    assert by_amount.index("A-029") < by_amount.index("A-028")
+
+    nothing = client.get("/invoices?q=zzz").get_data(as_text=True)
+    assert "No invoice number matches" in nothing
+
+
+def test_list_search_treats_wildcards_literally(client, debtor):
+    create_invoice(debtor, number="X-1")
+    login_as(client, debtor)
+    assert "X-1" not in client.get("/invoices?q=%25").get_data(as_text=True)
+
+
+def test_htmx_gets_only_the_list_partial(client, debtor):
+    create_invoice(debtor, number="H-1")
+    login_as(client, debtor)
+    full = client.get("/invoices")
+    partial = client.get("/invoices", headers={"HX-Request": "true"})
+    assert "<html" in full.get_data(as_text=True)
+    body = partial.get_data(as_text=True)
+    assert "<html" not in body and 'id="invoice-list"' in body and "H-1" in body
+    assert "HX-Request" in partial.headers["Vary"]
+
+
+def test_list_survives_hand_edited_query_strings(client, debtor):
+    login_as(client, debtor)
+    response = client.get("/invoices?page=abc&sort=drop&status=<script>&dir=sideways")
+    assert response.status_code == 200
+
+
+def test_invoice_detail_shows_amounts_history_and_payments(client, debtor):
+    invoice = create_invoice(
+        debtor, number="D-7", total_cents=20000, open_cents=5000, reference="PO-42"
+    )
+    from portal.domain import audit
+
+    audit.record(
+        db.session,
+        "system",
+        "payment.received",
+        debtor_id=debtor.id,
+        invoice_id=invoice.id,
+        amount_cents=15000,
+        currency="EUR",
+        method="ideal",
+    )
+    db.session.commit()
+    login_as(client, debtor)
+    html = client.get(f"/invoices/{invoice.id}").get_data(as_text=True)
+    assert "€200.00" in html and "€150.00" in html and "€50.00" in html
+    assert "PO-42" in html
+    assert "Payment of €150.00 received" in html
+    assert "IDEAL" in html
+
+
+def test_pdf_copy_is_branded_and_cached(client, debtor, app):
+    invoice = create_invoice(debtor, number="PDF-2026-77", total_cents=123456)
+    login_as(client, debtor)
+    first = client.get(f"/invoices/{invoice.id}/pdf")
+    assert first.status_code == 200
+    assert first.mimetype == "application/pdf"
+    assert first.data.startswith(b"%PDF")
+    text = PdfReader(io.BytesIO(first.data)).pages[0].extract_text()
+    assert "PDF-2026-77" in text
+    assert "1,234.56" in text
+    assert 'filename="invoice-PDF-2026-77.pdf"' in first.headers["Content-Disposition"]
+    second = client.get(f"/invoices/{invoice.id}/pdf")
+    assert second.data == first.data  # served from the cache, byte for byte
+
+
+def test_uploaded_original_pdf_wins(client, debtor):
+    original = b"%PDF-1.4\n% the accounting package's own invoice\n%%EOF\n"
+    invoice = create_invoice(debtor, original_pdf=original, has_original_pdf=True)
+    login_as(client, debtor)
+    assert client.get(f"/invoices/{invoice.id}/pdf").data == original
+
+
+def test_statements_list_only_open_invoices(client, debtor):
+    create_invoice(debtor, number="OPEN-1", total_cents=1000)
+    create_invoice(debtor, number="OPEN-2", total_cents=2500, open_cents=500)
+    create_invoice(debtor, number="PAID-9", total_cents=700, open_cents=0, status="paid")
+    login_as(client, debtor)
+    pdf = client.get("/statement.pdf")
+    text = PdfReader(io.BytesIO(pdf.data)).pages[0].extract_text()
+    assert "OPEN-1" in text and "OPEN-2" in text and "PAID-9" not in text
+    assert "15.00" in text  # total open: 10.00 + 5.00
+
+    xlsx = client.get("/statement.xlsx")
+    sheet = load_workbook(io.BytesIO(xlsx.data)).active
+    rows = list(sheet.iter_rows(min_row=5, values_only=True))
+    assert [r[0] for r in rows] == ["OPEN-1", "OPEN-2"]
+    assert rows[1][6] == 5.0 and isinstance(rows[1][2], dt.datetime)
+
+
+def test_language_switch(client, debtor):
+    login_as(client, debtor)
+    page = client.get("/overview").get_data(as_text=True)
+    assert '<html lang="en"' in page
+    response = client.post(
+        "/language", data={"lang": "nl", "next": "/overview", "csrf_token": csrf_from(page)}
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/overview"
+    dutch = client.get("/overview").get_data(as_text=True)
+    assert '<html lang="nl"' in dutch
+    assert "Overzicht" in dutch
+
+
+def test_language_switch_never_redirects_off_site(client, debtor):
+    login_as(client, debtor)
+    page = client.get("/overview").get_data(as_text=True)
+    for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+        response = client.post(
+            "/language", data={"lang": "fr", "next": target, "csrf_token": csrf_from(page)}
+        )
+        assert response.headers["Location"] == "/"
+
+
+def test_debtor_language_is_the_default(client):
+    dutch = create_debtor(language="nl")
+    login_as(client, dutch)
+    assert '<html lang="nl"' in client.get("/overview").get_data(as_text=True)
+
+
+def test_security_headers(client, debtor):
+    login_as(client, debtor)
+    response = client.get("/overview")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "X-Frame-Options" not in response.headers
+    html = response.get_data(as_text=True)
+    assert "<script>" not in html and " style=" not in html and "<style" not in html
+
+
+def test_brand_stylesheet_carries_colours_and_refuses_css_injection(client):
+    debtor = create_debtor()
+    debtor.brand.primary_color = "#123456"
+    debtor.brand.accent_color = "0;}a{b:"
+    db.session.commit()
+    css = client.get(f"/brand/{debtor.brand_id}.css").get_data(as_text=True)
+    assert "--brand-primary: #123456" in css
+    assert "0;}a{b:" not in css
+
+
+def test_login_page_when_logged_in_goes_to_overview(client, debtor):
+    login_as(client, debtor)
+    assert client.get("/login").headers["Location"] == "/overview"
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "Page not found" in response.get_data(as_text=True)
+
+
+def test_paid_invoice_cannot_break_money_rules(app, debtor):
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        create_invoice(debtor, total_cents=1000, open_cents=1500)
+    db.session.rollback()
+    with pytest.raises(IntegrityError):
+        create_invoice(debtor, total_cents=-1000, open_cents=-1000)  # negative needs credit_note
+    db.session.rollback()
+    note = create_invoice(debtor, kind="credit_note", total_cents=-1000, open_cents=-1000)
+    assert db.session.get(Invoice, note.id).total_cents == -1000

@@ -1,0 +1,50 @@
+from sqlalchemy import func, select
+
+from portal.db import db
+from portal.models import Brand, Debtor, DebtorEmail, Invoice
+
+
+def test_seed_demo_is_idempotent_and_prints_a_working_link(app, client):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert "Demo data created" in first.output
+    counts = (
+        db.session.scalar(select(func.count(Brand.id))),
+        db.session.scalar(select(func.count(Debtor.id))),
+        db.session.scalar(select(func.count(Invoice.id))),
+    )
+    assert counts[0] == 2 and counts[1] == 50 and 250 <= counts[2] <= 400
+    statuses = set(db.session.scalars(select(Invoice.status)))
+    assert statuses == {"open", "paid"}
+    partly = db.session.scalar(
+        select(func.count(Invoice.id)).where(
+            Invoice.open_cents > 0, Invoice.open_cents < Invoice.total_cents
+        )
+    )
+    assert partly > 0
+
+    second = runner.invoke(args=["seed-demo"])
+    assert "already present" in second.output
+    assert db.session.scalar(select(func.count(Invoice.id))) == counts[2]
+
+    link = next(line.split()[-1] for line in second.output.splitlines() if "login:" in line)
+    path = link.split("portal.test", 1)[1]
+    assert "Continue to your invoices" in client.get(path).get_data(as_text=True)
+
+
+def test_shared_demo_address_has_several_accounts(app):
+    app.test_cli_runner().invoke(args=["seed-demo", "--quiet"])
+    shared = db.session.scalar(
+        select(func.count(DebtorEmail.id)).where(DebtorEmail.email.like("administratie@%"))
+    )
+    assert shared >= 2
+
+
+def test_login_link_command(app):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["seed-demo", "--quiet"])
+    ok = runner.invoke(args=["login-link", "demo@example.com"])
+    assert ok.exit_code == 0 and "/login/" in ok.output
+    missing = runner.invoke(args=["login-link", "nobody@example.com"])
+    assert missing.exit_code == 1

@@ -1,0 +1,63 @@
+import pytest
+
+from portal.config import ConfigError, Settings
+
+PROD = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "s3cret",
+    "BASE_URL": "https://pay.example.com",
+    "SMTP_URL": "smtp://mail.example.com:587?starttls=1",
+    "PAYMENT_PROVIDER": "mollie",
+    "DATABASE_URL": "postgresql+psycopg://portal@db/portal",
+}
+
+
+def test_production_starts_with_everything_set():
+    settings = Settings.from_env(PROD)
+    assert settings.is_production and settings.https
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY"),
+        ({"BASE_URL": "http://pay.example.com"}, "BASE_URL"),
+        ({"BASE_URL": "https://localhost"}, "BASE_URL"),
+        ({"BASE_URL": "https://10.0.0.5"}, "BASE_URL"),
+        ({"SMTP_URL": ""}, "SMTP_URL"),
+        ({"PAYMENT_PROVIDER": "sandbox"}, "sandbox"),
+    ],
+)
+def test_production_refuses_unsafe_setups(change, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({**PROD, **change})
+
+
+def test_create_app_refuses_production_without_secret(monkeypatch):
+    from portal import create_app
+
+    for key, value in {**PROD, "SECRET_KEY": ""}.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app()
+
+
+def test_development_defaults(tmp_path):
+    settings = Settings.from_env({"PORTAL_INSTANCE_PATH": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'portal.db'}"
+    assert settings.payment_provider == "sandbox"
+    assert len(settings.secret_key) == 64
+    again = Settings.from_env({"PORTAL_INSTANCE_PATH": str(tmp_path)})
+    assert again.secret_key == settings.secret_key  # generated once, then kept
+
+
+def test_unknown_payment_provider_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="PAYMENT_PROVIDER"):
+        Settings.from_env({"PORTAL_INSTANCE_PATH": str(tmp_path), "PAYMENT_PROVIDER": "paypal"})
+
+
+def test_https_base_url_makes_the_session_cookie_secure(tmp_path):
+    settings = Settings.from_env(
+        {"PORTAL_INSTANCE_PATH": str(tmp_path), "BASE_URL": "https://pay.example.com"}
+    )
+    assert settings.https
