@@ -154,8 +154,12 @@ def _invoice(session: Session, rng: random.Random, debtor: Debtor, n: int, day: 
     )
     session.add(invoice)
     session.flush()
-    audit.record(session, "system", "invoice.imported", debtor_id=debtor.id, invoice_id=invoice.id)
+    imported = audit.record(
+        session, "system", "invoice.imported", debtor_id=debtor.id, invoice_id=invoice.id
+    )
+    imported.at = _moment(invoice_date)
     if state in ("paid", "partly"):
+        paid_on = min(day, invoice_date + dt.timedelta(days=rng.randint(1, term + 10)))
         audit.record(
             session,
             "system",
@@ -165,7 +169,7 @@ def _invoice(session: Session, rng: random.Random, debtor: Debtor, n: int, day: 
             amount_cents=total - open_cents,
             currency="EUR",
             method=rng.choice(["ideal", "bancontact", "banktransfer"]),
-        )
+        ).at = _moment(paid_on)
     elif due < day - dt.timedelta(days=7):
         audit.record(
             session,
@@ -175,7 +179,11 @@ def _invoice(session: Session, rng: random.Random, debtor: Debtor, n: int, day: 
             invoice_id=invoice.id,
             step="reminder",
             channel="email",
-        )
+        ).at = _moment(due + dt.timedelta(days=7))
+
+
+def _moment(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(9, 30), tzinfo=dt.UTC)
 
 
 def login_link_for(session: Session, settings: Settings, email: str = DEMO_EMAIL) -> str | None:
