@@ -61,7 +61,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 	@touch $@ $(VENV)/.installed
 
 translations: install
-	@$(BIN)/pybabel compile --use-fuzzy -q -d portal/translations 2>/dev/null || $(BIN)/pybabel compile -q -d portal/translations
+	@$(BIN)/pybabel compile -q -d portal/translations
 
 # WeasyPrint needs Pango; install it from Debian's packages when it is missing.
 system-deps:
