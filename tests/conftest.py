@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -106,23 +107,32 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh database for this test process, migrated to head."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.db'}"
-        return
-    name = f"portal_test_{_worker()}"
+@contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[str]:
+    """Create an empty PostgreSQL database on PORTAL_TEST_DB's server; drop it afterwards."""
+    name = f"{prefix}_{_worker()}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    yield url
-    db.engine.dispose() if db.engine is not None else None
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh database for this test process (the app fixture migrates it)."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.db'}"
+        return
+    with fresh_postgres_database("portal_test") as url:
+        yield url
+        if db.engine is not None:
+            db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

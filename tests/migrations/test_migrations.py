@@ -5,10 +5,9 @@ import os
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from portal.db import Base, make_engine
+from tests.conftest import fresh_postgres_database
 
 PG_URL = os.environ.get("PORTAL_TEST_DB", "")
 
@@ -37,17 +36,10 @@ def fresh_engine(tmp_path):
         yield engine
         engine.dispose()
         return
-    name = f"portal_migrate_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(PG_URL).set(database=name).render_as_string(False))
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_database("portal_migrate") as url:
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 def test_migrations_match_the_models(fresh_engine):
