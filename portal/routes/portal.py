@@ -73,7 +73,8 @@ def invoice_pdf(invoice_id: int) -> Response:
     pdf, _cached = documents.invoice_copy(
         db.session(), invoice, current_language(), render_template, _cache_dir()
     )
-    return _download(pdf, "application/pdf", f"{_('invoice')}-{invoice.number}.pdf")
+    name = _("invoice")
+    return _download(pdf, "application/pdf", f"{name}-{invoice.number}.pdf")
 
 
 @bp.get("/statement.pdf")
@@ -84,7 +85,8 @@ def statement_pdf() -> Response:
     pdf = documents.statement_pdf(
         db.session(), debtor, rows, _today(), current_language(), render_template
     )
-    return _download(pdf, "application/pdf", f"{_('statement')}-{debtor.number}.pdf")
+    name = _("statement")
+    return _download(pdf, "application/pdf", f"{name}-{debtor.number}.pdf")
 
 
 @bp.get("/statement.xlsx")
@@ -106,7 +108,8 @@ def statement_xlsx() -> Response:
     }
     data = documents.statement_xlsx(debtor, rows, _today(), labels)
     mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return _download(data, mime, f"{_('statement')}-{debtor.number}.xlsx")
+    name = _("statement")
+    return _download(data, mime, f"{name}-{debtor.number}.xlsx")
 
 
 def _cache_dir() -> Path:
