@@ -183,9 +183,16 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
         db.factory.configure(bind=db.engine)
 
 
+def english_client(app: Flask) -> FlaskClient:
+    """A browser that prefers English (the portal's own default is Dutch)."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return test_client
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    return english_client(app)
 
 
 # ------------------------------------------------------------------------- helpers

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from portal.db import db
 from portal.models import LoginToken, OutboxMessage
-from tests.conftest import body_text, csrf, csrf_from, link_in, login_as
+from tests.conftest import body_text, csrf, csrf_from, english_client, link_in, login_as
 from tests.factories import create_debtor, create_invoice
 
 
@@ -59,7 +59,7 @@ def test_continue_logs_in_once_and_the_link_is_then_spent(client, inbox):
     assert response.headers["Location"] == "/overview"
     assert "Anna Visser" in client.get("/overview").get_data(as_text=True)
 
-    other = client.application.test_client()
+    other = english_client(client.application)
     again = other.post(path, data={"csrf_token": csrf(other)})
     assert again.status_code == 410
     assert "already been used" in again.get_data(as_text=True)
@@ -190,3 +190,18 @@ def test_login_page_links_have_no_password_field(client):
     html = client.get("/login").get_data(as_text=True)
     assert 'type="password"' not in html
     assert re.search(r'<label for="email">', html)
+
+
+def test_anonymous_pages_follow_the_browser_and_default_to_dutch(app):
+    plain = app.test_client()
+    assert "Stuur mij een inloglink" in plain.get("/login").get_data(as_text=True)
+    plain.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr-BE,fr;q=0.9"
+    assert "Envoyez-moi un lien de connexion" in plain.get("/login").get_data(as_text=True)
+
+
+def test_login_mail_is_in_the_debtors_language(client, inbox):
+    create_debtor(emails=["jan@example.com"], language="nl")
+    ask_link(client, "jan@example.com")
+    message = inbox.wait_for("jan@example.com")
+    assert "inloglink" in str(message["Subject"]).lower()
+    assert "Open deze link" in body_text(message)
