@@ -43,6 +43,8 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
         SEND_FILE_MAX_AGE_DEFAULT=dt.timedelta(days=1),
         **dict(settings.extra),
     )
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -81,6 +83,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from portal import i18n
     from portal.debtor_session import current_debtor
+    from portal.domain.brands import safe_color
     from portal.domain.clock import today
     from portal.domain.invoices import StatusView, status_view
     from portal.models import FONTS, Invoice
@@ -92,12 +95,14 @@ def _register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.filters["money"] = i18n.money
     app.jinja_env.filters["date"] = i18n.date
+    app.jinja_env.filters["css_color"] = lambda value: safe_color(value, "#1d4ed8")
     app.jinja_env.globals.update(
         current_debtor=current_debtor,
         current_language=i18n.current_language,
         LANGUAGE_NAMES=i18n.LANGUAGE_NAMES,
         status_of=status_of,
         event_label=i18n.event_label,
+        status_badge=i18n.status_badge,
         fonts=FONTS,
     )
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
-from babel.dates import format_date
+from babel.dates import get_month_names
 from babel.numbers import format_currency
 from flask import g, has_request_context, request, session
-from flask_babel import get_locale, gettext
+from flask_babel import get_locale, gettext, ngettext
+from markupsafe import Markup
 
+from portal.domain.invoices import StatusView
 from portal.models import AuditEvent
 
 LANGUAGES = ("nl", "en", "fr")
@@ -39,17 +43,61 @@ def current_language() -> str:
     return locale.language if locale and locale.language in LANGUAGES else "nl"
 
 
+@dataclass(frozen=True)
+class _MoneyShape:
+    """How a locale writes an amount, learnt once from Babel (CLDR) for a sample."""
+
+    prefix: str
+    suffix: str
+    negative_prefix: str
+    negative_suffix: str
+    group: str
+    decimal: str
+
+
+@lru_cache(maxsize=64)
+def _money_shape(currency: str, locale: str) -> _MoneyShape:
+    positive = format_currency(Decimal("1234567.89"), currency, locale=locale)
+    negative = format_currency(Decimal("-1234567.89"), currency, locale=locale)
+    first, last = positive.index("1"), positive.rindex("9")
+    group = positive[first + 1 : positive.index("2")]
+    decimal = positive[positive.index("7") + 1 : positive.index("8")]
+    n_first, n_last = negative.index("1"), negative.rindex("9")
+    return _MoneyShape(
+        positive[:first],
+        positive[last + 1 :],
+        negative[:n_first],
+        negative[n_last + 1 :],
+        group,
+        decimal,
+    )
+
+
 def money(cents: int, currency: str = "EUR", lang: str | None = None) -> str:
-    """Format integer cents as the locale writes it: '€ 1.234,56' or '€1,234.56'."""
-    locale = FORMAT_LOCALE[lang or current_language()]
-    return format_currency(Decimal(cents).scaleb(-2), currency, locale=locale)
+    """Format integer cents as the locale writes it: '€ 1.234,56' or '€1,234.56'.
+
+    Pages show many amounts, so the locale's pattern is learnt from Babel once per
+    (currency, locale) and applied with plain string work (tests compare with Babel).
+    """
+    shape = _money_shape(currency, FORMAT_LOCALE[lang or current_language()])
+    whole, fraction = divmod(abs(cents), 100)
+    digits = f"{whole:,}".replace(",", shape.group) + f"{shape.decimal}{fraction:02d}"
+    if cents < 0:
+        return f"{shape.negative_prefix}{digits}{shape.negative_suffix}"
+    return f"{shape.prefix}{digits}{shape.suffix}"
+
+
+@lru_cache(maxsize=8)
+def _month_names(locale: str) -> dict[int, str]:
+    return dict(get_month_names("abbreviated", context="format", locale=locale))
 
 
 def date(value: dt.date | None, lang: str | None = None) -> str:
-    """Format a date as '23 nov. 2026' / '23 Nov 2026'."""
+    """Format a date as '23 nov 2026' / '23 Nov 2026' (CLDR pattern 'd MMM y')."""
     if value is None:
         return ""
-    return format_date(value, "d MMM y", locale=FORMAT_LOCALE[lang or current_language()])
+    months = _month_names(FORMAT_LOCALE[lang or current_language()])
+    return f"{value.day} {months[value.month]} {value.year}"
 
 
 def event_label(event: AuditEvent) -> str:
@@ -71,3 +119,38 @@ def _channel(channel: str | None) -> str:
     return {"sms": gettext("text message"), "letter": gettext("letter")}.get(
         channel or "", gettext("email")
     )
+
+
+_BADGE_CLASS = {
+    "overdue": "badge-overdue",
+    "paid": "badge-paid",
+    "credit": "badge-paid",
+    "partly_paid": "badge-partly",
+    "open": "badge-open",
+    "cancelled": "badge-muted",
+    "handed_over": "badge-muted",
+}
+
+
+def status_badge(view: StatusView) -> Markup:
+    """An invoice status in words and colour together (never colour alone)."""
+    if view.key == "overdue":
+        text = ngettext("Overdue %(num)d day", "Overdue %(num)d days", view.days_overdue)
+    else:
+        text = _status_word(view.key)
+    css = _BADGE_CLASS.get(view.key, "badge-open")
+    return Markup('<span class="badge {}">{}</span>').format(css, text)
+
+
+def _status_word(key: str) -> str:
+    if key == "paid":
+        return gettext("Paid")
+    if key == "partly_paid":
+        return gettext("Partly paid")
+    if key == "credit":
+        return gettext("Credit note")
+    if key == "cancelled":
+        return gettext("Cancelled")
+    if key == "handed_over":
+        return gettext("Handed over")
+    return gettext("Open")

@@ -126,10 +126,14 @@ def test_invoice_detail_shows_amounts_history_and_payments(client, debtor):
     assert "IDEAL" in html
 
 
-def test_pdf_copy_is_branded_and_cached(client, debtor, app):
+def test_pdf_copy_is_branded_and_cached(client, debtor, app, caplog):
+    debtor.brand.font = "humanist"  # a font stack with quoted names
+    db.session.commit()
     invoice = create_invoice(debtor, number="PDF-2026-77", total_cents=123456)
     login_as(client, debtor)
-    first = client.get(f"/invoices/{invoice.id}/pdf")
+    with caplog.at_level("WARNING", logger="weasyprint"):
+        first = client.get(f"/invoices/{invoice.id}/pdf")
+    assert not caplog.records, "the PDF stylesheet has errors"
     assert first.status_code == 200
     assert first.mimetype == "application/pdf"
     assert first.data.startswith(b"%PDF")
