@@ -61,7 +61,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 	@touch $@ $(VENV)/.installed
 
 translations: install
-	@$(BIN)/pybabel compile -q -d portal/translations
+	@$(BIN)/pybabel compile -d portal/translations >/dev/null
 
 # WeasyPrint needs Pango; install it from Debian's packages when it is missing.
 system-deps:
