@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Links in mails and on the console point at the server `make run` starts.
+export BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run serve test lint fmt e2e bench install install-dev system-deps chromium translations login-link clean
 
