@@ -244,3 +244,14 @@ def test_paid_invoice_cannot_break_money_rules(app, debtor):
     db.session.rollback()
     note = create_invoice(debtor, kind="credit_note", total_cents=-1000, open_cents=-1000)
     assert db.session.get(Invoice, note.id).total_cents == -1000
+
+
+def test_a_page_past_the_end_shows_the_last_page(client, debtor):
+    for i in range(27):
+        create_invoice(debtor, number=f"P-{i:03d}")
+    login_as(client, debtor)
+    html = client.get("/invoices?page=9").get_data(as_text=True)
+    assert "Page 2 of 2" in html and "P-026" in html
+    empty = create_debtor()
+    login_as(client, empty)
+    assert "No open invoices" in client.get("/invoices?page=3").get_data(as_text=True)
