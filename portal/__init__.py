@@ -103,6 +103,7 @@ def _register_template_helpers(app: Flask) -> None:
         status_of=status_of,
         event_label=i18n.event_label,
         status_badge=i18n.status_badge,
+        method_name=i18n.method_name,
         fonts=FONTS,
     )
 

@@ -112,7 +112,7 @@ def event_label(event: AuditEvent) -> str:
         return gettext("Invoice added to the portal")
     if event.action == "invoice.paid_elsewhere":
         return gettext("Marked as paid")
-    return event.action
+    return gettext("Other event")
 
 
 def _channel(channel: str | None) -> str:
@@ -154,3 +154,16 @@ def _status_word(key: str) -> str:
     if key == "handed_over":
         return gettext("Handed over")
     return gettext("Open")
+
+
+def method_name(method: str) -> str:
+    """A payment method as people know it (brand names are not translated)."""
+    names = {
+        "ideal": "iDEAL",
+        "bancontact": "Bancontact",
+        "paypal": "PayPal",
+        "creditcard": gettext("card"),
+        "card": gettext("card"),
+        "banktransfer": gettext("bank transfer"),
+    }
+    return names.get(method, method.replace("_", " "))

@@ -9,10 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 POT=portal/translations/messages.pot
+VERSION=$("$BIN/python" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')
 
 "$BIN/pybabel" extract -F babel.cfg -k _l -k lazy_gettext \
   --no-location --sort-output \
-  --project Betaalportaal --copyright-holder Betaalportaal \
+  --project Betaalportaal --version "$VERSION" --copyright-holder Betaalportaal \
   -o "$POT" .
 
 for lang in nl en fr; do

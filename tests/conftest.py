@@ -104,7 +104,9 @@ def inbox(smtp_server: tuple[Inbox, int]) -> Inbox:
 
 # ------------------------------------------------------------------------ database
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """Unique per test process and run, so parallel runs on one server never collide."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:8]
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{run}"
 
 
 @contextmanager

@@ -18,7 +18,12 @@ class LoginForm(FlaskForm):
         validators=[
             DataRequired(message=_l("Enter the email address we send your invoices to.")),
             Length(max=254),
-            Regexp(EMAIL_SHAPE, message=_l("Enter an email address like name@example.com.")),
+            Regexp(
+                EMAIL_SHAPE,
+                message=_l(
+                    "Enter an email address like %(example)s.", example=_l("name@example.com")
+                ),
+            ),
         ],
         render_kw={"autocomplete": "email", "autofocus": True, "inputmode": "email"},
     )

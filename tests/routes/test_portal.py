@@ -123,7 +123,7 @@ def test_invoice_detail_shows_amounts_history_and_payments(client, debtor):
     assert "€200.00" in html and "€150.00" in html and "€50.00" in html
     assert "PO-42" in html
     assert "Payment of €150.00 received" in html
-    assert "IDEAL" in html
+    assert "iDEAL" in html
 
 
 def test_pdf_copy_is_branded_and_cached(client, debtor, app, caplog):
