@@ -83,7 +83,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from portal import i18n
     from portal.debtor_session import current_debtor
-    from portal.domain.brands import safe_color
+    from portal.domain.brands import safe_color, text_on
     from portal.domain.clock import today
     from portal.domain.invoices import StatusView, status_view
     from portal.models import FONTS, Invoice
@@ -96,6 +96,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["money"] = i18n.money
     app.jinja_env.filters["date"] = i18n.date
     app.jinja_env.filters["css_color"] = lambda value: safe_color(value, "#1d4ed8")
+    app.jinja_env.filters["text_on"] = text_on
     app.jinja_env.globals.update(
         current_debtor=current_debtor,
         current_language=i18n.current_language,
