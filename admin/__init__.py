@@ -1,7 +1,9 @@
-"""Admin side of the portal. The blueprint is filled by the admin/import work."""
+"""Admin side of the portal: its own login, session cookie and pages under /admin."""
 
 from __future__ import annotations
 
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
+
+from admin import routes  # noqa: E402,F401  (registers the views on bp)

@@ -81,6 +81,7 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
+    from admin.session import current_admin
     from portal import i18n
     from portal.debtor_session import current_debtor
     from portal.domain.brands import safe_color, text_on
@@ -99,6 +100,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["text_on"] = text_on
     app.jinja_env.globals.update(
         current_debtor=current_debtor,
+        current_admin=current_admin,
         current_language=i18n.current_language,
         LANGUAGE_NAMES=i18n.LANGUAGE_NAMES,
         status_of=status_of,
@@ -120,8 +122,14 @@ def _register_errors(app: Flask) -> None:
             from portal.routes.auth import rate_limited_response
 
             return rate_limited_response()
-        if exc.code in (400, 403, 404, 405, 413, 429):
-            return render_template("errors/http.html", code=exc.code), exc.code
+        if exc.code == 429 and request.endpoint == "admin.login":
+            from admin.forms import AdminLoginForm
+
+            form = AdminLoginForm()
+            return render_template("admin/login.html", form=form, rate_limited=True), 429
+        if exc.code in (400, 403, 404, 405, 409, 413, 429):
+            detail = exc.description if exc.code == 409 else ""
+            return render_template("errors/http.html", code=exc.code, detail=detail), exc.code
         return exc
 
     @app.errorhandler(Exception)

@@ -53,9 +53,12 @@ def register(app: Flask) -> None:
     @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
     def seed_demo(quiet: bool) -> None:
         """Create demo brands, debtors and invoices once; print a login link."""
-        from portal.demo import login_link_for, seed
+        from portal.demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, login_link_for, seed
 
         settings = current_app.config["SETTINGS"]
+        if settings.is_production:
+            click.echo("seed-demo is for development and demonstrations, not production.", err=True)
+            sys.exit(1)
         with db.unit_of_work() as session:
             created = seed(session)
         with db.unit_of_work() as session:
@@ -67,8 +70,33 @@ def register(app: Flask) -> None:
         click.echo(f"  Portal:            {settings.base_url}/")
         click.echo(f"  Demo debtor login: {link}")
         click.echo("                     (valid 15 minutes, once; new one: make login-link)")
-        click.echo("  Admin side:        arrives with admin accounts (issue 'Admin side')")
+        click.echo(f"  Admin:             {settings.base_url}/admin/")
+        click.echo(f"                     {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}")
         click.echo("")
+
+    @app.cli.command("create-admin")
+    @click.argument("email")
+    @click.option(
+        "--role", type=click.Choice(["admin", "clerk"]), default="admin", show_default=True
+    )
+    @click.option("--name", default="")
+    @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+    def create_admin(email: str, role: str, name: str, password_stdin: bool) -> None:
+        """Create an admin account (asks for the password)."""
+        from portal.domain.admins import AdminError
+        from portal.domain.admins import create_admin as create
+
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            with db.unit_of_work() as session:
+                create(session, email, password, role=role, name=name, by="cli")
+        except AdminError as exc:
+            click.echo(f"Not created: {exc}.", err=True)
+            sys.exit(1)
+        click.echo(f"Created {role} {email.strip().lower()}. Sign in at /admin/login.")
 
     @app.cli.command("login-link")
     @click.argument("email", required=False)

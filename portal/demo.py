@@ -11,11 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.config import Settings
-from portal.domain import audit, login
+from portal.domain import admins, audit, login
 from portal.domain.clock import today
-from portal.models import Brand, Debtor, DebtorEmail, Invoice, InvoiceStatus, Segment
+from portal.models import AdminUser, Brand, Debtor, DebtorEmail, Invoice, InvoiceStatus, Segment
 
 DEMO_EMAIL = "demo@example.com"
+DEMO_ADMIN_EMAIL = "admin@example.com"
+DEMO_ADMIN_PASSWORD = "demo-admin-2026"  # noqa: S105  (development only; refused in production)
 SHARED_EMAIL = "administratie@boekhouder.example.com"
 
 NL_FIRST = ["Sanne", "Daan", "Emma", "Lucas", "Julia", "Sem", "Tess", "Milan", "Fleur", "Bram"]
@@ -38,6 +40,10 @@ ITEMS = [
 
 def seed(session: Session, *, now: dt.date | None = None, rng_seed: int = 20261124) -> bool:
     """Create the demo data unless it is there already. Returns True when created."""
+    if session.scalar(select(AdminUser.id).where(AdminUser.email == DEMO_ADMIN_EMAIL)) is None:
+        admins.create_admin(
+            session, DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, role="admin", name="Demo", by="seed"
+        )
     if session.scalar(select(Brand.id).where(Brand.slug == "zonnestroom")) is not None:
         return False
     rng = random.Random(rng_seed)

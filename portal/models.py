@@ -194,6 +194,39 @@ class Invoice(Base):
         return self.total_cents - self.open_cents
 
 
+class AdminRole(enum.StrEnum):
+    ADMIN = "admin"  # everything
+    CLERK = "clerk"  # no users, no brand or template settings
+
+
+class AdminUser(Base):
+    """A person who runs the portal for the creditor. Debtors never have passwords."""
+
+    __tablename__ = "admin_user"
+    __table_args__ = (
+        CheckConstraint(_in("role", AdminRole), name="role"),
+        CheckConstraint("failed_logins >= 0", name="failed_logins"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
+    name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10), default=AdminRole.CLERK.value)
+    active: Mapped[bool] = mapped_column(default=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled: Mapped[bool] = mapped_column(default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == AdminRole.ADMIN
+
+
 class LoginToken(Base):
     """A magic-link token: only its SHA-256 is stored; single use, short-lived."""
 

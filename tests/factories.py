@@ -10,7 +10,7 @@ import itertools
 from typing import Any
 
 from portal.db import db
-from portal.models import Brand, Debtor, DebtorEmail, Invoice, Segment
+from portal.models import AdminUser, Brand, Debtor, DebtorEmail, Invoice, Segment
 
 _seq = itertools.count(1)
 
@@ -83,3 +83,21 @@ def create_invoice(debtor: Debtor, **kw: Any) -> Invoice:
     db.session.add(invoice)
     db.session.commit()
     return invoice
+
+
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def create_admin(email: str | None = None, role: str = "admin", **kw: Any) -> AdminUser:
+    from portal.domain import admins
+
+    user = admins.create_admin(
+        db.session(),
+        email or f"admin{next(_seq)}@example.com",
+        ADMIN_PASSWORD,
+        role=role,
+        by="test",
+        **kw,
+    )
+    db.session.commit()
+    return user

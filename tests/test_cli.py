@@ -48,3 +48,30 @@ def test_login_link_command(app):
     assert ok.exit_code == 0 and "/login/" in ok.output
     missing = runner.invoke(args=["login-link", "nobody@example.com"])
     assert missing.exit_code == 1
+
+
+def test_seed_demo_creates_the_demo_admin_and_prints_it(app, client):
+    from portal.demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD
+    from tests.conftest import csrf
+
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert DEMO_ADMIN_EMAIL in result.output and DEMO_ADMIN_PASSWORD in result.output
+    response = client.post(
+        "/admin/login",
+        data={
+            "email": DEMO_ADMIN_EMAIL,
+            "password": DEMO_ADMIN_PASSWORD,
+            "csrf_token": csrf(client, "/admin/login"),
+        },
+    )
+    assert response.status_code == 303
+
+
+def test_seed_demo_refuses_production(app, monkeypatch):
+    import dataclasses
+
+    settings = app.config["SETTINGS"]
+    monkeypatch.setitem(app.config, "SETTINGS", dataclasses.replace(settings, app_env="production"))
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 1
+    assert db.session.scalar(select(func.count(Brand.id))) == 0

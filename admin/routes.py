@@ -1,0 +1,262 @@
+"""Admin pages: login with optional TOTP, dashboard, outbox viewer, users."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import segno
+from flask import (
+    Response,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as flask_session
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from admin import bp
+from admin.forms import AdminLoginForm, NewUserForm, TotpForm
+from admin.session import (
+    actor,
+    admin_required,
+    await_totp,
+    current_admin,
+    log_in,
+    log_out,
+    pending_totp_user,
+    refresh,
+)
+from portal.db import db
+from portal.domain import admins, audit
+from portal.domain import dashboard as figures
+from portal.domain.clock import today
+from portal.extensions import limiter
+from portal.forms import ConfirmForm
+from portal.models import AdminUser, AuditEvent, OutboxMessage
+
+OUTBOX_PAGE = 50
+OUTBOX_STATUSES = ("pending", "sending", "sent", "local", "failed")
+
+
+def _login_email_key() -> str:
+    return "admin-login:" + request.form.get("email", "").strip().lower()
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/admin") and not target.startswith("//"):
+        return target
+    return url_for("admin.dashboard")
+
+
+@bp.after_request
+def _slide_idle_timeout(response: Response) -> Response:
+    refresh(response)
+    return response
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per 15 minutes", methods=["POST"])
+@limiter.limit("5 per 15 minutes", methods=["POST"], key_func=_login_email_key)
+def login() -> Any:
+    form = AdminLoginForm()
+    if not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render_template("admin/login.html", form=form), status
+    result = admins.check_password(db.session(), form.email.data or "", form.password.data or "")
+    db.session.commit()
+    if result.outcome == admins.LoginOutcome.LOCKED:
+        return render_template("admin/login.html", form=form, locked=result.locked_until), 429
+    if result.outcome == admins.LoginOutcome.INVALID or result.user is None:
+        return render_template("admin/login.html", form=form, invalid=True), 422
+    target = _safe_next(request.args.get("next"))
+    if result.outcome == admins.LoginOutcome.NEEDS_TOTP:
+        response = redirect(url_for("admin.login_totp", next=target), code=303)
+        return await_totp(response, result.user)
+    return log_in(redirect(target, code=303), result.user)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit("10 per 15 minutes", methods=["POST"])
+def login_totp() -> Any:
+    user = pending_totp_user()
+    if user is None:
+        return redirect(url_for("admin.login"))
+    form = TotpForm()
+    if form.validate_on_submit():
+        ok = admins.check_totp(db.session(), user, form.code.data or "")
+        db.session.commit()
+        if ok:
+            return log_in(redirect(_safe_next(request.args.get("next")), code=303), user)
+        form.code.errors = [_("That code is not right. Codes change every 30 seconds.")]
+    status = 422 if request.method == "POST" else 200
+    return render_template("admin/login_totp.html", form=form), status
+
+
+@bp.post("/logout")
+@admin_required()
+def logout() -> Any:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    user = current_admin()
+    assert user is not None
+    user.session_version += 1  # a copied cookie stops working too (signs out every device)
+    audit.record(db.session(), actor(), "admin.logout")
+    db.session.commit()
+    return log_out(redirect(url_for("admin.login"), code=303))
+
+
+@bp.get("/")
+@admin_required()
+def dashboard() -> str:
+    day = today(current_app.config["SETTINGS"].portal_timezone)
+    outbox_counts = dict(
+        db.session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        ).all()
+    )
+    return render_template(
+        "admin/dashboard.html",
+        brands=figures.totals(db.session(), "brand", day),
+        segments=figures.totals(db.session(), "segment", day),
+        outbox_counts=outbox_counts,
+    )
+
+
+@bp.get("/outbox")
+@admin_required()
+def outbox() -> str:
+    status = request.args.get("status", "")
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    if status in OUTBOX_STATUSES:
+        stmt = stmt.where(OutboxMessage.status == status)
+    messages = list(
+        db.session.scalars(stmt.limit(OUTBOX_PAGE + 1).offset((page - 1) * OUTBOX_PAGE))
+    )
+    return render_template(
+        "admin/outbox.html",
+        messages=messages[:OUTBOX_PAGE],
+        has_next=len(messages) > OUTBOX_PAGE,
+        page=page,
+        status=status,
+        statuses=OUTBOX_STATUSES,
+        smtp=bool(current_app.config["SETTINGS"].smtp_url),
+    )
+
+
+@bp.get("/outbox/<int:message_id>")
+@admin_required()
+def outbox_message(message_id: int) -> str:
+    message = db.session.get(OutboxMessage, message_id) or abort(404)
+    return render_template("admin/outbox_message.html", message=message)
+
+
+@bp.get("/outbox/<int:message_id>/html")
+@admin_required()
+def outbox_message_html(message_id: int) -> Response:
+    """The mail's HTML, sandboxed: no scripts, no requests out, framed only by our page."""
+    message = db.session.get(OutboxMessage, message_id) or abort(404)
+    response = make_response(message.body_html or "<p>(no HTML part)</p>")
+    response.headers["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+        "frame-ancestors 'self'"
+    )
+    return response
+
+
+@bp.get("/users")
+@admin_required(full_admin=True)
+def users() -> str:
+    people = list(db.session.scalars(select(AdminUser).order_by(AdminUser.email)))
+    return render_template("admin/users.html", users=people, form=NewUserForm())
+
+
+@bp.post("/users")
+@admin_required(full_admin=True)
+def create_user() -> Any:
+    form = NewUserForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            admins.create_admin(
+                db.session(),
+                form.email.data or "",
+                form.password.data or "",
+                role=form.role.data or "clerk",
+                name=form.name.data or "",
+                by=actor(),
+            )
+        except admins.AdminError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            db.session.commit()
+            return redirect(url_for("admin.users"), code=303)
+    people = list(db.session.scalars(select(AdminUser).order_by(AdminUser.email)))
+    return render_template("admin/users.html", users=people, form=form, error=error), 422
+
+
+@bp.post("/users/<int:user_id>/<any(activate, deactivate, make_admin, make_clerk):change>")
+@admin_required(full_admin=True)
+def change_user(user_id: int, change: str) -> Any:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    user = db.session.get(AdminUser, user_id) or abort(404)
+    me = current_admin()
+    assert me is not None
+    try:
+        if change in ("activate", "deactivate"):
+            admins.set_active(db.session(), user, change == "activate", by=me)
+        else:
+            admins.set_role(db.session(), user, change.removeprefix("make_"), by=me)
+    except admins.AdminError as exc:
+        db.session.rollback()
+        abort(409, str(exc))
+    db.session.commit()
+    return redirect(url_for("admin.users"), code=303)
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+@admin_required()
+def two_factor() -> Any:
+    """Enrol an authenticator app: scan the QR code, confirm with a code."""
+    user = current_admin()
+    assert user is not None
+    secret = flask_session.get("totp_enrol") or admins.new_totp_secret()
+    flask_session["totp_enrol"] = secret
+    form = TotpForm()
+    if not user.totp_enabled and form.validate_on_submit():
+        if admins.enable_totp(db.session(), user, secret, form.code.data or ""):
+            db.session.commit()
+            flask_session.pop("totp_enrol", None)
+            return log_in(redirect(url_for("admin.two_factor"), code=303), user)
+        form.code.errors = [_("That code is not right. Codes change every 30 seconds.")]
+    uri = admins.totp_uri(user, secret)
+    qr = base64.b64encode(segno.make(uri, error="m").svg_inline(scale=5).encode()).decode()
+    status = 422 if form.errors else 200
+    return render_template(
+        "admin/two_factor.html", user=user, form=form, qr=qr, secret=secret
+    ), status
+
+
+@bp.get("/audit")
+@admin_required(full_admin=True)
+def audit_log() -> str:
+    events = list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.actor.startswith("admin:") | (AuditEvent.actor == "cli"))
+            .order_by(AuditEvent.id.desc())
+            .limit(200)
+        )
+    )
+    return render_template("admin/audit.html", events=events)

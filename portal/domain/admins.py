@@ -1,0 +1,190 @@
+"""Admin accounts: argon2 passwords, lockout after failures, optional TOTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain import audit
+from portal.models import AdminRole, AdminUser, utcnow
+
+MIN_PASSWORD_LENGTH = 12
+FREE_FAILURES = 5  # then each further failure locks the account longer
+MAX_LOCK = dt.timedelta(hours=1)
+_hasher = PasswordHasher()
+# verified against for unknown addresses, so a wrong email costs as long as a wrong password
+_DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+
+
+class AdminError(ValueError):
+    """A request about admin accounts that cannot be carried out; the text says why."""
+
+
+def password_problems(password: str, email: str = "") -> list[str]:
+    """What is wrong with a new password, in words (empty when it is fine)."""
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"use at least {MIN_PASSWORD_LENGTH} characters")
+    if email and password.lower() == email.lower():
+        problems.append("do not use your email address")
+    if len(set(password)) < 5:
+        problems.append("use more different characters")
+    return problems
+
+
+def create_admin(
+    session: Session, email: str, password: str, *, role: str = "admin", name: str = "", by: str
+) -> AdminUser:
+    """Create an admin account; `by` is who did it ('cli', 'admin:3')."""
+    email = email.strip().lower()
+    if "@" not in email:
+        raise AdminError("enter an email address")
+    if role not in {r.value for r in AdminRole}:
+        raise AdminError("role must be admin or clerk")
+    problems = password_problems(password, email)
+    if problems:
+        raise AdminError("password: " + "; ".join(problems))
+    if session.scalar(select(AdminUser.id).where(AdminUser.email == email)) is not None:
+        raise AdminError(f"an admin with {email} already exists")
+    user = AdminUser(email=email, name=name, password_hash=_hasher.hash(password), role=role)
+    session.add(user)
+    session.flush()
+    audit.record(session, by, "admin.user_created", target=email, role=role)
+    return user
+
+
+class LoginOutcome(enum.StrEnum):
+    OK = "ok"
+    NEEDS_TOTP = "needs_totp"
+    INVALID = "invalid"
+    LOCKED = "locked"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    outcome: LoginOutcome
+    user: AdminUser | None = None
+    locked_until: dt.datetime | None = None
+
+
+def check_password(
+    session: Session, email: str, password: str, *, now: Callable[[], dt.datetime] = utcnow
+) -> LoginResult:
+    """First step of the admin login. Failures count toward a growing lock."""
+    moment = now()
+    user = session.scalars(
+        select(AdminUser).where(AdminUser.email == email.strip().lower())
+    ).first()
+    if user is None or not user.active:
+        _verify(_DUMMY_HASH, password)
+        return LoginResult(LoginOutcome.INVALID)
+    if user.locked_until and user.locked_until > moment:
+        return LoginResult(LoginOutcome.LOCKED, locked_until=user.locked_until)
+    if not _verify(user.password_hash, password):
+        _count_failure(session, user, moment, "admin.login_failed")
+        return LoginResult(LoginOutcome.INVALID)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    if user.totp_enabled:
+        return LoginResult(LoginOutcome.NEEDS_TOTP, user)
+    return LoginResult(LoginOutcome.OK, _logged_in(session, user, moment))
+
+
+def check_totp(
+    session: Session, user: AdminUser, code: str, *, now: Callable[[], dt.datetime] = utcnow
+) -> bool:
+    """Second step: the code from the authenticator app (30 s steps, one step of slack)."""
+    moment = now()
+    if user.locked_until and user.locked_until > moment:
+        return False
+    if user.totp_secret and pyotp.TOTP(user.totp_secret).verify(
+        code.strip().replace(" ", ""), for_time=moment, valid_window=1
+    ):
+        _logged_in(session, user, moment)
+        return True
+    _count_failure(session, user, moment, "admin.totp_failed")
+    return False
+
+
+def _count_failure(session: Session, user: AdminUser, moment: dt.datetime, action: str) -> None:
+    """After FREE_FAILURES failures in a row, lock for 1, 2, 4 ... minutes (at most an hour)."""
+    user.failed_logins += 1
+    if user.failed_logins >= FREE_FAILURES:
+        lock = dt.timedelta(minutes=2 ** min(user.failed_logins - FREE_FAILURES, 6))
+        user.locked_until = moment + min(lock, MAX_LOCK)
+    audit.record(session, f"admin:{user.id}", action)
+
+
+def _logged_in(session: Session, user: AdminUser, moment: dt.datetime) -> AdminUser:
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = moment
+    audit.record(session, f"admin:{user.id}", "admin.login")
+    return user
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_totp_secret() -> str:
+    """A fresh secret for enrolling an authenticator app."""
+    return pyotp.random_base32()
+
+
+def totp_uri(user: AdminUser, secret: str, issuer: str = "Betaalportaal") -> str:
+    """The otpauth:// address the QR code carries."""
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=issuer)
+
+
+def enable_totp(
+    session: Session,
+    user: AdminUser,
+    secret: str,
+    code: str,
+    *,
+    now: Callable[[], dt.datetime] = utcnow,
+) -> bool:
+    """Turn on the second factor once the person proves the app shows the right code."""
+    if not pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), for_time=now(), valid_window=1):
+        return False
+    user.totp_secret = secret
+    user.totp_enabled = True
+    user.session_version += 1  # other sessions must log in again, now with the code
+    audit.record(session, f"admin:{user.id}", "admin.totp_enabled")
+    return True
+
+
+def set_active(session: Session, user: AdminUser, active: bool, *, by: AdminUser) -> None:
+    """Deactivate or reactivate an account (never your own)."""
+    if user.id == by.id:
+        raise AdminError("you cannot deactivate your own account")
+    user.active = active
+    user.session_version += 1
+    audit.record(
+        session,
+        f"admin:{by.id}",
+        "admin.user_activated" if active else "admin.user_deactivated",
+        target=user.email,
+    )
+
+
+def set_role(session: Session, user: AdminUser, role: str, *, by: AdminUser) -> None:
+    """Change someone's role (not your own, so the last admin cannot lock everyone out)."""
+    if user.id == by.id:
+        raise AdminError("you cannot change your own role")
+    if role not in {r.value for r in AdminRole}:
+        raise AdminError("role must be admin or clerk")
+    user.role = role
+    audit.record(session, f"admin:{by.id}", "admin.role_changed", target=user.email, role=role)
