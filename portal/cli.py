@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
+from sqlalchemy import select
 
 from portal.db import db
 
@@ -97,6 +98,67 @@ def register(app: Flask) -> None:
             click.echo(f"Not created: {exc}.", err=True)
             sys.exit(1)
         click.echo(f"Created {role} {email.strip().lower()}. Sign in at /admin/login.")
+
+    @app.cli.command("import-invoices")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--brand", "brand_slug", help="Brand slug (needed when there are several).")
+    @click.option("--commit", "do_commit", is_flag=True, help="Write the batch (default: preview).")
+    @click.option(
+        "--mode",
+        type=click.Choice(["full", "open-items"]),
+        default="full",
+        help="open-items: open invoices missing from the file were paid elsewhere.",
+    )
+    @click.option("--force", is_flag=True, help="Import a file again that was imported before.")
+    def import_invoices(
+        file: str, brand_slug: str | None, do_commit: bool, mode: str, force: bool
+    ) -> None:
+        """Preview an invoice batch (xlsx, xls, ods, csv) and commit it with --commit."""
+        from pathlib import Path
+
+        from portal.domain.imports import engine
+        from portal.models import Brand
+
+        data = Path(file).read_bytes()
+        with db.unit_of_work() as session:
+            brands = list(session.scalars(select(Brand).order_by(Brand.slug)))
+            chosen = [b for b in brands if brand_slug in (None, b.slug)]
+            if len(chosen) != 1:
+                names = ", ".join(b.slug for b in brands) or "none yet"
+                click.echo(f"Choose a brand with --brand ({names}).", err=True)
+                sys.exit(2)
+            brand = chosen[0]
+            result = engine.preview(
+                session,
+                data,
+                brand=brand,
+                filename=Path(file).name,
+                mode=mode.replace("-", "_"),
+                force=force,
+            )
+            click.echo(
+                f"{brand.slug}: {len(result.rows)} rows read; new customers {result.new_debtors}, "
+                f"new invoices {result.new_invoices}, updated {result.updated_invoices}, "
+                f"unchanged {result.unchanged}, paid elsewhere {result.paid_elsewhere}"
+            )
+            for issue in result.issues[:200]:
+                where = f"row {issue.line}" if issue.line else "file"
+                column = f", {issue.column}" if issue.column else ""
+                value = f" [{issue.value}]" if issue.value else ""
+                click.echo(f"  {issue.severity}: {where}{column}{value}: {issue.message}")
+            if len(result.issues) > 200:
+                click.echo(f"  ... and {len(result.issues) - 200} more")
+            if result.errors:
+                click.echo(f"{len(result.errors)} errors: nothing was imported.", err=True)
+                sys.exit(1)
+            if not do_commit:
+                click.echo("Preview only; add --commit to import.")
+                return
+            if result.already_imported:
+                click.echo("Nothing imported (use --force to import the same file again).")
+                return
+            done = engine.commit(session, result, brand=brand, by="cli")
+        click.echo(f"Imported as batch {done.batch_id}.")
 
     @app.cli.command("login-link")
     @click.argument("email", required=False)

@@ -287,3 +287,22 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class ImportBatch(Base):
+    """One committed upload; its hash lets a second upload of the same file be refused."""
+
+    __tablename__ = "import_batch"
+    __table_args__ = (
+        CheckConstraint(_in("mode", ("full", "open_items")), name="mode"),
+        Index("ix_import_batch_brand_hash", "brand_id", "file_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    file_hash: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(12), default="full")
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(80), default="")
+    committed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,1 @@
+"""Invoice batch import: read a spreadsheet, map its columns, validate, then commit."""

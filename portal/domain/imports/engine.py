@@ -1,0 +1,586 @@
+"""Preview and commit of an invoice batch.
+
+Validation runs outside any write transaction and builds a Preview: what would change and
+every row problem. Commit applies a preview without errors in bulk statements and one
+commit: all rows or none. Matching follows DESIGN.md section 9: invoices by (brand, number),
+debtors by (brand, debtor number), email only when the file has no debtor-number column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from portal.domain.imports.columns import LABELS, REQUIRED, Header, apply_overrides, find_header
+from portal.domain.imports.readers import ReadError, read_rows
+from portal.domain.imports.values import ValueProblem, parse_currency, parse_date, text
+from portal.domain.money import AmountError, parse_amount
+from portal.models import (
+    AuditEvent,
+    Brand,
+    Debtor,
+    DebtorEmail,
+    ImportBatch,
+    Invoice,
+    InvoiceStatus,
+    Segment,
+    utcnow,
+)
+
+TOTAL_WORDS = ("totaal", "total", "subtotaal", "subtotal", "som", "sum")
+COMPARED = (
+    "invoice_date",
+    "due_date",
+    "currency",
+    "total_cents",
+    "open_cents",
+    "description",
+    "reference",
+    "kind",
+    "status",
+)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in one cell, as a person sees it in the spreadsheet."""
+
+    line: int  # 1-based row number in the sheet
+    column: str
+    value: str
+    message: str
+    severity: str = "error"  # or "warning"
+
+
+@dataclass
+class Row:
+    line: int
+    invoice_number: str
+    debtor_number: str
+    name: str
+    email: str
+    phone: str
+    invoice_date: dt.date
+    due_date: dt.date | None
+    total_cents: int
+    open_cents: int
+    currency: str
+    description: str
+    reference: str
+    address: str
+    postcode: str
+    city: str
+    country: str
+    language: str
+    kind: str  # invoice | credit_note
+
+
+@dataclass
+class Preview:
+    brand_id: int
+    mode: str
+    file_hash: str
+    filename: str
+    header: Header | None
+    rows: list[Row] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    new_debtors: int = 0
+    new_invoices: int = 0
+    updated_invoices: int = 0
+    unchanged: int = 0
+    paid_elsewhere: int = 0
+    already_imported: bool = False
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "warning"]
+
+    @property
+    def can_commit(self) -> bool:
+        return self.header is not None and not self.errors and not self.already_imported
+
+
+@dataclass
+class CommitResult:
+    batch_id: int
+    new_debtors: int
+    new_invoices: int
+    updated_invoices: int
+    paid_elsewhere: int
+    # "new invoices" event: per debtor the invoices this batch created (for notification mails)
+    new_invoices_by_debtor: dict[int, list[int]] = field(default_factory=dict)
+
+
+class ImportRefused(ValueError):
+    """The batch cannot be committed; the preview says why."""
+
+
+def preview(
+    session: Session,
+    data: bytes,
+    *,
+    brand: Brand,
+    filename: str = "",
+    mode: str = "full",
+    mapping: Mapping[str, Any] | None = None,
+    force: bool = False,
+) -> Preview:
+    """Read, map and validate a file against the database, changing nothing."""
+    if mode not in ("full", "open_items"):
+        raise ValueError("mode must be full or open_items")
+    digest = hashlib.sha256(data).hexdigest()
+    result = Preview(brand.id, mode, digest, filename, None)
+    try:
+        rows = read_rows(data)
+    except ReadError as exc:
+        result.issues.append(Issue(0, "", filename, str(exc)))
+        return result
+    header = find_header(rows)
+    if header is None and mapping and rows:
+        # nothing recognised: the admin's mapping names columns of the first row
+        header = Header(0, {}, [str(c or "") for c in rows[0]])
+    if header is not None and mapping:
+        try:
+            header = apply_overrides(header, mapping)
+        except ValueError as exc:
+            result.issues.append(Issue(0, "", "", str(exc)))
+            return result
+    missing = [LABELS[f] for f in REQUIRED if header is None or f not in header.columns]
+    if header is None or missing:
+        result.header = None
+        result.issues.append(
+            Issue(
+                0,
+                "",
+                "",
+                "No header row with the columns "
+                + ", ".join(missing or REQUIRED)
+                + " was found; choose the columns by hand.",
+            )
+        )
+        return result
+    result.header = header
+    if not force and session.scalar(
+        select(ImportBatch.id).where(
+            ImportBatch.brand_id == brand.id, ImportBatch.file_hash == digest
+        )
+    ):
+        result.already_imported = True
+        result.issues.append(
+            Issue(
+                0,
+                "",
+                filename,
+                "This exact file was imported before; "
+                "nothing would change. Import it again only on purpose.",
+                "warning",
+            )
+        )
+    _parse_rows(rows, header, result, _term_days(session, brand))
+    plan = _plan(session, brand, result)
+    result.issues.extend(plan.issues)
+    result.unchanged = plan.unchanged
+    result.new_debtors = len(plan.new_debtors)
+    result.new_invoices = len(plan.inserts)
+    result.updated_invoices = len(plan.updates)
+    result.paid_elsewhere = len(plan.paid_elsewhere)
+    return result
+
+
+def _term_days(session: Session, brand: Brand) -> int:
+    # the shortest segment term is the safe default for invoices without a due date
+    term = session.scalar(select(Segment.payment_term_days).order_by(Segment.payment_term_days))
+    return int(term) if term is not None else 14
+
+
+def _parse_rows(rows: Sequence[Sequence[Any]], header: Header, result: Preview, term: int) -> None:
+    cols = header.columns
+    seen: dict[str, int] = {}
+
+    def cell(cells: Sequence[Any], name: str) -> Any:
+        index = cols.get(name)
+        return cells[index] if index is not None and index < len(cells) else None
+
+    for offset, cells in enumerate(rows[header.row_index + 1 :]):
+        line = header.row_index + 2 + offset
+        if not any(str(c).strip() for c in cells if c is not None):
+            continue
+        number = text(cell(cells, "invoice_number"), 40)
+        if not number:
+            first = " ".join(text(c, 40).lower() for c in cells[:3])
+            if any(word in first for word in TOTAL_WORDS) or cell(cells, "total") not in (None, ""):
+                continue  # a totals row under the data
+            result.issues.append(
+                Issue(line, LABELS["invoice_number"], "", "the invoice number is missing")
+            )
+            continue
+        issues_before = len(result.issues)
+
+        def problem(field_name: str, value: Any, message: str, at: int = line) -> None:
+            result.issues.append(Issue(at, LABELS[field_name], text(value, 60), message))
+
+        if number in seen:
+            problem("invoice_number", number, f"this invoice number is also on row {seen[number]}")
+            continue
+        seen[number] = line
+        invoice_date = due_date = None
+        try:
+            invoice_date = parse_date(cell(cells, "invoice_date"))
+        except ValueProblem as exc:
+            problem("invoice_date", cell(cells, "invoice_date"), str(exc))
+        raw_due = cell(cells, "due_date")
+        if raw_due not in (None, ""):
+            try:
+                due_date = parse_date(raw_due)
+            except ValueProblem as exc:
+                problem("due_date", raw_due, str(exc))
+        total = open_amount = None
+        try:
+            total = parse_amount(cell(cells, "total") if cell(cells, "total") is not None else "")
+        except AmountError:
+            problem("total", cell(cells, "total"), "not an amount; write it as 1.234,56 or 1234.56")
+        raw_open = cell(cells, "open")
+        if raw_open not in (None, ""):
+            try:
+                open_amount = parse_amount(raw_open)
+            except AmountError:
+                problem("open", raw_open, "not an amount; write it as 1.234,56 or 1234.56")
+        try:
+            currency = parse_currency(cell(cells, "currency"))
+        except ValueProblem as exc:
+            problem("currency", cell(cells, "currency"), str(exc))
+            currency = "EUR"
+        kind_text = text(cell(cells, "kind"), 20).lower()
+        if total is not None:
+            if total == 0:
+                problem("total", cell(cells, "total"), "the amount is zero")
+            elif total < 0 and kind_text in ("invoice", "factuur"):
+                problem(
+                    "total",
+                    cell(cells, "total"),
+                    "a negative amount on an invoice; "
+                    "mark the row as a credit note or correct the amount",
+                )
+            if open_amount is None:
+                open_amount = total
+            elif total > 0 and not 0 <= open_amount <= total:
+                problem("open", raw_open, "the open amount must lie between 0 and the total")
+            elif total < 0 and not total <= open_amount <= 0:
+                problem(
+                    "open", raw_open, "a credit note's open amount must lie between its total and 0"
+                )
+        if invoice_date and due_date and due_date < invoice_date:
+            problem("due_date", raw_due, "the due date is before the invoice date")
+        email = text(cell(cells, "email"), 254).lower()
+        if email and ("@" not in email or " " in email):
+            problem("email", email, "not an email address")
+        if len(result.issues) > issues_before or invoice_date is None or total is None:
+            continue
+        assert open_amount is not None
+        result.rows.append(
+            Row(
+                line=line,
+                invoice_number=number,
+                debtor_number=text(cell(cells, "debtor_number"), 40),
+                name=text(cell(cells, "name"), 200),
+                email=email,
+                phone=text(cell(cells, "phone"), 20),
+                invoice_date=invoice_date,
+                due_date=due_date or invoice_date + dt.timedelta(days=term),
+                total_cents=total,
+                open_cents=open_amount,
+                currency=currency,
+                description=text(cell(cells, "description"), 2000),
+                reference=text(cell(cells, "reference"), 80),
+                address=text(cell(cells, "address"), 200),
+                postcode=text(cell(cells, "postcode"), 12),
+                city=text(cell(cells, "city"), 100),
+                country=text(cell(cells, "country"), 2).upper(),
+                language=text(cell(cells, "language"), 2).lower(),
+                kind="credit_note" if total < 0 else "invoice",
+            )
+        )
+
+
+@dataclass
+class _Plan:
+    debtor_for_row: dict[int, int | str] = field(default_factory=dict)  # line -> id or new key
+    new_debtors: dict[str, Row] = field(default_factory=dict)  # key -> first row
+    inserts: list[Row] = field(default_factory=list)
+    updates: list[tuple[int, Row]] = field(default_factory=list)
+    paid_elsewhere: list[int] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
+    plan = _Plan()
+    by_number = {
+        n: i
+        for n, i in session.execute(
+            select(Debtor.number, Debtor.id).where(Debtor.brand_id == brand.id)
+        )
+    }
+    has_number_column = result.header is not None and "debtor_number" in result.header.columns
+    by_email: dict[str, list[int]] = {}
+    if not has_number_column:
+        for email, debtor_id in session.execute(
+            select(DebtorEmail.email, DebtorEmail.debtor_id)
+            .join(Debtor, Debtor.id == DebtorEmail.debtor_id)
+            .where(Debtor.brand_id == brand.id)
+        ):
+            by_email.setdefault(email, []).append(debtor_id)
+    existing = {
+        row.number: row
+        for row in session.execute(
+            select(
+                Invoice.id,
+                Invoice.number,
+                Invoice.debtor_id,
+                *[getattr(Invoice, c) for c in COMPARED],
+            ).where(Invoice.brand_id == brand.id)
+        )
+    }
+    for row in result.rows:
+        debtor: int | str | None = None
+        if row.debtor_number:
+            debtor = by_number.get(row.debtor_number) or f"n:{row.debtor_number}"
+        elif row.email and len(by_email.get(row.email, [])) == 1:
+            debtor = by_email[row.email][0]
+        elif row.email and len(by_email.get(row.email, [])) > 1:
+            plan.issues.append(
+                Issue(
+                    row.line,
+                    LABELS["email"],
+                    row.email,
+                    "several customers have this address; add a customer number column",
+                )
+            )
+            continue
+        elif row.email:
+            debtor = f"e:{row.email}"
+        else:
+            plan.issues.append(
+                Issue(
+                    row.line,
+                    LABELS["debtor_number"],
+                    "",
+                    "each row needs a customer number or an email address",
+                )
+            )
+            continue
+        if isinstance(debtor, str) and debtor not in plan.new_debtors:
+            if not row.email:
+                plan.issues.append(
+                    Issue(row.line, LABELS["email"], "", "a new customer needs an email address")
+                )
+                continue
+            plan.new_debtors[debtor] = row
+        plan.debtor_for_row[row.line] = debtor
+        old = existing.get(row.invoice_number)
+        if old is None:
+            plan.inserts.append(row)
+            continue
+        if isinstance(debtor, str) or old.debtor_id != debtor:
+            plan.issues.append(
+                Issue(
+                    row.line,
+                    LABELS["invoice_number"],
+                    row.invoice_number,
+                    "this invoice number belongs to another customer",
+                )
+            )
+            continue
+        if _values(row) != tuple(getattr(old, c) for c in COMPARED):
+            plan.updates.append((old.id, row))
+        else:
+            plan.unchanged += 1
+    if result.mode == "open_items":
+        in_file = {r.invoice_number for r in result.rows}
+        plan.paid_elsewhere = [
+            old.id
+            for number, old in existing.items()
+            if number not in in_file and old.status == InvoiceStatus.OPEN and old.open_cents != 0
+        ]
+    return plan
+
+
+def _values(row: Row) -> tuple[Any, ...]:
+    status = InvoiceStatus.PAID.value if row.open_cents == 0 else InvoiceStatus.OPEN.value
+    return (
+        row.invoice_date,
+        row.due_date,
+        row.currency,
+        row.total_cents,
+        row.open_cents,
+        row.description,
+        row.reference,
+        row.kind,
+        status,
+    )
+
+
+def commit(session: Session, result: Preview, *, brand: Brand, by: str) -> CommitResult:
+    """Apply a clean preview: bulk statements, then the caller commits once (all or nothing)."""
+    if not result.can_commit:
+        raise ImportRefused("the preview has errors" if result.errors else "nothing to import")
+    plan = _plan(session, brand, result)  # again, inside the write transaction
+    if plan.issues:
+        raise ImportRefused("the data changed since the preview; check it again")
+    now = utcnow()
+    new_ids: dict[str, int] = {}
+    if plan.new_debtors:
+        keys = list(plan.new_debtors)
+        created = session.execute(
+            insert(Debtor).returning(Debtor.id, Debtor.number),
+            [_debtor_values(brand, key, plan.new_debtors[key]) for key in keys],
+        ).all()
+        number_to_id = {number: debtor_id for debtor_id, number in created}
+        for key in keys:
+            new_ids[key] = number_to_id[_debtor_number(key, plan.new_debtors[key])]
+        session.execute(
+            insert(DebtorEmail),
+            [{"debtor_id": new_ids[k], "email": plan.new_debtors[k].email} for k in keys],
+        )
+
+    def debtor_id(row: Row) -> int:
+        ref = plan.debtor_for_row[row.line]
+        return new_ids[ref] if isinstance(ref, str) else ref
+
+    by_debtor: dict[int, list[int]] = {}
+    if plan.inserts:
+        inserted = session.execute(
+            insert(Invoice).returning(Invoice.id, Invoice.debtor_id),
+            [_invoice_values(brand, debtor_id(r), r, now) for r in plan.inserts],
+        ).all()
+        for invoice_id, owner in inserted:
+            by_debtor.setdefault(owner, []).append(invoice_id)
+        events = [
+            {
+                "actor": by,
+                "action": "invoice.imported",
+                "debtor_id": owner,
+                "invoice_id": invoice_id,
+                "details": {},
+                "at": now,
+            }
+            for invoice_id, owner in inserted
+        ]
+        session.execute(insert(AuditEvent), events)
+    if plan.updates:
+        session.execute(
+            update(Invoice),
+            [
+                {"id": invoice_id, **_changed_values(row), "updated_at": now}
+                for invoice_id, row in plan.updates
+            ],
+        )
+        session.execute(
+            insert(AuditEvent),
+            [
+                {
+                    "actor": by,
+                    "action": "invoice.updated",
+                    "debtor_id": debtor_id(row),
+                    "invoice_id": invoice_id,
+                    "details": {},
+                    "at": now,
+                }
+                for invoice_id, row in plan.updates
+            ],
+        )
+    if plan.paid_elsewhere:
+        session.execute(
+            update(Invoice),
+            [
+                {"id": i, "open_cents": 0, "status": InvoiceStatus.PAID.value, "updated_at": now}
+                for i in plan.paid_elsewhere
+            ],
+        )
+        session.execute(
+            insert(AuditEvent),
+            [
+                {
+                    "actor": by,
+                    "action": "invoice.paid_elsewhere",
+                    "invoice_id": i,
+                    "details": {},
+                    "at": now,
+                }
+                for i in plan.paid_elsewhere
+            ],
+        )
+    counts = {
+        "new_debtors": len(plan.new_debtors),
+        "new_invoices": len(plan.inserts),
+        "updated_invoices": len(plan.updates),
+        "unchanged": result.unchanged,
+        "paid_elsewhere": len(plan.paid_elsewhere),
+    }
+    batch = ImportBatch(
+        brand_id=brand.id,
+        filename=result.filename[:255],
+        file_hash=result.file_hash,
+        mode=result.mode,
+        counts=counts,
+        created_by=by,
+        committed_at=now,
+    )
+    session.add(batch)
+    session.flush()
+    return CommitResult(
+        batch.id,
+        counts["new_debtors"],
+        counts["new_invoices"],
+        counts["updated_invoices"],
+        counts["paid_elsewhere"],
+        by_debtor,
+    )
+
+
+def _debtor_number(key: str, row: Row) -> str:
+    if key.startswith("n:"):
+        return key[2:]
+    return "E" + hashlib.sha256(row.email.encode()).hexdigest()[:10].upper()
+
+
+def _debtor_values(brand: Brand, key: str, row: Row) -> dict[str, Any]:
+    return {
+        "brand_id": brand.id,
+        "number": _debtor_number(key, row),
+        "name": row.name or row.email,
+        "kind": "b2c",
+        "language": row.language if row.language in ("nl", "en", "fr") else brand.default_language,
+        "phone": row.phone,
+        "address_line": row.address,
+        "postcode": row.postcode,
+        "city": row.city,
+        "country": row.country or brand.country,
+        "created_at": utcnow(),
+    }
+
+
+def _changed_values(row: Row) -> dict[str, Any]:
+    return dict(zip(COMPARED, _values(row), strict=True))
+
+
+def _invoice_values(brand: Brand, debtor_id: int, row: Row, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "brand_id": brand.id,
+        "debtor_id": debtor_id,
+        "number": row.invoice_number,
+        **_changed_values(row),
+        "has_original_pdf": False,
+        "created_at": now,
+        "updated_at": now,
+    }
