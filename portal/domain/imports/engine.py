@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from portal.domain.bulk import insert_rows
 from portal.domain.imports.columns import LABELS, REQUIRED, Header, apply_overrides, find_header
 from portal.domain.imports.readers import ReadError, read_rows
 from portal.domain.imports.values import ValueProblem, parse_currency, parse_date, text
@@ -441,15 +442,21 @@ def commit(session: Session, result: Preview, *, brand: Brand, by: str) -> Commi
     new_ids: dict[str, int] = {}
     if plan.new_debtors:
         keys = list(plan.new_debtors)
-        created = session.execute(
-            insert(Debtor).returning(Debtor.id, Debtor.number),
-            [_debtor_values(brand, key, plan.new_debtors[key]) for key in keys],
-        ).all()
-        number_to_id = {number: debtor_id for debtor_id, number in created}
-        for key in keys:
-            new_ids[key] = number_to_id[_debtor_number(key, plan.new_debtors[key])]
-        session.execute(
-            insert(DebtorEmail),
+        numbers = {key: _debtor_number(key, plan.new_debtors[key]) for key in keys}
+        insert_rows(
+            session,
+            Debtor,
+            [_debtor_values(brand, numbers[k], plan.new_debtors[k], now) for k in keys],
+        )
+        by_number = dict(
+            session.execute(
+                select(Debtor.number, Debtor.id).where(Debtor.brand_id == brand.id)
+            ).all()
+        )
+        new_ids = {key: by_number[numbers[key]] for key in keys}
+        insert_rows(
+            session,
+            DebtorEmail,
             [{"debtor_id": new_ids[k], "email": plan.new_debtors[k].email} for k in keys],
         )
 
@@ -459,24 +466,22 @@ def commit(session: Session, result: Preview, *, brand: Brand, by: str) -> Commi
 
     by_debtor: dict[int, list[int]] = {}
     if plan.inserts:
-        inserted = session.execute(
-            insert(Invoice).returning(Invoice.id, Invoice.debtor_id),
+        insert_rows(
+            session,
+            Invoice,
             [_invoice_values(brand, debtor_id(r), r, now) for r in plan.inserts],
-        ).all()
-        for invoice_id, owner in inserted:
+        )
+        ids = dict(
+            session.execute(
+                select(Invoice.number, Invoice.id).where(Invoice.brand_id == brand.id)
+            ).all()
+        )
+        events = []
+        for row in plan.inserts:
+            owner, invoice_id = debtor_id(row), ids[row.invoice_number]
             by_debtor.setdefault(owner, []).append(invoice_id)
-        events = [
-            {
-                "actor": by,
-                "action": "invoice.imported",
-                "debtor_id": owner,
-                "invoice_id": invoice_id,
-                "details": {},
-                "at": now,
-            }
-            for invoice_id, owner in inserted
-        ]
-        session.execute(insert(AuditEvent), events)
+            events.append(_event(by, "invoice.imported", now, owner, invoice_id))
+        insert_rows(session, AuditEvent, events)
     if plan.updates:
         session.execute(
             update(Invoice),
@@ -485,17 +490,11 @@ def commit(session: Session, result: Preview, *, brand: Brand, by: str) -> Commi
                 for invoice_id, row in plan.updates
             ],
         )
-        session.execute(
-            insert(AuditEvent),
+        insert_rows(
+            session,
+            AuditEvent,
             [
-                {
-                    "actor": by,
-                    "action": "invoice.updated",
-                    "debtor_id": debtor_id(row),
-                    "invoice_id": invoice_id,
-                    "details": {},
-                    "at": now,
-                }
+                _event(by, "invoice.updated", now, debtor_id(row), invoice_id)
                 for invoice_id, row in plan.updates
             ],
         )
@@ -507,18 +506,10 @@ def commit(session: Session, result: Preview, *, brand: Brand, by: str) -> Commi
                 for i in plan.paid_elsewhere
             ],
         )
-        session.execute(
-            insert(AuditEvent),
-            [
-                {
-                    "actor": by,
-                    "action": "invoice.paid_elsewhere",
-                    "invoice_id": i,
-                    "details": {},
-                    "at": now,
-                }
-                for i in plan.paid_elsewhere
-            ],
+        insert_rows(
+            session,
+            AuditEvent,
+            [_event(by, "invoice.paid_elsewhere", now, None, i) for i in plan.paid_elsewhere],
         )
     counts = {
         "new_debtors": len(plan.new_debtors),
@@ -554,10 +545,23 @@ def _debtor_number(key: str, row: Row) -> str:
     return "E" + hashlib.sha256(row.email.encode()).hexdigest()[:10].upper()
 
 
-def _debtor_values(brand: Brand, key: str, row: Row) -> dict[str, Any]:
+def _event(
+    by: str, action: str, now: dt.datetime, debtor_id: int | None, invoice_id: int
+) -> dict[str, Any]:
+    return {
+        "actor": by,
+        "action": action,
+        "debtor_id": debtor_id,
+        "invoice_id": invoice_id,
+        "details": {},
+        "at": now,
+    }
+
+
+def _debtor_values(brand: Brand, number: str, row: Row, now: dt.datetime) -> dict[str, Any]:
     return {
         "brand_id": brand.id,
-        "number": _debtor_number(key, row),
+        "number": number,
         "name": row.name or row.email,
         "kind": "b2c",
         "language": row.language if row.language in ("nl", "en", "fr") else brand.default_language,
@@ -566,7 +570,8 @@ def _debtor_values(brand: Brand, key: str, row: Row) -> dict[str, Any]:
         "postcode": row.postcode,
         "city": row.city,
         "country": row.country or brand.country,
-        "created_at": utcnow(),
+        "segment_id": None,
+        "created_at": now,
     }
 
 
@@ -581,6 +586,7 @@ def _invoice_values(brand: Brand, debtor_id: int, row: Row, now: dt.datetime) ->
         "number": row.invoice_number,
         **_changed_values(row),
         "has_original_pdf": False,
+        "original_pdf": None,
         "created_at": now,
         "updated_at": now,
     }
