@@ -1,9 +1,10 @@
-"""Inserting many rows fast: COPY on PostgreSQL, executemany elsewhere."""
+"""Inserting many rows fast: COPY on PostgreSQL, executemany in chunks elsewhere."""
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any, cast
 
 from sqlalchemy import JSON, Table
@@ -11,25 +12,32 @@ from sqlalchemy.orm import Session
 
 from portal.db import Base
 
+CHUNK = 5000
 
-def insert_rows(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+
+def insert_rows(session: Session, model: type[Base], rows: Iterable[dict[str, Any]]) -> None:
     """Insert plain rows in the session's transaction (no ORM objects, no RETURNING).
 
-    Large multi-row INSERT statements cost PostgreSQL's driver more to build than the
-    database spends storing them; COPY streams the same rows for a fraction of that.
+    Rows are consumed lazily, so a generator keeps memory flat for large batches. Large
+    multi-row INSERT statements cost PostgreSQL's driver more to build than the database
+    spends storing them; COPY streams the same rows for a fraction of that.
     """
-    if not rows:
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
         return
     table = cast(Table, model.__table__)
-    columns = list(rows[0])
+    columns = list(first)
     connection = session.connection()
+    everything = itertools.chain([first], iterator)
     if connection.dialect.name != "postgresql":
-        connection.execute(table.insert(), list(rows))
+        while chunk := list(itertools.islice(everything, CHUNK)):
+            connection.execute(table.insert(), chunk)
         return
     json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
     raw = connection.connection.driver_connection
     assert raw is not None
     names = ", ".join(f'"{c}"' for c in columns)
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-        for row in rows:
+        for row in everything:
             copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])

@@ -48,7 +48,7 @@ COMPARED = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Issue:
     """One problem in one cell, as a person sees it in the spreadsheet."""
 
@@ -59,7 +59,7 @@ class Issue:
     severity: str = "error"  # or "warning"
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     line: int
     invoice_number: str
@@ -188,6 +188,7 @@ def preview(
             )
         )
     _parse_rows(rows, header, result, _term_days(session, brand))
+    del rows  # the raw cells are no longer needed; large files keep only the parsed rows
     plan = _plan(session, brand, result)
     result.issues.extend(plan.issues)
     result.unchanged = plan.unchanged
@@ -469,19 +470,23 @@ def commit(session: Session, result: Preview, *, brand: Brand, by: str) -> Commi
         insert_rows(
             session,
             Invoice,
-            [_invoice_values(brand, debtor_id(r), r, now) for r in plan.inserts],
+            (_invoice_values(brand, debtor_id(r), r, now) for r in plan.inserts),
         )
         ids = dict(
             session.execute(
                 select(Invoice.number, Invoice.id).where(Invoice.brand_id == brand.id)
             ).all()
         )
-        events = []
         for row in plan.inserts:
-            owner, invoice_id = debtor_id(row), ids[row.invoice_number]
-            by_debtor.setdefault(owner, []).append(invoice_id)
-            events.append(_event(by, "invoice.imported", now, owner, invoice_id))
-        insert_rows(session, AuditEvent, events)
+            by_debtor.setdefault(debtor_id(row), []).append(ids[row.invoice_number])
+        insert_rows(
+            session,
+            AuditEvent,
+            (
+                _event(by, "invoice.imported", now, debtor_id(r), ids[r.invoice_number])
+                for r in plan.inserts
+            ),
+        )
     if plan.updates:
         session.execute(
             update(Invoice),
