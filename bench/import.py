@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from portal_pages import DEFAULT_ADMIN_URL, bench_database  # noqa: E402
+from portal_pages import DEFAULT_ADMIN_URL, SECRET, bench_database, migrate  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -105,16 +105,10 @@ def measure(url: str, instance: Path, path: Path) -> dict[str, float]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "SECRET_KEY": "bench",
+        "SECRET_KEY": SECRET,
         "PORTAL_INSTANCE_PATH": str(instance),
     }
-    subprocess.run(
-        [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    migrate(url, instance)
     code = (
         "from portal import create_app\nfrom portal.db import db\nfrom portal.models import Brand\n"
         "app = create_app()\nwith db.unit_of_work() as s: s.add(Brand(slug='bench', name='Bench'))"
