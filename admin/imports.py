@@ -1,0 +1,198 @@
+"""Admin batch import: upload, preview with row errors and column mapping, commit."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from openpyxl import Workbook
+from sqlalchemy import select
+
+from admin import bp
+from admin.session import actor, admin_required
+from portal.db import db
+from portal.domain import audit
+from portal.domain.imports import engine
+from portal.domain.imports.columns import LABELS
+from portal.domain.imports.readers import MAX_BYTES
+from portal.forms import ConfirmForm
+from portal.models import Brand, ImportBatch
+
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+KEEP_UPLOADS_SECONDS = 24 * 3600
+
+
+def _uploads() -> Path:
+    folder = Path(current_app.instance_path) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _stored(file_hash: str) -> bytes:
+    if not _HASH.match(file_hash):
+        abort(404)
+    path = _uploads() / f"{file_hash}.upload"
+    if not path.exists():
+        abort(404)
+    return path.read_bytes()
+
+
+def _brand(brand_id: str | None) -> Brand:
+    try:
+        brand = db.session.get(Brand, int(brand_id or 0))
+    except ValueError:
+        brand = None
+    return brand or abort(404)
+
+
+def _mapping(args: Any) -> dict[str, Any]:
+    """Column choices from the mapping form: map_<field>=<column index> or '' (none)."""
+    return {
+        key[4:]: (int(value) if value.isdigit() else None)
+        for key, value in args.items()
+        if key.startswith("map_") and key[4:] in LABELS
+    }
+
+
+@bp.get("/imports")
+@admin_required()
+def imports() -> str:
+    brands = list(db.session.scalars(select(Brand).order_by(Brand.name)))
+    batches = list(
+        db.session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(20))
+    )
+    return render_template("admin/imports.html", brands=brands, batches=batches, error=None)
+
+
+@bp.post("/imports")
+@admin_required()
+def upload() -> Any:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    brands = list(db.session.scalars(select(Brand).order_by(Brand.name)))
+    brand = _brand(request.form.get("brand_id"))
+    upload_file = request.files.get("file")
+    data = upload_file.read(MAX_BYTES + 1) if upload_file else b""
+    error = None
+    if not data:
+        error = _("Choose a file to upload.")
+    elif len(data) > MAX_BYTES:
+        error = _("The file is larger than 50 MB. Split it into smaller files.")
+    if error:
+        batches = list(
+            db.session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(20))
+        )
+        return render_template(
+            "admin/imports.html", brands=brands, batches=batches, error=error
+        ), 422
+    file_hash = hashlib.sha256(data).hexdigest()
+    folder = _uploads()
+    for old in folder.glob("*.upload"):
+        if time.time() - old.stat().st_mtime > KEEP_UPLOADS_SECONDS:
+            old.unlink(missing_ok=True)
+    (folder / f"{file_hash}.upload").write_bytes(data)
+    name = (upload_file.filename if upload_file else "") or "upload"
+    mode = "open_items" if request.form.get("mode") == "open_items" else "full"
+    return redirect(
+        url_for(
+            "admin.import_preview", file_hash=file_hash, brand=brand.id, mode=mode, name=name[:120]
+        ),
+        code=303,
+    )
+
+
+def _run_preview(file_hash: str, args: Any) -> tuple[engine.Preview, Brand]:
+    brand = _brand(args.get("brand"))
+    result = engine.preview(
+        db.session(),
+        _stored(file_hash),
+        brand=brand,
+        filename=args.get("name", "")[:120],
+        mode="open_items" if args.get("mode") == "open_items" else "full",
+        mapping=_mapping(args) or None,
+        force=args.get("force") == "1",
+    )
+    return result, brand
+
+
+@bp.get("/imports/preview/<file_hash>")
+@admin_required()
+def import_preview(file_hash: str) -> str:
+    result, brand = _run_preview(file_hash, request.args)
+    db.session.rollback()  # a preview never writes
+    return render_template(
+        "admin/import_preview.html",
+        result=result,
+        brand=brand,
+        file_hash=file_hash,
+        args=request.args,
+        labels=LABELS,
+        shown=result.issues[:500],
+    )
+
+
+@bp.get("/imports/preview/<file_hash>/errors.xlsx")
+@admin_required()
+def import_errors(file_hash: str) -> Response:
+    """The rows with problems and a column saying what to change, to fix and upload again."""
+    result, _unused = _run_preview(file_hash, request.args)
+    db.session.rollback()
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(_("Errors"))
+    ws.append([_("Row"), _("Column"), _("Value"), _("Problem"), _("Kind")])
+    for issue in result.issues:
+        ws.append([issue.line or None, issue.column, issue.value, issue.message, issue.severity])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    response = Response(
+        buffer.getvalue(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="import-errors.xlsx"'
+    return response
+
+
+@bp.post("/imports/preview/<file_hash>")
+@admin_required()
+def import_commit(file_hash: str) -> Any:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    result, brand = _run_preview(file_hash, request.form)
+    if not result.can_commit:
+        db.session.rollback()
+        return render_template(
+            "admin/import_preview.html",
+            result=result,
+            brand=brand,
+            file_hash=file_hash,
+            args=request.form,
+            labels=LABELS,
+            shown=result.issues[:500],
+        ), 422
+    done = engine.commit(db.session(), result, brand=brand, by=actor())
+    audit.record(
+        db.session(),
+        actor(),
+        "admin.import_committed",
+        batch=done.batch_id,
+        new_invoices=done.new_invoices,
+        updated=done.updated_invoices,
+    )
+    db.session.commit()
+    (_uploads() / f"{file_hash}.upload").unlink(missing_ok=True)
+    return redirect(url_for("admin.import_batch", batch_id=done.batch_id), code=303)
+
+
+@bp.get("/imports/<int:batch_id>")
+@admin_required()
+def import_batch(batch_id: int) -> str:
+    batch = db.session.get(ImportBatch, batch_id) or abort(404)
+    return render_template(
+        "admin/import_batch.html", batch=batch, brand=db.session.get(Brand, batch.brand_id)
+    )

@@ -1,0 +1,137 @@
+import io
+import re
+
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from portal.db import db
+from portal.models import AuditEvent, Invoice
+from tests.admin.test_admin import admin_login, page_csrf
+from tests.conftest import login_as
+from tests.factories import create_admin, create_brand
+from tests.imports.test_import import HEADER, csv_bytes, rows_ok, xlsx
+
+
+def upload(client, brand, data, name="batch.xlsx", mode="full"):
+    token = page_csrf(client, "/admin/imports")
+    return client.post(
+        "/admin/imports",
+        data={
+            "csrf_token": token,
+            "brand_id": brand.id,
+            "mode": mode,
+            "file": (io.BytesIO(data), name),
+        },
+        content_type="multipart/form-data",
+    )
+
+
+def test_upload_preview_commit(client):
+    brand = create_brand(name="Zonnestroom")
+    create_admin("clerk@example.com", role="clerk")
+    admin_login(client, "clerk@example.com")
+    response = upload(client, brand, xlsx(rows_ok()))
+    assert response.status_code == 303
+    preview_url = response.headers["Location"]
+    page = client.get(preview_url).get_data(as_text=True)
+    assert "New invoices" in page and re.search(r'class="big">3<', page)
+    assert db.session.scalar(select(func.count(Invoice.id))) == 0  # a preview changes nothing
+
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    done = client.post(preview_url.split("?")[0], data=form)
+    assert done.status_code == 303 and "/admin/imports/" in done.headers["Location"]
+    assert db.session.scalar(select(func.count(Invoice.id))) == 3
+    assert (
+        db.session.scalar(
+            select(func.count(AuditEvent.id)).where(AuditEvent.action == "admin.import_committed")
+        )
+        == 1
+    )
+    summary = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Import done" in summary
+
+
+def test_errors_block_the_commit_and_can_be_downloaded(client):
+    brand = create_brand()
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    bad = csv_bytes(
+        [HEADER, ["F-1", "D1", "A", "a@example.com", "gisteren", "", "10", "", "EUR", ""]]
+    )
+    preview_url = upload(client, brand, bad, "bad.csv").headers["Location"]
+    page = client.get(preview_url).get_data(as_text=True)
+    assert "Nothing is imported while there are errors" in page
+    assert "gisteren" in page
+    path, query = preview_url.split("?")
+    report = client.get(f"{path}/errors.xlsx?{query}")
+    rows = list(load_workbook(io.BytesIO(report.data)).active.iter_rows(values_only=True))
+    assert rows[1][0] == 2 and rows[1][1] == "Invoice date"
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    form.update(
+        {"brand": str(brand.id), "mode": "full", "csrf_token": page_csrf(client, "/admin/imports")}
+    )
+    refused = client.post(path, data=form)
+    assert refused.status_code == 422
+    assert db.session.scalar(select(func.count(Invoice.id))) == 0
+
+
+def test_the_admin_fixes_the_mapping(client):
+    brand = create_brand()
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    data = csv_bytes(
+        [
+            ["Nr", "Klant", "Mail", "Wanneer", "Hoeveel"],
+            ["X-1", "K1", "k@example.com", "01-02-2026", "12,50"],
+        ]
+    )
+    preview_url = upload(client, brand, data, "odd.csv").headers["Location"]
+    assert "choose the columns" in client.get(preview_url).get_data(as_text=True)
+    mapped = client.get(
+        preview_url + "&map_invoice_number=0&map_debtor_number=1&map_email=2"
+        "&map_invoice_date=3&map_total=4"
+    )
+    html = mapped.get_data(as_text=True)
+    assert "Import 1 invoices" in html or "Import 1 invoice" in html
+
+
+def test_upload_without_a_file_or_csrf(client):
+    brand = create_brand()
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    token = page_csrf(client, "/admin/imports")
+    empty = client.post(
+        "/admin/imports",
+        data={"csrf_token": token, "brand_id": brand.id},
+        content_type="multipart/form-data",
+    )
+    assert empty.status_code == 422 and "Choose a file" in empty.get_data(as_text=True)
+    no_csrf = client.post(
+        "/admin/imports",
+        data={"brand_id": brand.id, "file": (io.BytesIO(b"x"), "a.csv")},
+        content_type="multipart/form-data",
+    )
+    assert no_csrf.status_code == 400
+    assert (
+        client.get("/admin/imports/preview/" + "0" * 64 + f"?brand={brand.id}").status_code == 404
+    )
+    assert client.get("/admin/imports/preview/../../etc/passwd").status_code == 404
+
+
+def test_imported_invoice_shows_in_the_debtor_portal(client):
+    brand = create_brand()
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    url = upload(client, brand, xlsx(rows_ok())).headers["Location"]
+    page = client.get(url).get_data(as_text=True)
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    client.post(url.split("?")[0], data=form)
+    from sqlalchemy.orm import selectinload
+
+    from portal.models import Debtor
+
+    anna = db.session.scalars(
+        select(Debtor).options(selectinload(Debtor.emails)).where(Debtor.number == "D1")
+    ).one()
+    login_as(client, anna)
+    assert "F-1001" in client.get("/invoices?status=all").get_data(as_text=True)
