@@ -88,13 +88,15 @@ def create_invoice(debtor: Debtor, **kw: Any) -> Invoice:
 ADMIN_PASSWORD = "correct horse battery staple"
 
 
-def create_admin(email: str | None = None, role: str = "admin", **kw: Any) -> AdminUser:
+def create_admin(
+    email: str | None = None, role: str = "admin", password: str = ADMIN_PASSWORD, **kw: Any
+) -> AdminUser:
     from portal.domain import admins
 
     user = admins.create_admin(
         db.session(),
         email or f"admin{next(_seq)}@example.com",
-        ADMIN_PASSWORD,
+        password,
         role=role,
         by="test",
         **kw,

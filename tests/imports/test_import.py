@@ -349,7 +349,8 @@ def test_merged_header_cells_still_map(brand):
 def test_no_header_found_asks_for_a_mapping(brand):
     rows = [["a", "b", "c"], ["1", "2", "3"]]
     result = run(csv_bytes(rows), brand)
-    assert result.header is None and "choose the columns" in result.errors[0].message
+    assert "choose the columns" in result.errors[0].message and not result.can_commit
+    assert result.header.names == ["a", "b", "c"]  # offered for a mapping by hand
     mapped = run(
         csv_bytes(
             [

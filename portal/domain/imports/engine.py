@@ -108,7 +108,7 @@ class Preview:
 
     @property
     def can_commit(self) -> bool:
-        return self.header is not None and not self.errors and not self.already_imported
+        return bool(self.rows) and not self.errors and not self.already_imported
 
 
 @dataclass
@@ -158,7 +158,11 @@ def preview(
             return result
     missing = [LABELS[f] for f in REQUIRED if header is None or f not in header.columns]
     if header is None or missing:
-        result.header = None
+        # keep the first row's names so the admin can choose the columns by hand
+        first = next((r for r in rows if any(c not in (None, "") for c in r)), [])
+        result.header = header or Header(
+            rows.index(first) if first else 0, {}, [str(c or "") for c in first]
+        )
         result.issues.append(
             Issue(
                 0,
