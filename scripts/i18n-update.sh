@@ -11,7 +11,7 @@ BIN=${BIN:-.venv/bin}
 POT=portal/translations/messages.pot
 VERSION=$("$BIN/python" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')
 
-"$BIN/pybabel" extract -F babel.cfg -k _l -k lazy_gettext \
+"$BIN/pybabel" extract -F babel.cfg -k _l -k lazy_gettext -k N_ \
   --no-location --sort-output \
   --project Betaalportaal --version "$VERSION" --copyright-holder Betaalportaal \
   -o "$POT" .

@@ -8,6 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+
+def N_(text: str) -> str:
+    """Mark a label for extraction; the admin pages translate it when they show it."""
+    return text
+
+
 # field -> names as accounting packages write them (compared after normalize())
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "invoice_number": (
@@ -94,26 +100,26 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("invoice_number", "invoice_date", "total")
 LABELS = {
-    "invoice_number": "Invoice number",
-    "debtor_number": "Customer number",
-    "name": "Name",
-    "email": "E-mail",
-    "phone": "Phone",
-    "invoice_date": "Invoice date",
-    "due_date": "Due date",
-    "total": "Amount",
-    "open": "Open amount",
-    "currency": "Currency",
-    "description": "Description",
-    "reference": "Your reference",
-    "address": "Address",
-    "postcode": "Postcode",
-    "city": "City",
-    "country": "Country",
-    "language": "Language",
-    "kind": "Kind",
-    "segment": "Segment",
-    "last_step": "Last reminder step",
+    "invoice_number": N_("Invoice number"),
+    "debtor_number": N_("Customer number"),
+    "name": N_("Name"),
+    "email": N_("E-mail"),
+    "phone": N_("Phone"),
+    "invoice_date": N_("Invoice date"),
+    "due_date": N_("Due date"),
+    "total": N_("Amount"),
+    "open": N_("Open amount"),
+    "currency": N_("Currency"),
+    "description": N_("Description"),
+    "reference": N_("Your reference"),
+    "address": N_("Address"),
+    "postcode": N_("Postcode"),
+    "city": N_("City"),
+    "country": N_("Country"),
+    "language": N_("Language"),
+    "kind": N_("Kind"),
+    "segment": N_("Segment"),
+    "last_step": N_("Last reminder step"),
 }
 _HEADER_SCAN = 30
 

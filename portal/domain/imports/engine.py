@@ -195,6 +195,7 @@ def preview(
     del rows  # the raw cells are no longer needed; large files keep only the parsed rows
     plan = _plan(session, brand, result)
     result.issues.extend(plan.issues)
+    result.issues.sort(key=lambda issue: issue.line)
     result.unchanged = plan.unchanged
     result.new_debtors = len(plan.new_debtors)
     result.new_invoices = len(plan.inserts)
