@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import AnyOf, DataRequired, Length, Regexp
+from wtforms.validators import AnyOf, DataRequired, Length, Regexp, ValidationError
 
 from portal.forms import EMAIL_SHAPE
 
@@ -41,3 +43,24 @@ class NewUserForm(FlaskForm):
         validators=[DataRequired()],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class ContactForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    emails = StringField(
+        _l("Email addresses (separate with commas)"), validators=[Length(max=1000)]
+    )
+    phone = StringField(_l("Phone"), validators=[Length(max=20)])
+    address_line = StringField(_l("Address"), validators=[Length(max=200)])
+    postcode = StringField(_l("Postcode"), validators=[Length(max=12)])
+    city = StringField(_l("City"), validators=[Length(max=100)])
+    country = StringField(_l("Country (two letters)"), validators=[Length(min=2, max=2)])
+    language = StringField(_l("Language"), validators=[AnyOf(["nl", "en", "fr"])])
+    kind = StringField(_l("Kind"), validators=[AnyOf(["b2c", "b2b"])])
+    segment_id = StringField(_l("Segment"))
+
+    def validate_emails(self, field: StringField) -> None:
+        """Every address must look like one."""
+        for address in (field.data or "").replace(";", ",").split(","):
+            if address.strip() and not re.match(EMAIL_SHAPE, address.strip()):
+                raise ValidationError(_l("“%(address)s” is not an email address.", address=address))

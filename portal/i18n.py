@@ -112,6 +112,14 @@ def event_label(event: AuditEvent) -> str:
         return gettext("Invoice added to the portal")
     if event.action == "invoice.paid_elsewhere":
         return gettext("Marked as paid")
+    if event.action == "invoice.updated":
+        return gettext("Invoice updated from the accounting package")
+    if event.action == "login.link_sent":
+        return gettext("Sign-in link sent")
+    if event.action == "login.success":
+        return gettext("Signed in to the portal")
+    if event.action == "admin.debtor_updated":
+        return gettext("Contact data changed")
     return gettext("Other event")
 
 

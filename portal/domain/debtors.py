@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.models import Debtor, Invoice, InvoiceStatus
+from portal.domain import audit
+from portal.models import Debtor, DebtorEmail, Invoice, InvoiceStatus
 
 
 @dataclass(frozen=True)
@@ -37,3 +38,85 @@ def accounts(session: Session, debtor_ids: Sequence[int]) -> list[Account]:
         .order_by(Debtor.name, Debtor.id)
     )
     return [Account(d, int(n), int(c)) for d, n, c in session.execute(stmt).unique()]
+
+
+ADMIN_PAGE = 50
+
+
+@dataclass(frozen=True)
+class DebtorRow:
+    debtor: Debtor
+    open_count: int
+    open_cents: int
+
+
+def search(
+    session: Session, q: str = "", brand_id: int | None = None, page: int = 1
+) -> tuple[list[DebtorRow], bool]:
+    """Debtors matching a name, number or email (admin search), with open totals.
+
+    Returns one page and whether there is a next one.
+    """
+    totals = (
+        select(
+            Invoice.debtor_id,
+            func.count().label("n"),
+            func.sum(Invoice.open_cents).label("cents"),
+        )
+        .where(Invoice.status == InvoiceStatus.OPEN)
+        .group_by(Invoice.debtor_id)
+        .subquery()
+    )
+    stmt = (
+        select(Debtor, func.coalesce(totals.c.n, 0), func.coalesce(totals.c.cents, 0))
+        .outerjoin(totals, totals.c.debtor_id == Debtor.id)
+        .order_by(Debtor.name, Debtor.id)
+    )
+    if brand_id:
+        stmt = stmt.where(Debtor.brand_id == brand_id)
+    if q.strip():
+        pattern = (
+            "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        by_email = select(DebtorEmail.debtor_id).where(
+            DebtorEmail.email.ilike(pattern, escape="\\")
+        )
+        stmt = stmt.where(
+            Debtor.name.ilike(pattern, escape="\\")
+            | Debtor.number.ilike(pattern, escape="\\")
+            | Debtor.id.in_(by_email)
+        )
+    rows = session.execute(stmt.limit(ADMIN_PAGE + 1).offset((max(page, 1) - 1) * ADMIN_PAGE))
+    found = [DebtorRow(d, int(n), int(c)) for d, n, c in rows.unique()]
+    return found[:ADMIN_PAGE], len(found) > ADMIN_PAGE
+
+
+CONTACT_FIELDS = (
+    "name",
+    "phone",
+    "address_line",
+    "postcode",
+    "city",
+    "country",
+    "language",
+    "kind",
+    "segment_id",
+)
+
+
+def update_contact(
+    session: Session, debtor: Debtor, values: dict[str, object], emails: list[str], *, by: str
+) -> list[str]:
+    """Change a debtor's contact data; returns the names of the fields that changed."""
+    changed = [f for f in CONTACT_FIELDS if f in values and getattr(debtor, f) != values[f]]
+    for field in changed:
+        setattr(debtor, field, values[field])
+    wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e.strip()))
+    if wanted != [e.email for e in debtor.emails]:
+        # keep the rows of addresses that stay: replacing them would insert before deleting
+        kept = {e.email: e for e in debtor.emails if e.email in wanted}
+        debtor.emails = [kept.get(e) or DebtorEmail(email=e) for e in wanted]
+        changed.append("emails")
+    if changed:
+        audit.record(session, by, "admin.debtor_updated", debtor_id=debtor.id, fields=changed)
+    return changed

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from portal.models import AuditEvent, Invoice, InvoiceStatus
+from portal.models import AuditEvent, Debtor, Invoice, InvoiceStatus
 
 PAGE_SIZE = 25
 STATUS_FILTERS = ("open", "paid", "all")
@@ -204,3 +204,63 @@ def timeline(session: Session, invoice_id: int) -> list[AuditEvent]:
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     )
     return list(session.scalars(stmt))
+
+
+ADMIN_PAGE = 50
+
+
+@dataclass(frozen=True)
+class AdminFilter:
+    """Admin invoice list filters; unknown values are ignored."""
+
+    brand_id: int | None = None
+    segment_id: int | None = None
+    status: str = "open"  # open, overdue, paid, all
+    min_days_overdue: int = 0
+    q: str = ""
+    page: int = 1
+
+    @classmethod
+    def parse(cls, args: dict[str, str]) -> AdminFilter:
+        def number(key: str) -> int | None:
+            value = args.get(key, "")
+            return int(value) if value.isdigit() else None
+
+        status = args.get("status", "open")
+        return cls(
+            brand_id=number("brand"),
+            segment_id=number("segment"),
+            status=status if status in ("open", "overdue", "paid", "all") else "open",
+            min_days_overdue=number("days") or 0,
+            q=args.get("q", "").strip()[:40],
+            page=number("page") or 1,
+        )
+
+
+def admin_list(session: Session, flt: AdminFilter, today: dt.date) -> tuple[list[Invoice], bool]:
+    """Invoices across debtors for the admin, with their debtors loaded (no N+1)."""
+
+    stmt = (
+        select(Invoice)
+        .join(Debtor, Debtor.id == Invoice.debtor_id)
+        .options(joinedload(Invoice.debtor))
+    )
+    if flt.brand_id:
+        stmt = stmt.where(Invoice.brand_id == flt.brand_id)
+    if flt.segment_id:
+        stmt = stmt.where(Debtor.segment_id == flt.segment_id)
+    if flt.status in ("open", "overdue"):
+        stmt = stmt.where(Invoice.status == InvoiceStatus.OPEN)
+    elif flt.status == "paid":
+        stmt = stmt.where(Invoice.status == InvoiceStatus.PAID)
+    if flt.status == "overdue" or flt.min_days_overdue:
+        stmt = stmt.where(
+            Invoice.status == InvoiceStatus.OPEN,
+            Invoice.due_date < today - dt.timedelta(days=flt.min_days_overdue),
+        )
+    if flt.q:
+        escaped = flt.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(Invoice.number.ilike(f"%{escaped}%", escape="\\"))
+    stmt = stmt.order_by(Invoice.due_date, Invoice.id).limit(ADMIN_PAGE + 1)
+    rows = list(session.scalars(stmt.offset((flt.page - 1) * ADMIN_PAGE)).unique())
+    return rows[:ADMIN_PAGE], len(rows) > ADMIN_PAGE

@@ -1,0 +1,131 @@
+"""Admin pages for debtors and invoices: search, detail, timeline, contact data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from admin import bp
+from admin.forms import ContactForm
+from admin.session import actor, admin_required
+from portal.db import db
+from portal.domain import debtors as debtor_domain
+from portal.domain import invoices as inv
+from portal.domain.clock import today
+from portal.htmx import render_page
+from portal.models import AuditEvent, Brand, Debtor, Invoice, Segment
+
+
+def _page() -> int:
+    value = request.args.get("page", "1")
+    return max(1, int(value)) if value.isdigit() else 1
+
+
+@bp.get("/debtors")
+@admin_required()
+def debtors() -> Any:
+    q = request.args.get("q", "")[:80]
+    brand = request.args.get("brand", "")
+    rows, has_next = debtor_domain.search(
+        db.session(), q, int(brand) if brand.isdigit() else None, _page()
+    )
+    return render_page(
+        "admin/debtors.html",
+        "admin/_debtor_rows.html",
+        rows=rows,
+        has_next=has_next,
+        page=_page(),
+        q=q,
+        brand=brand,
+        brands=list(db.session.scalars(select(Brand).order_by(Brand.name))),
+    )
+
+
+def _contact_form(debtor: Debtor) -> ContactForm:
+    form = ContactForm(obj=debtor)
+    if request.method == "GET":
+        form.emails.data = ", ".join(e.email for e in debtor.emails)
+        form.segment_id.data = str(debtor.segment_id or "")
+    return form
+
+
+@bp.route("/debtors/<int:debtor_id>", methods=["GET", "POST"])
+@admin_required()
+def debtor_detail(debtor_id: int) -> Any:
+    debtor = db.session.get(Debtor, debtor_id) or abort(404)
+    form = _contact_form(debtor)
+    saved = None
+    if form.validate_on_submit():
+        values = {
+            "name": form.name.data,
+            "phone": form.phone.data or "",
+            "address_line": form.address_line.data or "",
+            "postcode": form.postcode.data or "",
+            "city": form.city.data or "",
+            "country": (form.country.data or "").upper(),
+            "language": form.language.data,
+            "kind": form.kind.data,
+            "segment_id": int(form.segment_id.data) if form.segment_id.data else None,
+        }
+        emails = (form.emails.data or "").replace(";", ",").split(",")
+        saved = debtor_domain.update_contact(db.session(), debtor, values, emails, by=actor())
+        db.session.commit()
+        return redirect(url_for("admin.debtor_detail", debtor_id=debtor.id, saved=1), code=303)
+    day = today(current_app.config["SETTINGS"].portal_timezone)
+    invoices = list(
+        db.session.scalars(
+            select(Invoice).where(Invoice.debtor_id == debtor.id).order_by(Invoice.due_date.desc())
+        )
+    )
+    events = list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.debtor_id == debtor.id)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(100)
+        )
+    )
+    status = 422 if form.errors else 200
+    return render_template(
+        "admin/debtor.html",
+        debtor=debtor,
+        form=form,
+        invoices=invoices,
+        events=events,
+        today=day,
+        saved=saved or request.args.get("saved"),
+        segments=list(db.session.scalars(select(Segment).order_by(Segment.name))),
+    ), status
+
+
+@bp.get("/invoices")
+@admin_required()
+def invoices() -> Any:
+    flt = inv.AdminFilter.parse(request.args.to_dict())
+    day = today(current_app.config["SETTINGS"].portal_timezone)
+    rows, has_next = inv.admin_list(db.session(), flt, day)
+    return render_page(
+        "admin/invoices.html",
+        "admin/_invoice_rows.html",
+        rows=rows,
+        has_next=has_next,
+        flt=flt,
+        today=day,
+        brands=list(db.session.scalars(select(Brand).order_by(Brand.name))),
+        segments=list(db.session.scalars(select(Segment).order_by(Segment.name))),
+    )
+
+
+@bp.get("/invoices/<int:invoice_id>")
+@admin_required()
+def invoice_detail(invoice_id: int) -> str:
+    invoice = db.session.get(Invoice, invoice_id) or abort(404)
+    day = today(current_app.config["SETTINGS"].portal_timezone)
+    return render_template(
+        "admin/invoice.html",
+        invoice=invoice,
+        status=inv.status_view(invoice, day),
+        events=inv.timeline(db.session(), invoice.id),
+    )
