@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import re
+
+from PIL import Image, UnidentifiedImageError
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -27,3 +30,53 @@ def contrast_ratio(a: str, b: str) -> float:
 def text_on(background: str) -> str:
     """White or near-black text, whichever reads better on `background`."""
     return "#ffffff" if contrast_ratio(background, "#ffffff") >= 4.5 else "#111827"
+
+
+MAX_LOGO_BYTES = 2 * 1024 * 1024
+MAX_LOGO_PIXELS = 4000 * 4000
+LOGO_SIZE = 512
+MIN_CONTRAST = 3.0  # links and headings in the brand colour on white
+
+
+class BrandError(ValueError):
+    """A brand setting that cannot be saved; the message says what to change."""
+
+
+def reencode_logo(data: bytes) -> bytes:
+    """Accept PNG, JPEG or WebP (by content), and store a fresh PNG of at most 512 px.
+
+    Re-encoding drops whatever else the file carried (metadata, appended payloads).
+    """
+    if len(data) > MAX_LOGO_BYTES:
+        raise BrandError("the logo is larger than 2 MB")
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            kind = probe.format
+            width, height = probe.size
+        if kind not in ("PNG", "JPEG", "WEBP"):
+            raise BrandError("upload the logo as PNG, JPEG or WebP")
+        if width * height > MAX_LOGO_PIXELS:
+            raise BrandError("the logo has too many pixels; 2000 x 2000 is plenty")
+        with Image.open(io.BytesIO(data)) as source:
+            source.load()
+            logo = source.convert("RGBA")
+        logo.thumbnail((LOGO_SIZE, LOGO_SIZE))
+        out = io.BytesIO()
+        logo.save(out, format="PNG", optimize=True)
+        return out.getvalue()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise BrandError("this file is not an image we can read") from exc
+
+
+def check_colours(primary: str, accent: str) -> list[str]:
+    """Problems with brand colours (empty when they are fine)."""
+    problems = []
+    for name, value in (("primary colour", primary), ("accent colour", accent)):
+        if not _HEX.match(value or ""):
+            problems.append(f"the {name} must look like #1a2b3c")
+    if not problems and contrast_ratio(primary, "#ffffff") < MIN_CONTRAST:
+        problems.append(
+            f"the primary colour is too light on white (contrast "
+            f"{contrast_ratio(primary, '#ffffff'):.1f}:1, at least {MIN_CONTRAST:.0f}:1 needed)"
+        )
+    return problems
