@@ -17,6 +17,7 @@ from sqlalchemy import delete
 from werkzeug.serving import make_server
 
 from portal.db import Base, db
+from portal.extensions import limiter
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -62,6 +63,7 @@ def live_server(app: Flask) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     empty_tables()
+    limiter.reset()  # earlier tests in this process may have used up the login limits
     try:
         yield url
     finally:

@@ -62,13 +62,24 @@ def test_a_debtor_signs_in_finds_an_invoice_downloads_it_and_signs_out(
     page.get_by_role("button", name="Send me a login link").click()
     expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
     link = link_in(inbox.wait_for("anna@example.com"))
+    assert link.startswith(f"{base}/login/")
 
     page.goto(link)  # what a mail scanner does too: it must not sign anyone in
+    expect(page.get_by_role("button", name="Continue to your invoices")).to_be_visible()
+    expect(page.get_by_role("button", name="Log out")).to_have_count(0)
     page.goto(f"{base}/overview")
     expect(page).to_have_url(f"{base}/login")
-    page.goto(link)
+    page.goto(link)  # the GET did not use the link up either
     page.get_by_role("button", name="Continue to your invoices").click()
+    expect(page).to_have_url(f"{base}/overview")
     expect(page.get_by_role("heading", name="Hello Anna Visser")).to_be_visible()
+    total_open = (
+        page.get_by_role("region", name="Summary")
+        .get_by_role("article")
+        .filter(has=page.get_by_role("heading", name="Total open"))
+    )
+    expect(total_open).to_contain_text("€1,644.30")  # 1,250.00 + 89.95 + 30 small ones
+    expect(total_open).to_contain_text("32 open invoices")
     expect(page.get_by_text("Overdue 26 days")).to_be_visible()
 
     page.get_by_role("link", name="Invoices", exact=True).click()
@@ -97,6 +108,9 @@ def test_a_debtor_signs_in_finds_an_invoice_downloads_it_and_signs_out(
     page.get_by_label("Language").select_option("nl")
     page.get_by_role("button", name="Switch").click()
     expect(page.get_by_role("heading", name="Factuur ZU-2026-001")).to_be_visible()
+    menu = page.get_by_role("banner")
+    expect(menu.get_by_role("link", name="Facturen", exact=True)).to_be_visible()
+    expect(menu.get_by_role("link", name="Overzicht", exact=True)).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "nl")
 
     page.get_by_role("button", name="Uitloggen").click()
@@ -117,6 +131,7 @@ def test_another_debtor_cannot_see_the_first_ones_invoice(page: Page, live_serve
     page.goto(f"{base}/invoices?status=all")
     expect(page.get_by_role("link", name="ZU-2026-777")).to_be_visible()
     expect(page.get_by_text("ZU-2026-001")).to_have_count(0)
+    assert "ZU-2026-001" not in page.content()
 
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 800), (360, 740)])
