@@ -126,12 +126,16 @@ def _run_preview(file_hash: str, args: Any) -> tuple[engine.Preview, Brand]:
 def import_preview(file_hash: str) -> str:
     result, brand = _run_preview(file_hash, request.args)
     db.session.rollback()  # a preview never writes
+    return _preview_page(result, brand, file_hash, request.args)
+
+
+def _preview_page(result: engine.Preview, brand: Brand, file_hash: str, args: Any) -> str:
     return render_template(
         "admin/import_preview.html",
         result=result,
         brand=brand,
         file_hash=file_hash,
-        args=request.args,
+        args=args,
         labels=LABELS,
         shown=result.issues[:500],
     )
@@ -166,15 +170,7 @@ def import_commit(file_hash: str) -> Any:
     result, brand = _run_preview(file_hash, request.form)
     if not result.can_commit:
         db.session.rollback()
-        return render_template(
-            "admin/import_preview.html",
-            result=result,
-            brand=brand,
-            file_hash=file_hash,
-            args=request.form,
-            labels=LABELS,
-            shown=result.issues[:500],
-        ), 422
+        return _preview_page(result, brand, file_hash, request.form), 422
     done = engine.commit(db.session(), result, brand=brand, by=actor())
     audit.record(
         db.session(),
