@@ -18,11 +18,11 @@ from admin import bp
 from admin.session import actor, admin_required
 from portal.db import db
 from portal.domain import audit
-from portal.domain.imports import engine
+from portal.domain.imports import engine, profiles
 from portal.domain.imports.columns import LABELS
 from portal.domain.imports.readers import MAX_BYTES
 from portal.forms import ConfirmForm
-from portal.models import Brand, ImportBatch
+from portal.models import Brand, ImportBatch, ImportProfile
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 KEEP_UPLOADS_SECONDS = 24 * 3600
@@ -67,7 +67,18 @@ def imports() -> str:
     batches = list(
         db.session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(20))
     )
-    return render_template("admin/imports.html", brands=brands, batches=batches, error=None)
+    return render_template(
+        "admin/imports.html", brands=brands, batches=batches, error=None, profiles=_all_profiles()
+    )
+
+
+def _all_profiles() -> list[tuple[Brand, ImportProfile]]:
+    rows = db.session.execute(
+        select(Brand, ImportProfile)
+        .join(ImportProfile, ImportProfile.brand_id == Brand.id)
+        .order_by(Brand.name, ImportProfile.last_used_at.desc())
+    )
+    return [(b, p) for b, p in rows]
 
 
 @bp.post("/imports")
@@ -89,7 +100,11 @@ def upload() -> Any:
             db.session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(20))
         )
         return render_template(
-            "admin/imports.html", brands=brands, batches=batches, error=error
+            "admin/imports.html",
+            brands=brands,
+            batches=batches,
+            error=error,
+            profiles=_all_profiles(),
         ), 422
     file_hash = hashlib.sha256(data).hexdigest()
     folder = _uploads()
@@ -99,9 +114,15 @@ def upload() -> Any:
     (folder / f"{file_hash}.upload").write_bytes(data)
     name = (upload_file.filename if upload_file else "") or "upload"
     mode = "open_items" if request.form.get("mode") == "open_items" else "full"
+    profile = request.form.get("profile", "")
     return redirect(
         url_for(
-            "admin.import_preview", file_hash=file_hash, brand=brand.id, mode=mode, name=name[:120]
+            "admin.import_preview",
+            file_hash=file_hash,
+            brand=brand.id,
+            mode=mode,
+            name=name[:120],
+            profile=profile if profile.isdigit() else None,
         ),
         code=303,
     )
@@ -109,16 +130,42 @@ def upload() -> Any:
 
 def _run_preview(file_hash: str, args: Any) -> tuple[engine.Preview, Brand]:
     brand = _brand(args.get("brand"))
+    profile_id = args.get("profile", "")
+    mapping = profiles.mapping_of(
+        db.session(), brand.id, int(profile_id) if profile_id.isdigit() else None
+    )
+    mapping.update(_mapping(args))  # choices made on the preview page win over the profile
     result = engine.preview(
         db.session(),
         _stored(file_hash),
         brand=brand,
         filename=args.get("name", "")[:120],
         mode="open_items" if args.get("mode") == "open_items" else "full",
-        mapping=_mapping(args) or None,
+        mapping=mapping or None,
         force=args.get("force") == "1",
     )
     return result, brand
+
+
+@bp.post("/imports/preview/<file_hash>/profile")
+@admin_required()
+def save_profile(file_hash: str) -> Any:
+    """Remember the columns chosen for this file under a name, for the next upload."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    result, brand = _run_preview(file_hash, request.form)
+    if result.header is None or not request.form.get("profile_name", "").strip():
+        abort(400)
+    profile = profiles.save(
+        db.session(), brand.id, request.form["profile_name"], result.header, by=actor()
+    )
+    db.session.commit()
+    keep: dict[str, Any] = {
+        k: v for k, v in request.form.items() if k in ("brand", "mode", "name", "force")
+    }
+    return redirect(
+        url_for("admin.import_preview", file_hash=file_hash, profile=profile.id, **keep), code=303
+    )
 
 
 @bp.get("/imports/preview/<file_hash>")

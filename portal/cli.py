@@ -110,14 +110,20 @@ def register(app: Flask) -> None:
         help="open-items: open invoices missing from the file were paid elsewhere.",
     )
     @click.option("--force", is_flag=True, help="Import a file again that was imported before.")
+    @click.option("--profile", "profile_name", help="Use a column mapping saved in admin.")
     def import_invoices(
-        file: str, brand_slug: str | None, do_commit: bool, mode: str, force: bool
+        file: str,
+        brand_slug: str | None,
+        do_commit: bool,
+        mode: str,
+        force: bool,
+        profile_name: str | None,
     ) -> None:
         """Preview an invoice batch (xlsx, xls, ods, csv) and commit it with --commit."""
         from pathlib import Path
 
         from portal.domain.imports import engine
-        from portal.models import Brand
+        from portal.models import Brand, ImportProfile
 
         data = Path(file).read_bytes()
         with db.unit_of_work() as session:
@@ -128,6 +134,17 @@ def register(app: Flask) -> None:
                 click.echo(f"Choose a brand with --brand ({names}).", err=True)
                 sys.exit(2)
             brand = chosen[0]
+            mapping = None
+            if profile_name:
+                profile = session.scalars(
+                    select(ImportProfile).where(
+                        ImportProfile.brand_id == brand.id, ImportProfile.name == profile_name
+                    )
+                ).first()
+                if profile is None:
+                    click.echo(f"{brand.slug} has no column profile {profile_name!r}.", err=True)
+                    sys.exit(2)
+                mapping = dict(profile.mapping)
             result = engine.preview(
                 session,
                 data,
@@ -135,6 +152,7 @@ def register(app: Flask) -> None:
                 filename=Path(file).name,
                 mode=mode.replace("-", "_"),
                 force=force,
+                mapping=mapping,
             )
             click.echo(
                 f"{brand.slug}: {len(result.rows)} rows read; new customers {result.new_debtors}, "

@@ -306,3 +306,16 @@ class ImportBatch(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_by: Mapped[str] = mapped_column(String(80), default="")
     committed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ImportProfile(Base):
+    """A named column mapping of one brand, reused for the next export of the same shape."""
+
+    __tablename__ = "import_profile"
+    __table_args__ = (UniqueConstraint("brand_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field -> header text
+    last_used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

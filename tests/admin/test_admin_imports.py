@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from portal.db import db
 from portal.models import AuditEvent, Invoice
 from tests.admin.test_admin import admin_login, page_csrf
-from tests.conftest import login_as
+from tests.conftest import csrf_from, login_as
 from tests.factories import create_admin, create_brand
 from tests.imports.test_import import HEADER, csv_bytes, rows_ok, xlsx
 
@@ -135,3 +135,53 @@ def test_imported_invoice_shows_in_the_debtor_portal(client):
     ).one()
     login_as(client, anna)
     assert "F-1001" in client.get("/invoices?status=all").get_data(as_text=True)
+
+
+def test_a_saved_mapping_profile_is_reused_for_the_next_file(client):
+    brand = create_brand()
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    odd = [
+        ["Nr", "Klant", "Mail", "Wanneer", "Hoeveel"],
+        ["X-1", "K1", "k@example.com", "01-02-2026", "12,50"],
+    ]
+    url = upload(client, brand, csv_bytes(odd), "odd.csv").headers["Location"]
+    mapped = (
+        url + "&map_invoice_number=0&map_debtor_number=1&map_email=2&map_invoice_date=3&map_total=4"
+    )
+    page = client.get(mapped).get_data(as_text=True)
+    path, query = mapped.split("?")
+    from urllib.parse import parse_qsl
+
+    form = dict(parse_qsl(query))
+    form.update({"csrf_token": csrf_from(page), "profile_name": "Klantsysteem"})
+    saved = client.post(f"{path}/profile", data=form)
+    assert saved.status_code == 303 and "profile=" in saved.headers["Location"]
+
+    # next month: the same columns in another order; the profile maps them by title
+    later = [
+        ["Hoeveel", "Wanneer", "Mail", "Klant", "Nr"],
+        ["20,00", "01-03-2026", "k@example.com", "K1", "X-2"],
+    ]
+    upload_page = client.get("/admin/imports").get_data(as_text=True)
+    assert "Klantsysteem" in upload_page
+    profile_id = re.search(r'<option value="(\d+)" selected>[^<]*Klantsysteem', upload_page).group(
+        1
+    )
+    token = page_csrf(client, "/admin/imports")
+    response = client.post(
+        "/admin/imports",
+        data={
+            "csrf_token": token,
+            "brand_id": brand.id,
+            "mode": "full",
+            "profile": profile_id,
+            "file": (io.BytesIO(csv_bytes(later)), "later.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Nothing is imported while there are errors" not in html, re.findall(
+        r"<td>[^<]*</td><td>[^<]*</td><td>(?:<span[^>]*>[^<]*</span>)?[^<]*</td>", html
+    )
+    assert re.search(r'class="big">1<', html)

@@ -101,7 +101,9 @@ def test_a_debtor_signs_in_finds_an_invoice_downloads_it_and_signs_out(
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download a copy (PDF)").click()
     path = tmp_path / "copy.pdf"
-    download_info.value.save_as(path)
+    download = download_info.value
+    assert download.suggested_filename == "invoice-ZU-2026-001.pdf"
+    download.save_as(path)
     assert path.read_bytes().startswith(b"%PDF")
     assert "ZU-2026-001" in PdfReader(path).pages[0].extract_text()
 

@@ -439,3 +439,43 @@ def test_a_real_export_gets_precise_row_errors(brand):
     assert result.header.row_index == 3  # under the preamble
     assert result.rows[0].line == 6 and result.rows[0].total_cents == 2667  # "$26.67"
     assert any("before the invoice date" in i.message for i in result.errors)
+
+
+def test_import_cli_uses_a_saved_profile(app, tmp_path):
+    from portal.models import ImportProfile
+
+    brand = create_brand(slug="zon2")
+    db.session.add(
+        ImportProfile(
+            brand_id=brand.id,
+            name="crm",
+            mapping={
+                "invoice_number": "Nr",
+                "debtor_number": "Klant",
+                "email": "Mail",
+                "invoice_date": "Wanneer",
+                "total": "Hoeveel",
+            },
+        )
+    )
+    db.session.commit()
+    path = tmp_path / "crm.csv"
+    path.write_bytes(
+        csv_bytes(
+            [
+                ["Hoeveel", "Wanneer", "Mail", "Klant", "Nr"],
+                ["20,00", "01-03-2026", "k@example.com", "K1", "X-2"],
+            ]
+        )
+    )
+    runner = app.test_cli_runner()
+    without = runner.invoke(args=["import-invoices", str(path), "--brand", "zon2"])
+    assert without.exit_code == 1
+    result = runner.invoke(
+        args=["import-invoices", str(path), "--brand", "zon2", "--profile", "crm"]
+    )
+    assert result.exit_code == 0 and "new invoices 1" in result.output, result.output
+    missing = runner.invoke(
+        args=["import-invoices", str(path), "--brand", "zon2", "--profile", "x"]
+    )
+    assert missing.exit_code == 2
