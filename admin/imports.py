@@ -18,9 +18,10 @@ from admin import bp
 from admin.session import actor, admin_required
 from portal.db import db
 from portal.domain import audit
-from portal.domain.imports import engine, profiles
+from portal.domain.imports import engine, pdfs, profiles
 from portal.domain.imports.columns import LABELS
-from portal.domain.imports.readers import MAX_BYTES
+from portal.domain.imports.pdfs import MAX_ZIP_BYTES
+from portal.domain.imports.readers import MAX_BYTES, ReadError
 from portal.forms import ConfirmForm
 from portal.models import Brand, ImportBatch, ImportProfile
 
@@ -108,10 +109,16 @@ def upload() -> Any:
         ), 422
     file_hash = hashlib.sha256(data).hexdigest()
     folder = _uploads()
-    for old in folder.glob("*.upload"):
+    for old in [*folder.glob("*.upload"), *folder.glob("*.pdfs.zip")]:
         if time.time() - old.stat().st_mtime > KEEP_UPLOADS_SECONDS:
             old.unlink(missing_ok=True)
     (folder / f"{file_hash}.upload").write_bytes(data)
+    archive = request.files.get("pdfs")
+    pdf_zip = archive.read(MAX_ZIP_BYTES + 1) if archive and archive.filename else b""
+    if pdf_zip:
+        (folder / f"{file_hash}.pdfs.zip").write_bytes(pdf_zip)
+    else:
+        (folder / f"{file_hash}.pdfs.zip").unlink(missing_ok=True)
     name = (upload_file.filename if upload_file else "") or "upload"
     mode = "open_items" if request.form.get("mode") == "open_items" else "full"
     profile = request.form.get("profile", "")
@@ -176,6 +183,16 @@ def import_preview(file_hash: str) -> str:
     return _preview_page(result, brand, file_hash, request.args)
 
 
+def _pdf_match(file_hash: str, result: engine.Preview) -> pdfs.PdfMatch | None:
+    path = _uploads() / f"{file_hash}.pdfs.zip"
+    if not path.exists():
+        return None
+    try:
+        return pdfs.match_pdfs(path.read_bytes(), (r.invoice_number for r in result.rows))
+    except ReadError as exc:
+        return pdfs.PdfMatch(refused=[str(exc)])
+
+
 def _preview_page(result: engine.Preview, brand: Brand, file_hash: str, args: Any) -> str:
     return render_template(
         "admin/import_preview.html",
@@ -185,6 +202,7 @@ def _preview_page(result: engine.Preview, brand: Brand, file_hash: str, args: An
         args=args,
         labels=LABELS,
         shown=result.issues[:500],
+        pdf_match=_pdf_match(file_hash, result),
     )
 
 
@@ -219,6 +237,8 @@ def import_commit(file_hash: str) -> Any:
         db.session.rollback()
         return _preview_page(result, brand, file_hash, request.form), 422
     done = engine.commit(db.session(), result, brand=brand, by=actor())
+    match = _pdf_match(file_hash, result)
+    attached = pdfs.attach(db.session(), brand.id, match.matched) if match else 0
     audit.record(
         db.session(),
         actor(),
@@ -226,9 +246,14 @@ def import_commit(file_hash: str) -> Any:
         batch=done.batch_id,
         new_invoices=done.new_invoices,
         updated=done.updated_invoices,
+        original_pdfs=attached,
     )
+    batch = db.session.get(ImportBatch, done.batch_id)
+    if batch is not None:
+        batch.counts = {**batch.counts, "original_pdfs": attached}
     db.session.commit()
     (_uploads() / f"{file_hash}.upload").unlink(missing_ok=True)
+    (_uploads() / f"{file_hash}.pdfs.zip").unlink(missing_ok=True)
     return redirect(url_for("admin.import_batch", batch_id=done.batch_id), code=303)
 
 

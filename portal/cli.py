@@ -111,6 +111,12 @@ def register(app: Flask) -> None:
     )
     @click.option("--force", is_flag=True, help="Import a file again that was imported before.")
     @click.option("--profile", "profile_name", help="Use a column mapping saved in admin.")
+    @click.option(
+        "--pdfs",
+        "pdf_zip",
+        type=click.Path(exists=True, dir_okay=False),
+        help="ZIP of original invoice PDFs, matched by file name.",
+    )
     def import_invoices(
         file: str,
         brand_slug: str | None,
@@ -118,6 +124,7 @@ def register(app: Flask) -> None:
         mode: str,
         force: bool,
         profile_name: str | None,
+        pdf_zip: str | None,
     ) -> None:
         """Preview an invoice batch (xlsx, xls, ods, csv) and commit it with --commit."""
         from pathlib import Path
@@ -176,6 +183,17 @@ def register(app: Flask) -> None:
                 click.echo("Nothing imported (use --force to import the same file again).")
                 return
             done = engine.commit(session, result, brand=brand, by="cli")
+            if pdf_zip:
+                from portal.domain.imports import pdfs
+
+                match = pdfs.match_pdfs(
+                    Path(pdf_zip).read_bytes(), (r.invoice_number for r in result.rows)
+                )
+                attached = pdfs.attach(session, brand.id, match.matched)
+                click.echo(
+                    f"Original PDFs attached: {attached}; without an invoice: "
+                    f"{len(match.unmatched)}; refused: {len(match.refused)}"
+                )
         click.echo(f"Imported as batch {done.batch_id}.")
 
     @app.cli.command("login-link")

@@ -185,3 +185,33 @@ def test_a_saved_mapping_profile_is_reused_for_the_next_file(client):
         r"<td>[^<]*</td><td>[^<]*</td><td>(?:<span[^>]*>[^<]*</span>)?[^<]*</td>", html
     )
     assert re.search(r'class="big">1<', html)
+
+
+def test_upload_with_a_zip_of_original_pdfs(client):
+    from tests.imports.test_import import _zip
+
+    brand = create_brand()
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    token = page_csrf(client, "/admin/imports")
+    archive = _zip({"F-1001.pdf": "%PDF-1.4 original", "unknown.pdf": "%PDF-1.4 x"})
+    response = client.post(
+        "/admin/imports",
+        data={
+            "csrf_token": token,
+            "brand_id": brand.id,
+            "mode": "full",
+            "file": (io.BytesIO(xlsx(rows_ok())), "batch.xlsx"),
+            "pdfs": (io.BytesIO(archive), "pdfs.zip"),
+        },
+        content_type="multipart/form-data",
+    )
+    url = response.headers["Location"]
+    page = client.get(url).get_data(as_text=True)
+    assert "1 PDF matches an invoice" in page and "unknown.pdf" in page
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    done = client.post(url.split("?")[0], data=form)
+    summary = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert re.search(r"Original PDFs</h2><p class=\"big\">1<", summary)
+    invoice = db.session.scalars(select(Invoice).where(Invoice.number == "F-1001")).one()
+    assert invoice.has_original_pdf

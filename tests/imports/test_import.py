@@ -479,3 +479,40 @@ def test_import_cli_uses_a_saved_profile(app, tmp_path):
         args=["import-invoices", str(path), "--brand", "zon2", "--profile", "x"]
     )
     assert missing.exit_code == 2
+
+
+def test_original_pdfs_from_a_zip_are_matched_by_file_name(brand, client):
+    from portal.domain.imports import pdfs
+
+    archive = _zip(
+        {
+            "F-1001.pdf": "%PDF-1.4 original of F-1001",
+            "facturen/Factuur F-1002.pdf": "%PDF-1.4 original of F-1002",
+            "F-9999.pdf": "%PDF-1.4 no such invoice",
+            "F-1003.pdf": "MZ not really a pdf",
+            "notes.txt": "hello",
+        }
+    )
+    result = run(xlsx(rows_ok()), brand)
+    match = pdfs.match_pdfs(archive, (r.invoice_number for r in result.rows))
+    assert sorted(match.matched) == ["F-1001", "F-1002"]
+    assert match.unmatched == ["F-9999.pdf"]
+    assert len(match.refused) == 2
+    engine.commit(db.session(), result, brand=brand, by="test")
+    assert pdfs.attach(db.session(), brand.id, match.matched) == 2
+    db.session.commit()
+    invoice = db.session.scalars(select(Invoice).where(Invoice.number == "F-1001")).one()
+    from sqlalchemy.orm import selectinload
+
+    anna = db.session.scalars(
+        select(Debtor).options(selectinload(Debtor.emails)).where(Debtor.number == "D1")
+    ).one()
+    login_as(client, anna)
+    assert client.get(f"/invoices/{invoice.id}/pdf").data == b"%PDF-1.4 original of F-1001"
+
+
+def test_a_pdf_archive_that_is_not_a_zip_is_refused():
+    from portal.domain.imports import pdfs
+
+    with pytest.raises(ReadError, match="not a ZIP"):
+        pdfs.match_pdfs(b"%PDF-1.4", ["F-1"])
