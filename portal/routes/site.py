@@ -35,8 +35,20 @@ def language() -> Any:
     form = LanguageForm()
     if form.validate_on_submit():
         session["lang"] = form.lang.data
-    target = form.next.data or request.referrer or url_for("site.index")
+    # htmx changes the address (filters, paging) without reloading the page, so the page
+    # the person is on is best told by the Referer; the form's field is the fallback
+    target = _same_site(request.referrer) or form.next.data or url_for("site.index")
     return redirect(_local_path(target), code=303)
+
+
+def _same_site(referrer: str | None) -> str:
+    """The referrer's path and query when it is a page of this site, else ''."""
+    if not referrer:
+        return ""
+    parts = urlsplit(referrer)
+    if parts.netloc != request.host or parts.scheme not in ("http", "https"):
+        return ""
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _local_path(target: str) -> str:

@@ -255,3 +255,20 @@ def test_a_page_past_the_end_shows_the_last_page(client, debtor):
     empty = create_debtor()
     login_as(client, empty)
     assert "No open invoices" in client.get("/invoices?page=3").get_data(as_text=True)
+
+
+def test_language_switch_keeps_the_filters_htmx_put_in_the_address(client, debtor):
+    login_as(client, debtor)
+    page = client.get("/invoices").get_data(as_text=True)  # "next" is rendered as /invoices?
+    response = client.post(
+        "/language",
+        data={"lang": "nl", "next": "/invoices?", "csrf_token": csrf_from(page)},
+        headers={"Referer": "http://portal.test/invoices?status=paid&sort=amount"},
+    )
+    assert response.headers["Location"] == "/invoices?status=paid&sort=amount"
+    elsewhere = client.post(
+        "/language",
+        data={"lang": "en", "next": "/overview", "csrf_token": csrf_from(page)},
+        headers={"Referer": "https://evil.example/invoices"},
+    )
+    assert elsewhere.headers["Location"] == "/overview"
