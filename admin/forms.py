@@ -64,3 +64,24 @@ class ContactForm(FlaskForm):
         for address in (field.data or "").replace(";", ",").split(","):
             if address.strip() and not re.match(EMAIL_SHAPE, address.strip()):
                 raise ValidationError(_l("“%(address)s” is not an email address.", address=address))
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField(
+        _l("Email address"),
+        validators=[DataRequired(), Regexp(EMAIL_SHAPE)],
+        render_kw={"autocomplete": "username", "autofocus": True},
+    )
+
+
+class ResetForm(FlaskForm):
+    password = PasswordField(
+        _l("New password (at least 12 characters)"),
+        validators=[DataRequired()],
+        render_kw={"autocomplete": "new-password", "autofocus": True},
+    )
+    confirm = PasswordField(
+        _l("The same password again"),
+        validators=[DataRequired()],
+        render_kw={"autocomplete": "new-password"},
+    )

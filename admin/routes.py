@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from admin import bp
-from admin.forms import AdminLoginForm, NewUserForm, TotpForm
+from admin.forms import AdminLoginForm, ForgotForm, NewUserForm, ResetForm, TotpForm
 from admin.session import (
     actor,
     admin_required,
@@ -37,6 +37,7 @@ from portal.domain import dashboard as figures
 from portal.domain.clock import today
 from portal.extensions import limiter
 from portal.forms import ConfirmForm
+from portal.mails import queue_admin_reset_mail
 from portal.models import AdminUser, AuditEvent, OutboxMessage
 
 OUTBOX_PAGE = 50
@@ -259,3 +260,55 @@ def audit_log() -> str:
         )
     )
     return render_template("admin/audit.html", events=events)
+
+
+def _reset_email_key() -> str:
+    return "admin-reset:" + request.form.get("email", "").strip().lower()
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("10 per 15 minutes", methods=["POST"])
+@limiter.limit("3 per 15 minutes", methods=["POST"], key_func=_reset_email_key)
+def forgot_password() -> Any:
+    """Ask for a reset link; the answer is the same for unknown addresses."""
+    form = ForgotForm()
+    if not form.validate_on_submit():
+        status = 422 if request.method == "POST" else 200
+        return render_template("admin/forgot.html", form=form), status
+    requested = admins.request_reset(db.session(), form.email.data or "")
+    if requested is not None:
+        user, raw = requested
+        settings = current_app.config["SETTINGS"]
+        queue_admin_reset_mail(
+            db.session(), user, f"{settings.base_url}/admin/password/reset/{raw}", settings
+        )
+    db.session.commit()
+    if requested is not None:
+        from portal import tasks
+
+        tasks.send_outbox()
+    return render_template("admin/forgot.html", form=form, sent=True)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per 15 minutes", methods=["POST"])
+def reset_password(token: str) -> Any:
+    """Choose a new password; opening the link (GET) does not use it up."""
+    form = ResetForm()
+    if not admins.reset_token_valid(db.session(), token):
+        return render_template("admin/reset.html", form=form, invalid=True), 410
+    error = None
+    if form.validate_on_submit():
+        if form.password.data != form.confirm.data:
+            error = _("The two passwords differ.")
+        else:
+            try:
+                admins.reset_password(db.session(), token, form.password.data or "")
+            except admins.AdminError as exc:
+                db.session.rollback()
+                error = str(exc)
+            else:
+                db.session.commit()
+                return redirect(url_for("admin.login", reset=1), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("admin/reset.html", form=form, error=error), status

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from portal.config import Settings
 from portal.domain.login import LinkMail
 from portal.domain.messaging.outbox import queue_email
-from portal.models import Brand
+from portal.models import AdminUser, Brand
 
 
 def sender_for(brand: Brand | None, settings: Settings) -> str:
@@ -44,4 +44,19 @@ def queue_login_mail(session: Session, mail: LinkMail, settings: Settings, minut
         sender=sender_for(brand, settings),
         debtor_id=first.id if len(mail.debtors) == 1 else None,
         brand_id=brand.id,
+    )
+
+
+def queue_admin_reset_mail(
+    session: Session, user: AdminUser, link: str, settings: Settings
+) -> None:
+    """Write the admin's password-reset mail to the outbox."""
+    context = {"link": link, "user": user, "minutes": 30}
+    queue_email(
+        session,
+        kind="admin_reset",
+        recipient=user.email,
+        subject=render_template("email/admin_reset.subject.txt", **context).strip(),
+        body_text=render_template("email/admin_reset.txt", **context),
+        sender=settings.mail_from,
     )

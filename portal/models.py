@@ -227,6 +227,19 @@ class AdminUser(Base):
         return self.role == AdminRole.ADMIN
 
 
+class AdminResetToken(Base):
+    """A password-reset link for an admin: stored hashed, single use, short-lived."""
+
+    __tablename__ = "admin_reset_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admin_user.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
 class LoginToken(Base):
     """A magic-link token: only its SHA-256 is stored; single use, short-lived."""
 

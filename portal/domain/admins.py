@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from portal.domain import audit
-from portal.models import AdminRole, AdminUser, utcnow
+from portal.domain import audit, tokens
+from portal.models import AdminResetToken, AdminRole, AdminUser, utcnow
 
 MIN_PASSWORD_LENGTH = 12
 FREE_FAILURES = 5  # then each further failure locks the account longer
@@ -188,3 +188,75 @@ def set_role(session: Session, user: AdminUser, role: str, *, by: AdminUser) -> 
         raise AdminError("role must be admin or clerk")
     user.role = role
     audit.record(session, f"admin:{by.id}", "admin.role_changed", target=user.email, role=role)
+
+
+RESET_MINUTES = 30
+
+
+def request_reset(
+    session: Session, email: str, *, now: Callable[[], dt.datetime] = utcnow
+) -> tuple[AdminUser, str] | None:
+    """A reset token for an active admin (None for unknown addresses: answer the same)."""
+    user = session.scalars(
+        select(AdminUser).where(AdminUser.email == email.strip().lower(), AdminUser.active)
+    ).first()
+    if user is None:
+        return None
+    raw, digest = tokens.generate()
+    moment = now()
+    session.add(
+        AdminResetToken(
+            admin_id=user.id,
+            token_hash=digest,
+            created_at=moment,
+            expires_at=moment + dt.timedelta(minutes=RESET_MINUTES),
+        )
+    )
+    audit.record(session, f"admin:{user.id}", "admin.reset_requested")
+    return user, raw
+
+
+def reset_token_valid(
+    session: Session, raw: str, *, now: Callable[[], dt.datetime] = utcnow
+) -> bool:
+    """Whether a reset link can still be used (checking does not use it)."""
+    if not tokens.looks_valid(raw):
+        return False
+    token = session.scalars(
+        select(AdminResetToken).where(AdminResetToken.token_hash == tokens.digest(raw))
+    ).first()
+    return token is not None and token.used_at is None and token.expires_at > now()
+
+
+def reset_password(
+    session: Session, raw: str, password: str, *, now: Callable[[], dt.datetime] = utcnow
+) -> AdminUser:
+    """Use a reset link once to set a new password; every session of the admin ends."""
+    if not tokens.looks_valid(raw):
+        raise AdminError("this link is not valid")
+    moment = now()
+    token = session.scalars(
+        select(AdminResetToken).where(AdminResetToken.token_hash == tokens.digest(raw))
+    ).first()
+    if token is None or token.used_at is not None or token.expires_at <= moment:
+        raise AdminError("this link has expired or was used; ask for a new one")
+    user = session.get(AdminUser, token.admin_id)
+    if user is None or not user.active:
+        raise AdminError("this account is not active")
+    problems = password_problems(password, user.email)
+    if problems:
+        raise AdminError("password: " + "; ".join(problems))
+    claimed = session.execute(
+        update(AdminResetToken)
+        .where(AdminResetToken.id == token.id, AdminResetToken.used_at.is_(None))
+        .values(used_at=moment)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise AdminError("this link has expired or was used; ask for a new one")
+    user.password_hash = _hasher.hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.session_version += 1
+    audit.record(session, f"admin:{user.id}", "admin.password_reset")
+    return user

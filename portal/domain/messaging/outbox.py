@@ -16,8 +16,11 @@ from portal.models import OutboxMessage, OutboxStatus, utcnow
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-REDACTED_KINDS = {"login_link"}  # bodies hold a live credential: drop them once delivered
-REDACTED_TEXT = "[The sign-in link in this message was removed after delivery.]"
+REDACTED_KINDS = {
+    "login_link",
+    "admin_reset",
+}  # bodies hold a live credential: drop them once delivered
+REDACTED_TEXT = "[The link in this message was removed after delivery.]"
 
 
 def queue_email(
