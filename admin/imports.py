@@ -18,27 +18,28 @@ from admin import bp
 from admin.session import actor, admin_required
 from portal.db import db
 from portal.domain import audit
-from portal.domain.imports import engine, pdfs, profiles
+from portal.domain.imports import engine, jobs, profiles
 from portal.domain.imports.columns import LABELS
 from portal.domain.imports.pdfs import MAX_ZIP_BYTES
-from portal.domain.imports.readers import MAX_BYTES, ReadError
+from portal.domain.imports.readers import MAX_BYTES
 from portal.forms import ConfirmForm
-from portal.models import Brand, ImportBatch, ImportProfile
+from portal.htmx import is_htmx, redirect_to, render_page
+from portal.models import Brand, ImportBatch, ImportJob, ImportProfile
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 KEEP_UPLOADS_SECONDS = 24 * 3600
 
 
-def _uploads() -> Path:
+def _uploads() -> jobs.Uploads:
     folder = Path(current_app.instance_path) / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return jobs.Uploads(folder)
 
 
 def _stored(file_hash: str) -> bytes:
     if not _HASH.match(file_hash):
         abort(404)
-    path = _uploads() / f"{file_hash}.upload"
+    path = _uploads().data(file_hash)
     if not path.exists():
         abort(404)
     return path.read_bytes()
@@ -68,8 +69,21 @@ def imports() -> str:
     batches = list(
         db.session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(20))
     )
+    running = list(
+        db.session.scalars(
+            select(ImportJob)
+            .where(ImportJob.status.in_(("queued", "running", "failed")))
+            .order_by(ImportJob.id.desc())
+            .limit(10)
+        )
+    )
     return render_template(
-        "admin/imports.html", brands=brands, batches=batches, error=None, profiles=_all_profiles()
+        "admin/imports.html",
+        brands=brands,
+        batches=batches,
+        error=None,
+        profiles=_all_profiles(),
+        jobs=running,
     )
 
 
@@ -108,17 +122,17 @@ def upload() -> Any:
             profiles=_all_profiles(),
         ), 422
     file_hash = hashlib.sha256(data).hexdigest()
-    folder = _uploads()
-    for old in [*folder.glob("*.upload"), *folder.glob("*.pdfs.zip")]:
+    uploads = _uploads()
+    for old in uploads.folder.iterdir():
         if time.time() - old.stat().st_mtime > KEEP_UPLOADS_SECONDS:
             old.unlink(missing_ok=True)
-    (folder / f"{file_hash}.upload").write_bytes(data)
+    uploads.data(file_hash).write_bytes(data)
     archive = request.files.get("pdfs")
     pdf_zip = archive.read(MAX_ZIP_BYTES + 1) if archive and archive.filename else b""
     if pdf_zip:
-        (folder / f"{file_hash}.pdfs.zip").write_bytes(pdf_zip)
+        uploads.pdf_zip(file_hash).write_bytes(pdf_zip)
     else:
-        (folder / f"{file_hash}.pdfs.zip").unlink(missing_ok=True)
+        uploads.pdf_zip(file_hash).unlink(missing_ok=True)
     name = (upload_file.filename if upload_file else "") or "upload"
     mode = "open_items" if request.form.get("mode") == "open_items" else "full"
     profile = request.form.get("profile", "")
@@ -135,13 +149,18 @@ def upload() -> Any:
     )
 
 
-def _run_preview(file_hash: str, args: Any) -> tuple[engine.Preview, Brand]:
-    brand = _brand(args.get("brand"))
+def _profile_and_form_mapping(brand: Brand, args: Any) -> dict[str, Any]:
     profile_id = args.get("profile", "")
     mapping = profiles.mapping_of(
         db.session(), brand.id, int(profile_id) if profile_id.isdigit() else None
     )
     mapping.update(_mapping(args))  # choices made on the preview page win over the profile
+    return mapping
+
+
+def _run_preview(file_hash: str, args: Any) -> tuple[engine.Preview, Brand]:
+    brand = _brand(args.get("brand"))
+    mapping = _profile_and_form_mapping(brand, args)
     result = engine.preview(
         db.session(),
         _stored(file_hash),
@@ -183,16 +202,6 @@ def import_preview(file_hash: str) -> str:
     return _preview_page(result, brand, file_hash, request.args)
 
 
-def _pdf_match(file_hash: str, result: engine.Preview) -> pdfs.PdfMatch | None:
-    path = _uploads() / f"{file_hash}.pdfs.zip"
-    if not path.exists():
-        return None
-    try:
-        return pdfs.match_pdfs(path.read_bytes(), (r.invoice_number for r in result.rows))
-    except ReadError as exc:
-        return pdfs.PdfMatch(refused=[str(exc)])
-
-
 def _preview_page(result: engine.Preview, brand: Brand, file_hash: str, args: Any) -> str:
     return render_template(
         "admin/import_preview.html",
@@ -202,7 +211,7 @@ def _preview_page(result: engine.Preview, brand: Brand, file_hash: str, args: An
         args=args,
         labels=LABELS,
         shown=result.issues[:500],
-        pdf_match=_pdf_match(file_hash, result),
+        pdf_match=jobs.pdf_match(_uploads(), file_hash, result),
     )
 
 
@@ -236,25 +245,51 @@ def import_commit(file_hash: str) -> Any:
     if not result.can_commit:
         db.session.rollback()
         return _preview_page(result, brand, file_hash, request.form), 422
-    done = engine.commit(db.session(), result, brand=brand, by=actor())
-    match = _pdf_match(file_hash, result)
-    attached = pdfs.attach(db.session(), brand.id, match.matched) if match else 0
-    audit.record(
-        db.session(),
-        actor(),
-        "admin.import_committed",
-        batch=done.batch_id,
-        new_invoices=done.new_invoices,
-        updated=done.updated_invoices,
-        original_pdfs=attached,
-    )
-    batch = db.session.get(ImportBatch, done.batch_id)
-    if batch is not None:
-        batch.counts = {**batch.counts, "original_pdfs": attached}
+    uploads = _uploads()
+    if uploads.data(file_hash).stat().st_size > current_app.config["IMPORT_BACKGROUND_BYTES"]:
+        return _start_job(file_hash, brand, result, request.form)
+    done = jobs.commit_upload(db.session(), uploads, file_hash, result, brand=brand, by=actor())
     db.session.commit()
-    (_uploads() / f"{file_hash}.upload").unlink(missing_ok=True)
-    (_uploads() / f"{file_hash}.pdfs.zip").unlink(missing_ok=True)
+    uploads.forget(file_hash)
     return redirect(url_for("admin.import_batch", batch_id=done.batch_id), code=303)
+
+
+def _start_job(file_hash: str, brand: Brand, result: engine.Preview, args: Any) -> Any:
+    """Large files are committed by the worker; the admin watches, or leaves and comes back."""
+    db.session.rollback()  # the preview's reads; the job checks everything again
+    job = ImportJob(
+        brand_id=brand.id,
+        file_hash=file_hash,
+        filename=result.filename,
+        options={
+            "mode": result.mode,
+            "force": args.get("force") == "1",
+            "mapping": _profile_and_form_mapping(brand, args) or None,
+        },
+        created_by=actor(),
+    )
+    db.session.add(job)
+    audit.record(db.session(), actor(), "admin.import_job_started", rows=len(result.rows))
+    db.session.commit()
+    from portal import tasks
+
+    tasks.run_import_job(job.id)
+    return redirect(url_for("admin.import_job", job_id=job.id), code=303)
+
+
+@bp.get("/imports/jobs/<int:job_id>")
+@admin_required()
+def import_job(job_id: int) -> Any:
+    """A background import's progress; htmx polls the partial until the job ends."""
+    job = db.session.get(ImportJob, job_id) or abort(404)
+    if is_htmx() and job.status == "done" and job.batch_id:
+        return redirect_to(url_for("admin.import_batch", batch_id=job.batch_id))
+    return render_page(
+        "admin/import_job.html",
+        "admin/_import_job.html",
+        job=job,
+        progress=_uploads().progress(job.id),
+    )
 
 
 @bp.get("/imports/<int:batch_id>")

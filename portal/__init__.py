@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
         BABEL_TRANSLATION_DIRECTORIES="translations",
         RATELIMIT_ENABLED=settings.ratelimit_enabled,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        IMPORT_BACKGROUND_BYTES=2 * 1024 * 1024,  # larger uploads are committed by the worker
         SEND_FILE_MAX_AGE_DEFAULT=dt.timedelta(days=1),
         **dict(settings.extra),
     )

@@ -332,3 +332,24 @@ class ImportProfile(Base):
     name: Mapped[str] = mapped_column(String(80))
     mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # field -> header text
     last_used_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ImportJob(Base):
+    """A large import committed in the background; the admin can leave and come back."""
+
+    __tablename__ = "import_job"
+    __table_args__ = (
+        CheckConstraint(_in("status", ("queued", "running", "done", "failed")), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"))
+    file_hash: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # mode, mapping, force
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -60,3 +60,15 @@ def send_outbox() -> None:
 def send_outbox_periodically() -> None:
     """Catch messages whose retry time has come, and any enqueue that was lost."""
     send_outbox_now()
+
+
+@huey.task()
+def run_import_job(job_id: int) -> None:
+    """Commit a large import in the background (admin/imports starts it)."""
+    from pathlib import Path
+
+    from portal.domain.imports import jobs
+
+    with _app_context():
+        folder = Path(current_app.instance_path) / "uploads"
+        jobs.run(db, jobs.Uploads(folder), job_id)

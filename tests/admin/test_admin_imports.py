@@ -215,3 +215,78 @@ def test_upload_with_a_zip_of_original_pdfs(client):
     assert re.search(r"Original PDFs</h2><p class=\"big\">1<", summary)
     invoice = db.session.scalars(select(Invoice).where(Invoice.number == "F-1001")).one()
     assert invoice.has_original_pdf
+
+
+def test_large_files_are_committed_by_the_worker_with_progress(client, app, monkeypatch):
+    from portal.models import ImportJob
+
+    monkeypatch.setitem(app.config, "IMPORT_BACKGROUND_BYTES", 100)  # every test file is "large"
+    brand = create_brand()
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    url = upload(client, brand, xlsx(rows_ok())).headers["Location"]
+    page = client.get(url).get_data(as_text=True)
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    started = client.post(url.split("?")[0], data=form)
+    assert started.status_code == 303 and "/admin/imports/jobs/" in started.headers["Location"]
+    job = db.session.scalars(select(ImportJob)).one()
+    assert job.status == "done" and job.batch_id  # the test worker runs tasks at once
+    assert db.session.scalar(select(func.count(Invoice.id))) == 3
+    poll = client.get(started.headers["Location"], headers={"HX-Request": "true"})
+    assert poll.headers["HX-Redirect"] == f"/admin/imports/{job.batch_id}"
+    assert "The import is done" in client.get(started.headers["Location"]).get_data(as_text=True)
+
+
+def test_job_page_shows_progress_and_failures(client, app):
+    from portal.models import ImportJob
+
+    brand = create_brand()
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    running = ImportJob(
+        brand_id=brand.id, file_hash="a" * 64, filename="big.xlsx", status="running"
+    )
+    failed = ImportJob(
+        brand_id=brand.id,
+        file_hash="b" * 64,
+        filename="bad.xlsx",
+        status="failed",
+        error="3 rows have errors; check the file again",
+    )
+    db.session.add_all([running, failed])
+    db.session.commit()
+    from pathlib import Path
+
+    from portal.domain.imports.jobs import Uploads
+
+    folder = Path(app.instance_path) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    Uploads(folder).reporter(running.id)("checking", 40000, 100000)
+    html = client.get(f"/admin/imports/jobs/{running.id}").get_data(as_text=True)
+    assert 'value="40000" max="100000"' in html and "every 1s" in html
+    assert "40,000 of 100,000" in html
+    gone = client.get(f"/admin/imports/jobs/{failed.id}").get_data(as_text=True)
+    assert "nothing was changed" in gone and "3 rows have errors" in gone and "every 1s" not in gone
+    assert "bad.xlsx" in client.get("/admin/imports").get_data(as_text=True)
+
+
+def test_a_job_whose_file_turned_bad_fails_and_changes_nothing(app):
+    from pathlib import Path
+
+    from portal.domain.imports import jobs
+    from portal.models import ImportJob
+    from tests.imports.test_import import HEADER, csv_bytes
+
+    brand = create_brand()
+    folder = Path(app.instance_path) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    uploads = jobs.Uploads(folder)
+    data = csv_bytes([HEADER, ["F-1", "D1", "A", "a@example.com", "nope", "", "1", "", "EUR", ""]])
+    uploads.data("c" * 64).write_bytes(data)
+    job = ImportJob(brand_id=brand.id, file_hash="c" * 64, filename="x.csv", created_by="test")
+    db.session.add(job)
+    db.session.commit()
+    jobs.run(db, uploads, job.id)
+    assert db.session.get(ImportJob, job.id).status == "failed"
+    assert db.session.scalar(select(func.count(Invoice.id))) == 0
+    assert uploads.progress(job.id)["phase"] == "failed"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,14 @@ from portal.models import (
     Segment,
     utcnow,
 )
+
+Progress = Callable[[str, int, int], None]  # (phase, rows done, rows in all)
+PROGRESS_EVERY = 5000
+
+
+def _silent(phase: str, done: int, total: int) -> None:
+    """The progress report of an import nobody watches."""
+
 
 TOTAL_WORDS = ("totaal", "total", "subtotaal", "subtotal", "som", "sum")
 COMPARED = (
@@ -135,12 +144,18 @@ def preview(
     mode: str = "full",
     mapping: Mapping[str, Any] | None = None,
     force: bool = False,
+    progress: Progress | None = None,
 ) -> Preview:
-    """Read, map and validate a file against the database, changing nothing."""
+    """Read, map and validate a file against the database, changing nothing.
+
+    `progress(phase, done, total)` is told how far it got (for the background job page).
+    """
+    report = progress or _silent
     if mode not in ("full", "open_items"):
         raise ValueError("mode must be full or open_items")
     digest = hashlib.sha256(data).hexdigest()
     result = Preview(brand.id, mode, digest, filename, None)
+    report("reading", 0, 0)
     try:
         rows = read_rows(data)
     except ReadError as exc:
@@ -191,8 +206,9 @@ def preview(
                 "warning",
             )
         )
-    _parse_rows(rows, header, result, _term_days(session, brand))
+    _parse_rows(rows, header, result, _term_days(session, brand), report)
     del rows  # the raw cells are no longer needed; large files keep only the parsed rows
+    report("comparing", len(result.rows), len(result.rows))
     plan = _plan(session, brand, result)
     result.issues.extend(plan.issues)
     result.issues.sort(key=lambda issue: issue.line)
@@ -210,15 +226,20 @@ def _term_days(session: Session, brand: Brand) -> int:
     return int(term) if term is not None else 14
 
 
-def _parse_rows(rows: Sequence[Sequence[Any]], header: Header, result: Preview, term: int) -> None:
+def _parse_rows(
+    rows: Sequence[Sequence[Any]], header: Header, result: Preview, term: int, report: Progress
+) -> None:
     cols = header.columns
+    row_count = len(rows) - header.row_index - 1
     seen: dict[str, int] = {}
 
     def cell(cells: Sequence[Any], name: str) -> Any:
         index = cols.get(name)
         return cells[index] if index is not None and index < len(cells) else None
 
-    for offset, cells in enumerate(rows[header.row_index + 1 :]):
+    for offset, cells in enumerate(itertools.islice(rows, header.row_index + 1, None)):
+        if offset % PROGRESS_EVERY == 0:
+            report("checking", offset, row_count)
         line = header.row_index + 2 + offset
         if not any(str(c).strip() for c in cells if c is not None):
             continue
@@ -437,10 +458,14 @@ def _values(row: Row) -> tuple[Any, ...]:
     )
 
 
-def commit(session: Session, result: Preview, *, brand: Brand, by: str) -> CommitResult:
+def commit(
+    session: Session, result: Preview, *, brand: Brand, by: str, progress: Progress | None = None
+) -> CommitResult:
     """Apply a clean preview: bulk statements, then the caller commits once (all or nothing)."""
+    report = progress or _silent
     if not result.can_commit:
         raise ImportRefused("the preview has errors" if result.errors else "nothing to import")
+    report("writing", 0, len(result.rows))
     plan = _plan(session, brand, result)  # again, inside the write transaction
     if plan.issues:
         raise ImportRefused("the data changed since the preview; check it again")

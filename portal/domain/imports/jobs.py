@@ -1,0 +1,152 @@
+"""Committing an uploaded batch: in the request for small files, as a background job for
+large ones, with progress kept in a small file the job page polls."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from portal.db import Database
+from portal.domain import audit
+from portal.domain.imports import engine, pdfs
+from portal.models import Brand, ImportBatch, ImportJob, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """Where uploads wait between preview and commit, and where jobs report progress."""
+
+    folder: Path
+
+    def data(self, file_hash: str) -> Path:
+        return self.folder / f"{file_hash}.upload"
+
+    def pdf_zip(self, file_hash: str) -> Path:
+        return self.folder / f"{file_hash}.pdfs.zip"
+
+    def progress_file(self, job_id: int) -> Path:
+        return self.folder / f"job-{job_id}.json"
+
+    def forget(self, file_hash: str) -> None:
+        self.data(file_hash).unlink(missing_ok=True)
+        self.pdf_zip(file_hash).unlink(missing_ok=True)
+
+    def reporter(self, job_id: int) -> engine.Progress:
+        path = self.progress_file(job_id)
+
+        def report(phase: str, done: int, total: int) -> None:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"phase": phase, "done": done, "total": total}))
+            os.replace(tmp, path)
+
+        return report
+
+    def progress(self, job_id: int) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.progress_file(job_id).read_text()))
+        except (OSError, ValueError):
+            return {"phase": "queued", "done": 0, "total": 0}
+
+
+def pdf_match(uploads: Uploads, file_hash: str, result: engine.Preview) -> pdfs.PdfMatch | None:
+    """The ZIP of original PDFs that came with the upload, matched to its rows."""
+    path = uploads.pdf_zip(file_hash)
+    if not path.exists():
+        return None
+    try:
+        return pdfs.match_pdfs(path.read_bytes(), (r.invoice_number for r in result.rows))
+    except engine.ReadError as exc:
+        return pdfs.PdfMatch(refused=[str(exc)])
+
+
+def commit_upload(
+    session: Session,
+    uploads: Uploads,
+    file_hash: str,
+    result: engine.Preview,
+    *,
+    brand: Brand,
+    by: str,
+    progress: engine.Progress | None = None,
+) -> engine.CommitResult:
+    """Commit a clean preview, attach its original PDFs and record the batch (no COMMIT)."""
+    done = engine.commit(session, result, brand=brand, by=by, progress=progress)
+    match = pdf_match(uploads, file_hash, result)
+    attached = pdfs.attach(session, brand.id, match.matched) if match else 0
+    batch = session.get(ImportBatch, done.batch_id)
+    if batch is not None:
+        batch.counts = {**batch.counts, "original_pdfs": attached}
+    audit.record(
+        session,
+        by,
+        "admin.import_committed",
+        batch=done.batch_id,
+        new_invoices=done.new_invoices,
+        updated=done.updated_invoices,
+        original_pdfs=attached,
+    )
+    return done
+
+
+def run(db: Database, uploads: Uploads, job_id: int) -> None:
+    """Carry out a queued import job: preview again, then commit, all or nothing."""
+    with db.unit_of_work() as session:
+        job = session.get(ImportJob, job_id)
+        if job is None or job.status != "queued":
+            return
+        job.status = "running"
+    report = uploads.reporter(job_id)
+    try:
+        with db.unit_of_work() as session:
+            job = session.get(ImportJob, job_id)
+            brand = session.get(Brand, job.brand_id) if job else None
+            if job is None or brand is None:
+                raise engine.ImportRefused("the job or its brand no longer exists")
+            options = job.options or {}
+            result = engine.preview(
+                session,
+                uploads.data(job.file_hash).read_bytes(),
+                brand=brand,
+                filename=job.filename,
+                mode=options.get("mode", "full"),
+                mapping=options.get("mapping") or None,
+                force=bool(options.get("force")),
+                progress=report,
+            )
+            if not result.can_commit:
+                raise engine.ImportRefused(
+                    f"{len(result.errors)} rows have errors; check the file again"
+                    if result.errors
+                    else "nothing to import"
+                )
+            done = commit_upload(
+                session,
+                uploads,
+                job.file_hash,
+                result,
+                brand=brand,
+                by=job.created_by,
+                progress=report,
+            )
+            job.status, job.batch_id, job.finished_at = "done", done.batch_id, utcnow()
+        report("done", 1, 1)
+        uploads.forget(job.file_hash)
+    except Exception as exc:  # the job page must show what went wrong, whatever it was
+        log.exception("import job %s failed", job_id)
+        with db.unit_of_work() as session:
+            failed = session.get(ImportJob, job_id)
+            if failed is not None:
+                failed.status, failed.error, failed.finished_at = (
+                    "failed",
+                    str(exc)[:2000],
+                    utcnow(),
+                )
+        report("failed", 0, 0)
