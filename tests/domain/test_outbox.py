@@ -17,6 +17,11 @@ from portal.domain.messaging.email import (
 from portal.models import OutboxMessage
 
 
+def soon() -> dt.datetime:
+    """A moment after the message was queued (queue_email makes it due at once)."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=1)
+
+
 def queue(**kw):
     values = {
         "kind": "test",
@@ -66,7 +71,7 @@ class Flaky:
 
 def test_temporary_failure_retries_later_with_backoff(app):
     message = queue()
-    now = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+    now = soon()
     result = outbox.send_pending(db.session, Flaky(TemporaryFailure("421 busy")), now=lambda: now)
     assert result.retried == 1
     row = db.session.get(OutboxMessage, message.id)
@@ -80,7 +85,7 @@ def test_temporary_failure_retries_later_with_backoff(app):
 
 def test_gives_up_after_max_attempts(app):
     message = queue()
-    moment = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
+    moment = soon()
     for i in range(outbox.MAX_ATTEMPTS):
         later = moment + dt.timedelta(days=i)
         outbox.send_pending(db.session, Flaky(TemporaryFailure("451")), now=lambda t=later: t)
