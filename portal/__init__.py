@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
 
     tasks.bind_app(app, immediate=settings.huey_immediate)
 
-    _register_blueprints(app)
+    _register_blueprints(app, settings)
     _register_template_helpers(app)
     _register_errors(app)
     app.after_request(_security_headers)
@@ -71,13 +71,17 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
     return app
 
 
-def _register_blueprints(app: Flask) -> None:
+def _register_blueprints(app: Flask, settings: Settings) -> None:
     from admin import bp as admin_bp
-    from portal.routes import auth, portal, site
+    from portal.routes import auth, pay, portal, sandbox, site, webhooks
 
     app.register_blueprint(site.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
+    app.register_blueprint(pay.bp)
+    app.register_blueprint(webhooks.bp)
+    if not settings.is_production:
+        app.register_blueprint(sandbox.bp)
     app.register_blueprint(admin_bp)
 
 

@@ -106,6 +106,26 @@ def event_label(event: AuditEvent) -> str:
     if event.action == "payment.received":
         amount = money(int(details.get("amount_cents", 0)), details.get("currency", "EUR"))
         return gettext("Payment of %(amount)s received", amount=amount)
+    if event.action == "payment.started":
+        amount = money(int(details.get("amount_cents", 0)), details.get("currency", "EUR"))
+        return gettext("Payment of %(amount)s started", amount=amount)
+    if event.action in ("payment.failed", "payment.canceled", "payment.expired"):
+        return {
+            "payment.failed": gettext("Payment failed"),
+            "payment.canceled": gettext("Payment cancelled"),
+            "payment.expired": gettext("Payment expired before it was completed"),
+        }[event.action]
+    if event.action in ("payment.refunded", "payment.charged_back"):
+        amount = money(int(details.get("amount_cents", 0)), details.get("currency", "EUR"))
+        if event.action == "payment.refunded":
+            return gettext("%(amount)s refunded: the invoice is open again", amount=amount)
+        return gettext("%(amount)s charged back by the bank: open again", amount=amount)
+    if event.action == "paylink.created":
+        return gettext("Pay-link created")
+    if event.action == "paylink.revoked":
+        return gettext("Pay-link revoked")
+    if event.action == "payment.second_chance":
+        return gettext("New pay-link sent after a failed payment")
     if event.action == "reminder.sent":
         return gettext("Reminder sent by %(channel)s", channel=_channel(details.get("channel")))
     if event.action == "invoice.imported":

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
 from flask import render_template
 from flask_babel import force_locale
 from sqlalchemy.orm import Session
@@ -9,7 +14,8 @@ from sqlalchemy.orm import Session
 from portal.config import Settings
 from portal.domain.login import LinkMail
 from portal.domain.messaging.outbox import queue_email
-from portal.models import AdminUser, Brand
+from portal.domain.payments import paylinks
+from portal.models import AdminUser, Brand, Debtor, Invoice, PayLink, Payment, utcnow
 
 
 def sender_for(brand: Brand | None, settings: Settings) -> str:
@@ -60,3 +66,86 @@ def queue_admin_reset_mail(
         body_text=render_template("email/admin_reset.txt", **context),
         sender=settings.mail_from,
     )
+
+
+def pay_link_url(link: PayLink, settings: Settings) -> str:
+    """The public URL of a pay-link."""
+    return f"{settings.base_url}/p/{paylinks.token(link, settings.secret_key)}"
+
+
+@dataclass(frozen=True)
+class _Row:
+    number: str
+    amount_cents: int
+    currency: str
+
+
+class PaymentMails:
+    """Receipt and second-chance mails, written to the outbox in the debtor's language."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def paid(self, session: Session, payment: Payment) -> None:
+        """The receipt, once per payment (the outbox key guards it)."""
+        debtor = payment.debtor
+        if not debtor.primary_email:
+            return
+        rows = [
+            _Row(a.invoice.number, a.amount_cents, payment.currency) for a in payment.allocations
+        ]
+        context = {
+            "payment": payment,
+            "debtor": debtor,
+            "brand": debtor.brand,
+            "rows": rows,
+            "paid_on": (payment.paid_at or utcnow())
+            .astimezone(ZoneInfo(self.settings.portal_timezone))
+            .date(),
+            "portal_url": f"{self.settings.base_url}/overview",
+        }
+        self._queue(session, "receipt", debtor, context, f"receipt:{payment.id}")
+
+    def second_chance(
+        self,
+        session: Session,
+        debtor: Debtor,
+        invoices: Sequence[Invoice],
+        link: PayLink,
+        dedupe_key: str,
+    ) -> bool:
+        """The fresh pay-link after a failed payment."""
+        if not debtor.primary_email:
+            return False
+        currency = invoices[0].currency
+        context = {
+            "debtor": debtor,
+            "brand": debtor.brand,
+            "rows": [_Row(i.number, i.open_cents, i.currency) for i in invoices],
+            "total_cents": sum(i.open_cents for i in invoices),
+            "currency": currency,
+            "link": pay_link_url(link, self.settings),
+            "days": (link.expires_at - link.created_at).days,
+        }
+        self._queue(session, "second_chance", debtor, context, dedupe_key)
+        return True
+
+    def _queue(
+        self, session: Session, kind: str, debtor: Debtor, context: dict[str, Any], key: str
+    ) -> None:
+        with force_locale(debtor.language):
+            subject = render_template(f"email/{kind}.subject.txt", **context).strip()
+            text = render_template(f"email/{kind}.txt", **context)
+            html = render_template(f"email/{kind}.html", **context)
+        queue_email(
+            session,
+            kind=kind,
+            recipient=debtor.primary_email,
+            subject=subject,
+            body_text=text,
+            body_html=html,
+            sender=sender_for(debtor.brand, self.settings),
+            debtor_id=debtor.id,
+            brand_id=debtor.brand_id,
+            dedupe_key=key,
+        )

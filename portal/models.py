@@ -17,10 +17,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime
+from portal.domain.payments.providers.base import Status as PaymentStatus
 
 
 def utcnow() -> dt.datetime:
@@ -54,6 +56,7 @@ class OutboxStatus(enum.StrEnum):
 
 
 LANGUAGES = ("nl", "en", "fr")
+DEFAULT_METHODS = "ideal,bancontact,paypal,card"
 FONTS = {
     "system": "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif",
     "humanist": "Seravek, 'Gill Sans Nova', Ubuntu, Calibri, 'DejaVu Sans', sans-serif",
@@ -92,16 +95,25 @@ class Brand(Base):
     address: Mapped[str] = mapped_column(String(250), default="")
     country: Mapped[str] = mapped_column(String(2), default="NL")
     default_language: Mapped[str] = mapped_column(String(2), default="nl")
+    # methods the brand offers, in our names (ideal, bancontact, paypal, card), comma-separated
+    payment_methods: Mapped[str] = mapped_column(
+        String(100), default=DEFAULT_METHODS, server_default=DEFAULT_METHODS
+    )
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class Segment(Base):
     __tablename__ = "segment"
-    __table_args__ = (CheckConstraint("payment_term_days BETWEEN 0 AND 365", name="term"),)
+    __table_args__ = (
+        CheckConstraint("payment_term_days BETWEEN 0 AND 365", name="term"),
+        CheckConstraint("partial_min_cents >= 100", name="partial_min"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     payment_term_days: Mapped[int] = mapped_column(Integer, default=14)
+    allow_partial: Mapped[bool] = mapped_column(default=False, server_default=false())
+    partial_min_cents: Mapped[int] = mapped_column(Integer, default=2500, server_default="2500")
 
 
 class Debtor(Base):
@@ -353,3 +365,160 @@ class ImportJob(Base):
     created_by: Mapped[str] = mapped_column(String(80), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class Payment(Base):
+    """One attempt with a provider to pay one or more invoices of one debtor."""
+
+    __tablename__ = "payment"
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_ref"),
+        CheckConstraint(_in("status", PaymentStatus), name="status"),
+        CheckConstraint("amount_cents > 0", name="amount"),
+        CheckConstraint(
+            "received_cents >= 0 AND refunded_cents >= 0 AND charged_back_cents >= 0"
+            " AND unallocated_cents >= 0",
+            name="cents",
+        ),
+        CheckConstraint("length(currency) = 3", name="currency"),
+        Index("ix_payment_debtor_created", "debtor_id", "created_at"),
+        Index("ix_payment_second_chance", "second_chance_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)  # in return URLs
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"))
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"))
+    pay_link_id: Mapped[int | None] = mapped_column(ForeignKey("pay_link.id"))
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_ref: Mapped[str | None] = mapped_column(String(120))
+    method: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(14), default=PaymentStatus.CREATED.value)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    description: Mapped[str] = mapped_column(String(250), default="")
+    checkout_url: Mapped[str] = mapped_column(Text, default="")
+    test_mode: Mapped[bool] = mapped_column(default=False)
+    received_cents: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_cents: Mapped[int] = mapped_column(Integer, default=0)
+    charged_back_cents: Mapped[int] = mapped_column(Integer, default=0)
+    unallocated_cents: Mapped[int] = mapped_column(Integer, default=0)  # the debtor's credit
+    flag: Mapped[str] = mapped_column(String(250), default="")  # for an admin to look at
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    second_chance_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    second_chance_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    debtor: Mapped[Debtor] = relationship()
+    brand: Mapped[Brand] = relationship()
+    invoices: Mapped[list[Invoice]] = relationship(
+        secondary="payment_invoice", order_by="Invoice.due_date, Invoice.id"
+    )
+    allocations: Mapped[list[Allocation]] = relationship(
+        back_populates="payment", order_by="Allocation.id"
+    )
+
+
+class PaymentInvoice(Base):
+    """The invoices a payment was started for (what the debtor chose)."""
+
+    __tablename__ = "payment_invoice"
+
+    payment_id: Mapped[int] = mapped_column(
+        ForeignKey("payment.id", ondelete="CASCADE"), primary_key=True
+    )
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), primary_key=True, index=True)
+
+
+class Allocation(Base):
+    """The part of a paid payment booked on one invoice; created once, when it becomes paid."""
+
+    __tablename__ = "allocation"
+    __table_args__ = (
+        UniqueConstraint("payment_id", "invoice_id"),
+        CheckConstraint("amount_cents > 0", name="amount"),
+        CheckConstraint("reversed_cents BETWEEN 0 AND amount_cents", name="reversed"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    reversed_cents: Mapped[int] = mapped_column(Integer, default=0)  # refund or chargeback
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    payment: Mapped[Payment] = relationship(back_populates="allocations")
+    invoice: Mapped[Invoice] = relationship()
+
+
+class PayLink(Base):
+    """A link that opens the payment of specific invoices without a full login."""
+
+    __tablename__ = "pay_link"
+    __table_args__ = (CheckConstraint(_in("status", ("active", "revoked")), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(32))  # signed together with the id in the URL
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"))
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    purpose: Mapped[str] = mapped_column(String(30), default="manual")  # second_chance, ...
+    created_by: Mapped[str] = mapped_column(String(80), default="system")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    debtor: Mapped[Debtor] = relationship()
+    brand: Mapped[Brand] = relationship()
+    invoices: Mapped[list[Invoice]] = relationship(
+        secondary="pay_link_invoice", order_by="Invoice.due_date, Invoice.id"
+    )
+
+
+class PayLinkInvoice(Base):
+    __tablename__ = "pay_link_invoice"
+
+    pay_link_id: Mapped[int] = mapped_column(
+        ForeignKey("pay_link.id", ondelete="CASCADE"), primary_key=True
+    )
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), primary_key=True, index=True)
+
+
+class WebhookDelivery(Base):
+    """Every incoming provider webhook, with what we made of it."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_payment", "payment_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_ref: Mapped[str] = mapped_column(String(120), default="")
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id", ondelete="SET NULL"))
+    outcome: Mapped[str] = mapped_column(String(20))  # applied, unchanged, unknown, forged, ...
+    detail: Mapped[str] = mapped_column(Text, default="")
+    remote_addr: Mapped[str] = mapped_column(String(45), default="")
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SandboxPayment(Base):
+    """The sandbox provider's own record: what a real provider would keep on its side."""
+
+    __tablename__ = "sandbox_payment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(40), unique=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(String(250), default="")
+    methods: Mapped[str] = mapped_column(String(100), default="")
+    method: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(14), default="open")
+    refunded_cents: Mapped[int] = mapped_column(Integer, default=0)
+    charged_back_cents: Mapped[int] = mapped_column(Integer, default=0)
+    return_url: Mapped[str] = mapped_column(Text)
+    webhook_url: Mapped[str] = mapped_column(Text, default="")
+    locale: Mapped[str] = mapped_column(String(10), default="nl_NL")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -72,3 +72,40 @@ def run_import_job(job_id: int) -> None:
     with _app_context():
         folder = Path(current_app.instance_path) / "uploads"
         jobs.run(db, jobs.Uploads(folder), job_id)
+
+
+@huey.task(retries=5, retry_delay=10)
+def deliver_sandbox_webhook(url: str, ref: str) -> None:
+    """Post `id=<ref>` to our own webhook, as Mollie would (the sandbox's delivery)."""
+    import urllib.request
+    from urllib.parse import urlencode
+
+    data = urlencode({"id": ref}).encode()
+    req = urllib.request.Request(url, data=data, method="POST")  # noqa: S310 (our own URL)
+    with urllib.request.urlopen(req, timeout=10) as response:  # noqa: S310
+        response.read()
+
+
+@huey.periodic_task(crontab(minute="*"))
+def send_second_chances() -> None:
+    """Second-chance mails whose time has come (an hour after a failed payment)."""
+    from portal import paying
+    from portal.domain.payments import second_chance
+
+    with _app_context():
+        if second_chance.send_due(db.session(), paying.mails()):
+            db.session.commit()
+            send_outbox_now()
+        else:
+            db.session.commit()
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+def recheck_payments() -> None:
+    """Ask providers about payments still open: webhooks can be lost or left out."""
+    from portal import paying
+    from portal.domain.payments import service
+
+    with _app_context():
+        service.recheck_open(db.session(), paying.provider, paying.mails())
+        send_outbox_now()

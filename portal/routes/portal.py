@@ -61,7 +61,7 @@ def invoice_detail(invoice_id: int) -> str:
         "invoices/detail.html",
         invoice=invoice,
         status=inv.status_view(invoice, _today()),
-        payments=[e for e in events if e.action.startswith("payment.")],
+        payments=[e for e in events if e.action == "payment.received"],
         events=events,
     )
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete
 from werkzeug.serving import make_server
 
-from portal.db import Base, db
+from portal.db import db
 from portal.extensions import limiter
+from tests.conftest import empty_tables
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -45,13 +45,6 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     return {**browser_context_args, "locale": "en-GB"}
 
 
-def empty_tables() -> None:
-    assert db.engine is not None
-    with db.engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(delete(table))
-
-
 @pytest.fixture(scope="module")
 def live_server(app: Flask) -> Iterator[str]:
     """Serve the app on a free port; mailed links point at it."""
@@ -60,6 +53,7 @@ def live_server(app: Flask) -> Iterator[str]:
     saved_settings, saved_name = app.config["SETTINGS"], app.config["SERVER_NAME"]
     app.config["SETTINGS"] = dataclasses.replace(saved_settings, base_url=url)
     app.config["SERVER_NAME"] = None
+    app.config["SANDBOX_WEBHOOKS_OFF"] = False
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     empty_tables()
@@ -72,3 +66,4 @@ def live_server(app: Flask) -> Iterator[str]:
         db.session.remove()
         empty_tables()
         app.config["SETTINGS"], app.config["SERVER_NAME"] = saved_settings, saved_name
+        app.config["SANDBOX_WEBHOOKS_OFF"] = True

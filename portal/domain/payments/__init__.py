@@ -1,0 +1,1 @@
+"""Payments: providers behind one interface, the payment state machine, pay-links."""

@@ -1,0 +1,1 @@
+"""Payment providers (sandbox, Mollie, Stripe) behind `base.Provider`, chosen by the registry."""

@@ -1,0 +1,125 @@
+"""Second chance: after a failed, cancelled or expired payment, a fresh pay-link by email.
+
+The failed payment gets `second_chance_at` (an hour later by default) when it turns
+final; the worker then sends, unless the invoices were paid meanwhile or the debtor
+started another payment for them. The outbox's unique key keeps it to one mail per
+failed payment, however often the task runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain import audit
+from portal.domain.payments import paylinks
+from portal.models import Debtor, Invoice, InvoiceStatus, PayLink, Payment, PaymentInvoice, utcnow
+
+
+class SecondChanceMailer(Protocol):
+    """Writes the second-chance mail to the outbox (the app renders it)."""
+
+    def second_chance(
+        self,
+        session: Session,
+        debtor: Debtor,
+        invoices: Sequence[Invoice],
+        link: PayLink,
+        dedupe_key: str,
+    ) -> bool:
+        """Queue the mail; False when the debtor has no address to send it to."""
+        ...
+
+
+def still_open(invoices: Sequence[Invoice]) -> list[Invoice]:
+    """The invoices that are still waiting for money."""
+    return [i for i in invoices if i.status == InvoiceStatus.OPEN and i.open_cents > 0]
+
+
+def _tried_again(session: Session, payment: Payment) -> bool:
+    """Whether the debtor started another payment for any of these invoices since."""
+    ids = [i.id for i in payment.invoices]
+    newer = session.scalar(
+        select(Payment.id)
+        .join(PaymentInvoice, PaymentInvoice.payment_id == Payment.id)
+        .where(
+            PaymentInvoice.invoice_id.in_(ids),
+            Payment.id != payment.id,
+            Payment.created_at > payment.created_at,
+        )
+        .limit(1)
+    )
+    return newer is not None
+
+
+def send_due(session: Session, mailer: SecondChanceMailer, now: dt.datetime | None = None) -> int:
+    """Send every second chance whose time has come; returns how many mails were queued."""
+    now = now or utcnow()
+    due = session.scalars(
+        select(Payment.id)
+        .where(Payment.second_chance_at <= now, Payment.second_chance_sent_at.is_(None))
+        .order_by(Payment.second_chance_at)
+        .limit(500)
+    ).all()
+    sent = 0
+    for payment_id in due:
+        payment = session.execute(
+            select(Payment)
+            .where(Payment.id == payment_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        if payment.second_chance_sent_at is not None:
+            continue  # another worker took it
+        payment.second_chance_sent_at = now
+        invoices = still_open(payment.invoices)
+        if not invoices or _tried_again(session, payment):
+            continue
+        if _send(session, mailer, payment.debtor, invoices, f"second-chance:{payment.id}", now):
+            sent += 1
+    return sent
+
+
+def send_now(
+    session: Session,
+    mailer: SecondChanceMailer,
+    debtor: Debtor,
+    invoices: Sequence[Invoice],
+    actor: str,
+    now: dt.datetime | None = None,
+) -> bool:
+    """An admin sends a second chance by hand for open invoices of one debtor."""
+    open_ones = still_open(invoices)
+    if not open_ones:
+        return False
+    now = now or utcnow()
+    return _send(session, mailer, debtor, open_ones, None, now, actor=actor)
+
+
+def _send(
+    session: Session,
+    mailer: SecondChanceMailer,
+    debtor: Debtor,
+    invoices: Sequence[Invoice],
+    dedupe_key: str | None,
+    now: dt.datetime,
+    actor: str = "system",
+) -> bool:
+    link = paylinks.create(session, debtor, invoices, actor=actor, purpose="second_chance", now=now)
+    key = dedupe_key or f"second-chance:link:{link.id}"
+    if not mailer.second_chance(session, debtor, invoices, link, key):
+        return False
+    for invoice in invoices:
+        audit.record(
+            session,
+            actor,
+            "payment.second_chance",
+            debtor_id=debtor.id,
+            invoice_id=invoice.id,
+            link=link.id,
+        )
+    return True

@@ -1,0 +1,487 @@
+"""Starting payments, the payment state machine, and booking money on invoices.
+
+Every change of a payment's state comes from the provider's current truth
+(`Provider.fetch`), applied under a row lock by `apply_truth`. Applying the same truth
+twice changes nothing, so duplicated, concurrent and out-of-order webhooks are safe; the
+unique (payment, invoice) allocation is the database's last guard against double booking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.domain import audit
+from portal.domain.payments.providers.base import (
+    CheckoutRequest,
+    Method,
+    Provider,
+    ProviderStatus,
+    Status,
+)
+from portal.models import (
+    Allocation,
+    Debtor,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    PayLink,
+    Payment,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+FINAL = frozenset({Status.PAID, Status.FAILED, Status.CANCELED, Status.EXPIRED})
+UNSUCCESSFUL = frozenset({Status.FAILED, Status.CANCELED, Status.EXPIRED})
+REVERSED = frozenset({Status.REFUNDED, Status.CHARGED_BACK})
+ALLOWED: dict[Status, frozenset[Status]] = {  # a provider may skip states
+    Status.CREATED: frozenset({Status.OPEN, Status.PENDING, Status.AUTHORIZED}) | FINAL,
+    Status.OPEN: frozenset({Status.PENDING, Status.AUTHORIZED}) | FINAL,
+    Status.PENDING: frozenset({Status.AUTHORIZED}) | FINAL,
+    Status.AUTHORIZED: FINAL,
+    Status.PAID: REVERSED,
+    Status.REFUNDED: frozenset({Status.CHARGED_BACK}),
+    Status.CHARGED_BACK: frozenset({Status.REFUNDED}),
+}
+SECOND_CHANCE_DELAY = dt.timedelta(hours=1)
+
+
+class IllegalTransition(Exception):
+    """A state change the table does not allow (logged and answered 200 by webhooks)."""
+
+    def __init__(self, old: str, new: str) -> None:
+        super().__init__(f"{old} -> {new}")
+        self.old, self.new = old, new
+
+
+class PaymentRefused(Exception):
+    """The debtor's request cannot become a payment; `reason` is a stable code for the UI."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def apply_status(payment: Payment, new: Status) -> bool:
+    """Move `payment` to `new`; False when it is already there (a repeated webhook)."""
+    old = Status(payment.status)
+    if new == old:
+        return False
+    if new not in ALLOWED.get(old, frozenset()):
+        raise IllegalTransition(old, new)
+    payment.status = new.value
+    return True
+
+
+# --------------------------------------------------------------------------- choosing
+@dataclass(frozen=True)
+class Selection:
+    """Open invoices of one debtor chosen to pay together; the server's own total."""
+
+    debtor: Debtor
+    invoices: Sequence[Invoice]
+
+    @property
+    def total_cents(self) -> int:
+        return sum(i.open_cents for i in self.invoices)
+
+    @property
+    def currency(self) -> str:
+        return self.invoices[0].currency if self.invoices else "EUR"
+
+    @property
+    def min_cents(self) -> int | None:
+        """The smallest part payment allowed, or None when the segment allows none."""
+        segment = self.debtor.segment
+        if segment is None or not segment.allow_partial:
+            return None
+        return min(segment.partial_min_cents, self.total_cents)
+
+
+def payable_query(debtor_id: int) -> list[object]:
+    """Conditions for an invoice the debtor can pay now."""
+    return [
+        Invoice.debtor_id == debtor_id,
+        Invoice.status == InvoiceStatus.OPEN.value,
+        Invoice.kind == InvoiceKind.INVOICE.value,
+        Invoice.open_cents > 0,
+    ]
+
+
+def select_invoices(session: Session, debtor: Debtor, invoice_ids: Sequence[int]) -> Selection:
+    """The debtor's payable invoices among `invoice_ids`; refuses anything else.
+
+    An id of another debtor, a paid invoice or a credit note refuses the whole request:
+    a tampered form never pays a part of what the person thinks they are paying.
+    """
+    wanted = set(invoice_ids)
+    if not wanted or len(wanted) > 200:
+        raise PaymentRefused("nothing_selected" if not wanted else "too_many")
+    rows = session.scalars(
+        select(Invoice)
+        .where(Invoice.id.in_(wanted), *payable_query(debtor.id))  # type: ignore[arg-type]
+        .order_by(Invoice.due_date, Invoice.id)
+    ).all()
+    if len(rows) != len(wanted):
+        raise PaymentRefused("not_payable")
+    if len({i.currency for i in rows}) > 1:
+        raise PaymentRefused("mixed_currency")
+    return Selection(debtor, rows)
+
+
+def check_amount(selection: Selection, amount_cents: int | None) -> int:
+    """The amount to ask: the open total, or a part payment the segment allows."""
+    total = selection.total_cents
+    if amount_cents is None or amount_cents == total:
+        return total
+    minimum = selection.min_cents
+    if minimum is None:
+        raise PaymentRefused("partial_not_allowed")
+    if amount_cents > total:
+        raise PaymentRefused("amount_too_high")
+    if amount_cents < minimum:
+        raise PaymentRefused("amount_too_low")
+    return amount_cents
+
+
+def offered_methods(provider: Provider, debtor: Debtor, currency: str) -> tuple[Method, ...]:
+    """The methods to show, in order: the brand's choice, what the provider can do in this
+    currency, Bancontact first for Belgian debtors and iDEAL first for Dutch ones."""
+    wanted = [m.strip() for m in debtor.brand.payment_methods.split(",") if m.strip()]
+    methods = [Method(m) for m in wanted if m in Method.__members__.values()]
+    methods = [m for m in methods if provider.supports(m, currency)]
+    first = Method.BANCONTACT if debtor.country == "BE" else Method.IDEAL
+    methods.sort(key=lambda m: (m != first, wanted.index(m.value)))
+    return tuple(methods)
+
+
+LOCALES = {"nl": {"BE": "nl_BE"}, "fr": {"BE": "fr_BE"}, "en": {}}
+
+
+def locale_for(debtor: Debtor) -> str:
+    """Provider locale such as nl_NL, nl_BE, fr_BE, en_US."""
+    default = {"nl": "nl_NL", "fr": "fr_FR", "en": "en_US"}.get(debtor.language, "nl_NL")
+    return LOCALES.get(debtor.language, {}).get(debtor.country, default)
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """What the route parsed; the amount is only a wish that `check_amount` judges."""
+
+    invoice_ids: Sequence[int]
+    method: Method | None
+    amount_cents: int | None = None
+    pay_link: PayLink | None = None
+
+
+def start(
+    session: Session,
+    provider: Provider,
+    debtor: Debtor,
+    wish: StartRequest,
+    *,
+    return_url: Callable[[str], str],
+    webhook_url: str | None,
+    description: Callable[[Sequence[Invoice]], str],
+) -> Payment:
+    """Create the payment and its provider checkout; the caller redirects to checkout_url.
+
+    Raises PaymentRefused for a request we will not turn into a payment and
+    ProviderError when the provider cannot be reached (the caller rolls back).
+    """
+    selection = select_invoices(session, debtor, wish.invoice_ids)
+    amount = check_amount(selection, wish.amount_cents)
+    methods = offered_methods(provider, debtor, selection.currency)
+    if not methods:
+        raise PaymentRefused("no_method")
+    if wish.method is not None and wish.method not in methods:
+        raise PaymentRefused("method_not_offered")
+    payment = Payment(
+        public_id=secrets.token_urlsafe(16),
+        brand_id=debtor.brand_id,
+        debtor_id=debtor.id,
+        pay_link_id=wish.pay_link.id if wish.pay_link else None,
+        provider=provider.name,
+        method=wish.method.value if wish.method else None,
+        amount_cents=amount,
+        currency=selection.currency,
+        description=description(selection.invoices)[:250],
+        invoices=list(selection.invoices),
+    )
+    session.add(payment)
+    session.flush()
+    checkout = provider.create(
+        CheckoutRequest(
+            reference=payment.public_id,
+            amount_cents=amount,
+            currency=payment.currency,
+            description=payment.description,
+            methods=methods,
+            method=wish.method,
+            locale=locale_for(debtor),
+            return_url=return_url(payment.public_id),
+            webhook_url=webhook_url,
+            metadata={"reference": payment.public_id, "debtor": debtor.number},
+        )
+    )
+    payment.provider_ref = checkout.provider_ref
+    payment.checkout_url = checkout.checkout_url
+    apply_status(payment, checkout.status)
+    for invoice in selection.invoices:
+        audit.record(
+            session,
+            f"debtor:{debtor.id}",
+            "payment.started",
+            debtor_id=debtor.id,
+            invoice_id=invoice.id,
+            payment=payment.public_id,
+            amount_cents=amount,
+            currency=payment.currency,
+            provider=provider.name,
+        )
+    return payment
+
+
+# --------------------------------------------------------------------------- applying
+class Notifier(Protocol):
+    """Mails that follow a change (the receipt); written to the outbox by the caller's app."""
+
+    def paid(self, session: Session, payment: Payment) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What applying the provider's truth did."""
+
+    changed: bool
+    old: Status
+    new: Status
+    note: str = ""
+
+
+def locked(session: Session, payment_id: int) -> Payment:
+    """Load a payment with a row lock (SQLite: the transaction began IMMEDIATE)."""
+    # populate_existing: the payment may already sit in the session, loaded before the lock
+    return session.execute(
+        select(Payment)
+        .where(Payment.id == payment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def by_provider_ref(session: Session, provider: str, ref: str) -> Payment | None:
+    """Our payment for a provider's reference, or None."""
+    return session.scalar(
+        select(Payment).where(Payment.provider == provider, Payment.provider_ref == ref)
+    )
+
+
+def apply_truth(
+    session: Session,
+    payment: Payment,
+    truth: ProviderStatus,
+    notifier: Notifier | None,
+    now: dt.datetime | None = None,
+) -> Outcome:
+    """Bring `payment` (locked by the caller) in line with the provider's truth.
+
+    Money that arrived (paid, or refunded/charged back later) is booked once, oldest due
+    date first; refunds and chargebacks reopen what they take back; an illegal transition
+    is logged and leaves the payment as it was.
+    """
+    now = now or utcnow()
+    old = Status(payment.status)
+    payment.checked_at = now
+    payment.test_mode = truth.test_mode
+    if truth.method is not None:
+        payment.method = truth.method.value
+    money_arrived = truth.status == Status.PAID or truth.refunded_cents or truth.charged_back_cents
+    target = Status.PAID if money_arrived else truth.status
+    try:
+        changed = (
+            apply_status(payment, target) if old not in REVERSED or not money_arrived else False
+        )
+    except IllegalTransition as exc:
+        log.warning("payment %s: ignored %s", payment.public_id, exc)
+        return Outcome(False, old, old, note=f"illegal transition {exc}")
+    if changed and target == Status.PAID:
+        _book(session, payment, truth, now)
+        if notifier is not None:
+            notifier.paid(session, payment)
+    elif changed and target in UNSUCCESSFUL:
+        payment.second_chance_at = now + SECOND_CHANCE_DELAY
+        _record_all(session, payment, f"payment.{target.value}")
+    if money_arrived:
+        changed = _reverse(session, payment, truth) or changed
+    return Outcome(changed, old, Status(payment.status))
+
+
+def _record_all(session: Session, payment: Payment, action: str, **details: object) -> None:
+    for invoice in payment.invoices:
+        audit.record(
+            session,
+            "system",
+            action,
+            debtor_id=payment.debtor_id,
+            invoice_id=invoice.id,
+            payment=payment.public_id,
+            **details,
+        )
+
+
+def _book(session: Session, payment: Payment, truth: ProviderStatus, now: dt.datetime) -> None:
+    """Create the allocations: oldest due date first; the rest is the debtor's credit."""
+    payment.paid_at = now
+    payment.received_cents = truth.amount_cents
+    flags = []
+    if truth.amount_cents != payment.amount_cents or truth.currency != payment.currency:
+        flags.append(
+            f"received {truth.currency} {truth.amount_cents / 100:.2f}, "
+            f"asked {payment.currency} {payment.amount_cents / 100:.2f}"
+        )
+    if payment.allocations:  # booked before (cannot happen through apply_status; be safe)
+        return
+    ids = [i.id for i in payment.invoices]
+    invoices = session.scalars(
+        select(Invoice)
+        .where(Invoice.id.in_(ids))
+        .order_by(Invoice.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    remaining = truth.amount_cents if truth.currency == payment.currency else 0
+    for invoice in sorted(invoices, key=lambda i: (i.due_date, i.id)):
+        take = min(remaining, max(invoice.open_cents, 0))
+        if take <= 0 or invoice.kind != InvoiceKind.INVOICE:
+            continue
+        session.add(Allocation(payment=payment, invoice=invoice, amount_cents=take))
+        invoice.open_cents -= take
+        if invoice.open_cents == 0 and invoice.status == InvoiceStatus.OPEN:
+            invoice.status = InvoiceStatus.PAID.value
+        remaining -= take
+        audit.record(
+            session,
+            "system",
+            "payment.received",
+            debtor_id=payment.debtor_id,
+            invoice_id=invoice.id,
+            payment=payment.public_id,
+            amount_cents=take,
+            currency=payment.currency,
+            method=payment.method,
+        )
+    if remaining > 0:
+        payment.unallocated_cents = remaining
+        flags.append(f"credit balance {remaining / 100:.2f} (more than was open)")
+    if flags:
+        payment.flag = "; ".join(flags)[:250]
+    session.flush()
+
+
+def _reverse(session: Session, payment: Payment, truth: ProviderStatus) -> bool:
+    """Reopen what a refund or chargeback took back: credit first, then newest booking."""
+    before = payment.refunded_cents + payment.charged_back_cents
+    after = min(truth.refunded_cents + truth.charged_back_cents, payment.received_cents)
+    if after <= before:
+        return False
+    delta = after - before
+    payment.refunded_cents = truth.refunded_cents
+    payment.charged_back_cents = truth.charged_back_cents
+    target = Status.CHARGED_BACK if truth.charged_back_cents else Status.REFUNDED
+    try:
+        apply_status(payment, target)
+    except IllegalTransition as exc:  # e.g. refunded -> refunded with a larger amount
+        log.info("payment %s: %s", payment.public_id, exc)
+    from_credit = min(delta, payment.unallocated_cents)
+    payment.unallocated_cents -= from_credit
+    delta -= from_credit
+    for allocation in reversed(payment.allocations):
+        if delta <= 0:
+            break
+        back = min(delta, allocation.amount_cents - allocation.reversed_cents)
+        if back <= 0:
+            continue
+        allocation.reversed_cents += back
+        invoice = allocation.invoice
+        invoice.open_cents = min(invoice.total_cents, invoice.open_cents + back)
+        if invoice.status == InvoiceStatus.PAID:
+            invoice.status = InvoiceStatus.OPEN.value
+        delta -= back
+        audit.record(
+            session,
+            "system",
+            f"payment.{target.value}",
+            debtor_id=payment.debtor_id,
+            invoice_id=invoice.id,
+            payment=payment.public_id,
+            amount_cents=back,
+            currency=payment.currency,
+        )
+    return True
+
+
+def sync(
+    session: Session,
+    provider: Provider,
+    payment_id: int,
+    notifier: Notifier | None,
+    now: dt.datetime | None = None,
+) -> Outcome:
+    """Ask the provider for the truth, then apply it under a row lock (one transaction)."""
+    ref = session.scalar(select(Payment.provider_ref).where(Payment.id == payment_id))
+    if ref is None:
+        status = Status(session.get_one(Payment, payment_id).status)
+        return Outcome(False, status, status, note="not created at the provider")
+    truth = provider.fetch(ref)  # network call before taking the lock
+    payment = locked(session, payment_id)
+    return apply_truth(session, payment, truth, notifier, now)
+
+
+RECHECK_AFTER = dt.timedelta(minutes=2)
+RECHECK_UNTIL = dt.timedelta(days=2)
+NOT_FINAL = (Status.CREATED, Status.OPEN, Status.PENDING, Status.AUTHORIZED)
+
+
+def recheck_open(
+    session: Session,
+    provider_for: Callable[[str], Provider],
+    notifier: Notifier | None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Sync payments still open after a few minutes (a webhook may be lost, or left out
+    because BASE_URL is not public). One transaction per payment; returns how many changed.
+    """
+    now = now or utcnow()
+    ids = session.scalars(
+        select(Payment.id)
+        .where(
+            Payment.status.in_([s.value for s in NOT_FINAL]),
+            Payment.provider_ref.is_not(None),
+            Payment.created_at <= now - RECHECK_AFTER,
+            Payment.created_at >= now - RECHECK_UNTIL,
+        )
+        .order_by(Payment.id)
+        .limit(1000)
+    ).all()
+    session.commit()
+    changed = 0
+    for payment_id in ids:
+        provider_name = session.scalar(select(Payment.provider).where(Payment.id == payment_id))
+        try:
+            outcome = sync(session, provider_for(provider_name or ""), payment_id, notifier, now)
+        except Exception:  # one unreachable provider or odd payment must not stop the rest
+            session.rollback()
+            log.exception("re-check of payment %s failed", payment_id)
+            continue
+        session.commit()
+        changed += outcome.changed
+    return changed

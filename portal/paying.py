@@ -1,0 +1,42 @@
+"""The app's side of payments: providers, mails and URLs bound to this app's settings."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from portal.config import Settings
+from portal.domain.payments.providers import registry
+from portal.domain.payments.providers.base import Provider
+from portal.mails import PaymentMails
+from portal.models import Brand
+
+
+def settings() -> Settings:
+    """The running app's settings."""
+    settings_: Settings = current_app.config["SETTINGS"]
+    return settings_
+
+
+def provider(name: str | None = None) -> Provider:
+    """A provider by name (a payment's own), else the default from PAYMENT_PROVIDER."""
+    return registry.get(name or settings().payment_provider, settings())
+
+
+def provider_for_brand(brand: Brand) -> Provider:
+    """The provider a brand's new payments use (today: the deployment's default)."""
+    return provider()
+
+
+def mails() -> PaymentMails:
+    """Receipt and second-chance mails for this app."""
+    return PaymentMails(settings())
+
+
+def webhook_url(provider_name: str) -> str:
+    """Where the provider posts its webhooks."""
+    return f"{settings().base_url}/webhooks/{provider_name}"
+
+
+def return_url(public_id: str) -> str:
+    """Where the provider sends the debtor back to."""
+    return f"{settings().base_url}/pay/return/{public_id}"

@@ -1,0 +1,242 @@
+"""Paying: choose invoices and a method, go to the provider, come back to a receipt.
+
+Nothing the browser sends sets an amount: invoice ids are checked against the debtor's
+payable invoices and the total is computed from the database; a part payment is a wish
+that the segment's rules judge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask import Blueprint, Response, abort, flash, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
+
+from portal import paying
+from portal.db import db
+from portal.debtor_session import current_debtor, debtor_required
+from portal.domain.money import parse_amount
+from portal.domain.payments import paylinks, service
+from portal.domain.payments.providers.base import Method, ProviderError, Status
+from portal.htmx import redirect_to, render_page
+from portal.models import Debtor, Invoice, PayLink, Payment
+
+bp = Blueprint("pay", __name__)
+
+
+def refusal_text(reason: str) -> str:
+    """A refusal code in words the debtor understands."""
+    texts = {
+        "nothing_selected": _("Select at least one invoice to pay."),
+        "too_many": _("Select at most 200 invoices at a time."),
+        "not_payable": _(
+            "One of the invoices can no longer be paid here (it may be paid already). "
+            "Please choose again."
+        ),
+        "mixed_currency": _("Invoices in different currencies are paid separately."),
+        "partial_not_allowed": _("Only the full amount can be paid online."),
+        "amount_too_high": _("The amount is more than what is open."),
+        "amount_too_low": _("The amount is below the minimum for a part payment."),
+        "amount_invalid": _("Enter an amount such as 25,00."),
+        "no_method": _("No online payment method is available for this currency."),
+        "method_not_offered": _("Choose one of the payment methods shown."),
+    }
+    return texts.get(reason, _("This payment cannot be started."))
+
+
+def _invoice_ids() -> list[int]:
+    ids = []
+    for raw in request.values.getlist("invoice"):
+        try:
+            ids.append(int(raw))
+        except ValueError:
+            continue
+    return ids
+
+
+def _debtor() -> Debtor:
+    debtor = current_debtor()
+    assert debtor is not None  # guaranteed by @debtor_required
+    return debtor
+
+
+def _choose_context(selection: service.Selection, **extra: object) -> dict[str, object]:
+    provider = paying.provider_for_brand(selection.debtor.brand)
+    return {
+        "selection": selection,
+        "methods": service.offered_methods(provider, selection.debtor, selection.currency),
+        "page_brand": selection.debtor.brand,
+        **extra,
+    }
+
+
+@bp.get("/pay")
+@debtor_required
+def choose() -> Response | str:
+    """The chosen invoices, their total and the methods; the debtor confirms here."""
+    try:
+        selection = service.select_invoices(db.session(), _debtor(), _invoice_ids())
+    except service.PaymentRefused as exc:
+        flash(refusal_text(exc.reason), "error")
+        return Response(render_template("pay/refused.html"), 422)
+    return render_template("pay/choose.html", **_choose_context(selection))
+
+
+@bp.get("/pay/total")
+@debtor_required
+def running_total() -> Response:
+    """The pay bar under the invoice table, recomputed as boxes are ticked (HTMX)."""
+    debtor = _debtor()
+    ids = set(_invoice_ids())
+    chosen: Sequence[Invoice] = []
+    if ids:
+        try:
+            chosen = service.select_invoices(db.session(), debtor, list(ids)).invoices
+        except service.PaymentRefused:
+            chosen = []
+    return render_page("pay/_bar.html", "pay/_bar.html", chosen=chosen)
+
+
+def _wish() -> service.StartRequest:
+    method_raw = request.form.get("method", "")
+    method = Method(method_raw) if method_raw in Method.__members__.values() else None
+    amount_raw = request.form.get("amount", "").strip()
+    amount = None
+    if amount_raw:
+        try:
+            amount = parse_amount(amount_raw)
+        except ValueError:
+            raise service.PaymentRefused("amount_invalid") from None
+    return service.StartRequest(_invoice_ids(), method, amount)
+
+
+def _start(debtor: Debtor, wish: service.StartRequest, retry_url: str) -> BaseResponse:
+    provider = paying.provider_for_brand(debtor.brand)
+    try:
+        payment = service.start(
+            db.session(),
+            provider,
+            debtor,
+            wish,
+            return_url=paying.return_url,
+            webhook_url=paying.webhook_url(provider.name),
+            description=_description,
+        )
+    except service.PaymentRefused as exc:
+        db.session.rollback()
+        flash(refusal_text(exc.reason), "error")
+        return redirect_to(retry_url)
+    except ProviderError:
+        db.session.rollback()
+        flash(_("The payment service cannot be reached right now. Please try again."), "error")
+        return redirect_to(retry_url)
+    db.session.commit()
+    return redirect_to(payment.checkout_url)
+
+
+def _description(invoices: Sequence[Invoice]) -> str:
+    numbers = ", ".join(i.number for i in invoices[:5])
+    more = len(invoices) - 5
+    label = ngettext("Invoice %(numbers)s", "Invoices %(numbers)s", len(invoices), numbers=numbers)
+    return label + (f" (+{more})" if more > 0 else "")
+
+
+@bp.post("/pay")
+@debtor_required
+def start() -> BaseResponse:
+    """Create the provider payment now (iDEAL sessions expire in minutes) and go there."""
+    debtor = _debtor()
+    retry = url_for("pay.choose", invoice=_invoice_ids())
+    try:
+        wish = _wish()
+    except service.PaymentRefused as exc:
+        flash(refusal_text(exc.reason), "error")
+        return redirect_to(retry)
+    return _start(debtor, wish, retry)
+
+
+# ------------------------------------------------------------------ coming back
+def _payment(public_id: str) -> Payment:
+    payment = db.session.scalar(select(Payment).where(Payment.public_id == public_id))
+    return payment or abort(404)
+
+
+RECHECK_SECONDS = 3
+
+
+def _refresh(payment: Payment) -> Payment:
+    """Ask the provider when the payment is not final and was not checked just now."""
+    status = Status(payment.status)
+    if status in service.FINAL or status in service.REVERSED:
+        return payment
+    if payment.checked_at is not None:
+        age = (service.utcnow() - payment.checked_at).total_seconds()
+        if age < RECHECK_SECONDS:
+            return payment
+    try:
+        service.sync(db.session(), paying.provider(payment.provider), payment.id, paying.mails())
+    except ProviderError:
+        db.session.rollback()
+        return _payment(payment.public_id)
+    db.session.commit()
+    return _payment(payment.public_id)
+
+
+def _retry_url(payment: Payment) -> str:
+    if payment.pay_link_id is not None:
+        link = db.session.get(PayLink, payment.pay_link_id)
+        if link is not None:
+            return url_for("pay.link", token=paylinks.token(link, paying.settings().secret_key))
+    return url_for("pay.choose", invoice=[i.id for i in payment.invoices])
+
+
+@bp.get("/pay/return/<public_id>")
+def returned(public_id: str) -> Response:
+    """The page the provider sends the debtor back to: processing, receipt or failure."""
+    payment = _refresh(_payment(public_id))
+    return render_page(
+        "pay/return.html",
+        "pay/_status.html",
+        payment=payment,
+        page_brand=payment.brand,
+        retry_url=_retry_url(payment),
+    )
+
+
+# ------------------------------------------------------------------ pay-links
+@bp.route("/p/<token>", methods=["GET", "POST"])
+def link(token: str) -> BaseResponse | tuple[str, int] | str:
+    """A pay-link: the invoices and amount, nothing else personal; POST starts paying."""
+    resolved = paylinks.resolve(db.session(), token, paying.settings().secret_key)
+    if resolved.state == paylinks.LinkState.INVALID or resolved.link is None:
+        return render_template("pay/link_problem.html", state=resolved.state), 404
+    pay_link = resolved.link
+    if resolved.state != paylinks.LinkState.USABLE:
+        receipt = paylinks.last_paid_payment(db.session(), pay_link)
+        return render_template(
+            "pay/link_problem.html",
+            state=resolved.state,
+            pay_link=pay_link,
+            receipt=receipt,
+            page_brand=pay_link.brand,
+        ), 410 if resolved.state != paylinks.LinkState.PAID else 200
+    invoices = resolved.open_invoices
+    selection = service.Selection(pay_link.debtor, invoices)
+    if request.method == "POST":
+        try:
+            wish = _wish()
+        except service.PaymentRefused as exc:
+            flash(refusal_text(exc.reason), "error")
+            return redirect_to(url_for("pay.link", token=token))
+        wish = service.StartRequest(
+            [i.id for i in invoices], wish.method, wish.amount_cents, pay_link
+        )
+        return _start(pay_link.debtor, wish, url_for("pay.link", token=token))
+    pay_link.last_opened_at = service.utcnow()
+    db.session.commit()
+    return render_template(
+        "pay/link.html", **_choose_context(selection, token=token, pay_link=pay_link)
+    )

@@ -1,0 +1,37 @@
+"""Provider webhooks: no session, no CSRF (providers post them), every delivery logged."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, request
+
+from portal import paying
+from portal.db import db
+from portal.domain.payments import webhooks
+from portal.domain.payments.providers import registry
+from portal.domain.payments.providers.base import WebhookRequest
+from portal.extensions import csrf, limiter
+
+bp = Blueprint("webhooks", __name__)
+
+
+@bp.post("/webhooks/<provider_name>")
+@csrf.exempt
+@limiter.exempt
+def receive(provider_name: str) -> Response:
+    """Verify, apply and log one delivery; the answer tells the provider whether to retry."""
+    if provider_name not in registry.names():
+        abort(404)
+    try:
+        provider = paying.provider(provider_name)
+    except KeyError:
+        abort(404)
+    delivery = WebhookRequest(
+        body=request.get_data(cache=True),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        form=request.form.to_dict(),
+    )
+    answer = webhooks.handle(
+        db.session(), provider, delivery, paying.mails(), request.remote_addr or ""
+    )
+    db.session.commit()
+    return Response(answer.outcome, answer.http_status, mimetype="text/plain")

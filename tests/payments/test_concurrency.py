@@ -1,0 +1,62 @@
+"""The same webhook delivered 50 times at once books exactly one allocation."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from portal import paying
+from portal.db import db
+from portal.domain.payments import webhooks
+from portal.domain.payments.providers.base import Status, WebhookRequest
+from portal.models import Allocation, Invoice, OutboxMessage, WebhookDelivery
+from tests.factories import create_debtor, create_invoice
+from tests.payments.helpers import provider_says, started
+
+pytestmark = [pytest.mark.committed, pytest.mark.usefixtures("committed")]
+
+
+def test_fifty_concurrent_deliveries_book_once(app):
+    debtor = create_debtor()
+    invoices = [create_invoice(debtor, total_cents=1000 * (i + 1)) for i in range(3)]
+    payment = started(app, debtor, invoices)
+    provider_says(payment, Status.PAID)
+    ref = payment.provider_ref
+    db.session.remove()
+
+    barrier = threading.Barrier(50)
+    answers: list[str] = []
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        try:
+            with app.test_request_context():
+                barrier.wait()
+                request = WebhookRequest(b"id=" + ref.encode(), {}, {"id": ref})
+                answer = webhooks.handle(
+                    db.session(), paying.provider("sandbox"), request, paying.mails()
+                )
+                db.session.commit()
+                answers.append(answer.outcome)
+        except BaseException as exc:  # reported below, with the thread's own error
+            errors.append(exc)
+        finally:
+            db.session.remove()
+
+    threads = [threading.Thread(target=deliver) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    assert sorted(answers) == ["applied"] + ["unchanged"] * 49
+    assert db.session.scalar(select(func.count()).select_from(Allocation)) == 3
+    assert db.session.scalar(select(func.sum(Invoice.open_cents))) == 0
+    receipts = (
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "receipt")
+    )
+    assert db.session.scalar(receipts) == 1
+    assert db.session.scalar(select(func.count()).select_from(WebhookDelivery)) == 50

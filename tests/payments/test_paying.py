@@ -1,0 +1,202 @@
+"""Paying in the portal with the sandbox: choosing, tampering, coming back, receipts."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from portal.db import db
+from portal.models import Allocation, AuditEvent, Invoice, OutboxMessage, Payment, SandboxPayment
+from tests.conftest import csrf_from, login_as
+from tests.factories import create_debtor, create_invoice, create_segment
+
+
+def pay_form(client, *invoices):
+    """Open the pay page for `invoices` and return its CSRF token."""
+    page = client.get("/pay", query_string={"invoice": [i.id for i in invoices]})
+    assert page.status_code == 200
+    return page, csrf_from(page.get_data(as_text=True))
+
+
+def start(client, invoices, **form):
+    _page, token = pay_form(client, *invoices)
+    data = {"csrf_token": token, "invoice": [i.id for i in invoices], "method": "ideal"}
+    data.update(form)
+    return client.post("/pay", data=data)
+
+
+def sandbox_decide(client, checkout_url, outcome, method="ideal"):
+    path = checkout_url.replace("http://portal.test", "")
+    page = client.get(path)
+    assert page.status_code == 200
+    return client.post(
+        path,
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "outcome": outcome,
+            "method": method,
+        },
+    )
+
+
+def test_pay_two_invoices_in_one_payment(client):
+    debtor = create_debtor()
+    older = create_invoice(debtor, total_cents=10000)
+    newer = create_invoice(debtor, total_cents=2550)
+    login_as(client, debtor)
+
+    page, _ = pay_form(client, older, newer)
+    html = page.get_data(as_text=True)
+    assert "€125.50" in html and older.number in html and newer.number in html
+
+    response = start(client, [older, newer])
+    assert response.status_code == 303
+    checkout = response.headers["Location"]
+    assert "/sandbox/checkout/sbx_" in checkout
+    payment = db.session.scalar(select(Payment))
+    assert payment.amount_cents == 12550 and payment.status == "open"
+
+    back = sandbox_decide(client, checkout, "paid")
+    assert (
+        back.status_code == 303 and f"/pay/return/{payment.public_id}" in back.headers["Location"]
+    )
+    receipt = client.get(f"/pay/return/{payment.public_id}").get_data(as_text=True)
+    assert "Thank you, your payment was received" in receipt
+    assert older.number in receipt and newer.number in receipt
+
+    db.session.expire_all()
+    assert db.session.get(Invoice, older.id).status == "paid"
+    assert db.session.get(Invoice, newer.id).open_cents == 0
+    booked = db.session.scalars(select(Allocation).order_by(Allocation.id)).all()
+    assert [(a.invoice_id, a.amount_cents) for a in booked] == [(older.id, 10000), (newer.id, 2550)]
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "receipt"))
+    assert mail.recipient == debtor.primary_email and "€125.50" in mail.subject
+
+
+def test_the_running_total_counts_only_the_debtors_open_invoices(client):
+    debtor = create_debtor()
+    a = create_invoice(debtor, total_cents=1000)
+    b = create_invoice(debtor, total_cents=2000)
+    stranger = create_invoice(create_debtor(), total_cents=999999)
+    login_as(client, debtor)
+    bar = client.get(
+        "/pay/total", query_string={"invoice": [a.id, b.id]}, headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert "2 invoices selected" in bar and "€30.00" in bar
+    bar = client.get(
+        "/pay/total", query_string={"invoice": [a.id, stranger.id]}, headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert "9,999.99" not in bar and "invoices selected" not in bar
+
+
+def test_another_debtors_invoice_is_refused_and_never_shown(client):
+    mine = create_debtor()
+    own = create_invoice(mine)
+    theirs = create_invoice(create_debtor(), number="SECRET-42")
+    login_as(client, mine)
+    page = client.get("/pay", query_string={"invoice": [own.id, theirs.id]})
+    assert page.status_code == 422 and "SECRET-42" not in page.get_data(as_text=True)
+    _page, token = pay_form(client, own)
+    response = client.post(
+        "/pay", data={"csrf_token": token, "invoice": [own.id, theirs.id], "method": "ideal"}
+    )
+    assert response.status_code == 303 and "/sandbox/" not in response.headers["Location"]
+    assert db.session.scalar(select(func.count()).select_from(Payment)) == 0
+
+
+def test_a_paid_invoice_cannot_be_paid_again(client):
+    debtor = create_debtor()
+    paid = create_invoice(debtor, open_cents=0, status="paid")
+    login_as(client, debtor)
+    assert client.get("/pay", query_string={"invoice": paid.id}).status_code == 422
+
+
+def test_the_browser_cannot_set_the_amount(client):
+    debtor = create_debtor()  # no segment: part payments are not allowed
+    invoice = create_invoice(debtor, total_cents=50000)
+    login_as(client, debtor)
+    response = start(client, [invoice], amount="1,00", amount_cents="100")
+    assert response.status_code == 303 and "/sandbox/" not in response.headers["Location"]
+    follow = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Only the full amount can be paid online." in follow
+    assert db.session.scalar(select(func.count()).select_from(Payment)) == 0
+    # extra fields are ignored: the amount is the open amount from the database
+    response = start(client, [invoice], amount_cents="100", total="1")
+    assert db.session.scalar(select(Payment.amount_cents)) == 50000
+
+
+def test_part_payment_within_the_segment_rules(client):
+    segment = create_segment(allow_partial=True, partial_min_cents=2500)
+    debtor = create_debtor(segment_id=segment.id)
+    older = create_invoice(debtor, total_cents=10000)
+    newer = create_invoice(debtor, total_cents=10000)
+    login_as(client, debtor)
+    too_low = start(client, [older, newer], amount="10,00")
+    assert "/sandbox/" not in too_low.headers["Location"]
+    too_high = start(client, [older, newer], amount="300")
+    assert "/sandbox/" not in too_high.headers["Location"]
+    ok = start(client, [older, newer], amount="120,00")
+    assert "/sandbox/" in ok.headers["Location"]
+    sandbox_decide(client, ok.headers["Location"], "paid")
+    payment = db.session.scalar(select(Payment))
+    client.get(f"/pay/return/{payment.public_id}")
+    db.session.expire_all()
+    # oldest due date first: the older invoice is paid, the rest goes to the newer one
+    assert db.session.get(Invoice, older.id).open_cents == 0
+    assert db.session.get(Invoice, newer.id).open_cents == 8000
+
+
+def test_failed_payment_leaves_invoices_open_and_offers_a_retry(client):
+    debtor = create_debtor()
+    invoice = create_invoice(debtor)
+    login_as(client, debtor)
+    response = start(client, [invoice])
+    sandbox_decide(client, response.headers["Location"], "failed")
+    payment = db.session.scalar(select(Payment))
+    page = client.get(f"/pay/return/{payment.public_id}").get_data(as_text=True)
+    assert "The payment did not go through" in page and "Try again" in page
+    db.session.expire_all()
+    assert db.session.get(Invoice, invoice.id).open_cents == invoice.total_cents
+    assert db.session.get(Payment, payment.id).second_chance_at is not None
+
+
+def test_processing_page_polls_until_final(client):
+    debtor = create_debtor()
+    invoice = create_invoice(debtor)
+    login_as(client, debtor)
+    response = start(client, [invoice])
+    payment = db.session.scalar(select(Payment))
+    waiting = client.get(f"/pay/return/{payment.public_id}").get_data(as_text=True)
+    assert "waiting for confirmation" in waiting and 'hx-trigger="every 2s"' in waiting
+    record = db.session.scalar(select(SandboxPayment))
+    record.status = "paid"
+    db.session.commit()
+    payment = db.session.get(Payment, payment.id)
+    payment.checked_at = None  # the page re-asks the provider only every few seconds
+    db.session.commit()
+    partial = client.get(
+        f"/pay/return/{payment.public_id}", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
+    assert "Thank you" in partial and "hx-trigger" not in partial
+    assert response.status_code == 303
+
+
+def test_return_page_of_an_unknown_payment_is_404(client):
+    assert client.get("/pay/return/not-a-real-id").status_code == 404
+
+
+def test_timeline_shows_the_payment(client):
+    debtor = create_debtor()
+    invoice = create_invoice(debtor, total_cents=4200)
+    login_as(client, debtor)
+    response = start(client, [invoice])
+    sandbox_decide(client, response.headers["Location"], "paid")
+    payment = db.session.scalar(select(Payment))
+    client.get(f"/pay/return/{payment.public_id}")
+    detail = client.get(f"/invoices/{invoice.id}").get_data(as_text=True)
+    assert re.search(r"€42\.00.*iDEAL", detail, re.S)
+    actions = db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.invoice_id == invoice.id)
+    ).all()
+    assert "payment.started" in actions and "payment.received" in actions
