@@ -15,7 +15,7 @@ from flask_babel import ngettext
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import paying
+from portal import paying, tasks
 from portal.db import db
 from portal.debtor_session import current_debtor, debtor_required
 from portal.domain.money import parse_amount
@@ -177,11 +177,15 @@ def _refresh(payment: Payment) -> Payment:
         if age < RECHECK_SECONDS:
             return payment
     try:
-        service.sync(db.session(), paying.provider(payment.provider), payment.id, paying.mails())
+        outcome = service.sync(
+            db.session(), paying.provider(payment.provider), payment.id, paying.mails()
+        )
     except ProviderError:
         db.session.rollback()
         return _payment(payment.public_id)
     db.session.commit()
+    if outcome.changed:
+        tasks.send_outbox()  # a receipt may be waiting
     return _payment(payment.public_id)
 
 

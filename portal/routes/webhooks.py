@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, request
 
-from portal import paying
+from portal import paying, tasks
 from portal.db import db
 from portal.domain.payments import webhooks
 from portal.domain.payments.providers import registry
@@ -34,4 +34,6 @@ def receive(provider_name: str) -> Response:
         db.session(), provider, delivery, paying.mails(), request.remote_addr or ""
     )
     db.session.commit()
+    if answer.outcome == "applied":
+        tasks.send_outbox()  # a receipt may be waiting
     return Response(answer.outcome, answer.http_status, mimetype="text/plain")
