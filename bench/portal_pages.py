@@ -170,13 +170,16 @@ def session_cookie(debtor_id: int) -> str:
 
 
 @contextmanager
-def gunicorn(url: str, instance: Path, port: int, workers: int) -> Iterator[None]:
+def gunicorn(
+    url: str, instance: Path, port: int, workers: int, extra_env: dict[str, str] | None = None
+) -> Iterator[None]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "SECRET_KEY": SECRET,
         "PORTAL_INSTANCE_PATH": str(instance),
         "APP_ENV": "development",
+        **(extra_env or {}),
     }
     process = subprocess.Popen(
         [
