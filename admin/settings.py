@@ -20,6 +20,8 @@ from portal.domain.brands import (
     safe_color,
     text_on,
 )
+from portal.domain.money import parse_amount
+from portal.domain.payments.providers.base import Method
 from portal.forms import ConfirmForm
 from portal.models import FONTS, LANGUAGES, Brand, Segment
 
@@ -61,6 +63,9 @@ def brand_edit(brand_id: int) -> Any:
             problems.append(_("choose a language from the list"))
         if not form.get("name", "").strip():
             problems.append(_("the brand needs a name"))
+        methods = [m.value for m in Method if m.value in form.getlist("payment_methods")]
+        if not methods:
+            problems.append(_("offer at least one payment method"))
         logo = request.files.get("logo")
         logo_png = None
         if logo and logo.filename:
@@ -80,6 +85,7 @@ def brand_edit(brand_id: int) -> Any:
                 ("accent_color", accent),
                 ("font", form["font"]),
                 ("default_language", form["default_language"]),
+                ("payment_methods", ",".join(methods)),
             ):
                 if getattr(brand, field) != value:
                     setattr(brand, field, value)
@@ -99,6 +105,7 @@ def brand_edit(brand_id: int) -> Any:
         values=request.form if request.method == "POST" else None,
         problems=problems,
         fonts=FONTS,
+        method_choices=[m.value for m in Method],
         saved=request.args.get("saved"),
         contrast=lambda colour: contrast_ratio(safe_color(colour, "#1d4ed8"), "#ffffff"),
     ), (422 if problems else 200)
@@ -140,8 +147,12 @@ def segments() -> Any:
             abort(400)
         name = request.form.get("name", "").strip()[:80]
         term = request.form.get("payment_term_days", "")
+        allow_partial = request.form.get("allow_partial") == "1"
+        partial_min = _cents_or_none(request.form.get("partial_min", "25"))
         if not name or not term.isdigit() or not 0 <= int(term) <= 365:
             error = _("Give the segment a name and a payment term between 0 and 365 days.")
+        elif partial_min is None or partial_min < 100:
+            error = _("The minimum part payment is an amount of at least 1.00.")
         else:
             segment_id = request.form.get("segment_id", "")
             segment = db.session.get(Segment, int(segment_id)) if segment_id.isdigit() else None
@@ -154,12 +165,15 @@ def segments() -> Any:
                     db.session.add(segment)
                 else:
                     segment.name, segment.payment_term_days = name, int(term)
+                segment.allow_partial, segment.partial_min_cents = allow_partial, partial_min
                 audit.record(
                     db.session(),
                     actor(),
                     "admin.segment_saved",
                     segment=name,
                     payment_term_days=int(term),
+                    allow_partial=allow_partial,
+                    partial_min_cents=partial_min,
                 )
                 db.session.commit()
                 return redirect(url_for("admin.segments"), code=303)
@@ -167,3 +181,10 @@ def segments() -> Any:
     return render_template("admin/segments.html", segments=rows, error=error), (
         422 if error else 200
     )
+
+
+def _cents_or_none(text: str) -> int | None:
+    try:
+        return parse_amount(text)
+    except ValueError:
+        return None

@@ -92,6 +92,7 @@ def _register_template_helpers(app: Flask) -> None:
     from portal.domain.brands import safe_color, text_on
     from portal.domain.clock import today
     from portal.domain.invoices import StatusView, status_view
+    from portal.domain.payments.transfer import epc_qr_data_uri
     from portal.models import FONTS, Invoice
 
     settings: Settings = app.config["SETTINGS"]
@@ -112,6 +113,7 @@ def _register_template_helpers(app: Flask) -> None:
         event_label=i18n.event_label,
         status_badge=i18n.status_badge,
         method_name=i18n.method_name,
+        epc_qr=epc_qr_data_uri,
         fonts=FONTS,
     )
 

@@ -41,6 +41,8 @@ class Settings:
     portal_timezone: str = "Europe/Amsterdam"
     login_token_minutes: int = 15
     session_idle_minutes: int = 30
+    pay_link_days: int = 60
+    second_chance_minutes: int = 60
     ratelimit_enabled: bool = True
     huey_immediate: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -75,6 +77,8 @@ class Settings:
             stripe_api_url=env.get("STRIPE_API_URL", ""),
             sms_provider=env.get("SMS_PROVIDER", "outbox"),
             portal_timezone=env.get("PORTAL_TIMEZONE", "Europe/Amsterdam"),
+            pay_link_days=_int(env, "PAY_LINK_DAYS", 60, 1, 365),
+            second_chance_minutes=_int(env, "SECOND_CHANCE_MINUTES", 60, 0, 7 * 24 * 60),
         )
         known = {f.name for f in fields(cls)}
         settings = replace(settings, **{k: v for k, v in overrides.items() if k in known})
@@ -105,6 +109,15 @@ class Settings:
         if not self.secret_key:
             updates["secret_key"] = _dev_secret(self.instance_path)
         return replace(self, **updates) if updates else self
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}.")
+    return int(raw)
 
 
 def _is_public_url(url: str) -> bool:

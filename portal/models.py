@@ -382,7 +382,7 @@ class Payment(Base):
         ),
         CheckConstraint("length(currency) = 3", name="currency"),
         Index("ix_payment_debtor_created", "debtor_id", "created_at"),
-        Index("ix_payment_second_chance", "second_chance_at"),
+        Index("ix_payment_failed_at", "failed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -408,7 +408,7 @@ class Payment(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    second_chance_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     second_chance_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     debtor: Mapped[Debtor] = relationship()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -88,16 +89,21 @@ def deliver_sandbox_webhook(url: str, ref: str) -> None:
 
 @huey.periodic_task(crontab(minute="*"))
 def send_second_chances() -> None:
-    """Second-chance mails whose time has come (an hour after a failed payment)."""
+    """Second-chance mails whose time has come (SECOND_CHANCE_MINUTES after a failure)."""
     from portal import paying
     from portal.domain.payments import second_chance
 
     with _app_context():
-        if second_chance.send_due(db.session(), paying.mails()):
-            db.session.commit()
+        settings = paying.settings()
+        sent = second_chance.send_due(
+            db.session(),
+            paying.mails(),
+            delay=dt.timedelta(minutes=settings.second_chance_minutes),
+            link_days=settings.pay_link_days,
+        )
+        db.session.commit()
+        if sent:
             send_outbox_now()
-        else:
-            db.session.commit()
 
 
 @huey.periodic_task(crontab(minute="*/5"))

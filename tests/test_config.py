@@ -61,3 +61,12 @@ def test_https_base_url_makes_the_session_cookie_secure(tmp_path):
         {"PORTAL_INSTANCE_PATH": str(tmp_path), "BASE_URL": "https://pay.example.com"}
     )
     assert settings.https
+
+
+def test_payment_timings_come_from_the_environment(tmp_path):
+    settings = Settings.from_env(
+        {"PORTAL_INSTANCE_PATH": str(tmp_path), "PAY_LINK_DAYS": "30", "SECOND_CHANCE_MINUTES": "0"}
+    )
+    assert settings.pay_link_days == 30 and settings.second_chance_minutes == 0
+    with pytest.raises(ConfigError, match="PAY_LINK_DAYS must be a whole number from 1 to 365"):
+        Settings.from_env({"PORTAL_INSTANCE_PATH": str(tmp_path), "PAY_LINK_DAYS": "sixty"})

@@ -91,7 +91,7 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('paid_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('checked_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('second_chance_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('failed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('second_chance_sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("status IN ('created', 'open', 'pending', 'authorized', 'paid', 'failed', 'canceled', 'expired', 'refunded', 'charged_back')", name=op.f('ck_payment_status')),
     sa.CheckConstraint('amount_cents > 0', name=op.f('ck_payment_amount')),
@@ -106,7 +106,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('payment', schema=None) as batch_op:
         batch_op.create_index('ix_payment_debtor_created', ['debtor_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_payment_second_chance', ['second_chance_at'], unique=False)
+        batch_op.create_index('ix_payment_failed_at', ['failed_at'], unique=False)
 
     op.create_table('allocation',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -184,7 +184,7 @@ def downgrade() -> None:
 
     op.drop_table('allocation')
     with op.batch_alter_table('payment', schema=None) as batch_op:
-        batch_op.drop_index('ix_payment_second_chance')
+        batch_op.drop_index('ix_payment_failed_at')
         batch_op.drop_index('ix_payment_debtor_created')
 
     op.drop_table('payment')

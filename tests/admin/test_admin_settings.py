@@ -31,6 +31,7 @@ def brand_form(client, brand, **changes):
         "enterprise_number": "KvK 1",
         "vat_number": "",
         "address": "Straat 1",
+        "payment_methods": ["ideal", "bancontact", "paypal", "card"],
     }
     data.update(changes)
     return data
@@ -126,3 +127,35 @@ def test_segments(client):
         },
     )
     assert edit.status_code == 303 and db.session.get(Segment, segment.id).payment_term_days == 60
+
+
+def test_brand_chooses_its_payment_methods(client):
+    brand = create_brand()
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    saved = client.post(
+        f"/admin/brands/{brand.id}",
+        data=brand_form(client, brand, payment_methods=["card", "bancontact", "evil"]),
+        content_type="multipart/form-data",
+    )
+    assert saved.status_code == 303
+    assert db.session.get(Brand, brand.id).payment_methods == "bancontact,card"
+    none = client.post(
+        f"/admin/brands/{brand.id}",
+        data=brand_form(client, brand, payment_methods=[]),
+        content_type="multipart/form-data",
+    )
+    assert none.status_code == 422 and "at least one payment method" in none.get_data(True)
+
+
+def test_segment_part_payment_rules(client):
+    create_admin("clerk2@example.com", role="clerk")
+    admin_login(client, "clerk2@example.com")
+    token = page_csrf(client, "/admin/segments")
+    form = {"csrf_token": token, "name": "Retail", "payment_term_days": "14"}
+    ok = client.post("/admin/segments", data={**form, "allow_partial": "1", "partial_min": "10,00"})
+    assert ok.status_code == 303
+    segment = db.session.scalars(select(Segment).where(Segment.name == "Retail")).one()
+    assert segment.allow_partial and segment.partial_min_cents == 1000
+    bad = client.post("/admin/segments", data={**form, "partial_min": "0,50"})
+    assert bad.status_code == 422

@@ -158,7 +158,7 @@ def test_failed_payment_leaves_invoices_open_and_offers_a_retry(client):
     assert "The payment did not go through" in page and "Try again" in page
     db.session.expire_all()
     assert db.session.get(Invoice, invoice.id).open_cents == invoice.total_cents
-    assert db.session.get(Payment, payment.id).second_chance_at is not None
+    assert db.session.get(Payment, payment.id).failed_at is not None
 
 
 def test_processing_page_polls_until_final(client):
@@ -200,3 +200,21 @@ def test_timeline_shows_the_payment(client):
         select(AuditEvent.action).where(AuditEvent.invoice_id == invoice.id)
     ).all()
     assert "payment.started" in actions and "payment.received" in actions
+
+
+def test_bank_transfer_shows_iban_reference_and_an_epc_qr(client):
+    debtor = create_debtor()
+    invoice = create_invoice(debtor, total_cents=2550)
+    login_as(client, debtor)
+    page, _token = pay_form(client, invoice)
+    html = page.get_data(as_text=True)
+    assert "NL91ABNA0417164300" in html and invoice.number in html
+    assert 'src="data:image/svg+xml' in html
+
+
+def test_epc_qr_only_where_it_applies():
+    from portal.domain.payments.transfer import epc_qr_data_uri
+
+    assert epc_qr_data_uri("Brand", "NL91ABNA0417164300", 2550, "INV-1").startswith("data:")
+    assert epc_qr_data_uri("Brand", "", 2550, "INV-1") is None
+    assert epc_qr_data_uri("Brand", "NL91ABNA0417164300", 0, "INV-1") is None

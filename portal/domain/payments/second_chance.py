@@ -1,9 +1,9 @@
 """Second chance: after a failed, cancelled or expired payment, a fresh pay-link by email.
 
-The failed payment gets `second_chance_at` (an hour later by default) when it turns
-final; the worker then sends, unless the invoices were paid meanwhile or the debtor
-started another payment for them. The outbox's unique key keeps it to one mail per
-failed payment, however often the task runs.
+A payment records `failed_at` when it turns failed, cancelled or expired; once the
+delay (SECOND_CHANCE_MINUTES, default 60) has passed, the worker sends, unless the
+invoices were paid meanwhile or the debtor started another payment for them. The
+outbox's unique key keeps it to one mail per failed payment, however often it runs.
 """
 
 from __future__ import annotations
@@ -56,13 +56,23 @@ def _tried_again(session: Session, payment: Payment) -> bool:
     return newer is not None
 
 
-def send_due(session: Session, mailer: SecondChanceMailer, now: dt.datetime | None = None) -> int:
+DEFAULT_DELAY = dt.timedelta(hours=1)
+
+
+def send_due(
+    session: Session,
+    mailer: SecondChanceMailer,
+    *,
+    delay: dt.timedelta = DEFAULT_DELAY,
+    link_days: int = paylinks.DEFAULT_DAYS,
+    now: dt.datetime | None = None,
+) -> int:
     """Send every second chance whose time has come; returns how many mails were queued."""
     now = now or utcnow()
     due = session.scalars(
         select(Payment.id)
-        .where(Payment.second_chance_at <= now, Payment.second_chance_sent_at.is_(None))
-        .order_by(Payment.second_chance_at)
+        .where(Payment.failed_at <= now - delay, Payment.second_chance_sent_at.is_(None))
+        .order_by(Payment.failed_at)
         .limit(500)
     ).all()
     sent = 0
@@ -79,7 +89,8 @@ def send_due(session: Session, mailer: SecondChanceMailer, now: dt.datetime | No
         invoices = still_open(payment.invoices)
         if not invoices or _tried_again(session, payment):
             continue
-        if _send(session, mailer, payment.debtor, invoices, f"second-chance:{payment.id}", now):
+        key = f"second-chance:{payment.id}"
+        if _send(session, mailer, payment.debtor, invoices, key, now, link_days=link_days):
             sent += 1
     return sent
 
@@ -90,6 +101,7 @@ def send_now(
     debtor: Debtor,
     invoices: Sequence[Invoice],
     actor: str,
+    link_days: int = paylinks.DEFAULT_DAYS,
     now: dt.datetime | None = None,
 ) -> bool:
     """An admin sends a second chance by hand for open invoices of one debtor."""
@@ -97,7 +109,7 @@ def send_now(
     if not open_ones:
         return False
     now = now or utcnow()
-    return _send(session, mailer, debtor, open_ones, None, now, actor=actor)
+    return _send(session, mailer, debtor, open_ones, None, now, actor=actor, link_days=link_days)
 
 
 def _send(
@@ -108,8 +120,11 @@ def _send(
     dedupe_key: str | None,
     now: dt.datetime,
     actor: str = "system",
+    link_days: int = paylinks.DEFAULT_DAYS,
 ) -> bool:
-    link = paylinks.create(session, debtor, invoices, actor=actor, purpose="second_chance", now=now)
+    link = paylinks.create(
+        session, debtor, invoices, actor=actor, purpose="second_chance", days=link_days, now=now
+    )
     key = dedupe_key or f"second-chance:link:{link.id}"
     if not mailer.second_chance(session, debtor, invoices, link, key):
         return False

@@ -51,7 +51,6 @@ ALLOWED: dict[Status, frozenset[Status]] = {  # a provider may skip states
     Status.REFUNDED: frozenset({Status.CHARGED_BACK}),
     Status.CHARGED_BACK: frozenset({Status.REFUNDED}),
 }
-SECOND_CHANCE_DELAY = dt.timedelta(hours=1)
 
 
 class IllegalTransition(Exception):
@@ -318,7 +317,7 @@ def apply_truth(
         if notifier is not None:
             notifier.paid(session, payment)
     elif changed and target in UNSUCCESSFUL:
-        payment.second_chance_at = now + SECOND_CHANCE_DELAY
+        payment.failed_at = now  # the second chance counts its delay from here
         _record_all(session, payment, f"payment.{target.value}")
     if money_arrived:
         changed = _reverse(session, payment, truth) or changed
