@@ -497,10 +497,11 @@ class WebhookDelivery(Base):
     provider: Mapped[str] = mapped_column(String(20))
     provider_ref: Mapped[str] = mapped_column(String(120), default="")
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id", ondelete="SET NULL"))
-    outcome: Mapped[str] = mapped_column(String(20))  # applied, unchanged, unknown, forged, ...
+    outcome: Mapped[str] = mapped_column(String(20))  # queued, applied, unchanged, forged, ...
     detail: Mapped[str] = mapped_column(Text, default="")
     remote_addr: Mapped[str] = mapped_column(String(45), default="")
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class SandboxPayment(Base):

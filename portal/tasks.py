@@ -87,6 +87,21 @@ def deliver_sandbox_webhook(url: str, ref: str) -> None:
         response.read()
 
 
+@huey.task(retries=8, retry_delay=30)
+def process_webhook(provider_name: str, delivery_id: int) -> None:
+    """Apply a verified webhook delivery; retried while the provider cannot be reached."""
+    from portal import paying
+    from portal.domain.payments import webhooks
+
+    with _app_context():
+        with db.unit_of_work() as session:
+            outcome = webhooks.process(
+                session, paying.provider(provider_name), delivery_id, paying.mails()
+            )
+        if outcome == "applied":
+            send_outbox_now()  # the receipt
+
+
 @huey.periodic_task(crontab(minute="*"))
 def send_second_chances() -> None:
     """Second-chance mails whose time has come (SECOND_CHANCE_MINUTES after a failure)."""

@@ -18,7 +18,7 @@ bp = Blueprint("webhooks", __name__)
 @csrf.exempt
 @limiter.exempt
 def receive(provider_name: str) -> Response:
-    """Verify, apply and log one delivery; the answer tells the provider whether to retry."""
+    """Verify and log one delivery, answer at once; the worker applies it."""
     if provider_name not in registry.names():
         abort(404)
     try:
@@ -30,10 +30,8 @@ def receive(provider_name: str) -> Response:
         headers={k.lower(): v for k, v in request.headers.items()},
         form=request.form.to_dict(),
     )
-    answer = webhooks.handle(
-        db.session(), provider, delivery, paying.mails(), request.remote_addr or ""
-    )
+    answer = webhooks.accept(db.session(), provider, delivery, request.remote_addr or "")
     db.session.commit()
-    if answer.outcome == "applied":
-        tasks.send_outbox()  # a receipt may be waiting
+    if answer.outcome == webhooks.QUEUED:
+        tasks.process_webhook(provider.name, answer.delivery.id)
     return Response(answer.outcome, answer.http_status, mimetype="text/plain")

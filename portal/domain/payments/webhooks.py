@@ -1,9 +1,11 @@
-"""Incoming provider webhooks: verify, find our payment, apply the provider's truth, log.
+"""Incoming provider webhooks: verify at once, apply in the worker, log every delivery.
 
-Every delivery is logged with its outcome. A forged delivery gets 400 and changes
-nothing; an unknown payment or an illegal (late, out-of-order) transition is logged and
-answered 200, so the provider stops retrying; an unreachable provider gets 503 so the
-provider retries later.
+`accept` runs in the web request: it verifies the delivery (`Provider.parse_webhook`),
+records it and answers fast, as Stripe and Mollie ask. A forged delivery gets 400 and
+changes nothing; one about something we do not track gets 200. `process` runs in the
+worker: it finds our payment, asks the provider for the current truth and applies it under
+a row lock, so duplicated, concurrent and out-of-order deliveries end in the same state.
+An unreachable provider raises `ProviderError`, and the task is retried.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain.payments.providers.base import (
@@ -21,63 +24,85 @@ from portal.domain.payments.providers.base import (
     WebhookRequest,
 )
 from portal.domain.payments.service import Notifier, by_provider_ref, sync
-from portal.models import WebhookDelivery
+from portal.models import WebhookDelivery, utcnow
+
+QUEUED = "queued"
 
 
 @dataclass(frozen=True)
 class Answer:
-    """What to answer the provider, and what we logged."""
+    """What to answer the provider, and the logged delivery."""
 
     http_status: int
     outcome: str
+    delivery: WebhookDelivery
 
 
-def handle(
-    session: Session,
-    provider: Provider,
-    request: WebhookRequest,
-    notifier: Notifier | None,
-    remote_addr: str = "",
-    now: dt.datetime | None = None,
+def accept(
+    session: Session, provider: Provider, request: WebhookRequest, remote_addr: str = ""
 ) -> Answer:
-    """Process one delivery in the caller's transaction (the caller commits either way)."""
+    """Verify and record one delivery in the caller's transaction (commit either way)."""
     delivery = WebhookDelivery(provider=provider.name, remote_addr=remote_addr[:45])
-    status, outcome, detail = _process(session, provider, request, notifier, delivery, now)
-    delivery.outcome = outcome
-    delivery.detail = detail[:1000]
-    session.add(delivery)
-    return Answer(status, outcome)
-
-
-def _process(
-    session: Session,
-    provider: Provider,
-    request: WebhookRequest,
-    notifier: Notifier | None,
-    delivery: WebhookDelivery,
-    now: dt.datetime | None,
-) -> tuple[int, str, str]:
     try:
         ref = provider.parse_webhook(request)
     except Forged as exc:
-        return 400, "forged", str(exc)
+        return _answer(session, delivery, 400, "forged", str(exc))
     except Ignored as exc:
-        return 200, "ignored", str(exc)
+        return _answer(session, delivery, 200, "ignored", str(exc))
     except ProviderError as exc:
-        return 503, "provider_error", str(exc)
+        return _answer(session, delivery, 503, "provider_error", str(exc))
     delivery.provider_ref = ref[:120]
-    payment = by_provider_ref(session, provider.name, ref)
+    return _answer(session, delivery, 200, QUEUED, "")
+
+
+def _answer(
+    session: Session, delivery: WebhookDelivery, status: int, outcome: str, detail: str
+) -> Answer:
+    delivery.outcome = outcome
+    delivery.detail = detail[:1000]
+    if outcome != QUEUED:
+        delivery.processed_at = utcnow()
+    session.add(delivery)
+    session.flush()  # the id goes to the worker
+    return Answer(status, outcome, delivery)
+
+
+def process(
+    session: Session,
+    provider: Provider,
+    delivery_id: int,
+    notifier: Notifier | None,
+    now: dt.datetime | None = None,
+) -> str:
+    """Apply a queued delivery (worker; the caller commits). Returns the outcome logged.
+
+    Raises ProviderError when the provider cannot be asked; the delivery stays queued
+    and the task is retried.
+    """
+    delivery = session.execute(
+        select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+    ).scalar_one()
+    if delivery.outcome != QUEUED:
+        return delivery.outcome  # processed before (a retried task)
+    payment = by_provider_ref(session, provider.name, delivery.provider_ref)
     if payment is None:
-        return 200, "unknown", "no payment with this reference"
-    delivery.payment_id = payment.id
-    try:
-        outcome = sync(session, provider, payment.id, notifier, now)
-    except Ignored as exc:
-        return 200, "ignored", str(exc)
-    except ProviderError as exc:
-        return 503, "provider_error", str(exc)
-    if outcome.note:
-        return 200, "ignored", outcome.note
-    if outcome.changed:
-        return 200, "applied", f"{outcome.old} -> {outcome.new}"
-    return 200, "unchanged", str(outcome.new)
+        outcome, detail = "unknown", "no payment with this reference"
+    else:
+        try:
+            result = sync(session, provider, payment.id, notifier, now)
+        except Ignored as exc:
+            result = None
+            outcome, detail = "ignored", str(exc)
+        # only now, under the payment's lock: writing the foreign key earlier takes a
+        # share lock on the payment row, and 50 workers doing that deadlock on PostgreSQL
+        delivery.payment_id = payment.id
+        if result is not None:
+            if result.note:
+                outcome, detail = "ignored", result.note
+            elif result.changed:
+                outcome, detail = "applied", f"{result.old} -> {result.new}"
+            else:
+                outcome, detail = "unchanged", str(result.new)
+    delivery.outcome, delivery.detail = outcome, detail[:1000]
+    delivery.processed_at = now or utcnow()
+    return outcome

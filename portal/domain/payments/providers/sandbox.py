@@ -69,10 +69,10 @@ class SandboxProvider:
         return Checkout(ref, f"{self.base_url}/sandbox/checkout/{ref}", Status.OPEN)
 
     def fetch(self, provider_ref: str) -> ProviderStatus:
-        """The sandbox record as a provider status."""
+        """The sandbox record as a provider status; Ignored for an id it never issued."""
         record = find(provider_ref)
         if record is None:
-            raise ProviderError(f"unknown sandbox payment {provider_ref}")
+            raise Ignored(f"unknown sandbox payment {provider_ref}")  # like Mollie's 404
         return ProviderStatus(
             provider_ref=record.ref,
             status=Status(record.status),
@@ -89,8 +89,6 @@ class SandboxProvider:
         ref = request.form.get("id", "")
         if not REF_RE.match(ref):
             raise Forged("no sandbox payment id in the delivery")
-        if find(ref) is None:
-            raise Ignored(f"unknown sandbox payment {ref}")
         return ref
 
 
