@@ -54,7 +54,13 @@ def register(app: Flask) -> None:
     @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
     def seed_demo(quiet: bool) -> None:
         """Create demo brands, debtors and invoices once; print a login link."""
-        from portal.demo import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, login_link_for, seed
+        from portal.demo import (
+            DEMO_ADMIN_EMAIL,
+            DEMO_ADMIN_PASSWORD,
+            login_link_for,
+            pay_link_for,
+            seed,
+        )
 
         settings = current_app.config["SETTINGS"]
         if settings.is_production:
@@ -64,6 +70,7 @@ def register(app: Flask) -> None:
             created = seed(session)
         with db.unit_of_work() as session:
             link = login_link_for(session, settings)
+            pay_link = pay_link_for(session, settings)
         if quiet:
             return
         click.echo("Demo data " + ("created." if created else "already present (kept as is)."))
@@ -71,6 +78,11 @@ def register(app: Flask) -> None:
         click.echo(f"  Portal:            {settings.base_url}/")
         click.echo(f"  Demo debtor login: {link}")
         click.echo("                     (valid 15 minutes, once; new one: make login-link)")
+        if pay_link:
+            click.echo(f"  Demo pay-link:     {pay_link}")
+            click.echo(
+                "                     (no login; the sandbox checkout lets you pick the outcome)"
+            )
         click.echo(f"  Admin:             {settings.base_url}/admin/")
         click.echo(f"                     {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}")
         click.echo("")

@@ -192,6 +192,40 @@ def _moment(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(9, 30), tzinfo=dt.UTC)
 
 
+def pay_link_for(session: Session, settings: Settings, email: str = DEMO_EMAIL) -> str | None:
+    """The demo debtor's pay-link for their oldest open invoice (made once, then reused)."""
+    from sqlalchemy import select
+
+    from portal.domain.payments import paylinks
+    from portal.models import DebtorEmail, Invoice, PayLink
+
+    debtor_id = session.scalar(select(DebtorEmail.debtor_id).where(DebtorEmail.email == email))
+    if debtor_id is None:
+        return None
+    link = session.scalar(
+        select(PayLink)
+        .where(PayLink.debtor_id == debtor_id, PayLink.purpose == "demo")
+        .order_by(PayLink.id.desc())
+    )
+    if (
+        link is None
+        or paylinks.resolve(
+            session, paylinks.token(link, settings.secret_key), settings.secret_key
+        ).state
+        != paylinks.LinkState.USABLE
+    ):
+        invoice = session.scalar(
+            select(Invoice)
+            .where(Invoice.debtor_id == debtor_id, Invoice.status == "open", Invoice.open_cents > 0)
+            .order_by(Invoice.due_date)
+            .limit(1)
+        )
+        if invoice is None:
+            return None
+        link = paylinks.create(session, invoice.debtor, [invoice], actor="system", purpose="demo")
+    return f"{settings.base_url}/p/{paylinks.token(link, settings.secret_key)}"
+
+
 def login_link_for(session: Session, settings: Settings, email: str = DEMO_EMAIL) -> str | None:
     """A fresh login link for a demo address (printed by `make run`)."""
     result = login.request_link(session, email, base_url=settings.base_url)

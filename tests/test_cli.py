@@ -32,6 +32,16 @@ def test_seed_demo_is_idempotent_and_prints_a_working_link(app, client):
     path = link.split("portal.test", 1)[1]
     assert "Continue to your invoices" in client.get(path).get_data(as_text=True)
 
+    pay_links = {
+        line.split()[-1]
+        for out in (first.output, second.output)
+        for line in out.splitlines()
+        if "pay-link:" in line
+    }
+    assert len(pay_links) == 1  # the same link both times
+    pay_page = client.get(pay_links.pop().split("portal.test", 1)[1])
+    assert pay_page.status_code == 200 and "Payment to" in pay_page.get_data(as_text=True)
+
 
 def test_shared_demo_address_has_several_accounts(app):
     app.test_cli_runner().invoke(args=["seed-demo", "--quiet"])
