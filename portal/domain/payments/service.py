@@ -34,6 +34,7 @@ from portal.models import (
     InvoiceStatus,
     PayLink,
     Payment,
+    PaymentInvoice,
     utcnow,
 )
 
@@ -347,14 +348,14 @@ def _book(session: Session, payment: Payment, truth: ProviderStatus, now: dt.dat
             f"received {truth.currency} {truth.amount_cents / 100:.2f}, "
             f"asked {payment.currency} {payment.amount_cents / 100:.2f}"
         )
-    if payment.allocations:  # booked before (cannot happen through apply_status; be safe)
-        return
-    ids = [i.id for i in payment.invoices]
+    # the unique (payment, invoice) allocation guards against a second booking; the state
+    # table makes this run once per payment
     invoices = session.scalars(
         select(Invoice)
-        .where(Invoice.id.in_(ids))
+        .join(PaymentInvoice, PaymentInvoice.invoice_id == Invoice.id)
+        .where(PaymentInvoice.payment_id == payment.id)
         .order_by(Invoice.id)
-        .with_for_update()
+        .with_for_update(of=Invoice)
         .execution_options(populate_existing=True)
     ).all()
     remaining = truth.amount_cents if truth.currency == payment.currency else 0
@@ -436,9 +437,10 @@ def sync(
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Ask the provider for the truth, then apply it under a row lock (one transaction)."""
-    ref = session.scalar(select(Payment.provider_ref).where(Payment.id == payment_id))
+    unlocked = session.get_one(Payment, payment_id)  # no query when already loaded
+    ref = unlocked.provider_ref
     if ref is None:
-        status = Status(session.get_one(Payment, payment_id).status)
+        status = Status(unlocked.status)
         return Outcome(False, status, status, note="not created at the provider")
     truth = provider.fetch(ref)  # network call before taking the lock
     payment = locked(session, payment_id)
