@@ -1,0 +1,132 @@
+"""The portal's whole payment flow through Mollie and Stripe (local stubs, real SDKs)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from sqlalchemy import select
+
+from portal.db import db
+from portal.models import Invoice, Payment, WebhookDelivery
+from tests.conftest import csrf_from, login_as
+from tests.factories import create_debtor, create_invoice
+from tests.payments.stubs import MOLLIE_KEY, STRIPE_KEY, STRIPE_WEBHOOK_SECRET
+
+
+@pytest.fixture
+def use_provider(app, monkeypatch, mollie_stub, stripe_stub):
+    def switch(name: str) -> None:
+        settings = dataclasses.replace(
+            app.config["SETTINGS"],
+            payment_provider=name,
+            mollie_api_key=MOLLIE_KEY,
+            mollie_api_url=mollie_stub.url,
+            stripe_secret_key=STRIPE_KEY,
+            stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+            stripe_api_url=stripe_stub.url,
+        )
+        monkeypatch.setitem(app.config, "SETTINGS", settings)
+
+    return switch
+
+
+def start(client, debtor, *invoices):
+    login_as(client, debtor)
+    ids = [i.id for i in invoices]
+    page = client.get("/pay", query_string={"invoice": ids})
+    token = csrf_from(page.get_data(as_text=True))
+    return client.post("/pay", data={"csrf_token": token, "invoice": ids, "method": "ideal"})
+
+
+def test_mollie_payment_from_portal_to_booking(client, use_provider, mollie_stub):
+    use_provider("mollie")
+    debtor = create_debtor()
+    invoice = create_invoice(debtor, total_cents=4995)
+    response = start(client, debtor, invoice)
+    assert response.headers["Location"].startswith("https://www.mollie.test/checkout/")
+    payment = db.session.scalar(select(Payment))
+    assert payment.provider == "mollie" and payment.provider_ref.startswith("tr_")
+    sent = mollie_stub.requests[-1].body
+    assert sent["amount"] == {"currency": "EUR", "value": "49.95"} and sent["method"] == "ideal"
+    assert "webhookUrl" not in sent  # portal.test is not public: Mollie would refuse it
+
+    mollie_stub.pay(payment.provider_ref)
+    assert client.post("/webhooks/mollie", data={"id": payment.provider_ref}).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Invoice, invoice.id).status == "paid"
+    assert db.session.scalar(select(WebhookDelivery.outcome)) == "applied"
+    # a second, unknown id changes nothing
+    client.post("/webhooks/mollie", data={"id": "tr_unknown999"})
+    outcomes = db.session.scalars(select(WebhookDelivery.outcome).order_by(WebhookDelivery.id))
+    assert list(outcomes) == ["applied", "unknown"]
+
+
+def test_mollie_status_check_at_return_without_a_webhook(client, use_provider, mollie_stub):
+    use_provider("mollie")
+    debtor = create_debtor()
+    invoice = create_invoice(debtor)
+    start(client, debtor, invoice)
+    payment = db.session.scalar(select(Payment))
+    mollie_stub.fail(payment.provider_ref)
+    page = client.get(f"/pay/return/{payment.public_id}").get_data(as_text=True)
+    assert "The payment did not go through" in page
+
+
+def test_stripe_payment_from_portal_to_booking_and_refund(client, use_provider, stripe_stub):
+    use_provider("stripe")
+    debtor = create_debtor()
+    a = create_invoice(debtor, total_cents=1000)
+    b = create_invoice(debtor, total_cents=2500)
+    response = start(client, debtor, a, b)
+    assert response.headers["Location"].startswith("https://checkout.stripe.test/c/pay/cs_test_")
+    payment = db.session.scalar(select(Payment))
+    stripe_stub.pay(payment.provider_ref, "ideal")
+
+    body, header = stripe_stub.event(
+        "checkout.session.completed", stripe_stub.sessions[payment.provider_ref]
+    )
+    unsigned = client.post("/webhooks/stripe", data=body, content_type="application/json")
+    assert unsigned.status_code == 400
+    signed = client.post(
+        "/webhooks/stripe",
+        data=body,
+        content_type="application/json",
+        headers={"Stripe-Signature": header},
+    )
+    assert signed.status_code == 200
+    db.session.expire_all()
+    assert (
+        db.session.get(Invoice, a.id).status == "paid"
+        and db.session.get(Invoice, b.id).status == "paid"
+    )
+
+    stripe_stub.refund(payment.provider_ref, 2500)
+    body, header = stripe_stub.event("charge.refunded", stripe_stub._charge(payment.provider_ref))
+    client.post(
+        "/webhooks/stripe",
+        data=body,
+        content_type="application/json",
+        headers={"Stripe-Signature": header},
+    )
+    db.session.expire_all()
+    # newest booking is reversed first: the later-due invoice is open again
+    assert db.session.get(Invoice, b.id).open_cents == 2500
+    assert db.session.get(Invoice, a.id).open_cents == 0
+    assert db.session.get(Payment, payment.id).status == "refunded"
+
+
+def test_provider_down_when_paying_shows_a_clear_error(client, use_provider, app, monkeypatch):
+    use_provider("mollie")
+    monkeypatch.setitem(
+        app.config,
+        "SETTINGS",
+        dataclasses.replace(app.config["SETTINGS"], mollie_api_url="http://127.0.0.1:9"),
+    )
+    debtor = create_debtor()
+    invoice = create_invoice(debtor)
+    response = start(client, debtor, invoice)
+    assert "/pay?" in response.headers["Location"]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "cannot be reached right now" in page
+    assert db.session.scalar(select(Payment)) is None
