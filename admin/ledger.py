@@ -123,9 +123,14 @@ def invoices() -> Any:
 def invoice_detail(invoice_id: int) -> str:
     invoice = db.session.get(Invoice, invoice_id) or abort(404)
     day = today(current_app.config["SETTINGS"].portal_timezone)
+    from admin.payments import invoice_payments, link_views
+
     return render_template(
         "admin/invoice.html",
         invoice=invoice,
         status=inv.status_view(invoice, day),
         events=inv.timeline(db.session(), invoice.id),
+        payments=invoice_payments(invoice.id),
+        links=link_views(invoice),
+        link_days=current_app.config["SETTINGS"].pay_link_days,
     )
