@@ -169,6 +169,7 @@ def _run_preview(file_hash: str, args: Any) -> tuple[engine.Preview, Brand]:
         mode="open_items" if args.get("mode") == "open_items" else "full",
         mapping=mapping or None,
         force=args.get("force") == "1",
+        booking_lag_days=current_app.config["SETTINGS"].import_booking_lag_days,
     )
     return result, brand
 
@@ -265,6 +266,7 @@ def _start_job(file_hash: str, brand: Brand, result: engine.Preview, args: Any) 
             "mode": result.mode,
             "force": args.get("force") == "1",
             "mapping": _profile_and_form_mapping(brand, args) or None,
+            "booking_lag_days": result.booking_lag_days,
         },
         created_by=actor(),
     )

@@ -172,6 +172,7 @@ def register(app: Flask) -> None:
                 mode=mode.replace("-", "_"),
                 force=force,
                 mapping=mapping,
+                booking_lag_days=current_app.config["SETTINGS"].import_booking_lag_days,
             )
             click.echo(
                 f"{brand.slug}: {len(result.rows)} rows read; new customers {result.new_debtors}, "

@@ -43,6 +43,7 @@ class Settings:
     session_idle_minutes: int = 30
     pay_link_days: int = 60
     second_chance_minutes: int = 60
+    import_booking_lag_days: int = 14
     ratelimit_enabled: bool = True
     huey_immediate: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -79,6 +80,7 @@ class Settings:
             portal_timezone=env.get("PORTAL_TIMEZONE", "Europe/Amsterdam"),
             pay_link_days=_int(env, "PAY_LINK_DAYS", 60, 1, 365),
             second_chance_minutes=_int(env, "SECOND_CHANCE_MINUTES", 60, 0, 7 * 24 * 60),
+            import_booking_lag_days=_int(env, "IMPORT_BOOKING_LAG_DAYS", 14, 0, 365),
         )
         known = {f.name for f in fields(cls)}
         settings = replace(settings, **{k: v for k, v in overrides.items() if k in known})

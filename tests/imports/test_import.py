@@ -516,3 +516,52 @@ def test_a_pdf_archive_that_is_not_a_zip_is_refused():
 
     with pytest.raises(ReadError, match="not a ZIP"):
         pdfs.match_pdfs(b"%PDF-1.4", ["F-1"])
+
+
+def test_an_import_does_not_raise_what_was_just_paid_in_the_portal(app):
+    """DESIGN.md section 9: the accounting package may not have booked a portal payment yet."""
+    from portal.domain.payments.providers.base import Status
+    from tests.payments.helpers import provider_says, started
+
+    brand = create_brand()
+    debtor = create_debtor(brand, number="K-1")
+    invoice = create_invoice(debtor, number="F-77", total_cents=10000)
+    payment = started(app, debtor, [invoice], amount=None)
+    provider_says(payment, Status.PAID)
+    from portal import paying
+    from portal.domain.payments import service
+
+    with app.test_request_context():
+        service.sync(db.session(), paying.provider("sandbox"), payment.id, None)
+        db.session.commit()
+    rows = [
+        [
+            "Factuurnummer",
+            "Debiteurnummer",
+            "Naam",
+            "E-mail",
+            "Factuurdatum",
+            "Vervaldatum",
+            "Bedrag",
+            "Openstaand",
+        ],
+        [
+            "F-77",
+            "K-1",
+            debtor.name,
+            debtor.primary_email,
+            "01-10-2026",
+            "15-10-2026",
+            "100,00",
+            "100,00",
+        ],
+    ]
+    data = "\n".join(";".join(r) for r in rows).encode()
+    result = engine.preview(db.session(), data, brand=brand)
+    assert not result.errors
+    assert [w.message for w in result.warnings] == [engine.RECENTLY_PAID]
+    engine.commit(db.session(), result, brand=brand, by="test")
+    db.session.commit()
+    assert db.session.get(Invoice, invoice.id).open_cents == 0  # stays at the portal figure
+    later = engine.preview(db.session(), data, brand=brand, booking_lag_days=0, force=True)
+    assert not later.warnings and later.updated_invoices == 1  # after the lag it may rise

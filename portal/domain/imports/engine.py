@@ -24,6 +24,7 @@ from portal.domain.imports.readers import ReadError, read_rows
 from portal.domain.imports.values import ValueProblem, parse_currency, parse_date, text
 from portal.domain.money import AmountError, parse_amount
 from portal.models import (
+    Allocation,
     AuditEvent,
     Brand,
     Debtor,
@@ -31,10 +32,15 @@ from portal.models import (
     ImportBatch,
     Invoice,
     InvoiceStatus,
+    Payment,
     Segment,
     utcnow,
 )
 
+RECENTLY_PAID = (
+    "paid in the portal recently and perhaps not booked yet: "
+    "the open amount stays at the lower portal figure"
+)
 Progress = Callable[[str, int, int], None]  # (phase, rows done, rows in all)
 PROGRESS_EVERY = 5000
 
@@ -106,6 +112,7 @@ class Preview:
     unchanged: int = 0
     paid_elsewhere: int = 0
     already_imported: bool = False
+    booking_lag_days: int = 14  # IMPORT_BOOKING_LAG_DAYS: see _recently_paid_here
 
     @property
     def errors(self) -> list[Issue]:
@@ -145,6 +152,7 @@ def preview(
     mapping: Mapping[str, Any] | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    booking_lag_days: int = 14,
 ) -> Preview:
     """Read, map and validate a file against the database, changing nothing.
 
@@ -154,7 +162,7 @@ def preview(
     if mode not in ("full", "open_items"):
         raise ValueError("mode must be full or open_items")
     digest = hashlib.sha256(data).hexdigest()
-    result = Preview(brand.id, mode, digest, filename, None)
+    result = Preview(brand.id, mode, digest, filename, None, booking_lag_days=booking_lag_days)
     report("reading", 0, 0)
     try:
         rows = read_rows(data)
@@ -211,6 +219,7 @@ def preview(
     report("comparing", len(result.rows), len(result.rows))
     plan = _plan(session, brand, result)
     result.issues.extend(plan.issues)
+    result.issues.extend(plan.warnings)
     result.issues.sort(key=lambda issue: issue.line)
     result.unchanged = plan.unchanged
     result.new_debtors = len(plan.new_debtors)
@@ -348,7 +357,28 @@ class _Plan:
     updates: list[tuple[int, Row]] = field(default_factory=list)
     paid_elsewhere: list[int] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
     unchanged: int = 0
+
+
+def _recently_paid_here(session: Session, brand: Brand, lag_days: int) -> set[int]:
+    """Invoices with a portal payment younger than the booking lag (DESIGN.md section 9).
+
+    The accounting package may not have booked such a payment yet, so an export that shows
+    a higher open amount is probably older than the payment: the import may not raise it.
+    """
+    cutoff = utcnow() - dt.timedelta(days=lag_days)
+    return set(
+        session.scalars(
+            select(Allocation.invoice_id)
+            .join(Payment, Payment.id == Allocation.payment_id)
+            .where(
+                Payment.brand_id == brand.id,
+                Payment.paid_at >= cutoff,
+                Allocation.amount_cents > Allocation.reversed_cents,
+            )
+        )
+    )
 
 
 def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
@@ -379,6 +409,7 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
             ).where(Invoice.brand_id == brand.id)
         )
     }
+    paid_here = _recently_paid_here(session, brand, result.booking_lag_days)
     for row in result.rows:
         debtor: int | str | None = None
         if row.debtor_number:
@@ -429,6 +460,17 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
                 )
             )
             continue
+        if old.id in paid_here and row.open_cents > old.open_cents:
+            plan.warnings.append(
+                Issue(
+                    row.line,
+                    LABELS["open"],
+                    f"{row.open_cents / 100:.2f}",
+                    RECENTLY_PAID,
+                    "warning",
+                )
+            )
+            row.open_cents = old.open_cents
         if _values(row) != tuple(getattr(old, c) for c in COMPARED):
             plan.updates.append((old.id, row))
         else:

@@ -119,6 +119,7 @@ def run(db: Database, uploads: Uploads, job_id: int) -> None:
                 mode=options.get("mode", "full"),
                 mapping=options.get("mapping") or None,
                 force=bool(options.get("force")),
+                booking_lag_days=int(options.get("booking_lag_days", 14)),
                 progress=report,
             )
             if not result.can_commit:
