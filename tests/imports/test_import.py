@@ -565,3 +565,54 @@ def test_an_import_does_not_raise_what_was_just_paid_in_the_portal(app):
     assert db.session.get(Invoice, invoice.id).open_cents == 0  # stays at the portal figure
     later = engine.preview(db.session(), data, brand=brand, booking_lag_days=0, force=True)
     assert not later.warnings and later.updated_invoices == 1  # after the lag it may rise
+
+
+def test_invoice_per_line_exports_become_one_invoice(brand):
+    header = ["Invoice Number", "Customer", "Email", "Invoice Date", "Due Date", "Amount"]
+    rows = [
+        header,
+        ["2", "Mark Walberg", "mark@example.com", "2021-01-28", "2021-02-27", "294.00"],
+        ["2", "Mark Walberg", "mark@example.com", "2021-01-28", "2021-02-27", "20.00"],
+        ["2", "Mark Walberg", "mark@example.com", "2021-01-28", "2021-02-27", "160.00"],
+        ["3", "Ann Lee", "ann@example.com", "2021-02-01", "2021-03-03", "50.00"],
+        ["3", "Ann Lee", "ann@example.com", "2021-02-01", "2021-03-03", "50.00"],
+    ]
+    result = run(csv_bytes(rows, ","), brand)
+    assert result.errors == []
+    assert [(r.invoice_number, r.total_cents) for r in result.rows] == [("2", 47400), ("3", 5000)]
+    messages = {w.line: w.message for w in result.warnings}
+    assert messages[2] == "rows 2 to 4 are lines of one invoice; their amounts were added up"
+    assert "repeats on each line and was taken once" in messages[5]
+
+
+def test_repeated_number_with_other_details_is_still_an_error(brand):
+    header = ["Invoice Number", "Customer", "Email", "Invoice Date", "Amount"]
+    rows = [
+        header,
+        ["7", "Mark", "mark@example.com", "2021-01-28", "10.00"],
+        ["7", "Someone Else", "else@example.com", "2021-01-28", "10.00"],
+        ["8", "Mark", "mark@example.com", "2021-01-28", "10.00"],
+        ["7", "Mark", "mark@example.com", "2021-01-28", "10.00"],
+    ]
+    result = run(csv_bytes(rows, ","), brand)
+    found = {(i.line, i.column): i.message for i in result.errors}
+    assert "also on row 2, with another customer" in found[(3, "Invoice number")]
+    assert found[(5, "Invoice number")] == "this invoice number is also on row 2"
+
+
+def test_paid_so_far_column_gives_the_open_amount(brand):
+    rows = [
+        ["Factuurnummer", "Naam", "E-mail", "Factuurdatum", "Bedrag", "Betaald"],
+        ["F-1", "Anna", "anna@example.com", "01-10-2026", "100,00", "40,00"],
+    ]
+    result = run(csv_bytes(rows), brand)
+    assert result.errors == [] and result.rows[0].open_cents == 6000
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures are not beside the repository")
+def test_real_invoice_ninja_export_has_no_false_duplicates(brand):
+    result = run((FIXTURES / "invoiceninja_invoice.csv").read_bytes(), brand)
+    assert not [i for i in result.errors if "also on row" in i.message]
+    assert "paid" in result.header.columns  # "Paid" is read: open = amount - paid
+    first = result.rows[0]
+    assert (first.total_cents, first.open_cents) == (2667, 2667 - 694)

@@ -76,6 +76,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "outstanding",
         "te betalen",
     ),
+    "paid": ("betaald", "paid", "amount paid", "paid amount", "voldaan", "reeds betaald"),
     "currency": ("valuta", "currency", "munt"),
     "description": ("omschrijving", "description", "notes", "toelichting", "memo"),
     "reference": (
@@ -109,6 +110,7 @@ LABELS = {
     "due_date": N_("Due date"),
     "total": N_("Amount"),
     "open": N_("Open amount"),
+    "paid": N_("Paid so far"),
     "currency": N_("Currency"),
     "description": N_("Description"),
     "reference": N_("Your reference"),

@@ -37,6 +37,11 @@ from portal.models import (
     utcnow,
 )
 
+LINES_REPEATED = (
+    "rows %(first)d to %(last)d are lines of one invoice; "
+    "its amount repeats on each line and was taken once"
+)
+LINES_ADDED = "rows %(first)d to %(last)d are lines of one invoice; their amounts were added up"
 RECENTLY_PAID = (
     "paid in the portal recently and perhaps not booked yet: "
     "the open amount stays at the lower portal figure"
@@ -241,6 +246,7 @@ def _parse_rows(
     cols = header.columns
     row_count = len(rows) - header.row_index - 1
     seen: dict[str, int] = {}
+    lines = _LineGroup()
 
     def cell(cells: Sequence[Any], name: str) -> Any:
         index = cols.get(name)
@@ -262,14 +268,23 @@ def _parse_rows(
             )
             continue
         issues_before = len(result.issues)
+        first_line = seen.setdefault(number, line)
+        last = result.rows[-1] if result.rows else None
+        line_of_last = last is not None and last.invoice_number == number
+        if first_line != line and not line_of_last:
+            result.issues.append(
+                Issue(
+                    line,
+                    LABELS["invoice_number"],
+                    number,
+                    f"this invoice number is also on row {first_line}",
+                )
+            )
+            continue
 
         def problem(field_name: str, value: Any, message: str, at: int = line) -> None:
             result.issues.append(Issue(at, LABELS[field_name], text(value, 60), message))
 
-        if number in seen:
-            problem("invoice_number", number, f"this invoice number is also on row {seen[number]}")
-            continue
-        seen[number] = line
         invoice_date = due_date = None
         try:
             invoice_date = parse_date(cell(cells, "invoice_date"))
@@ -292,6 +307,12 @@ def _parse_rows(
                 open_amount = parse_amount(raw_open)
             except AmountError:
                 problem("open", raw_open, "not an amount; write it as 1.234,56 or 1234.56")
+        raw_paid = cell(cells, "paid")
+        if raw_open in (None, "") and raw_paid not in (None, "") and total is not None:
+            try:
+                open_amount = total - parse_amount(raw_paid)
+            except AmountError:
+                problem("paid", raw_paid, "not an amount; write it as 1.234,56 or 1234.56")
         try:
             currency = parse_currency(cell(cells, "currency"))
         except ValueProblem as exc:
@@ -324,6 +345,19 @@ def _parse_rows(
         if len(result.issues) > issues_before or invoice_date is None or total is None:
             continue
         assert open_amount is not None
+        if first_line != line:
+            assert last is not None  # line_of_last
+            if _same_invoice(last, cells, cell, due_date, currency):
+                lines.add(last, total, open_amount)
+            else:
+                problem(
+                    "invoice_number",
+                    number,
+                    f"this invoice number is also on row {first_line}, "
+                    "with another customer, date or currency",
+                )
+            continue
+        lines.close(result)
         result.rows.append(
             Row(
                 line=line,
@@ -345,6 +379,68 @@ def _parse_rows(
                 country=text(cell(cells, "country"), 2).upper(),
                 language=text(cell(cells, "language"), 2).lower(),
                 kind="credit_note" if total < 0 else "invoice",
+            )
+        )
+    lines.close(result)
+
+
+def _same_invoice(
+    last: Row,
+    cells: Sequence[Any],
+    cell: Callable[[Sequence[Any], str], Any],
+    due_date: dt.date | None,
+    currency: str,
+) -> bool:
+    """Whether a row repeats the invoice of the row above it (an invoice-per-line export)."""
+    return (
+        text(cell(cells, "debtor_number"), 40) == last.debtor_number
+        and text(cell(cells, "name"), 200) == last.name
+        and parse_date(cell(cells, "invoice_date")) == last.invoice_date
+        and (due_date is None or due_date == last.due_date)
+        and currency == last.currency
+    )
+
+
+@dataclass
+class _LineGroup:
+    """Consecutive rows of one invoice, as exports with one row per invoice line have them.
+
+    Where every line carries the same amount, it is the invoice's amount repeated (Invoice
+    Ninja); otherwise the lines are the invoice's parts and are added up (Wave). Either way
+    the row gets a warning that says what was done, so the admin can check it.
+    """
+
+    row: Row | None = None
+    amounts: list[tuple[int, int]] = field(default_factory=list)  # (total, open) per line
+
+    def add(self, row: Row, total: int, open_cents: int) -> None:
+        """One more line of `row`'s invoice."""
+        if self.row is not row:
+            self.row, self.amounts = row, [(row.total_cents, row.open_cents)]
+        self.amounts.append((total, open_cents))
+
+    def close(self, result: Preview) -> None:
+        """Settle the group's amounts on its first row and say what was done."""
+        row, amounts = self.row, self.amounts
+        self.row, self.amounts = None, []
+        if row is None or len(amounts) < 2:
+            return
+        if len(set(amounts)) == 1:
+            message = LINES_REPEATED
+        else:
+            row.total_cents = sum(t for t, _ in amounts)
+            row.open_cents = sum(o for _, o in amounts)
+            message = (
+                "rows %(first)d to %(last)d are lines of one invoice; their amounts were added up"
+            )
+        last = row.line + len(amounts) - 1
+        result.issues.append(
+            Issue(
+                row.line,
+                LABELS["invoice_number"],
+                row.invoice_number,
+                message % {"first": row.line, "last": last},
+                "warning",
             )
         )
 
