@@ -24,6 +24,7 @@ from portal.domain.imports.pdfs import MAX_ZIP_BYTES
 from portal.domain.imports.readers import MAX_BYTES
 from portal.forms import ConfirmForm
 from portal.htmx import is_htmx, redirect_to, render_page
+from portal.i18n import message_text
 from portal.models import Brand, ImportBatch, ImportJob, ImportProfile
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -226,7 +227,9 @@ def import_errors(file_hash: str) -> Response:
     ws = wb.create_sheet(_("Errors"))
     ws.append([_("Row"), _("Column"), _("Value"), _("Problem"), _("Kind")])
     for issue in result.issues:
-        ws.append([issue.line or None, issue.column, issue.value, issue.message, issue.severity])
+        kind = _("Warning") if issue.severity == "warning" else _("Error")
+        column = _(issue.column) if issue.column else ""
+        ws.append([issue.line or None, column, issue.value, message_text(issue), kind])
     buffer = io.BytesIO()
     wb.save(buffer)
     response = Response(

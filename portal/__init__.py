@@ -113,6 +113,7 @@ def _register_template_helpers(app: Flask) -> None:
         event_label=i18n.event_label,
         status_badge=i18n.status_badge,
         method_name=i18n.method_name,
+        message_text=i18n.message_text,
         epc_qr=epc_qr_data_uri,
         fonts=FONTS,
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from typing import Protocol
 
 from babel.dates import get_month_names
 from babel.numbers import format_currency
@@ -195,3 +197,12 @@ def method_name(method: str) -> str:
         "banktransfer": gettext("bank transfer"),
     }
     return names.get(method, method.replace("_", " "))
+
+
+class _Translatable(Protocol):
+    def translated(self, gettext: Callable[[str], str]) -> str: ...
+
+
+def message_text(message: _Translatable) -> str:
+    """An importer message (template + values) in the current language."""
+    return message.translated(gettext)

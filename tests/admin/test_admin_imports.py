@@ -290,3 +290,27 @@ def test_a_job_whose_file_turned_bad_fails_and_changes_nothing(app):
     assert db.session.get(ImportJob, job.id).status == "failed"
     assert db.session.scalar(select(func.count(Invoice.id))) == 0
     assert uploads.progress(job.id)["phase"] == "failed"
+
+
+def test_a_dutch_admin_reads_the_row_problems_in_dutch(app):
+    dutch = app.test_client()
+    dutch.environ_base["HTTP_ACCEPT_LANGUAGE"] = "nl"
+    brand = create_brand()
+    create_admin("baas@example.com")
+    admin_login(dutch, "baas@example.com")
+    bad = csv_bytes(
+        [
+            HEADER,
+            ["F-1", "D1", "A", "a@example.com", "gisteren", "", "10", "", "EUR", ""],
+            ["F-2", "D1", "A", "a@example.com", "01-03-2026", "", "10", "", "XYZ", ""],
+        ]
+    )
+    preview_url = upload(dutch, brand, bad, "slecht.csv").headers["Location"]
+    page = dutch.get(preview_url).get_data(as_text=True)
+    assert "“gisteren” is geen datum die we kunnen lezen; schrijf het als 31-12-2026" in page
+    assert "“XYZ” is geen valutacode zoals EUR" in page
+    path, query = preview_url.split("?")
+    report = dutch.get(f"{path}/errors.xlsx?{query}")
+    rows = list(load_workbook(io.BytesIO(report.data)).active.iter_rows(values_only=True))
+    assert rows[1][1] == "Factuurdatum" and rows[1][3].startswith("“gisteren” is geen datum")
+    assert rows[1][4] == "Fout"

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain.bulk import insert_rows
 from portal.domain.imports.columns import LABELS, REQUIRED, Header, apply_overrides, find_header
+from portal.domain.imports.problems import N_, Problem, render
 from portal.domain.imports.readers import ReadError, read_rows
 from portal.domain.imports.values import ValueProblem, parse_currency, parse_date, text
 from portal.domain.money import AmountError, parse_amount
@@ -37,12 +38,13 @@ from portal.models import (
     utcnow,
 )
 
-LINES_REPEATED = (
+NOT_AN_AMOUNT = N_("not an amount; write it as 1.234,56 or 1234.56")
+LINES_REPEATED = N_(
     "rows %(first)d to %(last)d are lines of one invoice; "
     "its amount repeats on each line and was taken once"
 )
-LINES_ADDED = "rows %(first)d to %(last)d are lines of one invoice; their amounts were added up"
-RECENTLY_PAID = (
+LINES_ADDED = N_("rows %(first)d to %(last)d are lines of one invoice; their amounts were added up")
+RECENTLY_PAID = N_(
     "paid in the portal recently and perhaps not booked yet: "
     "the open amount stays at the lower portal figure"
 )
@@ -70,13 +72,34 @@ COMPARED = (
 
 @dataclass(frozen=True, slots=True)
 class Issue:
-    """One problem in one cell, as a person sees it in the spreadsheet."""
+    """One problem in one cell, as a person sees it in the spreadsheet.
+
+    `message` is the English text; `msgid` and `params` let a page translate it.
+    """
 
     line: int  # 1-based row number in the sheet
     column: str
     value: str
     message: str
     severity: str = "error"  # or "warning"
+    msgid: str = ""
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        """The message through `gettext` (falls back to English where untranslated)."""
+        return render(self.msgid or self.message, dict(self.params), gettext)
+
+
+def issue(
+    line: int, column: str, value: str, msgid: str, severity: str = "error", **params: Any
+) -> Issue:
+    """An Issue from a message template (marked with N_) and its values."""
+    return Issue(line, column, value, render(msgid, params), severity, msgid, tuple(params.items()))
+
+
+def from_problem(line: int, column: str, value: str, problem: Problem) -> Issue:
+    """An Issue carrying a ReadError's or ValueProblem's message."""
+    return issue(line, column, value, problem.msgid, **problem.params)
 
 
 @dataclass(slots=True)
@@ -172,7 +195,7 @@ def preview(
     try:
         rows = read_rows(data)
     except ReadError as exc:
-        result.issues.append(Issue(0, "", filename, str(exc)))
+        result.issues.append(from_problem(0, "", filename, exc))
         return result
     header = find_header(rows)
     if header is None and mapping and rows:
@@ -182,7 +205,15 @@ def preview(
         try:
             header = apply_overrides(header, mapping)
         except ValueError as exc:
-            result.issues.append(Issue(0, "", "", str(exc)))
+            result.issues.append(
+                issue(
+                    0,
+                    "",
+                    "",
+                    N_("The column mapping does not fit this file: %(error)s"),
+                    error=str(exc),
+                )
+            )
             return result
     missing = [LABELS[f] for f in REQUIRED if header is None or f not in header.columns]
     if header is None or missing:
@@ -192,13 +223,15 @@ def preview(
             rows.index(first) if first else 0, {}, [str(c or "") for c in first]
         )
         result.issues.append(
-            Issue(
+            issue(
                 0,
                 "",
                 "",
-                "No header row with the columns "
-                + ", ".join(missing or REQUIRED)
-                + " was found; choose the columns by hand.",
+                N_(
+                    "No header row with the columns %(columns)s was found; "
+                    "choose the columns by hand."
+                ),
+                columns=", ".join(missing or [LABELS[f] for f in REQUIRED]),
             )
         )
         return result
@@ -210,12 +243,14 @@ def preview(
     ):
         result.already_imported = True
         result.issues.append(
-            Issue(
+            issue(
                 0,
                 "",
                 filename,
-                "This exact file was imported before; "
-                "nothing would change. Import it again only on purpose.",
+                N_(
+                    "This exact file was imported before; "
+                    "nothing would change. Import it again only on purpose."
+                ),
                 "warning",
             )
         )
@@ -264,7 +299,7 @@ def _parse_rows(
             if any(word in first for word in TOTAL_WORDS) or cell(cells, "total") not in (None, ""):
                 continue  # a totals row under the data
             result.issues.append(
-                Issue(line, LABELS["invoice_number"], "", "the invoice number is missing")
+                issue(line, LABELS["invoice_number"], "", N_("the invoice number is missing"))
             )
             continue
         issues_before = len(result.issues)
@@ -273,75 +308,82 @@ def _parse_rows(
         line_of_last = last is not None and last.invoice_number == number
         if first_line != line and not line_of_last:
             result.issues.append(
-                Issue(
+                issue(
                     line,
                     LABELS["invoice_number"],
                     number,
-                    f"this invoice number is also on row {first_line}",
+                    N_("this invoice number is also on row %(row)d"),
+                    row=first_line,
                 )
             )
             continue
 
-        def problem(field_name: str, value: Any, message: str, at: int = line) -> None:
-            result.issues.append(Issue(at, LABELS[field_name], text(value, 60), message))
+        def problem(
+            field_name: str, value: Any, message: str, at: int = line, **params: Any
+        ) -> None:
+            result.issues.append(issue(at, LABELS[field_name], text(value, 60), message, **params))
 
         invoice_date = due_date = None
         try:
             invoice_date = parse_date(cell(cells, "invoice_date"))
         except ValueProblem as exc:
-            problem("invoice_date", cell(cells, "invoice_date"), str(exc))
+            problem("invoice_date", cell(cells, "invoice_date"), exc.msgid, **exc.params)
         raw_due = cell(cells, "due_date")
         if raw_due not in (None, ""):
             try:
                 due_date = parse_date(raw_due)
             except ValueProblem as exc:
-                problem("due_date", raw_due, str(exc))
+                problem("due_date", raw_due, exc.msgid, **exc.params)
         total = open_amount = None
         try:
             total = parse_amount(cell(cells, "total") if cell(cells, "total") is not None else "")
         except AmountError:
-            problem("total", cell(cells, "total"), "not an amount; write it as 1.234,56 or 1234.56")
+            problem("total", cell(cells, "total"), NOT_AN_AMOUNT)
         raw_open = cell(cells, "open")
         if raw_open not in (None, ""):
             try:
                 open_amount = parse_amount(raw_open)
             except AmountError:
-                problem("open", raw_open, "not an amount; write it as 1.234,56 or 1234.56")
+                problem("open", raw_open, NOT_AN_AMOUNT)
         raw_paid = cell(cells, "paid")
         if raw_open in (None, "") and raw_paid not in (None, "") and total is not None:
             try:
                 open_amount = total - parse_amount(raw_paid)
             except AmountError:
-                problem("paid", raw_paid, "not an amount; write it as 1.234,56 or 1234.56")
+                problem("paid", raw_paid, NOT_AN_AMOUNT)
         try:
             currency = parse_currency(cell(cells, "currency"))
         except ValueProblem as exc:
-            problem("currency", cell(cells, "currency"), str(exc))
+            problem("currency", cell(cells, "currency"), exc.msgid, **exc.params)
             currency = "EUR"
         kind_text = text(cell(cells, "kind"), 20).lower()
         if total is not None:
             if total == 0:
-                problem("total", cell(cells, "total"), "the amount is zero")
+                problem("total", cell(cells, "total"), N_("the amount is zero"))
             elif total < 0 and kind_text in ("invoice", "factuur"):
                 problem(
                     "total",
                     cell(cells, "total"),
-                    "a negative amount on an invoice; "
-                    "mark the row as a credit note or correct the amount",
+                    N_(
+                        "a negative amount on an invoice; "
+                        "mark the row as a credit note or correct the amount"
+                    ),
                 )
             if open_amount is None:
                 open_amount = total
             elif total > 0 and not 0 <= open_amount <= total:
-                problem("open", raw_open, "the open amount must lie between 0 and the total")
+                problem("open", raw_open, N_("the open amount must lie between 0 and the total"))
             elif total < 0 and not total <= open_amount <= 0:
                 problem(
-                    "open", raw_open, "a credit note's open amount must lie between its total and 0"
+                    "open",
+                    raw_open,
+                    N_("a credit note's open amount must lie between its total and 0"),
                 )
         if invoice_date and due_date and due_date < invoice_date:
-            problem("due_date", raw_due, "the due date is before the invoice date")
+            problem("due_date", raw_due, N_("the due date is before the invoice date"))
         email = text(cell(cells, "email"), 254).lower()
         if email and ("@" not in email or " " in email):
-            problem("email", email, "not an email address")
+            problem("email", email, N_("not an email address"))
         if len(result.issues) > issues_before or invoice_date is None or total is None:
             continue
         assert open_amount is not None
@@ -353,8 +395,11 @@ def _parse_rows(
                 problem(
                     "invoice_number",
                     number,
-                    f"this invoice number is also on row {first_line}, "
-                    "with another customer, date or currency",
+                    N_(
+                        "this invoice number is also on row %(row)d, "
+                        "with another customer, date or currency"
+                    ),
+                    row=first_line,
                 )
             continue
         lines.close(result)
@@ -435,12 +480,14 @@ class _LineGroup:
             )
         last = row.line + len(amounts) - 1
         result.issues.append(
-            Issue(
+            issue(
                 row.line,
                 LABELS["invoice_number"],
                 row.invoice_number,
-                message % {"first": row.line, "last": last},
+                message,
                 "warning",
+                first=row.line,
+                last=last,
             )
         )
 
@@ -514,11 +561,11 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
             debtor = by_email[row.email][0]
         elif row.email and len(by_email.get(row.email, [])) > 1:
             plan.issues.append(
-                Issue(
+                issue(
                     row.line,
                     LABELS["email"],
                     row.email,
-                    "several customers have this address; add a customer number column",
+                    N_("several customers have this address; add a customer number column"),
                 )
             )
             continue
@@ -526,18 +573,20 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
             debtor = f"e:{row.email}"
         else:
             plan.issues.append(
-                Issue(
+                issue(
                     row.line,
                     LABELS["debtor_number"],
                     "",
-                    "each row needs a customer number or an email address",
+                    N_("each row needs a customer number or an email address"),
                 )
             )
             continue
         if isinstance(debtor, str) and debtor not in plan.new_debtors:
             if not row.email:
                 plan.issues.append(
-                    Issue(row.line, LABELS["email"], "", "a new customer needs an email address")
+                    issue(
+                        row.line, LABELS["email"], "", N_("a new customer needs an email address")
+                    )
                 )
                 continue
             plan.new_debtors[debtor] = row
@@ -548,17 +597,17 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
             continue
         if isinstance(debtor, str) or old.debtor_id != debtor:
             plan.issues.append(
-                Issue(
+                issue(
                     row.line,
                     LABELS["invoice_number"],
                     row.invoice_number,
-                    "this invoice number belongs to another customer",
+                    N_("this invoice number belongs to another customer"),
                 )
             )
             continue
         if old.id in paid_here and row.open_cents > old.open_cents:
             plan.warnings.append(
-                Issue(
+                issue(
                     row.line,
                     LABELS["open"],
                     f"{row.open_cents / 100:.2f}",

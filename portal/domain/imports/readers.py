@@ -9,6 +9,8 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
+from portal.domain.imports.problems import N_, Problem
+
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 1_000_000
 MAX_UNZIPPED = 1024 * 1024 * 1024  # 1 GiB of XML is far beyond any real export
@@ -16,14 +18,14 @@ MAX_RATIO = 500  # a large member compressed this well is a zip bomb, not a spre
 _XML_TRAPS = (b"<!DOCTYPE", b"<!ENTITY")
 
 
-class ReadError(ValueError):
+class ReadError(Problem):
     """The file cannot be read; the message tells the person what to do."""
 
 
 def detect(data: bytes) -> str:
     """The kind of spreadsheet by its first bytes: xlsx, ods, xls or csv."""
     if not data.strip():
-        raise ReadError("The file is empty.")
+        raise ReadError(N_("The file is empty."))
     if data.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -35,14 +37,16 @@ def detect(data: bytes) -> str:
                 ):
                     return "ods"
         except zipfile.BadZipFile as exc:
-            raise ReadError("The file looks like a zip archive but is damaged.") from exc
-        raise ReadError("This zip file is not an Excel (.xlsx) or OpenDocument (.ods) sheet.")
+            raise ReadError(N_("The file looks like a zip archive but is damaged.")) from exc
+        raise ReadError(N_("This zip file is not an Excel (.xlsx) or OpenDocument (.ods) sheet."))
     if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         return "xls"
     if data.startswith((b"MZ", b"%PDF", b"\x7fELF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
-        raise ReadError("This is not a spreadsheet. Upload .xlsx, .xls, .ods or .csv.")
+        raise ReadError(N_("This is not a spreadsheet. Upload .xlsx, .xls, .ods or .csv."))
     if b"\x00" in data[:4096]:
-        raise ReadError("This is not a spreadsheet or text file. Upload .xlsx, .xls, .ods or .csv.")
+        raise ReadError(
+            N_("This is not a spreadsheet or text file. Upload .xlsx, .xls, .ods or .csv.")
+        )
     return "csv"
 
 
@@ -51,13 +55,16 @@ def read_rows(
 ) -> list[list[Any]]:
     """All rows of the first sheet as Python values (formulas: their stored results)."""
     if len(data) > max_bytes:
-        raise ReadError(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+        raise ReadError(N_("The file is larger than %(mb)d MB."), mb=max_bytes // (1024 * 1024))
     kind = detect(data)
     if kind in ("xlsx", "ods"):
         _check_zip(data)
     rows = _read_csv(data) if kind == "csv" else _read_calamine(data)
     if len(rows) > max_rows:
-        raise ReadError(f"The file has more than {max_rows:,} rows. Split it into smaller files.")
+        raise ReadError(
+            N_("The file has more than %(rows)s rows. Split it into smaller files."),
+            rows=f"{max_rows:,}",
+        )
     return rows
 
 
@@ -68,15 +75,17 @@ def _check_zip(data: bytes) -> None:
         for info in archive.infolist():
             total += info.file_size
             if total > MAX_UNZIPPED:
-                raise ReadError("The file unpacks to an unreasonable size; it was refused.")
+                raise ReadError(N_("The file unpacks to an unreasonable size; it was refused."))
             big = info.file_size > 10 * 1024 * 1024
             if big and info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
-                raise ReadError("The file is compressed suspiciously well (a zip bomb?); refused.")
+                raise ReadError(
+                    N_("The file is compressed suspiciously well (a zip bomb?); refused.")
+                )
             if info.filename.endswith(".xml") or info.filename.endswith(".rels"):
                 with archive.open(info) as member:
                     head = member.read(64 * 1024)
                     if any(trap in head for trap in _XML_TRAPS):
-                        raise ReadError("The file contains XML declarations we do not accept.")
+                        raise ReadError(N_("The file contains XML declarations we do not accept."))
 
 
 def _read_calamine(data: bytes) -> list[list[Any]]:
@@ -87,7 +96,7 @@ def _read_calamine(data: bytes) -> list[list[Any]]:
         sheet = workbook.get_sheet_by_index(0)
         return [list(row) for row in sheet.to_python(skip_empty_area=False)]
     except Exception as exc:  # calamine raises its own error types for damaged files
-        raise ReadError(f"The spreadsheet could not be read: {exc}") from exc
+        raise ReadError(N_("The spreadsheet could not be read: %(error)s"), error=str(exc)) from exc
 
 
 def decode_text(data: bytes) -> str:

@@ -9,6 +9,8 @@ from typing import Any
 
 from babel.numbers import list_currencies
 
+from portal.domain.imports.problems import N_, Problem
+
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 = 1900-01-01, with Excel's 1900 leap-year quirk
 _DATE_FORMATS = (
     "%d-%m-%Y",
@@ -29,7 +31,7 @@ _DATE_FORMATS = (
 )
 
 
-class ValueProblem(ValueError):
+class ValueProblem(Problem):
     """A cell that cannot be read; the message is for a person."""
 
 
@@ -46,10 +48,10 @@ def parse_date(value: Any) -> dt.date:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if 1 <= value < 2958466:  # Excel's last day is 9999-12-31
             return EXCEL_EPOCH + dt.timedelta(days=int(value))
-        raise ValueProblem("not a date")
+        raise ValueProblem(N_("not a date"))
     text = re.sub(r"\s+", " ", str(value or "").strip())
     if not text:
-        raise ValueProblem("the date is missing")
+        raise ValueProblem(N_("the date is missing"))
     text = re.sub(r"[T ]\d{1,2}:\d{2}(:\d{2})?(\.\d+)?$", "", text)  # drop a time of day
     if re.fullmatch(r"\d{5}(\.0+)?", text):
         return EXCEL_EPOCH + dt.timedelta(days=int(float(text)))
@@ -60,7 +62,9 @@ def parse_date(value: Any) -> dt.date:
             continue
         if 1900 <= parsed.year <= 2200:
             return parsed
-    raise ValueProblem(f"“{text}” is not a date we can read; write it as 31-12-2026")
+    raise ValueProblem(
+        N_("“%(text)s” is not a date we can read; write it as 31-12-2026"), text=text
+    )
 
 
 @lru_cache(maxsize=1)
@@ -75,7 +79,7 @@ def parse_currency(value: Any, default: str = "EUR") -> str:
         return default
     text = {"€": "EUR", "$": "USD", "£": "GBP"}.get(text, text)
     if text not in _currencies():
-        raise ValueProblem(f"“{value}” is not a currency code such as EUR")
+        raise ValueProblem(N_("“%(code)s” is not a currency code such as EUR"), code=value)
     return text
 
 
