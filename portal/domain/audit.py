@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,3 +25,16 @@ def record(
     )
     session.add(event)
     return event
+
+
+def record_each(
+    session: Session,
+    actor: str,
+    action: str,
+    debtor_id: int,
+    invoice_ids: Iterable[int],
+    **details: Any,
+) -> None:
+    """The same event on the timeline of each of several invoices of one debtor."""
+    for invoice_id in invoice_ids:
+        record(session, actor, action, debtor_id=debtor_id, invoice_id=invoice_id, **details)

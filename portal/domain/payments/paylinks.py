@@ -78,16 +78,15 @@ def create(
     )
     session.add(link)
     session.flush()
-    for invoice in invoices:
-        audit.record(
-            session,
-            actor,
-            "paylink.created",
-            debtor_id=debtor.id,
-            invoice_id=invoice.id,
-            link=link.id,
-            purpose=purpose,
-        )
+    audit.record_each(
+        session,
+        actor,
+        "paylink.created",
+        debtor.id,
+        [i.id for i in invoices],
+        link=link.id,
+        purpose=purpose,
+    )
     return link
 
 
@@ -124,15 +123,14 @@ def revoke(session: Session, link: PayLink, actor: str, now: dt.datetime | None 
         return False
     link.status = "revoked"
     link.revoked_at = now or utcnow()
-    for invoice in link.invoices:
-        audit.record(
-            session,
-            actor,
-            "paylink.revoked",
-            debtor_id=link.debtor_id,
-            invoice_id=invoice.id,
-            link=link.id,
-        )
+    audit.record_each(
+        session,
+        actor,
+        "paylink.revoked",
+        link.debtor_id,
+        [i.id for i in link.invoices],
+        link=link.id,
+    )
     return True
 
 

@@ -128,13 +128,7 @@ def _send(
     key = dedupe_key or f"second-chance:link:{link.id}"
     if not mailer.second_chance(session, debtor, invoices, link, key):
         return False
-    for invoice in invoices:
-        audit.record(
-            session,
-            actor,
-            "payment.second_chance",
-            debtor_id=debtor.id,
-            invoice_id=invoice.id,
-            link=link.id,
-        )
+    audit.record_each(
+        session, actor, "payment.second_chance", debtor.id, [i.id for i in invoices], link=link.id
+    )
     return True

@@ -235,18 +235,17 @@ def start(
     payment.provider_ref = checkout.provider_ref
     payment.checkout_url = checkout.checkout_url
     apply_status(payment, checkout.status)
-    for invoice in selection.invoices:
-        audit.record(
-            session,
-            f"debtor:{debtor.id}",
-            "payment.started",
-            debtor_id=debtor.id,
-            invoice_id=invoice.id,
-            payment=payment.public_id,
-            amount_cents=amount,
-            currency=payment.currency,
-            provider=provider.name,
-        )
+    audit.record_each(
+        session,
+        f"debtor:{debtor.id}",
+        "payment.started",
+        debtor.id,
+        [i.id for i in selection.invoices],
+        payment=payment.public_id,
+        amount_cents=amount,
+        currency=payment.currency,
+        provider=provider.name,
+    )
     return payment
 
 
@@ -325,17 +324,9 @@ def apply_truth(
     return Outcome(changed, old, Status(payment.status))
 
 
-def _record_all(session: Session, payment: Payment, action: str, **details: object) -> None:
-    for invoice in payment.invoices:
-        audit.record(
-            session,
-            "system",
-            action,
-            debtor_id=payment.debtor_id,
-            invoice_id=invoice.id,
-            payment=payment.public_id,
-            **details,
-        )
+def _record_all(session: Session, payment: Payment, action: str) -> None:
+    ids = [i.id for i in payment.invoices]
+    audit.record_each(session, "system", action, payment.debtor_id, ids, payment=payment.public_id)
 
 
 def _book(session: Session, payment: Payment, truth: ProviderStatus, now: dt.datetime) -> None:
