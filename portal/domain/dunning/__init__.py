@@ -1,0 +1,1 @@
+"""Dunning: reminder schedules, the set-based daily evaluation, collection costs, interest."""
