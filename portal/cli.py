@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -235,6 +236,32 @@ def register(app: Flask) -> None:
         click.echo(
             f"sent {result.sent}, kept locally {result.kept_local}, "
             f"retry later {result.retried}, failed {result.failed}"
+        )
+
+    dunning_group = click.Group("dunning", help="Reminders by schedule.")
+    app.cli.add_command(dunning_group)
+
+    @dunning_group.command("run")
+    @click.option(
+        "--date", "day", default="", help="Run as of this day (YYYY-MM-DD); default today."
+    )
+    @click.option("--dry-run", is_flag=True, help="Only count what would be sent.")
+    def dunning_run(day: str, dry_run: bool) -> None:
+        """Send every reminder step that is due (or count them with --dry-run)."""
+        from portal.tasks import run_dunning_now
+
+        try:
+            when = dt.date.fromisoformat(day) if day else None
+        except ValueError:
+            click.echo("--date must look like 2026-11-24.", err=True)
+            sys.exit(2)
+        result = run_dunning_now(when, dry_run=dry_run)
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(result.by_kind.items())) or "none"
+        verb = "would send" if dry_run else "sent"
+        click.echo(
+            f"{result.day}: {verb} steps for {result.invoices} invoices ({kinds}); "
+            f"{result.messages} messages, {result.flagged} marked ready for collection, "
+            f"{result.skipped} skipped"
         )
 
     @app.cli.command("worker")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,17 @@ from portal.config import Settings
 from portal.domain.login import LinkMail
 from portal.domain.messaging.outbox import queue_email
 from portal.domain.payments import paylinks
-from portal.models import AdminUser, Brand, Debtor, Invoice, PayLink, Payment, utcnow
+from portal.models import (
+    AdminUser,
+    Brand,
+    Debtor,
+    Invoice,
+    OutboxMessage,
+    PayLink,
+    Payment,
+    ReminderStep,
+    utcnow,
+)
 
 
 def sender_for(brand: Brand | None, settings: Settings) -> str:
@@ -132,12 +143,12 @@ class PaymentMails:
 
     def _queue(
         self, session: Session, kind: str, debtor: Debtor, context: dict[str, Any], key: str
-    ) -> None:
+    ) -> OutboxMessage:
         with force_locale(debtor.language):
             subject = render_template(f"email/{kind}.subject.txt", **context).strip()
             text = render_template(f"email/{kind}.txt", **context)
             html = render_template(f"email/{kind}.html", **context)
-        queue_email(
+        return queue_email(
             session,
             kind=kind,
             recipient=debtor.primary_email,
@@ -149,3 +160,37 @@ class PaymentMails:
             brand_id=debtor.brand_id,
             dedupe_key=key,
         )
+
+
+class ReminderMails(PaymentMails):
+    """Reminders of the dunning run, in the debtor's language, with a pay-link."""
+
+    def reminder(
+        self,
+        session: Session,
+        debtor: Debtor,
+        step: ReminderStep,
+        invoices: Sequence[Invoice],
+        link: PayLink,
+        costs_cents: int,
+        deadline: dt.date,
+        dedupe_key: str,
+    ) -> int | None:
+        """Queue one reminder for all `invoices`; None when the debtor has no address."""
+        if not debtor.primary_email:
+            return None
+        context = {
+            "debtor": debtor,
+            "brand": debtor.brand,
+            "step": step,
+            "rows": [_Row(i.number, i.open_cents, i.currency) for i in invoices],
+            "invoices": invoices,
+            "total_cents": sum(i.open_cents for i in invoices),
+            "currency": invoices[0].currency,
+            "costs_cents": costs_cents,
+            "deadline": deadline,
+            "link": pay_link_url(link, self.settings),
+        }
+        message = self._queue(session, "reminder", debtor, context, dedupe_key)
+        session.flush()
+        return message.id

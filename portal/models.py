@@ -114,6 +114,8 @@ class Segment(Base):
     payment_term_days: Mapped[int] = mapped_column(Integer, default=14)
     allow_partial: Mapped[bool] = mapped_column(default=False, server_default=false())
     partial_min_cents: Mapped[int] = mapped_column(Integer, default=2500, server_default="2500")
+    # None: the default schedule for the debtor's kind and country
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("reminder_schedule.id"))
 
 
 class Debtor(Base):
@@ -136,6 +138,7 @@ class Debtor(Base):
     postcode: Mapped[str] = mapped_column(String(12), default="")
     city: Mapped[str] = mapped_column(String(100), default="")
     country: Mapped[str] = mapped_column(String(2), default="NL")
+    do_not_contact: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     brand: Mapped[Brand] = relationship(lazy="joined", innerjoin=True)
@@ -193,6 +196,10 @@ class Invoice(Base):
     status: Mapped[str] = mapped_column(String(12), default=InvoiceStatus.OPEN.value)
     reference: Mapped[str] = mapped_column(String(80), default="")
     description: Mapped[str] = mapped_column(Text, default="")
+    # reminders wait while held (dispute, plan, promise, paused by hand): until the date, or
+    # for as long as the reason is set without a date
+    hold_reason: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    hold_until: Mapped[dt.date | None] = mapped_column(Date)
     original_pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     has_original_pdf: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -523,3 +530,69 @@ class SandboxPayment(Base):
     webhook_url: Mapped[str] = mapped_column(Text, default="")
     locale: Mapped[str] = mapped_column(String(10), default="nl_NL")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+STEP_KINDS = ("nudge", "reminder", "notice", "fourteen_day", "collection")
+FEE_RULES = ("none", "wik", "be_b2c")
+
+
+class ReminderSchedule(Base):
+    """Ordered reminder steps; a segment points at one, or the default for the debtor's
+    kind (b2c/b2b) and country applies."""
+
+    __tablename__ = "reminder_schedule"
+    __table_args__ = (
+        CheckConstraint("default_for IS NULL OR " + _in("default_for", DebtorKind), name="kind"),
+        CheckConstraint("min_gap_days BETWEEN 0 AND 90", name="gap"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    default_for: Mapped[str | None] = mapped_column(String(3))
+    default_country: Mapped[str | None] = mapped_column(String(2))
+    min_gap_days: Mapped[int] = mapped_column(Integer, default=7)
+
+    steps: Mapped[list[ReminderStep]] = relationship(
+        back_populates="schedule", order_by="ReminderStep.position", cascade="all, delete-orphan"
+    )
+
+
+class ReminderStep(Base):
+    """One step: days from the due date (negative: before), what kind of message, costs."""
+
+    __tablename__ = "reminder_step"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "position"),
+        CheckConstraint(_in("kind", STEP_KINDS), name="kind"),
+        CheckConstraint(_in("fee_rule", FEE_RULES), name="fee_rule"),
+        CheckConstraint("offset_days BETWEEN -60 AND 365", name="offset"),
+        CheckConstraint("min_open_cents >= 0", name="min_open"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("reminder_schedule.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    offset_days: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    fee_rule: Mapped[str] = mapped_column(String(10), default="none")
+    min_open_cents: Mapped[int] = mapped_column(Integer, default=0)
+
+    schedule: Mapped[ReminderSchedule] = relationship(back_populates="steps")
+
+
+class InvoiceReminder(Base):
+    """A step done for an invoice: the unique (invoice, step) guard against sending twice."""
+
+    __tablename__ = "invoice_reminder"
+    __table_args__ = (
+        UniqueConstraint("invoice_id", "step_id"),
+        Index("ix_invoice_reminder_invoice_sent", "invoice_id", "sent_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="CASCADE"))
+    step_id: Mapped[int] = mapped_column(ForeignKey("reminder_step.id"))
+    sent_on: Mapped[dt.date] = mapped_column(Date)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_message.id", ondelete="SET NULL")
+    )

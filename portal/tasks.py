@@ -6,6 +6,7 @@ import datetime as dt
 import os
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey, crontab
@@ -130,3 +131,32 @@ def recheck_payments() -> None:
     with _app_context():
         service.recheck_open(db.session(), paying.provider, paying.mails())
         send_outbox_now()
+
+
+def run_dunning_now(day: dt.date | None = None, *, dry_run: bool = False) -> Any:
+    """The dunning run for `day` (default: today in the business timezone), then send."""
+    from portal import paying
+    from portal.domain.clock import today
+    from portal.domain.dunning import engine
+    from portal.mails import ReminderMails
+
+    with _app_context():
+        settings = paying.settings()
+        when = day or today(settings.portal_timezone)
+        result = engine.run(
+            db.session(),
+            when,
+            ReminderMails(settings),
+            dry_run=dry_run,
+            link_days=settings.pay_link_days,
+        )
+        db.session.commit()
+        if result.messages:
+            send_outbox_now()
+        return result
+
+
+@huey.periodic_task(crontab(hour="7", minute="0"))
+def dunning_daily() -> None:
+    """Every morning: the reminders that are due today."""
+    run_dunning_now()

@@ -57,9 +57,10 @@ def test_wik_grows_with_the_principal_within_its_bounds(a, b):
 
 @given(principals)
 def test_wik_is_charged_once_over_the_combined_principal(total):
-    """Courts cut fees counted per invoice: one fee over the sum is never more."""
+    """Courts cut fees counted per invoice: one fee over the sum is never more
+    (give or take the cent that rounding each part may lose)."""
     half = total // 2
-    assert wik(total) <= wik(half) + wik(total - half) or half == 0
+    assert half == 0 or wik(total) <= wik(half) + wik(total - half) + 1
 
 
 @given(principals, principals)

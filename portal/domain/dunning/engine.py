@@ -1,0 +1,265 @@
+"""The daily dunning run: which open invoices reached which reminder step today.
+
+`due_steps` decides in one SQL statement (no Python loop over invoices): for every open,
+unheld invoice of a contactable debtor it finds the *next* step of its schedule not yet
+done, and keeps it when the step's day has come and the schedule's minimum gap since the
+last step has passed. So a missed run catches up one step at a time, and a consumer never
+gets a 14-dagenbrief before an earlier reminder (DESIGN.md section 9).
+
+`run` groups the result by debtor and step (one message lists all their invoices at that
+step) and records each (invoice, step) in `invoice_reminder`, whose unique key is the
+guard: a second run, an overlapping run, or a run killed halfway never sends a step twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Date, and_, exists, func, literal, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.expression import FunctionElement
+
+from portal.domain import audit
+from portal.domain.dunning.fees import belgian_b2c, wik
+from portal.domain.payments import paylinks
+from portal.models import (
+    Debtor,
+    Invoice,
+    InvoiceKind,
+    InvoiceReminder,
+    InvoiceStatus,
+    PayLink,
+    ReminderSchedule,
+    ReminderStep,
+    Segment,
+)
+
+log = logging.getLogger(__name__)
+FOURTEEN_DAYS_SAFE = 15  # the 14 days run from the day after receipt: count 15 from sending
+
+
+class add_days(FunctionElement[dt.date]):
+    """`date + n days` in SQL, for PostgreSQL and SQLite alike."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(add_days)
+def _add_days_default(element: Any, compiler: Any, **kw: Any) -> str:
+    day, days = list(element.clauses)
+    return f"({compiler.process(day, **kw)} + {compiler.process(days, **kw)})"
+
+
+@compiles(add_days, "sqlite")
+def _add_days_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    day, days = list(element.clauses)
+    return f"date({compiler.process(day, **kw)}, ({compiler.process(days, **kw)}) || ' days')"
+
+
+@dataclass(frozen=True)
+class Due:
+    invoice_id: int
+    debtor_id: int
+    step_id: int
+
+
+def _schedule_of_debtor() -> Any:
+    """The debtor's schedule: its segment's, else the default for its kind and country."""
+    default = (
+        select(ReminderSchedule.id)
+        .where(
+            ReminderSchedule.default_for == Debtor.kind,
+            or_(
+                ReminderSchedule.default_country == Debtor.country,
+                ReminderSchedule.default_country.is_(None),
+            ),
+        )
+        .order_by(ReminderSchedule.default_country.is_(None), ReminderSchedule.id)
+        .limit(1)
+        .correlate(Debtor)
+        .scalar_subquery()
+    )
+    return func.coalesce(Segment.schedule_id, default)
+
+
+def due_steps(session: Session, day: dt.date) -> list[Due]:
+    """Every (invoice, next step) whose time has come on `day`, in one query."""
+    schedule_id = _schedule_of_debtor()
+    step = aliased(ReminderStep)
+    other = aliased(ReminderStep)
+    done = aliased(InvoiceReminder)
+    next_position = (
+        select(func.min(other.position))
+        .where(
+            other.schedule_id == schedule_id,
+            # explicit: a subquery two levels down does not find the invoice by itself
+            ~exists()
+            .where(done.invoice_id == Invoice.id, done.step_id == other.id)
+            .correlate(Invoice, other),
+            # a step before the due date is no use once the invoice is overdue
+            or_(other.offset_days >= 0, Invoice.due_date >= day),
+        )
+        .correlate(Invoice, Debtor, Segment)
+        .scalar_subquery()
+    )
+    held = or_(
+        and_(Invoice.hold_until.is_not(None), Invoice.hold_until >= day),
+        and_(Invoice.hold_until.is_(None), Invoice.hold_reason != ""),
+    )
+    recent = aliased(InvoiceReminder)
+    query = (
+        select(Invoice.id, Invoice.debtor_id, step.id)
+        .join(Debtor, Debtor.id == Invoice.debtor_id)
+        .outerjoin(Segment, Segment.id == Debtor.segment_id)
+        .join(step, and_(step.schedule_id == schedule_id, step.position == next_position))
+        .join(ReminderSchedule, ReminderSchedule.id == step.schedule_id)
+        .where(
+            Invoice.status == InvoiceStatus.OPEN.value,
+            Invoice.kind == InvoiceKind.INVOICE.value,
+            Invoice.open_cents > 0,
+            Invoice.open_cents >= step.min_open_cents,
+            Debtor.do_not_contact.is_(False),
+            ~held,
+            add_days(Invoice.due_date, step.offset_days) <= day,
+            ~exists().where(
+                recent.invoice_id == Invoice.id,
+                recent.sent_on > add_days(literal(day, Date()), -ReminderSchedule.min_gap_days),
+            ),
+        )
+        .order_by(Invoice.debtor_id, step.id, Invoice.due_date, Invoice.id)
+    )
+    return [Due(*row) for row in session.execute(query)]
+
+
+class ReminderMailer(Protocol):
+    """Writes one reminder to the outbox (the app renders it in the debtor's language)."""
+
+    def reminder(
+        self,
+        session: Session,
+        debtor: Debtor,
+        step: ReminderStep,
+        invoices: Sequence[Invoice],
+        link: PayLink,
+        costs_cents: int,
+        deadline: dt.date,
+        dedupe_key: str,
+    ) -> int | None:
+        """Queue it; the outbox message id, or None when the debtor has no address."""
+        ...
+
+
+@dataclass
+class RunResult:
+    """What a run did, or (dry run) would do."""
+
+    day: dt.date
+    messages: int = 0
+    invoices: int = 0
+    flagged: int = 0  # steps that only mark an invoice (ready for collection)
+    skipped: int = 0  # groups another run did first, or debtors without an address
+    by_kind: Counter[str] = field(default_factory=Counter)
+
+
+def costs(step: ReminderStep, principal_cents: int) -> int:
+    """The collection costs a step announces, once over the combined principal."""
+    if step.fee_rule == "wik":
+        return wik(principal_cents)
+    if step.fee_rule == "be_b2c":
+        return belgian_b2c(principal_cents)
+    return 0
+
+
+def run(
+    session: Session,
+    day: dt.date,
+    mailer: ReminderMailer | None,
+    *,
+    dry_run: bool = False,
+    link_days: int = paylinks.DEFAULT_DAYS,
+) -> RunResult:
+    """Send every due step: one message per debtor and step, committed group by group."""
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for due in due_steps(session, day):
+        groups[(due.debtor_id, due.step_id)].append(due.invoice_id)
+    result = RunResult(day)
+    steps = {s.id: s for s in session.scalars(select(ReminderStep))}
+    for (debtor_id, step_id), invoice_ids in groups.items():
+        step = steps[step_id]
+        if dry_run:
+            result.by_kind[step.kind] += 1
+            result.invoices += len(invoice_ids)
+            continue
+        try:
+            sent = _send_group(session, day, mailer, debtor_id, step, invoice_ids, link_days)
+            session.commit()
+        except IntegrityError:  # an overlapping run recorded this step first
+            session.rollback()
+            result.skipped += 1
+            continue
+        if sent is None:
+            result.skipped += 1
+        else:
+            result.by_kind[step.kind] += 1
+            result.invoices += len(invoice_ids)
+            result.messages += int(sent)
+            result.flagged += int(not sent)
+    return result
+
+
+def _send_group(
+    session: Session,
+    day: dt.date,
+    mailer: ReminderMailer | None,
+    debtor_id: int,
+    step: ReminderStep,
+    invoice_ids: list[int],
+    link_days: int,
+) -> bool | None:
+    """True: a message was queued; False: a marking step; None: nothing could be sent."""
+    invoices = list(
+        session.scalars(
+            select(Invoice).where(Invoice.id.in_(invoice_ids)).order_by(Invoice.due_date)
+        )
+    )
+    debtor = session.get_one(Debtor, debtor_id)
+    message_id = None
+    if step.kind != "collection":
+        if mailer is None:
+            return None
+        link = paylinks.create(
+            session, debtor, invoices, actor="system", purpose="reminder", days=link_days
+        )
+        principal = sum(i.open_cents for i in invoices)
+        key = f"reminder:{step.id}:" + ",".join(str(i) for i in sorted(invoice_ids))
+        message_id = mailer.reminder(
+            session,
+            debtor,
+            step,
+            invoices,
+            link,
+            costs(step, principal),
+            day + dt.timedelta(days=FOURTEEN_DAYS_SAFE),
+            key[:200],
+        )
+        if message_id is None:
+            session.rollback()
+            return None
+    session.add_all(
+        InvoiceReminder(invoice_id=i.id, step_id=step.id, sent_on=day, message_id=message_id)
+        for i in invoices
+    )
+    action = "reminder.sent" if message_id else "dunning.ready_for_collection"
+    audit.record_each(
+        session, "system", action, debtor.id, invoice_ids, channel="email", step=step.kind
+    )
+    session.flush()
+    return message_id is not None

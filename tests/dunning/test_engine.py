@@ -1,0 +1,219 @@
+"""The dunning run over a calendar: the right step on the right day, once, with holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.db import db
+from portal.domain.dunning import engine
+from portal.mails import ReminderMails
+from portal.models import AuditEvent, InvoiceReminder, OutboxMessage, ReminderSchedule, ReminderStep
+from portal.tasks import send_outbox_now
+from tests.conftest import body_text
+from tests.factories import create_debtor, create_invoice, create_segment
+
+DUE = dt.date(2026, 10, 15)
+STEPS = [
+    (-3, "nudge", "none"),
+    (7, "reminder", "none"),
+    (14, "reminder", "none"),
+    (21, "notice", "none"),
+    (28, "fourteen_day", "wik"),
+    (45, "collection", "none"),
+]
+
+
+@pytest.fixture
+def segment(app):
+    schedule = ReminderSchedule(name=f"Test {id(object())}", min_gap_days=7)
+    schedule.steps = [
+        ReminderStep(position=n, offset_days=o, kind=k, fee_rule=f)
+        for n, (o, k, f) in enumerate(STEPS, start=1)
+    ]
+    db.session.add(schedule)
+    db.session.commit()
+    return create_segment(schedule_id=schedule.id)
+
+
+def run(app, day, dry_run=False):
+    with app.test_request_context():
+        result = engine.run(
+            db.session(), day, ReminderMails(app.config["SETTINGS"]), dry_run=dry_run
+        )
+        db.session.commit()
+    return result
+
+
+def kinds_sent(invoice):
+    return list(
+        db.session.scalars(
+            select(ReminderStep.kind)
+            .join(InvoiceReminder, InvoiceReminder.step_id == ReminderStep.id)
+            .where(InvoiceReminder.invoice_id == invoice.id)
+            .order_by(InvoiceReminder.sent_on)
+        )
+    )
+
+
+def test_an_invoice_walks_through_every_step_on_its_day(app, segment):
+    debtor = create_debtor(segment_id=segment.id)
+    invoice = create_invoice(
+        debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE, total_cents=300_000
+    )
+    expected = {
+        -3: "nudge",
+        7: "reminder",
+        14: "reminder",
+        21: "notice",
+        28: "fourteen_day",
+        45: "collection",
+    }
+    for offset in range(-5, 50):
+        run(app, DUE + dt.timedelta(days=offset))
+        sent = kinds_sent(invoice)
+        assert sent == [expected[o] for o in sorted(expected) if o <= offset], offset
+    messages = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == "reminder").order_by(OutboxMessage.id)
+    ).all()
+    assert len(messages) == 5  # the collection step only marks the invoice
+    last = messages[-1]
+    # WIK over EUR 3,000, with the deadline: sent 12 Nov, 15 days to be safe
+    assert "€425.00" in last.body_text and "27 Nov 2026" in last.body_text
+    assert re.search(r"http://portal\.test/p/\S+", last.body_text)  # a personal pay-link
+
+
+def test_a_missed_month_catches_up_one_step_at_a_time(app, segment):
+    debtor = create_debtor(segment_id=segment.id)
+    old = create_invoice(debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE)
+    late = DUE + dt.timedelta(days=60)
+    run(app, late)
+    assert kinds_sent(old) == ["reminder"]  # not the nudge, not the 14-day letter at once
+    run(app, late + dt.timedelta(days=3))
+    assert kinds_sent(old) == ["reminder"]  # the minimum gap of 7 days
+    run(app, late + dt.timedelta(days=7))
+    run(app, late + dt.timedelta(days=14))
+    run(app, late + dt.timedelta(days=21))
+    assert kinds_sent(old) == ["reminder", "reminder", "notice", "fourteen_day"]
+
+
+def test_one_message_per_debtor_and_step_lists_all_invoices(app, segment):
+    debtor = create_debtor(segment_id=segment.id)
+    numbers = []
+    for _n in range(3):
+        invoice = create_invoice(debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE)
+        numbers.append(invoice.number)
+    other = create_debtor(segment_id=segment.id)
+    create_invoice(other, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE)
+    result = run(app, DUE + dt.timedelta(days=7))
+    assert result.messages == 2 and result.invoices == 4
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.debtor_id == debtor.id))
+    assert all(number in mail.body_text for number in numbers)
+
+
+def test_held_paid_and_do_not_contact_are_left_alone(app, segment):
+    day = DUE + dt.timedelta(days=7)
+    debtor = create_debtor(segment_id=segment.id)
+    kwargs = {"invoice_date": DUE - dt.timedelta(days=14), "due_date": DUE}
+    disputed = create_invoice(debtor, hold_reason="dispute", **kwargs)
+    promised = create_invoice(debtor, hold_reason="promise", hold_until=day, **kwargs)
+    paid = create_invoice(debtor, open_cents=0, status="paid", **kwargs)
+    quiet = create_debtor(segment_id=segment.id, do_not_contact=True)
+    create_invoice(quiet, **kwargs)
+    assert run(app, day).invoices == 0
+    assert run(app, day + dt.timedelta(days=1)).invoices == 1  # the promise date has passed
+    assert kinds_sent(promised) == ["reminder"]
+    assert kinds_sent(disputed) == [] and kinds_sent(paid) == []
+
+
+def test_a_second_run_the_same_day_sends_nothing(app, segment):
+    debtor = create_debtor(segment_id=segment.id)
+    create_invoice(debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE)
+    day = DUE + dt.timedelta(days=7)
+    assert run(app, day, dry_run=True).by_kind == {"reminder": 1}
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    assert run(app, day).messages == 1
+    assert run(app, day).messages == 0
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+def test_a_run_killed_halfway_never_sends_a_step_twice(app, segment, monkeypatch):
+    first = create_debtor(segment_id=segment.id)
+    second = create_debtor(segment_id=segment.id)
+    for debtor in (first, second):
+        create_invoice(debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE)
+    day = DUE + dt.timedelta(days=7)
+    real = engine._send_group
+    calls = []
+
+    def crash_on_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("worker killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_send_group", crash_on_second)
+    with pytest.raises(RuntimeError):
+        run(app, day)
+    db.session.rollback()
+    monkeypatch.setattr(engine, "_send_group", real)
+    assert run(app, day).messages == 1  # only the group the crash interrupted
+    counts = db.session.execute(
+        select(OutboxMessage.debtor_id, func.count()).group_by(OutboxMessage.debtor_id)
+    ).all()
+    assert sorted(n for _, n in counts) == [1, 1]
+
+
+def test_an_overlapping_run_that_got_there_first_is_respected(app, segment):
+    debtor = create_debtor(segment_id=segment.id)
+    invoice = create_invoice(debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE)
+    day = DUE + dt.timedelta(days=7)
+    step = db.session.scalar(
+        select(ReminderStep)
+        .where(ReminderStep.schedule_id == segment.schedule_id, ReminderStep.kind == "reminder")
+        .order_by(ReminderStep.position)
+    )
+
+    original = engine.due_steps
+
+    def racing(session, when):
+        found = original(session, when)
+        # the other run commits the same (invoice, step) between our query and our insert
+        db.session.add(InvoiceReminder(invoice_id=invoice.id, step_id=step.id, sent_on=when))
+        db.session.commit()
+        return found
+
+    engine.due_steps = racing
+    try:
+        result = run(app, day)
+    finally:
+        engine.due_steps = original
+    assert result.skipped == 1 and result.messages == 0
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_reminders_arrive_over_smtp_with_text_html_and_the_timeline(app, segment, inbox):
+    debtor = create_debtor(segment_id=segment.id, language="nl")
+    invoice = create_invoice(debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE)
+    run(app, DUE + dt.timedelta(days=21))
+    send_outbox_now()
+    mail = inbox.wait_for(debtor.primary_email)
+    assert str(mail["Subject"]) == "Herinnering: betaling van €\xa0121,00"
+    assert invoice.number in body_text(mail)
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    assert "/p/" in html and invoice.number in html
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "reminder.sent"))
+    assert event.invoice_id == invoice.id and event.details["step"] == "reminder"
+
+
+def test_cli_dry_run_counts(app, segment):
+    debtor = create_debtor(segment_id=segment.id)
+    create_invoice(debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE)
+    out = app.test_cli_runner().invoke(args=["dunning", "run", "--date", "2026-10-22", "--dry-run"])
+    assert out.exit_code == 0, out.output
+    assert "2026-10-22: would send steps for 1 invoices (reminder 1)" in out.output
+    bad = app.test_cli_runner().invoke(args=["dunning", "run", "--date", "22-10-2026"])
+    assert bad.exit_code == 2
