@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import segno
@@ -120,11 +121,16 @@ def dashboard() -> str:
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
         ).all()
     )
+    from portal.domain.dunning import engine as dunning
+
+    tomorrow = day + dt.timedelta(days=1)
     return render_template(
         "admin/dashboard.html",
         brands=figures.totals(db.session(), "brand", day),
         segments=figures.totals(db.session(), "segment", day),
         outbox_counts=outbox_counts,
+        next_run=dunning.preview(db.session(), tomorrow),
+        tomorrow=tomorrow,
     )
 
 

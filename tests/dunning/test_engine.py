@@ -217,3 +217,23 @@ def test_cli_dry_run_counts(app, segment):
     assert "2026-10-22: would send steps for 1 invoices (reminder 1)" in out.output
     bad = app.test_cli_runner().invoke(args=["dunning", "run", "--date", "22-10-2026"])
     assert bad.exit_code == 2
+
+
+def test_the_dashboard_tells_what_tomorrow_brings(app, segment, client):
+    from tests.admin.test_admin import admin_login
+    from tests.factories import create_admin
+
+    debtor = create_debtor(segment_id=segment.id)
+    from portal.domain.clock import today
+
+    tomorrow = today(app.config["SETTINGS"].portal_timezone) + dt.timedelta(days=1)
+    for _n in range(2):
+        create_invoice(
+            debtor,
+            invoice_date=tomorrow - dt.timedelta(days=21),
+            due_date=tomorrow - dt.timedelta(days=7),
+        )
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert re.search(r"<strong>1</strong> reminders", page)  # one message for both invoices

@@ -263,3 +263,10 @@ def _send_group(
     )
     session.flush()
     return message_id is not None
+
+
+def preview(session: Session, day: dt.date) -> Counter[str]:
+    """What the run of `day` would send, per step kind (messages: one per debtor and step)."""
+    groups = {(d.debtor_id, d.step_id) for d in due_steps(session, day)}
+    kinds = dict(session.execute(select(ReminderStep.id, ReminderStep.kind)).all())
+    return Counter(kinds[step_id] for _debtor, step_id in groups)
