@@ -124,7 +124,15 @@ def invoice_detail(invoice_id: int) -> str:
     invoice = db.session.get(Invoice, invoice_id) or abort(404)
     day = today(current_app.config["SETTINGS"].portal_timezone)
     from admin.payments import invoice_payments, link_views
+    from portal.domain.dunning import holds
+    from portal.models import InvoiceReminder, ReminderStep
 
+    steps_done = db.session.execute(
+        select(ReminderStep.kind, InvoiceReminder.sent_on)
+        .join(InvoiceReminder, InvoiceReminder.step_id == ReminderStep.id)
+        .where(InvoiceReminder.invoice_id == invoice.id)
+        .order_by(InvoiceReminder.sent_on)
+    ).all()
     return render_template(
         "admin/invoice.html",
         invoice=invoice,
@@ -133,4 +141,8 @@ def invoice_detail(invoice_id: int) -> str:
         payments=invoice_payments(invoice.id),
         links=link_views(invoice),
         link_days=current_app.config["SETTINGS"].pay_link_days,
+        steps_done=steps_done,
+        held=holds.is_held(invoice, day),
+        hold_reasons=holds.HOLD_REASONS,
+        today=day,
     )

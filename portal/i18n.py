@@ -128,6 +128,18 @@ def event_label(event: AuditEvent) -> str:
         return gettext("Pay-link revoked")
     if event.action == "payment.second_chance":
         return gettext("New pay-link sent after a failed payment")
+    if event.action == "dunning.paused":
+        return gettext("Reminders paused")
+    if event.action == "dunning.resumed":
+        return gettext("Reminders resumed")
+    if event.action == "dunning.ready_for_collection":
+        return gettext("Ready for collection")
+    if event.action == "admin.do_not_contact":
+        return (
+            gettext("Marked do not contact")
+            if details.get("value")
+            else gettext("Reminders allowed again")
+        )
     if event.action == "reminder.sent":
         return gettext("Reminder sent by %(channel)s", channel=_channel(details.get("channel")))
     if event.action == "invoice.imported":

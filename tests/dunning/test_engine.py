@@ -11,32 +11,12 @@ from sqlalchemy import func, select
 from portal.db import db
 from portal.domain.dunning import engine
 from portal.mails import ReminderMails
-from portal.models import AuditEvent, InvoiceReminder, OutboxMessage, ReminderSchedule, ReminderStep
+from portal.models import AuditEvent, InvoiceReminder, OutboxMessage, ReminderStep
 from portal.tasks import send_outbox_now
 from tests.conftest import body_text
-from tests.factories import create_debtor, create_invoice, create_segment
+from tests.factories import create_debtor, create_invoice
 
 DUE = dt.date(2026, 10, 15)
-STEPS = [
-    (-3, "nudge", "none"),
-    (7, "reminder", "none"),
-    (14, "reminder", "none"),
-    (21, "notice", "none"),
-    (28, "fourteen_day", "wik"),
-    (45, "collection", "none"),
-]
-
-
-@pytest.fixture
-def segment(app):
-    schedule = ReminderSchedule(name=f"Test {id(object())}", min_gap_days=7)
-    schedule.steps = [
-        ReminderStep(position=n, offset_days=o, kind=k, fee_rule=f)
-        for n, (o, k, f) in enumerate(STEPS, start=1)
-    ]
-    db.session.add(schedule)
-    db.session.commit()
-    return create_segment(schedule_id=schedule.id)
 
 
 def run(app, day, dry_run=False):
