@@ -252,9 +252,16 @@ def import_commit(file_hash: str) -> Any:
     uploads = _uploads()
     if uploads.data(file_hash).stat().st_size > current_app.config["IMPORT_BACKGROUND_BYTES"]:
         return _start_job(file_hash, brand, result, request.form)
-    done = jobs.commit_upload(db.session(), uploads, file_hash, result, brand=brand, by=actor())
+    notify = request.form.get("notify") == "1"
+    done = jobs.commit_upload(
+        db.session(), uploads, file_hash, result, brand=brand, by=actor(), notify=notify
+    )
     db.session.commit()
     uploads.forget(file_hash)
+    if notify:
+        from portal import tasks
+
+        tasks.notify_new_invoices(done.batch_id)
     return redirect(url_for("admin.import_batch", batch_id=done.batch_id), code=303)
 
 
@@ -270,6 +277,7 @@ def _start_job(file_hash: str, brand: Brand, result: engine.Preview, args: Any) 
             "force": args.get("force") == "1",
             "mapping": _profile_and_form_mapping(brand, args) or None,
             "booking_lag_days": result.booking_lag_days,
+            "notify": args.get("notify") == "1",
         },
         created_by=actor(),
     )

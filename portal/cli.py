@@ -130,6 +130,7 @@ def register(app: Flask) -> None:
         type=click.Path(exists=True, dir_okay=False),
         help="ZIP of original invoice PDFs, matched by file name.",
     )
+    @click.option("--notify", is_flag=True, help="Mail each customer about their new invoices.")
     def import_invoices(
         file: str,
         brand_slug: str | None,
@@ -138,6 +139,7 @@ def register(app: Flask) -> None:
         force: bool,
         profile_name: str | None,
         pdf_zip: str | None,
+        notify: bool,
     ) -> None:
         """Preview an invoice batch (xlsx, xls, ods, csv) and commit it with --commit."""
         from pathlib import Path
@@ -197,6 +199,13 @@ def register(app: Flask) -> None:
                 click.echo("Nothing imported (use --force to import the same file again).")
                 return
             done = engine.commit(session, result, brand=brand, by="cli")
+            if notify:
+                from portal.domain.dunning import new_invoices
+                from portal.models import ImportBatch
+
+                new_invoices.mark(
+                    session.get_one(ImportBatch, done.batch_id), done.new_invoices_by_debtor
+                )
             if pdf_zip:
                 from portal.domain.imports import pdfs
 
@@ -209,6 +218,11 @@ def register(app: Flask) -> None:
                     f"{len(match.unmatched)}; refused: {len(match.refused)}"
                 )
         click.echo(f"Imported as batch {done.batch_id}.")
+        if notify:
+            from portal.tasks import notify_new_invoices
+
+            notify_new_invoices(done.batch_id)
+            click.echo("Customers are mailed about their new invoices by the worker.")
 
     @app.cli.command("login-link")
     @click.argument("email", required=False)

@@ -194,3 +194,28 @@ class ReminderMails(PaymentMails):
         message = self._queue(session, "reminder", debtor, context, dedupe_key)
         session.flush()
         return message.id
+
+    def new_invoices(
+        self,
+        session: Session,
+        debtor: Debtor,
+        invoices: Sequence[Invoice],
+        link: PayLink,
+        dedupe_key: str,
+    ) -> bool:
+        """The new invoices of an import, with a pay-link; False without an address."""
+        if not debtor.primary_email:
+            return False
+        context = {
+            "debtor": debtor,
+            "brand": debtor.brand,
+            "invoices": invoices,
+            "rows": [_Row(i.number, i.open_cents, i.currency) for i in invoices],
+            "total_cents": sum(i.open_cents for i in invoices),
+            "currency": invoices[0].currency,
+            "first_due": invoices[0].due_date,
+            "link": pay_link_url(link, self.settings),
+            "portal_url": f"{self.settings.base_url}/overview",
+        }
+        self._queue(session, "new_invoices", debtor, context, dedupe_key)
+        return True

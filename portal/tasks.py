@@ -160,3 +160,20 @@ def run_dunning_now(day: dt.date | None = None, *, dry_run: bool = False) -> Any
 def dunning_daily() -> None:
     """Every morning: the reminders that are due today."""
     run_dunning_now()
+
+
+@huey.task(retries=3, retry_delay=60)
+def notify_new_invoices(batch_id: int) -> None:
+    """Mail debtors about the new invoices of a committed import batch."""
+    from portal import paying
+    from portal.domain.dunning import new_invoices
+    from portal.mails import ReminderMails
+
+    with _app_context():
+        settings = paying.settings()
+        with db.unit_of_work() as session:
+            sent = new_invoices.send(
+                session, ReminderMails(settings), batch_id, link_days=settings.pay_link_days
+            )
+        if sent:
+            send_outbox_now()

@@ -314,3 +314,49 @@ def test_a_dutch_admin_reads_the_row_problems_in_dutch(app):
     rows = list(load_workbook(io.BytesIO(report.data)).active.iter_rows(values_only=True))
     assert rows[1][1] == "Factuurdatum" and rows[1][3].startswith("“gisteren” is geen datum")
     assert rows[1][4] == "Fout"
+
+
+def test_new_invoices_are_announced_once_per_customer_when_asked(client, inbox):
+    from portal.domain.dunning import new_invoices
+    from portal.mails import ReminderMails
+    from portal.models import ImportBatch, OutboxMessage
+
+    brand = create_brand()
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    preview_url = upload(client, brand, xlsx(rows_ok())).headers["Location"]
+    page = client.get(preview_url).get_data(as_text=True)
+    assert "Mail each customer about their new invoices" in page
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    done = client.post(preview_url.split("?")[0], data={**form, "notify": "1"})
+    assert done.status_code == 303
+    mails = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == "new_invoices")
+    ).all()
+    # one mail per customer with open invoices; the other customer only got a credit note
+    assert [m.recipient for m in mails] == ["anna@example.com"]
+    anna = mails[0]
+    # F-1002 arrives already paid: only what is open is announced
+    assert "F-1001" in anna.body_text and "F-1002" not in anna.body_text and "/p/" in anna.body_text
+    assert inbox.wait_for("anna@example.com")  # sent over SMTP by the worker task
+    batch = db.session.scalars(select(ImportBatch)).one()
+    assert "notify" not in batch.counts and batch.counts["notified"] == len(mails)
+    with client.application.test_request_context():
+        again = new_invoices.send(
+            db.session(), ReminderMails(client.application.config["SETTINGS"]), batch.id
+        )
+    assert again == 0
+
+
+def test_without_the_box_nobody_is_mailed(client):
+    from portal.models import OutboxMessage
+
+    brand = create_brand()
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    preview_url = upload(client, brand, xlsx(rows_ok())).headers["Location"]
+    page = client.get(preview_url).get_data(as_text=True)
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    client.post(preview_url.split("?")[0], data=form)
+    kinds = db.session.scalars(select(OutboxMessage.kind)).all()
+    assert "new_invoices" not in kinds

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from portal.db import Database
 from portal.domain import audit
+from portal.domain.dunning import new_invoices
 from portal.domain.imports import engine, pdfs
 from portal.models import Brand, ImportBatch, ImportJob, utcnow
 
@@ -75,15 +76,21 @@ def commit_upload(
     *,
     brand: Brand,
     by: str,
+    notify: bool = False,
     progress: engine.Progress | None = None,
 ) -> engine.CommitResult:
-    """Commit a clean preview, attach its original PDFs and record the batch (no COMMIT)."""
+    """Commit a clean preview, attach its original PDFs and record the batch (no COMMIT).
+
+    With `notify`, the batch carries the "new invoices" event for the worker to mail.
+    """
     done = engine.commit(session, result, brand=brand, by=by, progress=progress)
     match = pdf_match(uploads, file_hash, result)
     attached = pdfs.attach(session, brand.id, match.matched) if match else 0
     batch = session.get(ImportBatch, done.batch_id)
     if batch is not None:
         batch.counts = {**batch.counts, "original_pdfs": attached}
+        if notify:
+            new_invoices.mark(batch, done.new_invoices_by_debtor)
     audit.record(
         session,
         by,
@@ -135,11 +142,16 @@ def run(db: Database, uploads: Uploads, job_id: int) -> None:
                 result,
                 brand=brand,
                 by=job.created_by,
+                notify=bool(options.get("notify")),
                 progress=report,
             )
             job.status, job.batch_id, job.finished_at = "done", done.batch_id, utcnow()
         report("done", 1, 1)
         uploads.forget(job.file_hash)
+        if done.batch_id and options.get("notify"):
+            from portal import tasks
+
+            tasks.notify_new_invoices(done.batch_id)
     except Exception as exc:  # the job page must show what went wrong, whatever it was
         log.exception("import job %s failed", job_id)
         with db.unit_of_work() as session:
