@@ -117,6 +117,20 @@ class PaymentMails:
         }
         self._queue(session, "receipt", debtor, context, f"receipt:{payment.id}")
 
+    def _open_invoices(
+        self, debtor: Debtor, invoices: Sequence[Invoice], link: PayLink
+    ) -> dict[str, Any]:
+        """What every mail about open invoices shows: the rows, the total, the pay-link."""
+        return {
+            "debtor": debtor,
+            "brand": debtor.brand,
+            "invoices": invoices,
+            "rows": [_Row(i.number, i.open_cents, i.currency) for i in invoices],
+            "total_cents": sum(i.open_cents for i in invoices),
+            "currency": invoices[0].currency,
+            "link": pay_link_url(link, self.settings),
+        }
+
     def second_chance(
         self,
         session: Session,
@@ -128,14 +142,8 @@ class PaymentMails:
         """The fresh pay-link after a failed payment."""
         if not debtor.primary_email:
             return False
-        currency = invoices[0].currency
         context = {
-            "debtor": debtor,
-            "brand": debtor.brand,
-            "rows": [_Row(i.number, i.open_cents, i.currency) for i in invoices],
-            "total_cents": sum(i.open_cents for i in invoices),
-            "currency": currency,
-            "link": pay_link_url(link, self.settings),
+            **self._open_invoices(debtor, invoices, link),
             "days": (link.expires_at - link.created_at).days,
         }
         self._queue(session, "second_chance", debtor, context, dedupe_key)
@@ -180,16 +188,10 @@ class ReminderMails(PaymentMails):
         if not debtor.primary_email:
             return None
         context = {
-            "debtor": debtor,
-            "brand": debtor.brand,
+            **self._open_invoices(debtor, invoices, link),
             "step": step,
-            "rows": [_Row(i.number, i.open_cents, i.currency) for i in invoices],
-            "invoices": invoices,
-            "total_cents": sum(i.open_cents for i in invoices),
-            "currency": invoices[0].currency,
             "costs_cents": costs_cents,
             "deadline": deadline,
-            "link": pay_link_url(link, self.settings),
         }
         message = self._queue(session, "reminder", debtor, context, dedupe_key)
         session.flush()
@@ -207,14 +209,8 @@ class ReminderMails(PaymentMails):
         if not debtor.primary_email:
             return False
         context = {
-            "debtor": debtor,
-            "brand": debtor.brand,
-            "invoices": invoices,
-            "rows": [_Row(i.number, i.open_cents, i.currency) for i in invoices],
-            "total_cents": sum(i.open_cents for i in invoices),
-            "currency": invoices[0].currency,
+            **self._open_invoices(debtor, invoices, link),
             "first_due": invoices[0].due_date,
-            "link": pay_link_url(link, self.settings),
             "portal_url": f"{self.settings.base_url}/overview",
         }
         self._queue(session, "new_invoices", debtor, context, dedupe_key)
