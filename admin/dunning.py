@@ -6,15 +6,25 @@ import datetime as dt
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
 from admin.session import actor, admin_required
+from portal import tasks
 from portal.db import db
 from portal.domain.clock import today
-from portal.domain.dunning import holds
+from portal.domain.dunning import engine, holds
 from portal.forms import ConfirmForm
+from portal.mails import ReminderMails
 from portal.models import Debtor, Invoice
+
+SEND_REFUSALS = {
+    "not_open": _l("Only an open invoice gets reminders."),
+    "unknown_step": _l("Choose a step of this debtor's schedule."),
+    "already_sent": _l("This step was sent for this invoice before; it is not sent twice."),
+    "no_address": _l("The debtor has no email address."),
+}
 
 
 def _back(invoice: Invoice) -> BaseResponse:
@@ -51,6 +61,35 @@ def invoice_resume(invoice_id: int) -> BaseResponse:
     holds.resume(db.session(), invoice, actor())
     db.session.commit()
     flash(_("Reminders for this invoice continue."), "success")
+    return _back(invoice)
+
+
+@bp.post("/invoices/<int:invoice_id>/send-step")
+@admin_required()
+def invoice_send_step(invoice_id: int) -> BaseResponse:
+    """Send one step of the invoice's schedule now."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    invoice = db.session.get(Invoice, invoice_id) or abort(404)
+    raw = request.form.get("step_id", "")
+    settings = current_app.config["SETTINGS"]
+    try:
+        engine.send_now(
+            db.session(),
+            invoice,
+            int(raw) if raw.isdigit() else 0,
+            ReminderMails(settings),
+            today(settings.portal_timezone),
+            actor(),
+            link_days=settings.pay_link_days,
+        )
+    except engine.SendRefused as exc:
+        db.session.rollback()
+        flash(SEND_REFUSALS.get(exc.reason, _("This step cannot be sent.")), "error")
+        return _back(invoice)
+    db.session.commit()
+    tasks.send_outbox()
+    flash(_("The step was sent."), "success")
     return _back(invoice)
 
 

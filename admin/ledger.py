@@ -124,6 +124,7 @@ def invoice_detail(invoice_id: int) -> str:
     invoice = db.session.get(Invoice, invoice_id) or abort(404)
     day = today(current_app.config["SETTINGS"].portal_timezone)
     from admin.payments import invoice_payments, link_views
+    from portal.domain.dunning import engine as dunning
     from portal.domain.dunning import holds
     from portal.models import InvoiceReminder, ReminderStep
 
@@ -142,6 +143,7 @@ def invoice_detail(invoice_id: int) -> str:
         links=link_views(invoice),
         link_days=current_app.config["SETTINGS"].pay_link_days,
         steps_done=steps_done,
+        schedule=dunning.schedule_for(db.session(), invoice.debtor),
         held=holds.is_held(invoice, day),
         hold_reasons=holds.HOLD_REASONS,
         today=day,

@@ -128,6 +128,8 @@ def event_label(event: AuditEvent) -> str:
         return gettext("Pay-link revoked")
     if event.action == "payment.second_chance":
         return gettext("New pay-link sent after a failed payment")
+    if event.action == "admin.step_sent":
+        return gettext("Reminder step sent by hand")
     if event.action == "dunning.paused":
         return gettext("Reminders paused")
     if event.action == "dunning.resumed":

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from portal.db import db
 from portal.domain.clock import today
-from portal.models import AuditEvent, Debtor, Invoice
+from portal.models import AuditEvent, Debtor, Invoice, ReminderStep
 from tests.admin.test_admin import admin_login, page_csrf
 from tests.dunning.test_engine import DUE, kinds_sent, run
 from tests.factories import create_admin, create_debtor, create_invoice
@@ -102,3 +102,37 @@ def test_hold_actions_need_csrf(app, client):
         == 400
     )
     assert client.post(f"/admin/debtors/{debtor.id}/contact", data={}).status_code == 400
+
+
+def test_an_admin_sends_a_step_now_but_never_twice(app, client, segment, inbox):
+    debtor = create_debtor(segment_id=segment.id)
+    invoice = create_invoice(debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE)
+    notice = db.session.scalar(
+        select(ReminderStep).where(
+            ReminderStep.schedule_id == segment.schedule_id, ReminderStep.kind == "notice"
+        )
+    )
+    clerk(client)
+    page = client.get(f"/admin/invoices/{invoice.id}").get_data(as_text=True)
+    assert "Send a step now" in page
+    token = page_csrf(client, f"/admin/invoices/{invoice.id}")
+    sent = client.post(
+        f"/admin/invoices/{invoice.id}/send-step",
+        data={"csrf_token": token, "step_id": notice.id},
+        follow_redirects=True,
+    )
+    assert "The step was sent." in sent.get_data(as_text=True)
+    assert "Formal notice" in str(inbox.wait_for(debtor.primary_email)["Subject"])
+    again = client.post(
+        f"/admin/invoices/{invoice.id}/send-step",
+        data={"csrf_token": token, "step_id": notice.id},
+        follow_redirects=True,
+    )
+    assert "not sent twice" in again.get_data(as_text=True)
+    assert kinds_sent(invoice) == ["notice"]
+    other_schedule_step = client.post(
+        f"/admin/invoices/{invoice.id}/send-step",
+        data={"csrf_token": token, "step_id": 999999},
+        follow_redirects=True,
+    )
+    assert "Choose a step of this debtor's schedule." in other_schedule_step.get_data(True)

@@ -270,3 +270,68 @@ def preview(session: Session, day: dt.date) -> Counter[str]:
     groups = {(d.debtor_id, d.step_id) for d in due_steps(session, day)}
     kinds = dict(session.execute(select(ReminderStep.id, ReminderStep.kind)).all())
     return Counter(kinds[step_id] for _debtor, step_id in groups)
+
+
+def schedule_for(session: Session, debtor: Debtor) -> ReminderSchedule | None:
+    """The schedule a debtor follows (the same rule as the daily query)."""
+    if debtor.segment is not None and debtor.segment.schedule_id is not None:
+        return session.get(ReminderSchedule, debtor.segment.schedule_id)
+    return session.scalar(
+        select(ReminderSchedule)
+        .where(
+            ReminderSchedule.default_for == debtor.kind,
+            or_(
+                ReminderSchedule.default_country == debtor.country,
+                ReminderSchedule.default_country.is_(None),
+            ),
+        )
+        .order_by(ReminderSchedule.default_country.is_(None), ReminderSchedule.id)
+        .limit(1)
+    )
+
+
+class SendRefused(ValueError):
+    """A step cannot be sent by hand; `reason` is a code for the page."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def send_now(
+    session: Session,
+    invoice: Invoice,
+    step_id: int,
+    mailer: ReminderMailer,
+    day: dt.date,
+    actor: str,
+    link_days: int = paylinks.DEFAULT_DAYS,
+) -> None:
+    """An admin sends one step of the invoice's schedule today (the caller commits).
+
+    The same (invoice, step) guard applies: a step already sent is refused, not repeated.
+    """
+    if invoice.status != InvoiceStatus.OPEN.value or invoice.open_cents <= 0:
+        raise SendRefused("not_open")
+    schedule = schedule_for(session, invoice.debtor)
+    step = session.get(ReminderStep, step_id)
+    if schedule is None or step is None or step.schedule_id != schedule.id:
+        raise SendRefused("unknown_step")
+    done = session.scalar(
+        select(InvoiceReminder.id).where(
+            InvoiceReminder.invoice_id == invoice.id, InvoiceReminder.step_id == step.id
+        )
+    )
+    if done is not None:
+        raise SendRefused("already_sent")
+    sent = _send_group(session, day, mailer, invoice.debtor_id, step, [invoice.id], link_days)
+    if sent is None:
+        raise SendRefused("no_address")
+    audit.record(
+        session,
+        actor,
+        "admin.step_sent",
+        debtor_id=invoice.debtor_id,
+        invoice_id=invoice.id,
+        step=step.kind,
+    )
