@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
@@ -14,10 +16,12 @@ from admin.session import actor, admin_required
 from portal import tasks
 from portal.db import db
 from portal.domain.clock import today
-from portal.domain.dunning import engine, holds
+from portal.domain.dunning import engine, holds, schedules
+from portal.domain.money import AmountError, parse_amount
 from portal.forms import ConfirmForm
+from portal.i18n import message_text
 from portal.mails import ReminderMails
-from portal.models import Debtor, Invoice
+from portal.models import FEE_RULES, STEP_KINDS, Debtor, Invoice, ReminderSchedule
 
 SEND_REFUSALS = {
     "not_open": _l("Only an open invoice gets reminders."),
@@ -110,3 +114,93 @@ def debtor_contact(debtor_id: int) -> BaseResponse:
         "success",
     )
     return redirect(url_for("admin.debtor_detail", debtor_id=debtor.id), 303)
+
+
+def _step_rows(form: Any) -> list[schedules.StepInput]:
+    """The step table of the form: steps-<n>-offset, -kind, -fee, -min_open, -delete, -id."""
+    rows = []
+    for n in range(int(form.get("rows", "0") or 0)):
+        prefix = f"steps-{n}-"
+        offset = form.get(prefix + "offset", "").strip()
+        if not offset:
+            continue  # an empty extra row
+        raw_min = form.get(prefix + "min_open", "").strip() or "0"
+        raw_id = form.get(prefix + "id", "")
+        rows.append(
+            schedules.StepInput(
+                step_id=int(raw_id) if raw_id.isdigit() else None,
+                offset_days=int(offset),
+                kind=form.get(prefix + "kind", ""),
+                fee_rule=form.get(prefix + "fee", "none"),
+                min_open_cents=parse_amount(raw_min),
+                delete=form.get(prefix + "delete") == "1",
+            )
+        )
+    return rows
+
+
+@bp.get("/schedules")
+@admin_required(full_admin=True)
+def schedule_list() -> str:
+    """Every reminder schedule with its steps, editable."""
+    return _schedules_page()
+
+
+def _schedules_page(problem: str = "", status: int = 200) -> Any:
+    rows = list(db.session.scalars(select(ReminderSchedule).order_by(ReminderSchedule.id)))
+    return render_template(
+        "admin/schedules.html",
+        schedules=rows,
+        kinds=STEP_KINDS,
+        fee_rules=FEE_RULES,
+        problem=problem,
+    ), status
+
+
+@bp.post("/schedules/<int:schedule_id>")
+@admin_required(full_admin=True)
+def schedule_save(schedule_id: int) -> Any:
+    """Save a schedule's steps and gap; the page says what rule an edit would break."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    schedule = db.session.get(ReminderSchedule, schedule_id) or abort(404)
+    try:
+        steps = _step_rows(request.form)
+        gap = request.form.get("min_gap_days", "7")
+        if not gap.isdigit() or not 0 <= int(gap) <= 90:
+            raise schedules.ScheduleProblem(schedules.GAP_RULE)
+        schedule.min_gap_days = int(gap)
+        schedules.save(db.session(), schedule, steps, actor())
+    except (ValueError, AmountError) as exc:
+        db.session.rollback()
+        text = (
+            message_text(exc)
+            if isinstance(exc, schedules.ScheduleProblem)
+            else _("Days are whole numbers; amounts look like 25,00.")
+        )
+        return _schedules_page(text, 422)
+    db.session.commit()
+    flash(_("Schedule %(name)s saved.", name=schedule.name), "success")
+    return redirect(url_for("admin.schedule_list") + f"#schedule-{schedule.id}", 303)
+
+
+@bp.post("/schedules")
+@admin_required(full_admin=True)
+def schedule_copy() -> Any:
+    """A new schedule, copied from an existing one, to shape for a segment."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    raw = request.form.get("source", "")
+    source = db.session.get(ReminderSchedule, int(raw)) if raw.isdigit() else None
+    if source is None:
+        abort(400)
+    try:
+        created = schedules.copy_schedule(
+            db.session(), source, request.form.get("name", ""), actor()
+        )
+    except schedules.ScheduleProblem as exc:
+        db.session.rollback()
+        return _schedules_page(message_text(exc), 422)
+    db.session.commit()
+    flash(_("Schedule %(name)s created.", name=created.name), "success")
+    return redirect(url_for("admin.schedule_list") + f"#schedule-{created.id}", 303)

@@ -23,7 +23,7 @@ from portal.domain.brands import (
 from portal.domain.money import parse_amount
 from portal.domain.payments.providers.base import Method
 from portal.forms import ConfirmForm
-from portal.models import FONTS, LANGUAGES, Brand, Segment
+from portal.models import FONTS, LANGUAGES, Brand, ReminderSchedule, Segment
 
 BRAND_TEXT_FIELDS = {
     "name": 120,
@@ -166,6 +166,13 @@ def segments() -> Any:
                 else:
                     segment.name, segment.payment_term_days = name, int(term)
                 segment.allow_partial, segment.partial_min_cents = allow_partial, partial_min
+                raw_schedule = request.form.get("schedule_id", "")
+                segment.schedule_id = (
+                    int(raw_schedule)
+                    if raw_schedule.isdigit()
+                    and db.session.get(ReminderSchedule, int(raw_schedule)) is not None
+                    else None
+                )
                 audit.record(
                     db.session(),
                     actor(),
@@ -178,9 +185,10 @@ def segments() -> Any:
                 db.session.commit()
                 return redirect(url_for("admin.segments"), code=303)
     rows = list(db.session.scalars(select(Segment).order_by(Segment.name)))
-    return render_template("admin/segments.html", segments=rows, error=error), (
-        422 if error else 200
-    )
+    schedule_rows = list(db.session.scalars(select(ReminderSchedule).order_by(ReminderSchedule.id)))
+    return render_template(
+        "admin/segments.html", segments=rows, schedules=schedule_rows, error=error
+    ), (422 if error else 200)
 
 
 def _cents_or_none(text: str) -> int | None:

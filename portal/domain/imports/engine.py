@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from portal.domain.bulk import insert_rows
 from portal.domain.imports.columns import LABELS, REQUIRED, Header, apply_overrides, find_header
-from portal.domain.imports.problems import N_, Problem, render
 from portal.domain.imports.readers import ReadError, read_rows
 from portal.domain.imports.values import ValueProblem, parse_currency, parse_date, text
 from portal.domain.money import AmountError, parse_amount
+from portal.domain.problems import N_, Problem, render
 from portal.models import (
     Allocation,
     AuditEvent,

@@ -9,7 +9,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-from portal.domain.imports.problems import N_, Problem
+from portal.domain.problems import N_, Problem
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 1_000_000

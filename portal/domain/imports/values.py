@@ -9,7 +9,7 @@ from typing import Any
 
 from babel.numbers import list_currencies
 
-from portal.domain.imports.problems import N_, Problem
+from portal.domain.problems import N_, Problem
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 = 1900-01-01, with Excel's 1900 leap-year quirk
 _DATE_FORMATS = (

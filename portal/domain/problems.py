@@ -1,4 +1,5 @@
-"""Messages of the importer: an English template plus its values, translated when shown.
+"""Messages for people (importer, schedules): an English template plus its values,
+translated when shown.
 
 The domain knows no request and no language; it keeps the msgid (marked with `N_` so the
 catalogue extraction finds it) and the values apart, and the admin pages, the errors
@@ -23,6 +24,10 @@ class Problem(ValueError):
         super().__init__(render(msgid, params))
         self.msgid = msgid
         self.params = params
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        """The message through `gettext` (falls back to English where untranslated)."""
+        return render(self.msgid, self.params, gettext)
 
 
 def render(
