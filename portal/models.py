@@ -161,6 +161,8 @@ class DebtorEmail(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254), index=True)  # stored lower-cased
+    bouncing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    bounce_reason: Mapped[str] = mapped_column(String(250), default="", server_default="")
 
     debtor: Mapped[Debtor] = relationship(back_populates="emails")
 

@@ -49,7 +49,9 @@ def send_outbox_now() -> outbox.SendResult:
     """Send every due message (used by the task, the CLI and tests)."""
     with _app_context():
         settings = current_app.config["SETTINGS"]
-        return outbox.send_pending(db.session, transport_for(settings.smtp_url))
+        return outbox.send_pending(
+            db.session, transport_for(settings.smtp_url), per_minute=settings.outbox_per_minute
+        )
 
 
 @huey.task()

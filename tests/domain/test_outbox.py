@@ -155,3 +155,54 @@ def test_claimed_but_unsent_message_is_not_resent_blindly(app):
     outbox.send_pending(db.session, calls)
     assert calls.calls == 0
     assert db.session.scalars(select(OutboxMessage.status)).one() == "sending"
+
+
+def test_a_refused_address_is_marked_bouncing_and_shown_to_admin(app, client):
+    from portal.models import DebtorEmail
+    from tests.admin.test_admin import admin_login
+    from tests.factories import create_admin, create_debtor
+
+    debtor = create_debtor(emails=["gone@example.com"])
+    queue(recipient="gone@example.com")
+    outbox.send_pending(db.session, Flaky(PermanentFailure("550 5.1.1 user unknown")))
+    address = db.session.scalars(
+        select(DebtorEmail).where(DebtorEmail.debtor_id == debtor.id)
+    ).one()
+    assert address.bouncing_since is not None and "550" in address.bounce_reason
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    page = client.get(f"/admin/debtors/{debtor.id}").get_data(as_text=True)
+    assert "Mail to gone@example.com bounces since" in page
+
+
+def test_a_temporary_failure_does_not_mark_the_address(app):
+    from portal.models import DebtorEmail
+    from tests.factories import create_debtor
+
+    debtor = create_debtor(emails=["busy@example.com"])
+    queue(recipient="busy@example.com")
+    outbox.send_pending(db.session, Flaky(TemporaryFailure("421 busy")))
+    address = db.session.scalars(
+        select(DebtorEmail).where(DebtorEmail.debtor_id == debtor.id)
+    ).one()
+    assert address.bouncing_since is None
+
+
+class Counting:
+    def __init__(self):
+        self.sent = 0
+
+    def send(self, mail: Mail) -> bool:
+        self.sent += 1
+        return False  # delivered (not kept locally)
+
+
+def test_the_per_minute_limit_holds_the_rest_for_later(app):
+    for n in range(5):
+        queue(recipient=f"r{n}@example.com")
+    transport = Counting()
+    first = outbox.send_pending(db.session, transport, per_minute=3)
+    assert first.sent == 3 and first.rate_limited
+    later = soon() + dt.timedelta(minutes=2)
+    second = outbox.send_pending(db.session, transport, per_minute=3, now=lambda: later)
+    assert second.sent == 2 and transport.sent == 5

@@ -7,11 +7,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from portal.domain.messaging.email import Mail, PermanentFailure, TemporaryFailure, Transport
-from portal.models import OutboxMessage, OutboxStatus, utcnow
+from portal.models import DebtorEmail, OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class SendResult:
     kept_local: int = 0
     retried: int = 0
     failed: int = 0
+    rate_limited: bool = False
 
 
 def send_pending(
@@ -67,16 +68,23 @@ def send_pending(
     *,
     now: Callable[[], dt.datetime] = utcnow,
     limit: int = 100,
+    per_minute: int = 0,
 ) -> SendResult:
     """Send due email messages one by one, each in its own short transaction.
 
     A message is marked `sending` and committed before the SMTP conversation, so a
     crash mid-send leaves a visible `sending` row instead of a silent duplicate.
+    `per_minute` (0: no limit) stops sending once that many went out in the last minute;
+    the rest waits for the next call.
     """
     result = SendResult()
     for _ in range(limit):
         session = session_factory()
         try:
+            if per_minute and _sent_last_minute(session, now()) >= per_minute:
+                result.rate_limited = True
+                session.commit()
+                return result
             message = _claim_next(session, now())
             if message is None:
                 session.commit()
@@ -106,6 +114,17 @@ def send_pending(
     return result
 
 
+def _sent_last_minute(session: Session, now: dt.datetime) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.sent_at > now - dt.timedelta(minutes=1))
+        )
+        or 0
+    )
+
+
 def _claim_next(session: Session, now: dt.datetime) -> OutboxMessage | None:
     stmt = (
         select(OutboxMessage)
@@ -129,6 +148,7 @@ def _claim_next(session: Session, now: dt.datetime) -> OutboxMessage | None:
 class _Outcome:
     status: OutboxStatus
     error: str = ""
+    permanent: bool = False  # the server refused the address itself (5xx)
 
 
 def _deliver(transport: Transport, mail: Mail) -> _Outcome:
@@ -137,7 +157,7 @@ def _deliver(transport: Transport, mail: Mail) -> _Outcome:
     except TemporaryFailure as exc:
         return _Outcome(OutboxStatus.PENDING, str(exc))
     except PermanentFailure as exc:
-        return _Outcome(OutboxStatus.FAILED, str(exc))
+        return _Outcome(OutboxStatus.FAILED, str(exc), permanent=True)
     return _Outcome(OutboxStatus.LOCAL if local else OutboxStatus.SENT)
 
 
@@ -159,3 +179,14 @@ def _record(session: Session, message: OutboxMessage, outcome: _Outcome, now: dt
             message.body_html = ""
     elif outcome.status == OutboxStatus.FAILED:
         log.error("outbox %s: giving up: %s", message.id, outcome.error)
+        if outcome.permanent:
+            _mark_bouncing(session, message.recipient, outcome.error, now)
+
+
+def _mark_bouncing(session: Session, address: str, reason: str, now: dt.datetime) -> None:
+    """A 5xx for an address: admin sees it on the debtor, until the address is changed."""
+    session.execute(
+        update(DebtorEmail)
+        .where(DebtorEmail.email == address.lower(), DebtorEmail.bouncing_since.is_(None))
+        .values(bouncing_since=now, bounce_reason=reason[:250])
+    )
