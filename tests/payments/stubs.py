@@ -1,17 +1,24 @@
 """Local stand-ins for the Mollie v2 and Stripe v1 APIs, for exactly the calls we make.
 
-Payload shapes follow the providers' published examples (our own ids and values). Each
-stub keeps its payments in memory, records the requests it got, and has methods the tests
-call to play the person at the checkout or the bank (pay, fail, expire, refund, ...).
+Payload shapes follow the providers' published examples and recordings, with our own ids
+and values. Each stub keeps its payments in memory, records the requests it got, checks
+what the real API checks for those calls (key, required fields, Mollie's refusal of a
+localhost webhook, Stripe's expires_at window), and has methods the tests call to play
+the person at the checkout or the bank (pay, fail, cancel, expire, refund, charge_back).
+
+Mollie: POST /v2/payments, GET /v2/payments/{id}.
+Stripe: POST /v1/checkout/sessions, GET /v1/checkout/sessions/{id} (expand),
+GET /v1/checkout/sessions?payment_intent=..., GET /v1/disputes?charge=...
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -23,6 +30,8 @@ _ids = itertools.count(1000)
 
 @dataclass
 class Recorded:
+    """One request as the stub received it; header names in lower case."""
+
     method: str
     path: str
     headers: dict[str, str]
@@ -32,6 +41,8 @@ class Recorded:
 class _Server:
     """A ThreadingHTTPServer on a free port whose handler calls `self.route`."""
 
+    content_type = "application/json"
+
     def __init__(self) -> None:
         stub = self
 
@@ -39,15 +50,16 @@ class _Server:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                status, payload = stub.route(self.command, self.path, dict(self.headers), raw)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, payload = stub.route(self.command, self.path, headers, raw)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", stub.content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = _handle
+            do_GET = do_POST = do_DELETE = _handle
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -55,13 +67,19 @@ class _Server:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.requests: list[Recorded] = []
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
+        """Shut down and free the port: later calls get 'connection refused'."""
         self.server.shutdown()
         self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def record(self, method: str, path: str, headers: dict[str, str], body: Any) -> None:
+        with self.lock:
+            self.requests.append(Recorded(method, path, headers, body))
 
     def route(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, Any]:
         raise NotImplementedError
@@ -69,61 +87,109 @@ class _Server:
 
 # --------------------------------------------------------------------------- Mollie
 MOLLIE_KEY = "test_betaalportaal0123456789abcdefghij"
+MOLLIE_METHODS = {"ideal", "bancontact", "paypal", "creditcard"}
+MOLLIE_STATUSES = {"open", "pending", "authorized", "paid", "canceled", "expired", "failed"}
+_VALUE_RE = re.compile(r"\d+\.\d{2}")
+_LOCAL_RE = re.compile(r"^https?://(localhost|127\.|10\.|192\.168\.|\[::1\])", re.IGNORECASE)
 
 
 def _value(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
+def _cents(value: str) -> int:
+    whole, _, frac = value.partition(".")
+    return int(whole) * 100 + int(frac or 0)
+
+
+def _mollie_error(
+    status: int, title: str, detail: str, field: str | None = None
+) -> tuple[int, Any]:
+    error: dict[str, Any] = {
+        "status": status,
+        "title": title,
+        "detail": detail,
+        "_links": {
+            "documentation": {
+                "href": "https://docs.mollie.test/overview/handling-errors",
+                "type": "text/html",
+            }
+        },
+    }
+    if field:
+        error["field"] = field
+    return status, error
+
+
 class MollieStub(_Server):
-    """POST /v2/payments and GET /v2/payments/{id}."""
+    """Mollie's Payments API v2 for a test-mode profile."""
+
+    content_type = "application/hal+json"
 
     def __init__(self) -> None:
         super().__init__()
         self.payments: dict[str, dict[str, Any]] = {}
+        self.created: dict[str, dict[str, Any]] = {}  # the create body, per payment id
 
     def route(self, method, path, headers, raw):
-        body = json.loads(raw) if raw else None
-        with self.lock:
-            self.requests.append(Recorded(method, path, headers, body))
-        if headers.get("Authorization") != f"Bearer {MOLLIE_KEY}":
-            return 401, {
-                "status": 401,
-                "title": "Unauthorized Request",
-                "detail": "Missing authentication, or failed to authenticate",
-                "_links": {
-                    "documentation": {"href": "https://docs.mollie.test/auth", "type": "text/html"}
-                },
-            }
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        self.record(method, path, headers, body)
+        if headers.get("authorization") != f"Bearer {MOLLIE_KEY}":
+            return _mollie_error(
+                401, "Unauthorized Request", "Missing authentication, or failed to authenticate"
+            )
         parts = urlsplit(path).path.strip("/").split("/")
         if method == "POST" and parts == ["v2", "payments"]:
-            return 201, self._create(body)
+            return self._create(body if isinstance(body, dict) else {})
         if method == "GET" and parts[:2] == ["v2", "payments"] and len(parts) == 3:
-            payment = self.payments.get(parts[2])
-            if payment is None:
-                return 404, {
-                    "status": 404,
-                    "title": "Not Found",
-                    "detail": f"No payment exists with token {parts[2]}.",
-                    "_links": {
-                        "documentation": {
-                            "href": "https://docs.mollie.test/errors",
-                            "type": "text/html",
-                        }
-                    },
-                }
-            return 200, payment
-        return 404, {"status": 404, "title": "Not Found", "detail": "Unknown endpoint"}
+            with self.lock:
+                payment = self.payments.get(parts[2])
+                if payment is not None:
+                    return 200, json.loads(json.dumps(payment))
+            return _mollie_error(
+                404, "Not Found", f'The resource with the token "{parts[2]}" could not be found.'
+            )
+        return _mollie_error(404, "Not Found", "The requested resource does not exist.")
 
-    def _create(self, body: dict[str, Any]) -> dict[str, Any]:
-        ref = f"tr_Bp{next(_ids)}x"
+    def _create(self, body: dict[str, Any]) -> tuple[int, Any]:
+        amount = body.get("amount") or {}
+        if not _VALUE_RE.fullmatch(str(amount.get("value", ""))) or not amount.get("currency"):
+            return _mollie_error(422, "Unprocessable Entity", "The amount is invalid.", "amount")
+        for name in ("description", "redirectUrl"):
+            if not body.get(name):
+                return _mollie_error(422, "Unprocessable Entity", f"The {name} is missing.", name)
+        webhook = body.get("webhookUrl")
+        if webhook and _LOCAL_RE.match(webhook):
+            return _mollie_error(
+                422,
+                "Unprocessable Entity",
+                "The webhook URL is invalid because it is unreachable from Mollie's point "
+                "of view. Please use a publicly reachable URL instead.",
+                "webhookUrl",
+            )
         method = body.get("method")
-        payment = {
+        chosen = [method] if isinstance(method, str) else list(method or [])
+        if any(m not in MOLLIE_METHODS for m in chosen):
+            return _mollie_error(
+                422, "Unprocessable Entity", "The payment method is invalid.", "method"
+            )
+        if amount["currency"] != "EUR" and {"ideal", "bancontact"} & set(chosen):
+            return _mollie_error(
+                422,
+                "Unprocessable Entity",
+                "The payment method does not support this currency.",
+                "method",
+            )
+        ref = f"tr_Bp{next(_ids)}Xq"
+        payment: dict[str, Any] = {
             "resource": "payment",
             "id": ref,
             "mode": "test",
             "createdAt": "2026-11-24T10:00:00+00:00",
-            "amount": body["amount"],
+            "amount": {"value": amount["value"], "currency": amount["currency"]},
             "description": body["description"],
             "method": method if isinstance(method, str) else None,
             "metadata": body.get("metadata"),
@@ -131,52 +197,89 @@ class MollieStub(_Server):
             "isCancelable": False,
             "expiresAt": "2026-11-24T10:15:00+00:00",
             "locale": body.get("locale"),
-            "profileId": "pfl_Betaal01",
+            "profileId": "pfl_Betaal01Qz",
             "sequenceType": "oneoff",
             "redirectUrl": body["redirectUrl"],
-            "webhookUrl": body.get("webhookUrl"),
+            "webhookUrl": webhook,
             "_links": {
                 "self": {"href": f"{self.url}/v2/payments/{ref}", "type": "application/hal+json"},
                 "checkout": {
                     "href": f"https://www.mollie.test/checkout/select-method/{ref[3:]}",
                     "type": "text/html",
                 },
+                "dashboard": {
+                    "href": f"https://www.mollie.test/dashboard/org_100200/payments/{ref}",
+                    "type": "text/html",
+                },
+                "documentation": {
+                    "href": "https://docs.mollie.test/reference/v2/payments-api/create-payment",
+                    "type": "text/html",
+                },
             },
         }
-        self.payments[ref] = payment
-        return payment
+        with self.lock:
+            self.payments[ref] = payment
+            self.created[ref] = body
+        return 201, payment
 
-    def _set(self, ref: str, status: str, **fields: Any) -> None:
-        payment = self.payments[ref]
-        payment["status"] = status
-        payment.update(fields)
-        if status != "open":
-            payment["_links"].pop("checkout", None)
+    # ------------------------------------------------- what the person or bank does
+    def move(self, ref: str, status: str, **fields: Any) -> None:
+        """Put payment `ref` in Mollie status `status` (one of MOLLIE_STATUSES)."""
+        assert status in MOLLIE_STATUSES, status
+        with self.lock:
+            payment = self.payments[ref]
+            payment["status"] = status
+            payment.update(fields)
+            if status not in ("open", "pending"):
+                payment["_links"].pop("checkout", None)
 
     def pay(self, ref: str, method: str = "ideal") -> None:
-        self._set(ref, "paid", method=method, paidAt="2026-11-24T10:02:00+00:00")
+        """Paid with `method` (Mollie's name: ideal, bancontact, paypal, creditcard)."""
+        amount = self.payments[ref]["amount"]
+        self.move(
+            ref,
+            "paid",
+            method=method,
+            paidAt="2026-11-24T10:02:00+00:00",
+            amountRefunded={"value": "0.00", "currency": amount["currency"]},
+            amountRemaining=dict(amount),
+            settlementAmount=dict(amount),
+            details={
+                "consumerName": "T. Tester",
+                "consumerAccount": "NL02ABNA0123456789",
+                "consumerBic": "ABNANL2A",
+            },
+        )
 
     def fail(self, ref: str) -> None:
-        self._set(ref, "failed", failedAt="2026-11-24T10:02:00+00:00")
+        self.move(ref, "failed", failedAt="2026-11-24T10:02:00+00:00")
 
     def cancel(self, ref: str) -> None:
-        self._set(ref, "canceled", canceledAt="2026-11-24T10:02:00+00:00")
+        self.move(ref, "canceled", canceledAt="2026-11-24T10:02:00+00:00")
 
     def expire(self, ref: str) -> None:
-        self._set(ref, "expired", expiredAt="2026-11-24T10:15:00+00:00")
+        self.move(ref, "expired", expiredAt="2026-11-24T10:15:00+00:00")
 
     def refund(self, ref: str, cents: int) -> None:
-        currency = self.payments[ref]["amount"]["currency"]
-        self.payments[ref]["amountRefunded"] = {"value": _value(cents), "currency": currency}
+        """`cents` refunded in total (Mollie keeps the status paid)."""
+        with self.lock:
+            payment = self.payments[ref]
+            currency = payment["amount"]["currency"]
+            left = _cents(payment["amount"]["value"]) - cents
+            payment["amountRefunded"] = {"value": _value(cents), "currency": currency}
+            payment["amountRemaining"] = {"value": _value(left), "currency": currency}
 
     def charge_back(self, ref: str) -> None:
-        amount = self.payments[ref]["amount"]
-        self.payments[ref]["amountChargedBack"] = dict(amount)
+        """The bank reverses the whole payment."""
+        with self.lock:
+            payment = self.payments[ref]
+            payment["amountChargedBack"] = dict(payment["amount"])
 
 
 # --------------------------------------------------------------------------- Stripe
 STRIPE_KEY = "sk_test_betaalportaal"
 STRIPE_WEBHOOK_SECRET = "whsec_betaalportaal_test"
+STRIPE_METHODS = {"ideal", "bancontact", "paypal", "card"}
 
 
 def _nested(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -203,141 +306,260 @@ def _nested(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return root
 
 
-def _stripe_error(status: int, message: str, kind: str, code: str | None = None) -> tuple[int, Any]:
-    return status, {"error": {"type": kind, "message": message, "code": code}}
+def _stripe_error(
+    status: int, message: str, code: str | None = None, param: str | None = None
+) -> tuple[int, Any]:
+    error: dict[str, Any] = {"message": message, "type": "invalid_request_error"}
+    if code:
+        error.update(code=code, doc_url=f"https://stripe.test/docs/error-codes/{code}")
+    if param:
+        error["param"] = param
+    return status, {"error": error}
 
 
 class StripeStub(_Server):
-    """POST/GET /v1/checkout/sessions, GET /v1/checkout/sessions/{id}."""
+    """Stripe Checkout Sessions (v1) with their payment intents, charges and disputes."""
 
     def __init__(self) -> None:
         super().__init__()
         self.sessions: dict[str, dict[str, Any]] = {}
         self.intents: dict[str, dict[str, Any]] = {}
+        self.disputes: dict[str, dict[str, Any]] = {}
+        self.created: dict[str, dict[str, Any]] = {}  # the create params, per session id
 
     def route(self, method, path, headers, raw):
         split = urlsplit(path)
         query = parse_qsl(split.query)
         body = _nested(parse_qsl(raw.decode())) if raw else {}
-        with self.lock:
-            self.requests.append(Recorded(method, path, headers, body))
-        if headers.get("Authorization") != f"Bearer {STRIPE_KEY}":
-            return _stripe_error(401, "Invalid API Key provided", "invalid_request_error")
+        self.record(method, path, headers, body)
+        if headers.get("authorization") != f"Bearer {STRIPE_KEY}":
+            return _stripe_error(401, "Invalid API Key provided: sk_test_****")
         parts = split.path.strip("/").split("/")
-        if parts[:3] != ["v1", "checkout", "sessions"]:
-            return _stripe_error(404, "Unrecognized request URL", "invalid_request_error")
-        if method == "POST" and len(parts) == 3:
-            return 200, self._create(body)
-        if method == "GET" and len(parts) == 3:
-            wanted = dict(query).get("payment_intent")
-            found = [s for s in self.sessions.values() if s["payment_intent"] == wanted]
-            return 200, {
-                "object": "list",
-                "data": found[:1],
-                "has_more": False,
-                "url": "/v1/checkout/sessions",
-            }
-        if method == "GET" and len(parts) == 4:
-            session = self.sessions.get(parts[3])
-            if session is None:
-                return _stripe_error(
-                    404,
-                    f"No such checkout.session: '{parts[3]}'",
-                    "invalid_request_error",
-                    "resource_missing",
-                )
-            expand = [v for k, v in query if k.startswith("expand")]
-            return 200, self._view(session, "payment_intent.latest_charge" in expand)
-        return _stripe_error(404, "Unrecognized request URL", "invalid_request_error")
+        with self.lock:
+            if parts == ["v1", "disputes"] and method == "GET":
+                charge = dict(query).get("charge")
+                found = [d for d in self.disputes.values() if d["charge"] == charge]
+                return 200, _list("/v1/disputes", found)
+            if parts[:3] != ["v1", "checkout", "sessions"]:
+                return _stripe_error(404, f"Unrecognized request URL ({method}: {split.path}).")
+            if method == "POST" and len(parts) == 3:
+                return self._create(body)
+            if method == "GET" and len(parts) == 3:
+                wanted = dict(query).get("payment_intent")
+                limit = int(dict(query).get("limit", 10))
+                found = [s for s in self.sessions.values() if s["payment_intent"] == wanted]
+                return 200, _list("/v1/checkout/sessions", found[:limit])
+            if method == "GET" and len(parts) == 4:
+                session = self.sessions.get(parts[3])
+                if session is None:
+                    return _stripe_error(
+                        404,
+                        f"No such checkout.session: '{parts[3]}'",
+                        "resource_missing",
+                        "session",
+                    )
+                expand = [v for k, v in query if k.startswith("expand")]
+                return 200, self._view(session, "payment_intent.latest_charge" in expand)
+        return _stripe_error(404, f"Unrecognized request URL ({method}: {split.path}).")
 
-    def _create(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _create(self, params: dict[str, Any]) -> tuple[int, Any]:
+        if params.get("mode") != "payment":
+            return _stripe_error(400, "Invalid mode: must be payment here.", None, "mode")
+        try:
+            item = params["line_items"][0]
+            price = item["price_data"]
+            amount = int(price["unit_amount"])
+            name = price["product_data"]["name"]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return _stripe_error(400, "Missing required param: line_items.", None, "line_items")
+        if int(item.get("quantity", 0)) != 1 or amount <= 0 or not name:
+            return _stripe_error(400, "Invalid line item.", None, "line_items")
+        types = params.get("payment_method_types") or []
+        if not types or any(t not in STRIPE_METHODS for t in types):
+            return _stripe_error(400, "Invalid payment_method_types.", None, "payment_method_types")
+        if price["currency"] != "eur" and {"ideal", "bancontact"} & set(types):
+            return _stripe_error(
+                400,
+                f"The currency provided ({price['currency']}) is invalid for one or more "
+                "payment method types.",
+                None,
+                "payment_method_types",
+            )
+        now = int(time.time())
+        expires_at = int(params.get("expires_at", now + 86400))
+        if not now + 1800 <= expires_at <= now + 86400:
+            return _stripe_error(
+                400,
+                "The `expires_at` timestamp must be between 30 minutes and 24 hours from now.",
+                None,
+                "expires_at",
+            )
         ref = f"cs_test_b1{next(_ids)}Portaal"
-        item = params["line_items"][0]["price_data"]
-        session = {
+        session: dict[str, Any] = {
             "id": ref,
             "object": "checkout.session",
-            "amount_subtotal": int(item["unit_amount"]),
-            "amount_total": int(item["unit_amount"]),
-            "cancel_url": params["cancel_url"],
-            "success_url": params["success_url"],
+            "amount_subtotal": amount,
+            "amount_total": amount,
+            "cancel_url": params.get("cancel_url"),
             "client_reference_id": params.get("client_reference_id"),
-            "currency": item["currency"],
-            "expires_at": int(params["expires_at"]),
+            "created": now,
+            "currency": price["currency"],
+            "customer": None,
+            "customer_details": None,
+            "expires_at": expires_at,
             "livemode": False,
             "locale": params.get("locale"),
             "metadata": params.get("metadata", {}),
-            "mode": params["mode"],
-            "payment_intent": None,
-            "payment_method_types": params["payment_method_types"],
+            "mode": "payment",
+            "payment_intent": None,  # created when the person confirms (API 2022-08-01+)
+            "payment_link": None,
+            "payment_method_types": types,
             "payment_status": "unpaid",
             "status": "open",
+            "success_url": params.get("success_url"),
+            "ui_mode": "hosted",
             "url": f"https://checkout.stripe.test/c/pay/{ref}",
         }
         self.sessions[ref] = session
-        return session
+        self.created[ref] = params
+        return 200, session
 
     def _view(self, session: dict[str, Any], expand: bool) -> dict[str, Any]:
-        view = dict(session)
+        view = json.loads(json.dumps(session))
         intent_id = session["payment_intent"]
         if expand and intent_id:
-            view["payment_intent"] = self.intents[intent_id]
+            view["payment_intent"] = json.loads(json.dumps(self.intents[intent_id]))
+        elif intent_id:
+            view["payment_intent"] = intent_id
         return view
 
-    def _intent(self, ref: str, status: str, method: str) -> dict[str, Any]:
-        session = self.sessions[ref]
-        intent_id = f"pi_b1{next(_ids)}"
-        charge = {
-            "id": f"ch_b1{next(_ids)}",
-            "object": "charge",
-            "amount": session["amount_total"],
-            "amount_refunded": 0,
-            "currency": session["currency"],
-            "disputed": False,
-            "payment_intent": intent_id,
-            "payment_method_details": {"type": method, method: {}},
-            "refunded": False,
-            "status": "succeeded" if status == "succeeded" else "failed",
-        }
-        intent = {
-            "id": intent_id,
-            "object": "payment_intent",
-            "amount": session["amount_total"],
-            "currency": session["currency"],
-            "status": status,
-            "latest_charge": charge,
-        }
-        self.intents[intent_id] = intent
-        session["payment_intent"] = intent_id
-        return intent
+    # ------------------------------------------------- what the person or bank does
+    def _attempt(self, ref: str, status: str, method: str, error: str | None = None) -> None:
+        """The person confirmed the checkout with `method`: an intent and its charge."""
+        with self.lock:
+            session = self.sessions[ref]
+            intent_id = f"pi_b1{next(_ids)}Portaal"
+            amount = session["amount_total"]
+            prefix = "ch" if method == "card" else "py"  # as Stripe names them
+            charge = {
+                "id": f"{prefix}_b1{next(_ids)}Portaal",
+                "object": "charge",
+                "amount": amount,
+                "amount_captured": amount if status == "succeeded" else 0,
+                "amount_refunded": 0,
+                "captured": status == "succeeded",
+                "created": int(time.time()),
+                "currency": session["currency"],
+                "disputed": False,
+                "failure_code": "payment_method_provider_decline" if error else None,
+                "failure_message": error,
+                "livemode": False,
+                "metadata": {},
+                "paid": status == "succeeded",
+                "payment_intent": intent_id,
+                "payment_method_details": {"type": method, method: {}},
+                "refunded": False,
+                "status": {"succeeded": "succeeded", "processing": "pending"}.get(status, "failed"),
+            }
+            self.intents[intent_id] = {
+                "id": intent_id,
+                "object": "payment_intent",
+                "amount": amount,
+                "amount_received": amount if status == "succeeded" else 0,
+                "currency": session["currency"],
+                "last_payment_error": (
+                    {
+                        "code": "payment_method_provider_decline",
+                        "message": error,
+                        "type": "card_error",
+                    }
+                    if error
+                    else None
+                ),
+                "latest_charge": charge,
+                "livemode": False,
+                "metadata": (self.created[ref].get("payment_intent_data") or {}).get(
+                    "metadata", {}
+                ),
+                "payment_method_types": session["payment_method_types"],
+                "status": status,
+            }
+            session["payment_intent"] = intent_id
 
     def pay(self, ref: str, method: str = "ideal") -> None:
-        self._intent(ref, "succeeded", method)
+        """Paid at once (as iDEAL, Bancontact, card and PayPal report)."""
+        self._attempt(ref, "succeeded", method)
         self.sessions[ref].update(status="complete", payment_status="paid")
 
-    def fail(self, ref: str) -> None:
-        """An asynchronous method failed after the session completed."""
-        self._intent(ref, "requires_payment_method", "ideal")
+    def pending(self, ref: str, method: str = "ideal") -> None:
+        """A delayed method: the session completed, the money has not arrived yet."""
+        self._attempt(ref, "processing", method)
         self.sessions[ref].update(status="complete", payment_status="unpaid")
 
-    def pending(self, ref: str) -> None:
-        self._intent(ref, "processing", "ideal")
+    def fail(self, ref: str) -> None:
+        """The delayed payment failed after the session completed (async_payment_failed)."""
+        self._attempt(ref, "requires_payment_method", "ideal", "The payment was declined.")
         self.sessions[ref].update(status="complete", payment_status="unpaid")
+
+    def decline(self, ref: str, method: str = "card") -> None:
+        """A declined attempt inside an open session: the person may try again."""
+        self._attempt(ref, "requires_payment_method", method, "Your card was declined.")
 
     def expire(self, ref: str) -> None:
-        self.sessions[ref]["status"] = "expired"
+        with self.lock:
+            session = self.sessions[ref]
+            session["status"] = "expired"
+            intent = self.intents.get(session["payment_intent"] or "")
+            if intent is not None:
+                intent["status"] = "canceled"
 
-    cancel = expire  # leaving Stripe Checkout leaves the session open until it expires
+    # Stripe Checkout has no "cancel" for the person: leaving goes to cancel_url and the
+    # session stays open until it expires (or the merchant expires it)
+    cancel = expire
 
-    def _charge(self, ref: str) -> dict[str, Any]:
+    def charge(self, ref: str) -> dict[str, Any]:
+        """The charge of session `ref` (a live reference: changes show in later reads)."""
         return self.intents[self.sessions[ref]["payment_intent"]]["latest_charge"]
 
+    _charge = charge
+
     def refund(self, ref: str, cents: int) -> None:
-        charge = self._charge(ref)
-        charge["amount_refunded"] = cents
-        charge["refunded"] = cents == charge["amount"]
+        """`cents` refunded in total."""
+        with self.lock:
+            charge = self.charge(ref)
+            charge["amount_refunded"] = cents
+            charge["refunded"] = cents == charge["amount"]
+
+    def dispute(self, ref: str, status: str = "needs_response") -> dict[str, Any]:
+        """Open (or move) the dispute on the charge of session `ref`."""
+        with self.lock:
+            charge = self.charge(ref)
+            charge["disputed"] = True
+            for dispute in self.disputes.values():
+                if dispute["charge"] == charge["id"]:
+                    dispute["status"] = status
+                    return dispute
+            dispute = {
+                "id": f"du_b1{next(_ids)}Portaal",
+                "object": "dispute",
+                "amount": charge["amount"],
+                "balance_transactions": [],
+                "charge": charge["id"],
+                "created": int(time.time()),
+                "currency": charge["currency"],
+                "is_charge_refundable": False,
+                "livemode": False,
+                "metadata": {},
+                "payment_intent": charge["payment_intent"],
+                "reason": "fraudulent",
+                "status": status,
+            }
+            self.disputes[dispute["id"]] = dispute
+            return dispute
 
     def charge_back(self, ref: str) -> None:
-        self._charge(ref)["disputed"] = True
+        """The bank takes the money back for good: a lost dispute."""
+        self.dispute(ref, "lost")
 
     def event(
         self, kind: str, obj: dict[str, Any], secret: str = STRIPE_WEBHOOK_SECRET
@@ -345,20 +567,20 @@ class StripeStub(_Server):
         """A webhook body and its Stripe-Signature header, signed as Stripe signs."""
         payload = json.dumps(
             {
-                "id": f"evt_b1{next(_ids)}",
+                "id": f"evt_b1{next(_ids)}Portaal",
                 "object": "event",
-                "api_version": "2025-01-27",
+                "api_version": stripe.api_version,
                 "created": int(time.time()),
-                "livemode": False,
-                "type": kind,
                 "data": {"object": obj},
+                "livemode": False,
+                "pending_webhooks": 1,
+                "request": {"id": None, "idempotency_key": None},
+                "type": kind,
             }
         )
         header = stripe.WebhookSignature.generate_signature_header(payload, secret)
         return payload.encode(), header
 
 
-@dataclass
-class Stubs:
-    mollie: MollieStub = field(default_factory=MollieStub)
-    stripe: StripeStub = field(default_factory=StripeStub)
+def _list(url: str, data: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"object": "list", "data": data, "has_more": False, "url": url}

@@ -36,6 +36,8 @@ SESSION_EVENTS = {
 }
 CHARGE_EVENTS = {"charge.refunded", "charge.dispute.created", "charge.dispute.closed"}
 SESSION_SECONDS = 3600
+METHOD_NAMES = frozenset(m.value for m in Method)
+LOCALES = {"nl", "fr", "en"}  # the portal's languages; Stripe picks for anything else
 
 
 class StripeProvider:
@@ -47,7 +49,11 @@ class StripeProvider:
     def __init__(self, secret_key: str, webhook_secret: str, api_url: str = "") -> None:
         if not secret_key:
             raise ProviderError("STRIPE_SECRET_KEY is not set")
-        options: dict[str, Any] = {"max_network_retries": 0}
+        # the debtor waits on create: fail in seconds, not after the SDK's default 80
+        options: dict[str, Any] = {
+            "max_network_retries": 0,
+            "http_client": stripe.RequestsClient(timeout=(3, 15)),
+        }
         if api_url:
             options["base_addresses"] = {"api": api_url.rstrip("/")}
         self.client = stripe.StripeClient(secret_key, **options)
@@ -58,8 +64,15 @@ class StripeProvider:
         return euro_only_support(self.methods, method, currency)
 
     def create(self, request: CheckoutRequest) -> Checkout:
-        """A Checkout Session in payment mode, expiring in an hour."""
+        """A Checkout Session in payment mode for one line, expiring in an hour.
+
+        Success and cancel both return to `return_url`, where the service checks the status;
+        our reference travels as `client_reference_id` and in the metadata of the session
+        and of its payment intent (so it shows on the charge in Stripe's dashboard).
+        """
         methods = [request.method] if request.method else list(request.methods)
+        metadata = {**request.metadata, "reference": request.reference}
+        language = request.locale.replace("-", "_").split("_")[0].lower()
         params: dict[str, Any] = {
             "mode": "payment",
             "line_items": [
@@ -77,21 +90,29 @@ class StripeProvider:
             "cancel_url": request.return_url,
             "expires_at": int(time.time()) + SESSION_SECONDS,
             "client_reference_id": request.reference,
-            "metadata": dict(request.metadata),
-            "payment_intent_data": {"metadata": dict(request.metadata)},
-            "locale": request.locale.split("_")[0],
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata},
+            "locale": language if language in LOCALES else "auto",
         }
         try:
             session = self.client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
         except stripe.StripeError as exc:
-            raise ProviderError(f"Stripe refused the session: {exc.user_message or exc}") from exc
-        return Checkout(session.id, session.url or "", Status.OPEN)
+            raise _error(exc, "create the session") from exc
+        if not session.url:
+            raise ProviderError(f"Stripe gave no checkout URL for {session.id}")
+        return Checkout(session.id, session.url, Status.OPEN)
 
     def fetch(self, provider_ref: str) -> ProviderStatus:
-        """The session and its charge; Ignored for a session Stripe does not know.
+        """The session with its payment intent's latest charge, read as our status.
 
-        A charge counts as charged back as soon as it is disputed: Stripe takes the money
-        when the dispute opens and returns it only if the dispute is won.
+        Refunded cents are the charge's `amount_refunded`. Charged back counts only
+        disputes that are *lost*: Stripe withholds the money while a dispute runs and gives
+        it back when the dispute is won, and the service never undoes a chargeback, so an
+        open dispute must not reopen the invoices yet. That costs one disputes call, made
+        only when the charge says `disputed`.
+
+        Raises `Ignored` for a session Stripe does not know (404) and `ProviderError`
+        when Stripe cannot be asked.
         """
         try:
             session: dict[str, Any] = self.client.v1.checkout.sessions.retrieve(
@@ -100,34 +121,51 @@ class StripeProvider:
         except stripe.InvalidRequestError as exc:
             if exc.http_status == 404:
                 raise Ignored(f"Stripe does not know {provider_ref}") from exc
-            raise ProviderError(f"Stripe refused the request: {exc}") from exc
+            raise _error(exc, f"read {provider_ref}") from exc
         except stripe.StripeError as exc:
-            raise ProviderError(f"Stripe could not be asked: {exc}") from exc
+            raise _error(exc, f"read {provider_ref}") from exc
         intent = session.get("payment_intent")
-        charge = intent.get("latest_charge") if isinstance(intent, dict) else None
+        if not isinstance(intent, dict):
+            intent = None  # no attempt yet (or not expanded)
+        charge = intent.get("latest_charge") if intent else None
         if not isinstance(charge, dict):
             charge = None
         method = None
+        refunded = charged_back = 0
         if charge is not None:
             kind = (charge.get("payment_method_details") or {}).get("type", "")
-            method = Method(kind) if kind in Method.__members__.values() else None
-        refunded = int(charge.get("amount_refunded") or 0) if charge else 0
-        charged_back = (
-            int(charge.get("amount") or 0) - refunded if charge and charge.get("disputed") else 0
-        )
+            method = Method(kind) if kind in METHOD_NAMES else None
+            refunded = int(charge.get("amount_refunded") or 0)
+            if charge.get("disputed"):
+                lost = self._lost_disputes(str(charge["id"]))
+                charged_back = min(lost, int(charge.get("amount") or 0))
         return ProviderStatus(
             provider_ref=str(session["id"]),
-            status=_status(session, intent if isinstance(intent, dict) else None),
+            status=_status(session, intent),
             amount_cents=int(session.get("amount_total") or 0),
             currency=str(session.get("currency") or "").upper(),
             method=method,
             refunded_cents=refunded,
-            charged_back_cents=max(charged_back, 0),
+            charged_back_cents=charged_back,
             test_mode=not session.get("livemode", False),
         )
 
+    def _lost_disputes(self, charge_id: str) -> int:
+        """Cents of the charge's disputes that are lost (a charge has one or two at most)."""
+        try:
+            disputes = self.client.v1.disputes.list(params={"charge": charge_id, "limit": 100})
+        except stripe.StripeError as exc:
+            raise _error(exc, f"read the disputes of {charge_id}") from exc
+        return sum(int(d.amount) for d in disputes.data if d.status == "lost")
+
     def parse_webhook(self, request: WebhookRequest) -> str:
-        """Verify the signature; the Checkout Session id the event is about."""
+        """Verify the signature; the Checkout Session id the event is about.
+
+        Session events name the session; refund and dispute events name a payment intent,
+        whose session is looked up (a network call: ProviderError when Stripe is down).
+        Forged: no secret configured, no or a bad signature, a tampered or stale body.
+        Ignored: other event types, and charges that did not come from a Checkout Session.
+        """
         signature = request.headers.get("stripe-signature")
         if not self.webhook_secret or not signature:
             raise Forged("unsigned Stripe event (or STRIPE_WEBHOOK_SECRET not set)")
@@ -139,8 +177,13 @@ class StripeProvider:
         kind = payload.get("type", "")
         obj = payload.get("data", {}).get("object", {})
         if kind in SESSION_EVENTS:
-            return str(obj["id"])
+            ref = obj.get("id")
+            if not isinstance(ref, str) or not ref.startswith("cs_"):
+                raise Ignored(f"Stripe event {kind} names no Checkout Session")
+            return ref
         if kind in CHARGE_EVENTS:
+            # a charge, or for dispute events a dispute: both name the payment intent, which
+            # every Checkout payment has (none: not a charge of ours)
             return self._session_of(str(obj.get("payment_intent") or ""))
         raise Ignored(f"Stripe event {kind} is not used")
 
@@ -152,14 +195,20 @@ class StripeProvider:
                 params={"payment_intent": payment_intent, "limit": 1}
             )
         except stripe.StripeError as exc:
-            raise ProviderError(f"Stripe could not be asked: {exc}") from exc
+            raise _error(exc, f"find the session of {payment_intent}") from exc
         if not found.data:
             raise Ignored(f"no Checkout Session for {payment_intent}")
         return str(found.data[0].id)
 
 
 def _status(session: dict[str, Any], intent: dict[str, Any] | None) -> Status:
-    """Checkout Session + payment intent -> our status."""
+    """Checkout Session + payment intent -> our status.
+
+    An open session stays OPEN even after a declined attempt: the person can try again in
+    the same checkout until it expires. A complete but unpaid session is a delayed method
+    still processing (PENDING), unless its intent fell back to `requires_payment_method`
+    (the async payment failed) or was canceled.
+    """
     if session.get("status") == "expired":
         return Status.EXPIRED
     if session.get("status") == "complete":
@@ -173,8 +222,17 @@ def _status(session: dict[str, Any], intent: dict[str, Any] | None) -> Status:
     return Status.OPEN
 
 
+def _error(exc: stripe.StripeError, doing: str) -> ProviderError:
+    """A short message; Stripe's own text for a connection error runs to lines."""
+    if isinstance(exc, stripe.APIConnectionError):
+        return ProviderError(f"Stripe could not be reached to {doing}")
+    detail = exc.user_message or str(exc)
+    return ProviderError(f"Stripe refused to {doing} ({exc.http_status}): {detail[:200]}")
+
+
 @register("stripe")
 def _factory(settings: Settings) -> StripeProvider:
+    """The provider for `settings`; the API URL is overridden only in tests."""
     return StripeProvider(
         settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_url
     )
