@@ -3,10 +3,13 @@ pay-links and second chances from the invoice page."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -16,17 +19,76 @@ from portal import paying, tasks
 from portal.db import db
 from portal.domain import audit
 from portal.domain.payments import listing, paylinks, second_chance, service
-from portal.domain.payments.providers.base import Method, ProviderError, Status
+from portal.domain.payments.providers.base import Ignored, Method, ProviderError, Status
 from portal.domain.payments.providers.registry import names
 from portal.forms import ConfirmForm
 from portal.htmx import render_page
+from portal.i18n import date
 from portal.mails import pay_link_url
 from portal.models import Brand, Invoice, PayLink, Payment
 
+# Colour goes with the words, never instead of them; anything not listed is "open" blue.
+_BADGE_CLASS: dict[str, str] = {
+    Status.PAID: "badge-paid",
+    Status.FAILED: "badge-overdue",
+    Status.CHARGED_BACK: "badge-overdue",
+    Status.REFUNDED: "badge-muted",
+    Status.CANCELED: "badge-muted",
+    Status.EXPIRED: "badge-muted",
+}
 
+
+def status_word(status: str) -> str:
+    """A payment status as people read it; code says 'canceled', the UI 'Cancelled'."""
+    words: dict[str, str] = {
+        Status.CREATED: _("Created"),
+        Status.OPEN: _("Open"),
+        Status.PENDING: _("Pending"),
+        Status.AUTHORIZED: _("Authorized"),
+        Status.PAID: _("Paid"),
+        Status.FAILED: _("Failed"),
+        Status.CANCELED: _("Cancelled"),
+        Status.EXPIRED: _("Expired"),
+        Status.REFUNDED: _("Refunded"),
+        Status.CHARGED_BACK: _("Charged back"),
+    }
+    return words.get(status, status)
+
+
+def status_badge(status: str) -> Markup:
+    """A payment status in words and colour together."""
+    css = _BADGE_CLASS.get(status, "badge-open")
+    return Markup('<span class="badge {}">{}</span>').format(css, status_word(status))
+
+
+def local_time(value: dt.datetime | None, seconds: bool = False) -> str:
+    """A stored UTC moment as date and time in the business timezone."""
+    if value is None:
+        return "–"
+    zone = ZoneInfo(paying.settings().portal_timezone)
+    local = value.replace(tzinfo=value.tzinfo or dt.UTC).astimezone(zone)
+    return f"{date(local.date())} {local.strftime('%H:%M:%S' if seconds else '%H:%M')}"
+
+
+@bp.context_processor
+def payment_helpers() -> dict[str, Any]:
+    """Helpers for the payment templates (also the payments part of the invoice page)."""
+    return {
+        "payment_status": status_badge,
+        "payment_status_word": status_word,
+        "local_time": local_time,
+    }
+
+
+def _back(endpoint: str, anchor: str = "", **values: Any) -> BaseResponse:
+    return redirect(url_for(endpoint, **values) + anchor, code=303)
+
+
+# ------------------------------------------------------------------ payments
 @bp.get("/payments")
 @admin_required()
 def payments() -> Any:
+    """Payments, newest first, filtered (the rows alone for htmx)."""
     flt = listing.PaymentFilter.parse(request.args.to_dict())
     rows, has_next = listing.admin_list(db.session(), flt)
     return render_page(
@@ -35,7 +97,7 @@ def payments() -> Any:
         rows=rows,
         has_next=has_next,
         flt=flt,
-        statuses=[s.value for s in Status],
+        statuses=list(Status),
         providers=names(),
         methods=[m.value for m in Method],
         brands=list(db.session.scalars(select(Brand).order_by(Brand.name))),
@@ -55,12 +117,12 @@ def payments_export() -> Response:
 @bp.get("/payments/<int:payment_id>")
 @admin_required()
 def payment_detail(payment_id: int) -> str:
+    """One payment: amounts, bookings per invoice, and its webhook log."""
     payment = db.session.get(Payment, payment_id) or abort(404)
     return render_template(
         "admin/payment.html",
         payment=payment,
         deliveries=listing.deliveries(db.session(), payment.id),
-        final=Status(payment.status) in service.FINAL | service.REVERSED,
     )
 
 
@@ -77,8 +139,18 @@ def payment_recheck(payment_id: int) -> BaseResponse:
         )
     except ProviderError as exc:
         db.session.rollback()
-        flash(_("The provider could not be asked: %(error)s", error=str(exc)), "error")
-        return redirect(url_for("admin.payment_detail", payment_id=payment_id), code=303)
+        flash(
+            _(
+                "The provider could not be asked: %(error)s. Nothing was changed; try again later.",
+                error=str(exc),
+            ),
+            "error",
+        )
+        return _back("admin.payment_detail", payment_id=payment_id)
+    except Ignored as exc:
+        db.session.rollback()
+        flash(_("The provider does not know this payment: %(error)s", error=str(exc)), "error")
+        return _back("admin.payment_detail", payment_id=payment_id)
     audit.record(
         db.session(),
         actor(),
@@ -89,12 +161,28 @@ def payment_recheck(payment_id: int) -> BaseResponse:
         new=str(outcome.new),
     )
     db.session.commit()
+    old, new = status_word(outcome.old), status_word(outcome.new)
     if outcome.changed:
-        tasks.send_outbox()
-        flash(_("Status changed: %(old)s → %(new)s", old=outcome.old, new=outcome.new), "success")
+        tasks.send_outbox()  # a receipt may be waiting
+        flash(_("Status changed: %(old)s → %(new)s", old=old, new=new), "success")
+    elif outcome.note:
+        note = outcome.note
+        flash(_("Status unchanged: %(status)s (%(note)s)", status=new, note=note), "warning")
     else:
-        flash(_("Status unchanged: %(status)s", status=outcome.new), "success")
-    return redirect(url_for("admin.payment_detail", payment_id=payment_id), code=303)
+        flash(_("Status unchanged: %(status)s", status=new), "success")
+    return _back("admin.payment_detail", payment_id=payment_id)
+
+
+def invoice_payments(invoice_id: int) -> list[Payment]:
+    """Payments that include an invoice, newest first (invoice page)."""
+    return list(
+        db.session.scalars(
+            select(Payment)
+            .join(Payment.invoices)
+            .where(Invoice.id == invoice_id)
+            .order_by(Payment.created_at.desc(), Payment.id.desc())
+        )
+    )
 
 
 # ------------------------------------------------------------------ pay-links
@@ -105,26 +193,35 @@ def link_views(invoice: Invoice) -> list[dict[str, Any]]:
     for link in paylinks.for_invoice(db.session(), invoice.id):
         token = paylinks.token(link, settings.secret_key)
         state = paylinks.resolve(db.session(), token, settings.secret_key).state
-        views.append({"link": link, "state": state.value, "url": pay_link_url(link, settings)})
+        views.append(
+            {
+                "link": link,
+                "state": state.value,
+                "url": pay_link_url(link, settings),
+                "others": [i.number for i in link.invoices if i.id != invoice.id],
+            }
+        )
     return views
 
 
 @bp.post("/invoices/<int:invoice_id>/pay-links")
 @admin_required()
 def pay_link_create(invoice_id: int) -> BaseResponse:
-    """A new pay-link for one open invoice."""
+    """A new pay-link for one open invoice, valid for 1 to 365 days."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
     invoice = db.session.get(Invoice, invoice_id) or abort(404)
-    raw_days = request.form.get("days", "")
-    days = int(raw_days) if raw_days.isdigit() else paying.settings().pay_link_days
-    if not 1 <= days <= 365 or not second_chance.still_open([invoice]):
-        flash(_("A pay-link needs an open invoice and 1 to 365 days."), "error")
+    raw = request.form.get("days", "").strip() or str(paying.settings().pay_link_days)
+    days = int(raw) if raw.isdigit() else 0
+    if not 1 <= days <= 365:
+        flash(_("Enter how many days the link stays valid: a whole number from 1 to 365."), "error")
+    elif not second_chance.still_open([invoice]):
+        flash(_("Only an invoice with an open amount can get a pay-link."), "error")
     else:
         paylinks.create(db.session(), invoice.debtor, [invoice], actor=actor(), days=days)
         db.session.commit()
-        flash(_("Pay-link created."), "success")
-    return redirect(url_for("admin.invoice_detail", invoice_id=invoice_id) + "#pay-links", 303)
+        flash(_("Pay-link created. Copy it from the list below."), "success")
+    return _back("admin.invoice_detail", "#pay-links", invoice_id=invoice_id)
 
 
 @bp.post("/pay-links/<int:link_id>/revoke")
@@ -143,9 +240,11 @@ def pay_link_revoke(link_id: int) -> BaseResponse:
     if request.form.get("confirm") != "1":
         flash(_("Tick the box to confirm that the link should stop working."), "error")
         return redirect(target, 303)
-    paylinks.revoke(db.session(), link, actor())
-    db.session.commit()
-    flash(_("Pay-link revoked: it no longer works."), "success")
+    if paylinks.revoke(db.session(), link, actor()):
+        db.session.commit()
+        flash(_("Pay-link revoked: it no longer works."), "success")
+    else:
+        flash(_("This pay-link was revoked already."), "warning")
     return redirect(target, 303)
 
 
@@ -164,27 +263,16 @@ def second_chance_send(invoice_id: int) -> BaseResponse:
         actor(),
         link_days=paying.settings().pay_link_days,
     )
-    db.session.commit()
     if sent:
+        db.session.commit()
         tasks.send_outbox()
         flash(
             _("Mail with a fresh pay-link sent to %(email)s.", email=invoice.debtor.primary_email),
             "success",
         )
     else:
+        db.session.rollback()  # no mail went out, so no new link either
         flash(
             _("Nothing sent: the invoice is not open, or the debtor has no email address."), "error"
         )
-    return redirect(url_for("admin.invoice_detail", invoice_id=invoice_id) + "#pay-links", 303)
-
-
-def invoice_payments(invoice_id: int) -> list[Payment]:
-    """Payments that include an invoice, newest first (invoice page)."""
-    return list(
-        db.session.scalars(
-            select(Payment)
-            .join(Payment.invoices)
-            .where(Invoice.id == invoice_id)
-            .order_by(Payment.created_at.desc())
-        )
-    )
+    return _back("admin.invoice_detail", "#pay-links", invoice_id=invoice_id)
