@@ -122,7 +122,7 @@ def payment_detail(payment_id: int) -> str:
     return render_template(
         "admin/payment.html",
         payment=payment,
-        deliveries=listing.deliveries(db.session(), payment.id),
+        deliveries=listing.deliveries(db.session(), payment),
     )
 
 

@@ -352,3 +352,24 @@ def test_export_for_booking(app, client):
     record = dict(zip(header, row, strict=True))
     assert record["received"] == "12.50" and record["invoices"] == "E-1=12.50"
     assert record["debtor_name"].startswith("'=")  # no formula in a spreadsheet
+
+
+def test_a_queued_delivery_shows_before_the_worker_applies_it(app, client):
+    from portal import paying
+    from portal.domain.payments import webhooks
+    from portal.domain.payments.providers.base import WebhookRequest
+
+    debtor = create_debtor()
+    payment = started(app, debtor, [create_invoice(debtor)])
+    with app.test_request_context():
+        webhooks.accept(
+            db.session(),
+            paying.provider("sandbox"),
+            WebhookRequest(b"", {}, {"id": payment.provider_ref}),
+            "192.0.2.7",
+        )
+        db.session.commit()
+    create_admin("clerk2@example.com", role="clerk")
+    admin_login(client, "clerk2@example.com")
+    page = client.get(f"/admin/payments/{payment.id}").get_data(as_text=True)
+    assert "192.0.2.7" in page

@@ -84,11 +84,19 @@ def admin_list(session: Session, flt: PaymentFilter) -> tuple[Sequence[Payment],
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
-def deliveries(session: Session, payment_id: int) -> Sequence[WebhookDelivery]:
-    """The webhook log of one payment, newest first."""
+def deliveries(session: Session, payment: Payment) -> Sequence[WebhookDelivery]:
+    """The webhook log of one payment, newest first, including deliveries still queued
+    (the worker links a delivery to its payment only when it applies it)."""
+    about_it = WebhookDelivery.payment_id == payment.id
+    if payment.provider_ref:
+        about_it = or_(
+            about_it,
+            (WebhookDelivery.provider == payment.provider)
+            & (WebhookDelivery.provider_ref == payment.provider_ref),
+        )
     return session.scalars(
         select(WebhookDelivery)
-        .where(WebhookDelivery.payment_id == payment_id)
+        .where(about_it)
         .order_by(WebhookDelivery.received_at.desc(), WebhookDelivery.id.desc())
         .limit(200)
     ).all()

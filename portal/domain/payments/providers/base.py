@@ -114,11 +114,16 @@ class Provider(Protocol):
         ...
 
     def fetch(self, provider_ref: str) -> ProviderStatus:
-        """The payment's current state at the provider; raises ProviderError."""
+        """The payment's current state at the provider.
+
+        Raises Ignored when the provider does not know the id (a forged or foreign
+        webhook), ProviderError when it cannot be asked now (asking later may work).
+        """
         ...
 
     def parse_webhook(self, request: WebhookRequest) -> str:
-        """The provider_ref a delivery is about; raises Forged or Ignored."""
+        """The provider_ref a delivery is about; raises Forged (answer 400), Ignored (200),
+        or ProviderError (503) when finding the reference needs the provider (Stripe refunds)."""
         ...
 
 
