@@ -273,21 +273,15 @@ def preview(session: Session, day: dt.date) -> Counter[str]:
 
 
 def schedule_for(session: Session, debtor: Debtor) -> ReminderSchedule | None:
-    """The schedule a debtor follows (the same rule as the daily query)."""
-    if debtor.segment is not None and debtor.segment.schedule_id is not None:
-        return session.get(ReminderSchedule, debtor.segment.schedule_id)
-    return session.scalar(
-        select(ReminderSchedule)
-        .where(
-            ReminderSchedule.default_for == debtor.kind,
-            or_(
-                ReminderSchedule.default_country == debtor.country,
-                ReminderSchedule.default_country.is_(None),
-            ),
-        )
-        .order_by(ReminderSchedule.default_country.is_(None), ReminderSchedule.id)
-        .limit(1)
+    """The schedule a debtor follows: the very rule the daily query applies."""
+    schedule_id = (
+        select(_schedule_of_debtor())
+        .select_from(Debtor)
+        .outerjoin(Segment, Segment.id == Debtor.segment_id)
+        .where(Debtor.id == debtor.id)
+        .scalar_subquery()
     )
+    return session.scalar(select(ReminderSchedule).where(ReminderSchedule.id == schedule_id))
 
 
 class SendRefused(ValueError):
