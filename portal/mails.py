@@ -36,21 +36,27 @@ def sender_for(brand: Brand | None, settings: Settings) -> str:
     return settings.mail_from
 
 
+def render_mail(kind: str, language: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """Subject, text and HTML of `templates/email/<kind>.*` in `language`."""
+    with force_locale(language):
+        subject = render_template(f"email/{kind}.subject.txt", **context).strip()
+        text = render_template(f"email/{kind}.txt", **context)
+        html = render_template(f"email/{kind}.html", **context)
+    return subject, text, html
+
+
 def queue_login_mail(session: Session, mail: LinkMail, settings: Settings, minutes: int) -> None:
     """Write the magic-link mail to the outbox, branded as the first debtor's brand."""
     first = mail.debtors[0]
     brand = first.brand
-    with force_locale(first.language):
-        context = {
-            "link": mail.link,
-            "debtors": mail.debtors,
-            "brand": brand,
-            "minutes": minutes,
-            "base_url": settings.base_url,
-        }
-        subject = render_template("email/login_link.subject.txt", **context).strip()
-        text = render_template("email/login_link.txt", **context)
-        html = render_template("email/login_link.html", **context)
+    context = {
+        "link": mail.link,
+        "debtors": mail.debtors,
+        "brand": brand,
+        "minutes": minutes,
+        "base_url": settings.base_url,
+    }
+    subject, text, html = render_mail("login_link", first.language, context)
     queue_email(
         session,
         kind="login_link",
@@ -152,10 +158,7 @@ class PaymentMails:
     def _queue(
         self, session: Session, kind: str, debtor: Debtor, context: dict[str, Any], key: str
     ) -> OutboxMessage:
-        with force_locale(debtor.language):
-            subject = render_template(f"email/{kind}.subject.txt", **context).strip()
-            text = render_template(f"email/{kind}.txt", **context)
-            html = render_template(f"email/{kind}.html", **context)
+        subject, text, html = render_mail(kind, debtor.language, context)
         return queue_email(
             session,
             kind=kind,
