@@ -191,8 +191,7 @@ def link_views(invoice: Invoice) -> list[dict[str, Any]]:
     settings = paying.settings()
     views = []
     for link in paylinks.for_invoice(db.session(), invoice.id):
-        token = paylinks.token(link, settings.secret_key)
-        state = paylinks.resolve(db.session(), token, settings.secret_key).state
+        state = paylinks.state_of(link)
         views.append(
             {
                 "link": link,

@@ -207,13 +207,7 @@ def pay_link_for(session: Session, settings: Settings, email: str = DEMO_EMAIL) 
         .where(PayLink.debtor_id == debtor_id, PayLink.purpose == "demo")
         .order_by(PayLink.id.desc())
     )
-    if (
-        link is None
-        or paylinks.resolve(
-            session, paylinks.token(link, settings.secret_key), settings.secret_key
-        ).state
-        != paylinks.LinkState.USABLE
-    ):
+    if link is None or paylinks.state_of(link) != paylinks.LinkState.USABLE:
         invoice = session.scalar(
             select(Invoice)
             .where(Invoice.debtor_id == debtor_id, Invoice.status == "open", Invoice.open_cents > 0)
@@ -223,7 +217,9 @@ def pay_link_for(session: Session, settings: Settings, email: str = DEMO_EMAIL) 
         if invoice is None:
             return None
         link = paylinks.create(session, invoice.debtor, [invoice], actor="system", purpose="demo")
-    return f"{settings.base_url}/p/{paylinks.token(link, settings.secret_key)}"
+    from portal.mails import pay_link_url
+
+    return pay_link_url(link, settings)
 
 
 def login_link_for(session: Session, settings: Settings, email: str = DEMO_EMAIL) -> str | None:

@@ -106,15 +106,18 @@ def resolve(
     link = session.get(PayLink, link_id) if isinstance(link_id, int) else None
     if link is None or not secrets.compare_digest(str(nonce), link.nonce):
         return Resolved(LinkState.INVALID)
-    now = now or utcnow()
+    return Resolved(state_of(link, now), link)
+
+
+def state_of(link: PayLink, now: dt.datetime | None = None) -> LinkState:
+    """Whether a (genuine) link still works: revoked, paid and expired end it."""
     if link.status == "revoked":
-        return Resolved(LinkState.REVOKED, link)
-    resolved = Resolved(LinkState.USABLE, link)
-    if not resolved.open_invoices:
-        return Resolved(LinkState.PAID, link)
-    if now >= link.expires_at:
-        return Resolved(LinkState.EXPIRED, link)
-    return resolved
+        return LinkState.REVOKED
+    if not Resolved(LinkState.USABLE, link).open_invoices:
+        return LinkState.PAID
+    if (now or utcnow()) >= link.expires_at:
+        return LinkState.EXPIRED
+    return LinkState.USABLE
 
 
 def revoke(session: Session, link: PayLink, actor: str, now: dt.datetime | None = None) -> bool:
