@@ -144,7 +144,7 @@ def invoice_detail(invoice_id: int) -> str:
         link_days=current_app.config["SETTINGS"].pay_link_days,
         steps_done=steps_done,
         schedule=dunning.schedule_for(db.session(), invoice.debtor),
-        held=holds.is_held(invoice, day),
+        held=invoice.held_on(day),
         hold_reasons=holds.HOLD_REASONS,
         today=day,
     )

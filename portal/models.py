@@ -17,9 +17,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     false,
+    or_,
 )
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from portal.db import Base, UTCDateTime
 from portal.domain.payments.providers.base import Status as PaymentStatus
@@ -213,6 +217,21 @@ class Invoice(Base):
     @property
     def paid_cents(self) -> int:
         return self.total_cents - self.open_cents
+
+    @hybrid_method
+    def held_on(self, day: dt.date) -> bool:
+        """Reminders wait: until `hold_until`, or while a reason is set without a date."""
+        if self.hold_until is not None:
+            return self.hold_until >= day
+        return bool(self.hold_reason)
+
+    @held_on.inplace.expression  # type: ignore[attr-defined]
+    @classmethod
+    def _held_on_expression(cls, day: dt.date) -> ColumnElement[bool]:
+        return or_(
+            and_(cls.hold_until.is_not(None), cls.hold_until >= day),
+            and_(cls.hold_until.is_(None), cls.hold_reason != ""),
+        )
 
 
 class AdminRole(enum.StrEnum):

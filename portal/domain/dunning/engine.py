@@ -110,10 +110,6 @@ def due_steps(session: Session, day: dt.date) -> list[Due]:
         .correlate(Invoice, Debtor, Segment)
         .scalar_subquery()
     )
-    held = or_(
-        and_(Invoice.hold_until.is_not(None), Invoice.hold_until >= day),
-        and_(Invoice.hold_until.is_(None), Invoice.hold_reason != ""),
-    )
     recent = aliased(InvoiceReminder)
     query = (
         select(Invoice.id, Invoice.debtor_id, step.id)
@@ -127,7 +123,7 @@ def due_steps(session: Session, day: dt.date) -> list[Due]:
             Invoice.open_cents > 0,
             Invoice.open_cents >= step.min_open_cents,
             Debtor.do_not_contact.is_(False),
-            ~held,
+            ~Invoice.held_on(day),
             add_days(Invoice.due_date, step.offset_days) <= day,
             ~exists().where(
                 recent.invoice_id == Invoice.id,

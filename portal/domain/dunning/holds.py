@@ -60,10 +60,3 @@ def set_do_not_contact(session: Session, debtor: Debtor, value: bool, actor: str
     debtor.do_not_contact = value
     audit.record(session, actor, "admin.do_not_contact", debtor_id=debtor.id, value=value)
     return True
-
-
-def is_held(invoice: Invoice, today: dt.date) -> bool:
-    """Whether the dunning run leaves this invoice alone today (same rule as the query)."""
-    if invoice.hold_until is not None:
-        return invoice.hold_until >= today
-    return bool(invoice.hold_reason)
