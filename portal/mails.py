@@ -1,32 +1,45 @@
-"""System mails rendered from templates/email/ in the debtor's language."""
+"""Mails to debtors: the brand's editable texts (messaging/templates.py), filled in with
+what the system renders itself, wrapped in the branded layout and written to the outbox."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import css_inline
 from flask import render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, gettext
+from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import i18n
 from portal.config import Settings
+from portal.domain.brands import safe_color
+from portal.domain.dunning import engine
 from portal.domain.login import LinkMail
-from portal.domain.messaging.outbox import queue_email
+from portal.domain.messaging import templates
+from portal.domain.messaging.outbox import LOGO_CID, queue_email
 from portal.domain.payments import paylinks
 from portal.models import (
+    FONTS,
     AdminUser,
     Brand,
     Debtor,
     Invoice,
+    InvoiceStatus,
     OutboxMessage,
     PayLink,
     Payment,
     ReminderStep,
     utcnow,
 )
+
+_INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
 
 def sender_for(brand: Brand | None, settings: Settings) -> str:
@@ -36,27 +49,165 @@ def sender_for(brand: Brand | None, settings: Settings) -> str:
     return settings.mail_from
 
 
-def render_mail(kind: str, language: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    """Subject, text and HTML of `templates/email/<kind>.*` in `language`."""
-    with force_locale(language):
-        subject = render_template(f"email/{kind}.subject.txt", **context).strip()
-        text = render_template(f"email/{kind}.txt", **context)
-        html = render_template(f"email/{kind}.html", **context)
-    return subject, text, html
+@dataclass(frozen=True)
+class Row:
+    """A line of the invoice table in a mail."""
+
+    number: str
+    amount_cents: int
+    currency: str
+
+
+@dataclass
+class Composer:
+    """Builds the variables of a message in one language and renders it for a brand.
+
+    `values` are plain data every part sees; `blocks` are the parts the system renders
+    (HTML for the HTML body, text for the rest), like the invoice table and pay button.
+    """
+
+    brand: Brand
+    language: str
+    values: dict[str, Any]
+    html_blocks: dict[str, Markup]
+    text_blocks: dict[str, str]
+
+    @classmethod
+    def start(cls, brand: Brand, language: str, portal_link: str) -> Composer:
+        return cls(
+            brand,
+            language,
+            {"brand": brand_values(brand), "portal_link": portal_link},
+            {},
+            {},
+        )
+
+    def debtor(self, debtor: Debtor) -> Composer:
+        self.values["debtor"] = {"name": debtor.name, "number": debtor.number}
+        return self
+
+    def table(self, rows: Sequence[Row], total_cents: int | None, currency: str) -> Composer:
+        with force_locale(self.language):
+            html = render_template(
+                "email/_invoices.html", rows=rows, total_cents=total_cents, currency=currency
+            )
+            lines = [f"{r.number}  {i18n.money(r.amount_cents, r.currency)}" for r in rows]
+            if total_cents is not None:
+                lines.append(f"{gettext('Total')}: {i18n.money(total_cents, currency)}")
+        self.html_blocks["invoice_table"] = Markup(html)  # noqa: S704 (our autoescaped template)
+        self.text_blocks["invoice_table"] = "\n".join(lines)
+        return self
+
+    def button(self, name: str, href: str, label: str) -> Composer:
+        html = render_template(
+            "email/_button.html", brand=self.brand, button_href=href, button_label=label
+        )
+        self.html_blocks[name] = Markup(html)  # noqa: S704 (our autoescaped template)
+        self.text_blocks[name] = href
+        return self
+
+    def open_invoices(self, invoices: Sequence[Invoice], link_url: str) -> Composer:
+        """The invoices, their open total and the pay-link with its button."""
+        currency = invoices[0].currency if invoices else "EUR"
+        total = sum(i.open_cents for i in invoices)
+        today = dt.date.today()
+        with force_locale(self.language):
+            self.values["invoices"] = [
+                {
+                    "number": i.number,
+                    "amount": i18n.money(i.total_cents, i.currency),
+                    "open": i18n.money(i.open_cents, i.currency),
+                    "invoice_date": i18n.date(i.invoice_date),
+                    "due_date": i18n.date(i.due_date),
+                    "days_overdue": max(0, (today - i.due_date).days),
+                }
+                for i in invoices
+            ]
+            self.values["total"] = i18n.money(total, currency)
+            self.values["pay_link"] = link_url
+            label = gettext("Pay now")
+        self.table([Row(i.number, i.open_cents, i.currency) for i in invoices], total, currency)
+        return self.button("pay_button", link_url, label)
+
+    def costs(
+        self, total_cents: int, costs_cents: int, currency: str, deadline: dt.date
+    ) -> Composer:
+        """The announced costs and the legal notice with amount, costs and deadline."""
+        with force_locale(self.language):
+            self.values["costs"] = i18n.money(costs_cents, currency) if costs_cents else ""
+            self.values["deadline"] = i18n.date(deadline)
+            notice = (
+                gettext(
+                    "If we have not received %(total)s by %(deadline)s, we will charge"
+                    " collection costs of %(costs)s as the law allows.",
+                    total=i18n.money(total_cents, currency),
+                    deadline=i18n.date(deadline),
+                    costs=i18n.money(costs_cents, currency),
+                )
+                if costs_cents
+                else ""
+            )
+        self.text_blocks["costs_notice"] = notice
+        self.html_blocks["costs_notice"] = (
+            Markup('<p class="notice">{}</p>').format(notice) if notice else Markup("")
+        )
+        return self
+
+    def contexts(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The HTML and the text context."""
+        return {**self.values, **self.html_blocks}, {**self.values, **self.text_blocks}
+
+    def render(self, source: templates.Source, logo_src: str = "") -> tuple[str, str, str]:
+        """Subject, text and HTML of `source` in this brand's layout."""
+        html_context, text_context = self.contexts()
+        rendered = templates.render(source, html_context, text_context)
+        with force_locale(self.language):
+            html = render_template(
+                "email/_layout.html",
+                brand=self.brand,
+                body=rendered.html,
+                font=FONTS.get(self.brand.font, FONTS["system"]),
+                primary=safe_color(self.brand.primary_color, "#1d4ed8"),
+                logo_src=logo_src if self.brand.logo_mime else "",
+            )
+            footer = render_template("email/_footer.txt", brand=self.brand)
+        text = rendered.text.strip() + "\n\n-- \n" + footer.strip() + "\n"
+        return rendered.subject, text, _INLINER.inline(html)
+
+
+def brand_values(brand: Brand) -> dict[str, str]:
+    """What templates may read of a brand."""
+    return {
+        "name": brand.name,
+        "support_email": brand.support_email,
+        "support_phone": brand.support_phone,
+        "iban": brand.iban,
+        "enterprise_number": brand.enterprise_number,
+        "vat_number": brand.vat_number,
+    }
+
+
+def logo_data_uri(brand: Brand) -> str:
+    """The brand's logo inline, for previews in admin (mails refer to it by Content-ID)."""
+    if not brand.logo or not brand.logo_mime:
+        return ""
+    return f"data:{brand.logo_mime};base64,{base64.b64encode(brand.logo).decode()}"
+
+
+def render_message(
+    session: Session, composer: Composer, key: str, logo_src: str = f"cid:{LOGO_CID}"
+) -> tuple[str, str, str]:
+    """Subject, text and HTML of the brand's current text for `key`."""
+    source = templates.current(session, composer.brand.id, key, composer.language)
+    return composer.render(source, logo_src)
 
 
 def queue_login_mail(session: Session, mail: LinkMail, settings: Settings, minutes: int) -> None:
     """Write the magic-link mail to the outbox, branded as the first debtor's brand."""
     first = mail.debtors[0]
-    brand = first.brand
-    context = {
-        "link": mail.link,
-        "debtors": mail.debtors,
-        "brand": brand,
-        "minutes": minutes,
-        "base_url": settings.base_url,
-    }
-    subject, text, html = render_mail("login_link", first.language, context)
+    composer = login_composer(first.brand, first.language, settings, mail.link, minutes)
+    composer.values["several_accounts"] = len(mail.debtors) > 1
+    subject, text, html = render_message(session, composer, "login_link")
     queue_email(
         session,
         kind="login_link",
@@ -64,16 +215,27 @@ def queue_login_mail(session: Session, mail: LinkMail, settings: Settings, minut
         subject=subject,
         body_text=text,
         body_html=html,
-        sender=sender_for(brand, settings),
+        sender=sender_for(first.brand, settings),
         debtor_id=first.id if len(mail.debtors) == 1 else None,
-        brand_id=brand.id,
+        brand_id=first.brand_id,
     )
+
+
+def login_composer(
+    brand: Brand, language: str, settings: Settings, link: str, minutes: int
+) -> Composer:
+    """The variables of a sign-in mail."""
+    composer = Composer.start(brand, language, f"{settings.base_url}/overview")
+    composer.values.update(login_link=link, minutes=minutes, several_accounts=False)
+    with force_locale(language):
+        label = gettext("Open my invoices")
+    return composer.button("login_button", link, label)
 
 
 def queue_admin_reset_mail(
     session: Session, user: AdminUser, link: str, settings: Settings
 ) -> None:
-    """Write the admin's password-reset mail to the outbox."""
+    """Write the admin's password-reset mail to the outbox (not a brand's mail: a file)."""
     context = {"link": link, "user": user, "minutes": 30}
     queue_email(
         session,
@@ -90,52 +252,27 @@ def pay_link_url(link: PayLink, settings: Settings) -> str:
     return f"{settings.base_url}/p/{paylinks.token(link, settings.secret_key)}"
 
 
-@dataclass(frozen=True)
-class _Row:
-    number: str
-    amount_cents: int
-    currency: str
-
-
 class PaymentMails:
     """Receipt and second-chance mails, written to the outbox in the debtor's language."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
+    def composer(self, debtor: Debtor) -> Composer:
+        """A composer in the debtor's brand and language, with the debtor filled in."""
+        portal = f"{self.settings.base_url}/overview"
+        return Composer.start(debtor.brand, debtor.language, portal).debtor(debtor)
+
     def paid(self, session: Session, payment: Payment) -> None:
         """The receipt, once per payment (the outbox key guards it)."""
         debtor = payment.debtor
         if not debtor.primary_email:
             return
-        rows = [
-            _Row(a.invoice.number, a.amount_cents, payment.currency) for a in payment.allocations
-        ]
-        context = {
-            "payment": payment,
-            "debtor": debtor,
-            "brand": debtor.brand,
-            "rows": rows,
-            "paid_on": (payment.paid_at or utcnow())
-            .astimezone(ZoneInfo(self.settings.portal_timezone))
-            .date(),
-            "portal_url": f"{self.settings.base_url}/overview",
-        }
-        self._queue(session, "receipt", debtor, context, f"receipt:{payment.id}")
-
-    def _open_invoices(
-        self, debtor: Debtor, invoices: Sequence[Invoice], link: PayLink
-    ) -> dict[str, Any]:
-        """What every mail about open invoices shows: the rows, the total, the pay-link."""
-        return {
-            "debtor": debtor,
-            "brand": debtor.brand,
-            "invoices": invoices,
-            "rows": [_Row(i.number, i.open_cents, i.currency) for i in invoices],
-            "total_cents": sum(i.open_cents for i in invoices),
-            "currency": invoices[0].currency,
-            "link": pay_link_url(link, self.settings),
-        }
+        paid_on = (
+            (payment.paid_at or utcnow()).astimezone(ZoneInfo(self.settings.portal_timezone)).date()
+        )
+        composer = receipt_values(self.composer(debtor), payment, paid_on)
+        self._queue(session, "receipt", debtor, composer, f"receipt:{payment.id}")
 
     def second_chance(
         self,
@@ -148,20 +285,24 @@ class PaymentMails:
         """The fresh pay-link after a failed payment."""
         if not debtor.primary_email:
             return False
-        context = {
-            **self._open_invoices(debtor, invoices, link),
-            "days": (link.expires_at - link.created_at).days,
-        }
-        self._queue(session, "second_chance", debtor, context, dedupe_key)
+        composer = self.composer(debtor).open_invoices(invoices, pay_link_url(link, self.settings))
+        composer.values["days"] = (link.expires_at - link.created_at).days
+        self._queue(session, "second_chance", debtor, composer, dedupe_key)
         return True
 
     def _queue(
-        self, session: Session, kind: str, debtor: Debtor, context: dict[str, Any], key: str
+        self,
+        session: Session,
+        key: str,
+        debtor: Debtor,
+        composer: Composer,
+        dedupe_key: str,
+        kind: str = "",
     ) -> OutboxMessage:
-        subject, text, html = render_mail(kind, debtor.language, context)
+        subject, text, html = render_message(session, composer, key)
         return queue_email(
             session,
-            kind=kind,
+            kind=kind or key,
             recipient=debtor.primary_email,
             subject=subject,
             body_text=text,
@@ -169,8 +310,48 @@ class PaymentMails:
             sender=sender_for(debtor.brand, self.settings),
             debtor_id=debtor.id,
             brand_id=debtor.brand_id,
-            dedupe_key=key,
+            dedupe_key=dedupe_key,
         )
+
+
+def receipt_values(composer: Composer, payment: Payment, paid_on: dt.date) -> Composer:
+    """The variables of a receipt."""
+    currency = payment.currency
+    with force_locale(composer.language):
+        composer.values.update(
+            amount=i18n.money(payment.received_cents, currency),
+            paid_on=i18n.date(paid_on),
+            reference=payment.public_id,
+            credit=i18n.money(payment.unallocated_cents, currency)
+            if payment.unallocated_cents
+            else "",
+        )
+    rows = [Row(a.invoice.number, a.amount_cents, currency) for a in payment.allocations]
+    return composer.table(rows, payment.received_cents, currency)
+
+
+def reminder_values(
+    composer: Composer,
+    step_kind: str,
+    invoices: Sequence[Invoice],
+    link_url: str,
+    costs_cents: int,
+    deadline: dt.date,
+) -> Composer:
+    """The variables of a reminder step."""
+    composer.open_invoices(invoices, link_url)
+    composer.values["step"] = {"kind": step_kind}
+    total = sum(i.open_cents for i in invoices)
+    return composer.costs(total, costs_cents, invoices[0].currency, deadline)
+
+
+def new_invoice_values(composer: Composer, invoices: Sequence[Invoice], link_url: str) -> Composer:
+    """The variables of the new-invoices mail."""
+    composer.open_invoices(invoices, link_url)
+    with force_locale(composer.language):
+        composer.values["first_due"] = i18n.date(min(i.due_date for i in invoices))
+    composer.values["count"] = len(invoices)
+    return composer
 
 
 class ReminderMails(PaymentMails):
@@ -190,13 +371,15 @@ class ReminderMails(PaymentMails):
         """Queue one reminder for all `invoices`; None when the debtor has no address."""
         if not debtor.primary_email:
             return None
-        context = {
-            **self._open_invoices(debtor, invoices, link),
-            "step": step,
-            "costs_cents": costs_cents,
-            "deadline": deadline,
-        }
-        message = self._queue(session, "reminder", debtor, context, dedupe_key)
+        composer = reminder_values(
+            self.composer(debtor),
+            step.kind,
+            invoices,
+            pay_link_url(link, self.settings),
+            costs_cents,
+            deadline,
+        )
+        message = self._queue(session, step.kind, debtor, composer, dedupe_key, kind="reminder")
         session.flush()
         return message.id
 
@@ -211,10 +394,106 @@ class ReminderMails(PaymentMails):
         """The new invoices of an import, with a pay-link; False without an address."""
         if not debtor.primary_email:
             return False
-        context = {
-            **self._open_invoices(debtor, invoices, link),
-            "first_due": invoices[0].due_date,
-            "portal_url": f"{self.settings.base_url}/overview",
-        }
-        self._queue(session, "new_invoices", debtor, context, dedupe_key)
+        composer = new_invoice_values(
+            self.composer(debtor), invoices, pay_link_url(link, self.settings)
+        )
+        self._queue(session, "new_invoices", debtor, composer, dedupe_key)
         return True
+
+
+def preview_composer(
+    session: Session,
+    brand: Brand,
+    key: str,
+    language: str,
+    settings: Settings,
+    day: dt.date,
+    debtor: Debtor | None = None,
+) -> Composer:
+    """The variables `key` would get, for a real debtor of `brand` or for a made-up one.
+
+    A real debtor's open invoices are used as they are today; the pay-link is a dummy
+    (a preview creates nothing), and costs follow the debtor's own schedule.
+    """
+    composer = Composer.start(brand, language, f"{settings.base_url}/overview")
+    link = f"{settings.base_url}/p/preview"
+    invoices: list[Invoice] = []
+    costs_cents = 0
+    if debtor is not None:
+        composer.debtor(debtor)
+        invoices = list(
+            session.scalars(
+                select(Invoice)
+                .where(
+                    Invoice.debtor_id == debtor.id,
+                    Invoice.status == InvoiceStatus.OPEN.value,
+                    Invoice.open_cents > 0,
+                )
+                .order_by(Invoice.due_date, Invoice.id)
+            )
+        )
+        schedule = engine.schedule_for(session, debtor)
+        step = next((s for s in schedule.steps if s.kind == key), None) if schedule else None
+        if step is not None and invoices:
+            costs_cents = engine.costs(step, sum(i.open_cents for i in invoices))
+    else:
+        composer.values["debtor"] = {"name": "Jansen B.V.", "number": "10001"}
+    if not invoices:
+        invoices = _sample_invoices(day)
+        if key in ("notice", "fourteen_day"):
+            costs_cents = 4000
+    if key == "login_link":
+        return _login_values(composer, link)
+    if key == "receipt":
+        return _sample_receipt(composer, invoices, day)
+    if key == "new_invoices":
+        return new_invoice_values(composer, invoices, link)
+    if key == "second_chance":
+        composer.open_invoices(invoices, link)
+        composer.values["days"] = settings.pay_link_days
+        return composer
+    return reminder_values(composer, key, invoices, link, costs_cents, day + dt.timedelta(days=15))
+
+
+def _login_values(composer: Composer, link: str) -> Composer:
+    composer.values.update(login_link=link, minutes=15, several_accounts=False)
+    with force_locale(composer.language):
+        label = gettext("Open my invoices")
+    return composer.button("login_button", link, label)
+
+
+def _sample_invoices(day: dt.date) -> list[Invoice]:
+    """Two made-up invoices (never added to a session)."""
+    return [
+        Invoice(
+            number=number,
+            currency="EUR",
+            total_cents=cents,
+            open_cents=cents,
+            invoice_date=day - dt.timedelta(days=age + 30),
+            due_date=day - dt.timedelta(days=age),
+        )
+        for number, cents, age in (("2026-0101", 12100, 21), ("2026-0117", 48400, 7))
+    ]
+
+
+def _sample_receipt(composer: Composer, invoices: Sequence[Invoice], day: dt.date) -> Composer:
+    total = sum(i.open_cents for i in invoices)
+    with force_locale(composer.language):
+        composer.values.update(
+            amount=i18n.money(total, "EUR"),
+            paid_on=i18n.date(day),
+            reference="pay_preview",
+            credit="",
+        )
+    return composer.table([Row(i.number, i.open_cents, "EUR") for i in invoices], total, "EUR")
+
+
+def sample_contexts(
+    session: Session, brand: Brand, key: str, language: str, settings: Settings, day: dt.date
+) -> dict[str, Mapping[str, Any]]:
+    """Contexts to try a template with before it is saved."""
+    html_context, text_context = preview_composer(
+        session, brand, key, language, settings, day
+    ).contexts()
+    return {"html": html_context, "text": text_context}

@@ -342,6 +342,39 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
+class MessageTemplate(Base):
+    """One saved version of a brand's message text; the highest version is in use."""
+
+    __tablename__ = "message_template"
+    __table_args__ = (
+        UniqueConstraint("brand_id", "key", "language", "version"),
+        CheckConstraint(_in("language", LANGUAGES), name="language"),
+        CheckConstraint("version >= 1", name="version"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(40))  # a step kind or a system mail
+    language: Mapped[str] = mapped_column(String(2))
+    version: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(String(250))
+    body_html: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TemplatePreview(Base):
+    """A rendered preview of an unsaved template, fetched once by the editor's frame."""
+
+    __tablename__ = "template_preview"
+
+    token: Mapped[str] = mapped_column(String(43), primary_key=True)
+    admin_user_id: Mapped[int] = mapped_column(ForeignKey("admin_user.id", ondelete="CASCADE"))
+    html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
 class ImportBatch(Base):
     """One committed upload; its hash lets a second upload of the same file be refused."""
 

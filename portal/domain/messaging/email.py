@@ -30,6 +30,8 @@ class Mail:
     text: str
     html: str = ""
     message_id_hint: str = ""
+    # images the HTML refers to as cid:<content_id>: (content_id, bytes, mime type)
+    inline_images: tuple[tuple[str, bytes, str], ...] = ()
 
 
 class Transport(Protocol):
@@ -48,6 +50,11 @@ def build_message(mail: Mail) -> EmailMessage:
     message.set_content(mail.text)
     if mail.html:
         message.add_alternative(mail.html, subtype="html")
+        html_part = message.get_body(preferencelist=("html",))
+        assert html_part is not None
+        for content_id, data, mime in mail.inline_images:
+            maintype, _, subtype = mime.partition("/")
+            html_part.add_related(data, maintype=maintype, subtype=subtype, cid=f"<{content_id}>")
     return message
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from portal.domain.messaging.email import Mail, PermanentFailure, TemporaryFailure, Transport
-from portal.models import DebtorEmail, OutboxMessage, OutboxStatus, utcnow
+from portal.models import Brand, DebtorEmail, OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ REDACTED_KINDS = {
     "admin_reset",
 }  # bodies hold a live credential: drop them once delivered
 REDACTED_TEXT = "[The link in this message was removed after delivery.]"
+LOGO_CID = "brand-logo"  # the layout's <img src="cid:brand-logo">, attached when sent
 
 
 def queue_email(
@@ -96,6 +97,7 @@ def send_pending(
                 text=message.body_text,
                 html=message.body_html,
                 message_id_hint=f"outbox-{message.id}",
+                inline_images=_inline_images(session, message),
             )
             session.commit()
             outcome = _deliver(transport, mail)
@@ -112,6 +114,18 @@ def send_pending(
         else:
             result.failed += 1
     return result
+
+
+def _inline_images(session: Session, message: OutboxMessage) -> tuple[tuple[str, bytes, str], ...]:
+    """The brand's logo, when the HTML shows it."""
+    if message.brand_id is None or f"cid:{LOGO_CID}" not in message.body_html:
+        return ()
+    row = session.execute(
+        select(Brand.logo, Brand.logo_mime).where(Brand.id == message.brand_id)
+    ).first()
+    if row is None or not row.logo or not row.logo_mime:
+        return ()
+    return ((LOGO_CID, row.logo, row.logo_mime),)
 
 
 def _sent_last_minute(session: Session, now: dt.datetime) -> int:

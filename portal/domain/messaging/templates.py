@@ -1,0 +1,484 @@
+"""Message templates that admins edit: sandboxed Jinja, per brand, key and language.
+
+A template has three parts (subject, HTML body, plain-text body). Each save is a new
+version; the highest version is the one in use, and no version at all means the shipped
+default from `defaults/<language>.toml`. Reverting saves an old version again as the newest.
+
+Admins write the words; the system renders what the law or the product needs exactly
+(the invoice table, the pay button, the costs notice with amount, costs and deadline, the
+branded layout and the creditor's identity) and hands them in as variables. A template
+that misses a required variable, uses one that does not exist, or breaks the sandbox is
+refused with the part, the line and the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.domain import audit
+from portal.domain.problems import N_, Problem
+from portal.models import LANGUAGES, MessageTemplate
+
+PARTS = ("subject", "html", "text")
+MAX_SOURCE = 20_000  # characters per part
+MAX_OUTPUT = 200_000  # characters per rendered part
+
+_COMMON = ("debtor", "brand", "portal_link")
+_OPEN = ("invoices", "total", "pay_link", "invoice_table", "pay_button")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One editable message: the variables it may use and those it must use, per part."""
+
+    key: str
+    group: str  # "reminder" or "system"
+    variables: tuple[str, ...]
+    required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _reminder(kind: str, legal: bool) -> Spec:
+    needs = ("invoice_table", "costs_notice") if legal else ("invoice_table",)
+    return Spec(
+        kind,
+        "reminder",
+        (*_COMMON, *_OPEN, "step", "costs", "deadline", "costs_notice"),
+        {"html": (*needs, "pay_button"), "text": (*needs, "pay_link")},
+    )
+
+
+SPECS: dict[str, Spec] = {
+    s.key: s
+    for s in (
+        _reminder("nudge", legal=False),
+        _reminder("reminder", legal=False),
+        _reminder("notice", legal=True),
+        _reminder("fourteen_day", legal=True),
+        Spec(
+            "login_link",
+            "system",
+            ("brand", "login_link", "login_button", "minutes", "several_accounts"),
+            {"html": ("login_button",), "text": ("login_link",)},
+        ),
+        Spec(
+            "new_invoices",
+            "system",
+            (*_COMMON, *_OPEN, "first_due", "count"),
+            {"html": ("invoice_table", "pay_button"), "text": ("invoice_table", "pay_link")},
+        ),
+        Spec(
+            "second_chance",
+            "system",
+            (*_COMMON, *_OPEN, "days"),
+            {"html": ("pay_button",), "text": ("pay_link",)},
+        ),
+        Spec(
+            "receipt",
+            "system",
+            (*_COMMON, "amount", "paid_on", "reference", "invoice_table", "credit"),
+            {"html": ("amount",), "text": ("amount",)},
+        ),
+    )
+}
+
+# What each variable holds, for the editor's reference list (msgids; the page translates).
+VARIABLE_HELP: dict[str, str] = {
+    "debtor": N_("debtor.name, debtor.number"),
+    "brand": N_("brand.name, brand.support_email, brand.support_phone, brand.iban"),
+    "portal_link": N_("the address of the debtor's portal"),
+    "invoices": N_(
+        "the invoices: for each, number, amount, open, invoice_date, due_date, days_overdue"
+    ),
+    "total": N_("the open total, formatted"),
+    "pay_link": N_("the personal pay-link"),
+    "invoice_table": N_("the table of invoices with the total (rendered by the system)"),
+    "pay_button": N_("the pay button with the pay-link (rendered by the system)"),
+    "step": N_("step.kind: nudge, reminder, notice or fourteen_day"),
+    "costs": N_("the collection costs announced, formatted (empty when none)"),
+    "deadline": N_("the last day to pay before costs, formatted"),
+    "costs_notice": N_(
+        "the legal notice: amount, costs and deadline date (rendered by the system)"
+    ),
+    "login_link": N_("the sign-in link"),
+    "login_button": N_("the sign-in button (rendered by the system)"),
+    "minutes": N_("how long the sign-in link works, in minutes"),
+    "several_accounts": N_("true when the address belongs to several accounts"),
+    "first_due": N_("the earliest due date, formatted"),
+    "count": N_("how many invoices"),
+    "days": N_("how many days the pay-link works"),
+    "amount": N_("the amount received, formatted"),
+    "paid_on": N_("the day of payment, formatted"),
+    "reference": N_("the payment reference"),
+    "credit": N_("what was paid beyond the open amount, formatted (empty when none)"),
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """The three parts of a template as an admin writes them."""
+
+    subject: str
+    html: str
+    text: str
+
+    def part(self, name: str) -> str:
+        return str(getattr(self, name))
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str  # the body only: the layout wraps it
+    text: str
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Why a part of a template is refused; `line` is 0 when it concerns the whole part."""
+
+    part: str
+    line: int
+    problem: Problem
+
+
+class InvalidTemplate(ValueError):
+    def __init__(self, faults: list[Fault]) -> None:
+        super().__init__("; ".join(f"{f.part}:{f.line}: {f.problem.msgid}" for f in faults))
+        self.faults = faults
+
+
+_STR_METHODS = frozenset({"upper", "lower", "title", "capitalize", "strip", "startswith"})
+_FILTERS = (
+    "capitalize",
+    "default",
+    "d",
+    "e",
+    "escape",
+    "first",
+    "join",
+    "last",
+    "length",
+    "count",
+    "lower",
+    "upper",
+    "title",
+    "trim",
+    "round",
+    "sort",
+    "truncate",
+)
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, tightened so a template cannot make huge output either.
+
+    No `range`, `lipsum` or string formatting; no repeating strings with `*`; no powers;
+    string methods limited to harmless ones; only a short list of filters.
+    """
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def __init__(self, html: bool) -> None:
+        super().__init__(autoescape=html, undefined=StrictUndefined, trim_blocks=True)
+        self.globals.clear()
+        self.filters = {name: self.filters[name] for name in _FILTERS}
+        self.tests = {
+            k: v for k, v in self.tests.items() if k in {"defined", "none", "number", "string"}
+        }
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*" and isinstance(left, int | float) and isinstance(right, int | float):
+            return left * right
+        raise SecurityError(f"the operator {operator} is not allowed in templates")
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Jinja hands str.format and str.format_map out in a wrapper before it asks
+        # is_safe_attribute; a width like {:>999999999} would still fill the memory
+        if isinstance(obj, str) and attribute not in _STR_METHODS:
+            return self.unsafe_undefined(obj, attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, str) and isinstance(argument, str):
+            return self.unsafe_undefined(obj, argument)
+        return super().getitem(obj, argument)
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if isinstance(obj, str):
+            return attr in _STR_METHODS
+        if isinstance(obj, int | float | dt.date):
+            return False
+        return super().is_safe_attribute(obj, attr, value)
+
+
+_HTML = _Sandbox(html=True)
+_TEXT = _Sandbox(html=False)
+
+
+def _env(part: str) -> _Sandbox:
+    return _HTML if part == "html" else _TEXT
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def _defaults(language: str) -> dict[str, Source]:
+    raw = resources.files("portal.domain.messaging").joinpath(f"defaults/{language}.toml")
+    data = tomllib.loads(raw.read_text(encoding="utf-8"))
+    return {key: Source(v["subject"], v["html"], v["text"]) for key, v in data.items()}
+
+
+def default(key: str, language: str) -> Source:
+    """The shipped text of `key` in `language`."""
+    return _defaults(language)[key]
+
+
+def current(session: Session, brand_id: int, key: str, language: str) -> Source:
+    """The text in use: the newest saved version, else the default."""
+    row = latest(session, brand_id, key, language)
+    return Source(row.subject, row.body_html, row.body_text) if row else default(key, language)
+
+
+def latest(session: Session, brand_id: int, key: str, language: str) -> MessageTemplate | None:
+    """The newest saved version, or None while the default is in use."""
+    return session.scalars(
+        select(MessageTemplate)
+        .where(
+            MessageTemplate.brand_id == brand_id,
+            MessageTemplate.key == key,
+            MessageTemplate.language == language,
+        )
+        .order_by(MessageTemplate.version.desc())
+        .limit(1)
+    ).first()
+
+
+def history(session: Session, brand_id: int, key: str, language: str) -> list[MessageTemplate]:
+    """Every saved version, newest first."""
+    return list(
+        session.scalars(
+            select(MessageTemplate)
+            .where(
+                MessageTemplate.brand_id == brand_id,
+                MessageTemplate.key == key,
+                MessageTemplate.language == language,
+            )
+            .order_by(MessageTemplate.version.desc())
+        )
+    )
+
+
+def edited(session: Session, brand_id: int) -> dict[tuple[str, str], int]:
+    """(key, language) → the newest version number, for the keys this brand changed."""
+    rows = session.execute(
+        select(MessageTemplate.key, MessageTemplate.language, func.max(MessageTemplate.version))
+        .where(MessageTemplate.brand_id == brand_id)
+        .group_by(MessageTemplate.key, MessageTemplate.language)
+    )
+    return {(key, language): int(version) for key, language, version in rows}
+
+
+def check(key: str, source: Source, sample: Mapping[str, Mapping[str, Any]]) -> list[Fault]:
+    """Every reason to refuse `source`; empty when it may be saved.
+
+    `sample` holds a context per part ("html", "text"; the subject uses "text") to try
+    the template with, so errors that show only when rendering are caught too.
+    """
+    spec = SPECS[key]
+    faults: list[Fault] = []
+    for part in PARTS:
+        text = source.part(part)
+        if len(text) > MAX_SOURCE:
+            faults.append(
+                Fault(part, 0, Problem(N_("longer than %(max)d characters"), max=MAX_SOURCE))
+            )
+            continue
+        try:
+            tree = _env(part).parse(text)
+        except TemplateSyntaxError as exc:
+            faults.append(
+                Fault(
+                    part,
+                    exc.lineno,
+                    Problem(N_("syntax error: %(reason)s"), reason=exc.message or ""),
+                )
+            )
+            continue
+        faults.extend(_structure(part, tree, spec))
+        if part == "subject" and "\n" in text.strip():
+            faults.append(Fault(part, 0, Problem(N_("the subject must be one line"))))
+        if not any(f.part == part for f in faults):
+            try:
+                _render_part(part, text, sample["html" if part == "html" else "text"])
+            except _RenderFailed as exc:
+                faults.append(Fault(part, exc.line, exc.problem))
+    return faults
+
+
+def _structure(part: str, tree: nodes.Template, spec: Spec) -> list[Fault]:
+    faults = []
+    for node in tree.find_all((nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)):
+        faults.append(
+            Fault(part, node.lineno, Problem(N_("other templates cannot be included here")))
+        )
+    try:
+        used = meta.find_undeclared_variables(tree)
+    except TemplateSyntaxError as exc:  # an unknown filter or test
+        return [
+            *faults,
+            Fault(
+                part, exc.lineno, Problem(N_("not allowed: %(reason)s"), reason=exc.message or "")
+            ),
+        ]
+    for name in sorted(used - set(spec.variables)):
+        line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == name), 0)
+        faults.append(Fault(part, line, Problem(N_("unknown variable %(name)s"), name=name)))
+    for name in spec.required.get(part, ()):
+        if name not in used:
+            faults.append(
+                Fault(
+                    part,
+                    0,
+                    Problem(N_("the variable %(name)s is required here"), name=name),
+                )
+            )
+    return faults
+
+
+class _RenderFailed(Exception):
+    def __init__(self, line: int, problem: Problem) -> None:
+        super().__init__(problem.msgid)
+        self.line = line
+        self.problem = problem
+
+
+def _template_line(tb: Any) -> int:
+    line = 0
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _render_part(part: str, text: str, context: Mapping[str, Any]) -> str:
+    try:
+        out = _env(part).from_string(text).render(context)
+    except SecurityError as exc:
+        problem = Problem(N_("not allowed: %(reason)s"), reason=str(exc))
+        raise _RenderFailed(_template_line(sys.exc_info()[2]), problem) from exc
+    except UndefinedError as exc:
+        problem = Problem(N_("fails when rendered: %(reason)s"), reason=str(exc))
+        raise _RenderFailed(_template_line(sys.exc_info()[2]), problem) from exc
+    except RecursionError as exc:
+        raise _RenderFailed(0, Problem(N_("it calls itself without end"))) from exc
+    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        problem = Problem(N_("fails when rendered: %(reason)s"), reason=str(exc))
+        raise _RenderFailed(_template_line(sys.exc_info()[2]), problem) from exc
+    if len(out) > MAX_OUTPUT:
+        raise _RenderFailed(
+            0, Problem(N_("the result is longer than %(max)d characters"), max=MAX_OUTPUT)
+        )
+    return out
+
+
+def _one_line(text: str) -> str:
+    """Line breaks and runs of spaces become one space; no-break spaces stay."""
+    return re.sub(r"[ \t\r\n]+", " ", text).strip()
+
+
+def render(
+    source: Source, html_context: Mapping[str, Any], text_context: Mapping[str, Any]
+) -> Rendered:
+    """Render a checked template; raises InvalidTemplate if it fails after all."""
+    out = []
+    for part in PARTS:
+        try:
+            out.append(
+                _render_part(
+                    part, source.part(part), html_context if part == "html" else text_context
+                )
+            )
+        except _RenderFailed as exc:
+            raise InvalidTemplate([Fault(part, exc.line, exc.problem)]) from exc
+    subject, html, text = out
+    # the HTML part comes from the autoescaping sandbox: values in it are escaped already
+    return Rendered(_one_line(subject), Markup(html), text)  # noqa: S704
+
+
+def save(
+    session: Session,
+    brand_id: int,
+    key: str,
+    language: str,
+    source: Source,
+    actor: str,
+    sample: Mapping[str, Mapping[str, Any]],
+) -> MessageTemplate:
+    """Check and store `source` as the newest version; raises InvalidTemplate."""
+    faults = check(key, source, sample)
+    if faults:
+        raise InvalidTemplate(faults)
+    previous = latest(session, brand_id, key, language)
+    row = MessageTemplate(
+        brand_id=brand_id,
+        key=key,
+        language=language,
+        version=(previous.version if previous else 0) + 1,
+        subject=source.subject.strip(),
+        body_html=source.html,
+        body_text=source.text,
+        created_by=actor,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "admin.template_saved",
+        key=key,
+        language=language,
+        version=row.version,
+        brand_id=brand_id,
+    )
+    return row
+
+
+def revert(
+    session: Session,
+    brand_id: int,
+    key: str,
+    language: str,
+    version: int,
+    actor: str,
+    sample: Mapping[str, Mapping[str, Any]],
+) -> MessageTemplate:
+    """Save version `version` (0: the default) again as the newest; raises LookupError."""
+    if version == 0:
+        source = default(key, language)
+    else:
+        old = session.scalars(
+            select(MessageTemplate).where(
+                MessageTemplate.brand_id == brand_id,
+                MessageTemplate.key == key,
+                MessageTemplate.language == language,
+                MessageTemplate.version == version,
+            )
+        ).first()
+        if old is None:
+            raise LookupError(version)
+        source = Source(old.subject, old.body_html, old.body_text)
+    return save(session, brand_id, key, language, source, actor, sample)
