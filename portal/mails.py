@@ -368,18 +368,32 @@ class ReminderMails(PaymentMails):
         deadline: dt.date,
         dedupe_key: str,
     ) -> int | None:
-        """Queue one reminder for all `invoices`; None when the debtor has no address."""
+        """Queue one reminder for all `invoices`; None when the debtor has no address.
+
+        Only what to write goes into the outbox now; the worker writes the mail when it
+        sends it (`render_when_sent`), so a run of many thousands stays quick.
+        """
         if not debtor.primary_email:
             return None
-        composer = reminder_values(
-            self.composer(debtor),
-            step.kind,
-            invoices,
-            pay_link_url(link, self.settings),
-            costs_cents,
-            deadline,
+        message = queue_email(
+            session,
+            kind="reminder",
+            recipient=debtor.primary_email,
+            subject="",
+            body_text="",
+            sender=sender_for(debtor.brand, self.settings),
+            debtor_id=debtor.id,
+            brand_id=debtor.brand_id,
+            dedupe_key=dedupe_key,
+            render_key="reminder",
+            render_data={
+                "step_kind": step.kind,
+                "invoice_ids": [i.id for i in invoices],
+                "pay_link_id": link.id,
+                "costs_cents": costs_cents,
+                "deadline": deadline.isoformat(),
+            },
         )
-        message = self._queue(session, step.kind, debtor, composer, dedupe_key, kind="reminder")
         session.flush()
         return message.id
 
@@ -398,6 +412,43 @@ class ReminderMails(PaymentMails):
             self.composer(debtor), invoices, pay_link_url(link, self.settings)
         )
         self._queue(session, "new_invoices", debtor, composer, dedupe_key)
+        return True
+
+
+class SendTimeRenderer(ReminderMails):
+    """Writes messages that were queued with a render_key, just before they are sent."""
+
+    def __call__(self, session: Session, message: OutboxMessage) -> bool:
+        """Fill in subject and bodies; False when none of the invoices is open any more."""
+        if message.render_key != "reminder" or message.render_data is None:
+            raise ValueError(f"cannot write a message of kind {message.render_key!r}")
+        data = message.render_data
+        debtor = session.get_one(Debtor, message.debtor_id)
+        invoices = list(
+            session.scalars(
+                select(Invoice)
+                .where(
+                    Invoice.id.in_(data["invoice_ids"]),
+                    Invoice.status == InvoiceStatus.OPEN.value,
+                    Invoice.open_cents > 0,
+                )
+                .order_by(Invoice.due_date, Invoice.id)
+            )
+        )
+        if not invoices:
+            return False
+        link = session.get_one(PayLink, data["pay_link_id"])
+        composer = reminder_values(
+            self.composer(debtor),
+            data["step_kind"],
+            invoices,
+            pay_link_url(link, self.settings),
+            int(data["costs_cents"]),
+            dt.date.fromisoformat(data["deadline"]),
+        )
+        message.subject, message.body_text, message.body_html = render_message(
+            session, composer, data["step_kind"]
+        )
         return True
 
 

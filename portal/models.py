@@ -57,6 +57,7 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     LOCAL = "local"  # kept in the local outbox: no SMTP_URL configured
     FAILED = "failed"
+    DROPPED = "dropped"  # not sent: by send time there was nothing left to ask for
 
 
 LANGUAGES = ("nl", "en", "fr")
@@ -337,6 +338,9 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     debtor_id: Mapped[int | None] = mapped_column(ForeignKey("debtor.id", ondelete="SET NULL"))
     brand_id: Mapped[int | None] = mapped_column(ForeignKey("brand.id", ondelete="SET NULL"))
+    # written when sent (subject and bodies empty until then): what to render, with what
+    render_key: Mapped[str | None] = mapped_column(String(40))
+    render_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -47,10 +47,15 @@ def _app_context() -> AbstractContextManager[object]:
 
 def send_outbox_now() -> outbox.SendResult:
     """Send every due message (used by the task, the CLI and tests)."""
+    from portal.mails import SendTimeRenderer
+
     with _app_context():
         settings = current_app.config["SETTINGS"]
         return outbox.send_pending(
-            db.session, transport_for(settings.smtp_url), per_minute=settings.outbox_per_minute
+            db.session,
+            transport_for(settings.smtp_url),
+            per_minute=settings.outbox_per_minute,
+            render=SendTimeRenderer(settings),
         )
 
 

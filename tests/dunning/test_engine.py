@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from portal.db import db
 from portal.domain.dunning import engine
 from portal.mails import ReminderMails
-from portal.models import AuditEvent, InvoiceReminder, OutboxMessage, ReminderStep
+from portal.models import AuditEvent, Invoice, InvoiceReminder, OutboxMessage, ReminderStep
 from portal.tasks import send_outbox_now
 from tests.conftest import body_text
 from tests.factories import create_debtor, create_invoice
@@ -56,6 +56,7 @@ def test_an_invoice_walks_through_every_step_on_its_day(app, segment):
         run(app, DUE + dt.timedelta(days=offset))
         sent = kinds_sent(invoice)
         assert sent == [expected[o] for o in sorted(expected) if o <= offset], offset
+    send_outbox_now()
     messages = db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.kind == "reminder").order_by(OutboxMessage.id)
     ).all()
@@ -91,7 +92,34 @@ def test_one_message_per_debtor_and_step_lists_all_invoices(app, segment):
     result = run(app, DUE + dt.timedelta(days=7))
     assert result.messages == 2 and result.invoices == 4
     mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.debtor_id == debtor.id))
+    assert mail.body_text == ""  # written when sent, not during the run
+    mail_id = mail.id
+    send_outbox_now()
+    mail = db.session.get(OutboxMessage, mail_id)
     assert all(number in mail.body_text for number in numbers)
+
+
+def test_a_reminder_paid_before_it_is_sent_is_dropped_and_a_part_paid_one_asks_less(app, segment):
+    paid_debtor = create_debtor(segment_id=segment.id)
+    paid = create_invoice(paid_debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE)
+    part_debtor = create_debtor(segment_id=segment.id, language="en")
+    part = create_invoice(
+        part_debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE, total_cents=10_000
+    )
+    paid_id, part_id = paid.id, part.id
+    run(app, DUE + dt.timedelta(days=7))
+    paid, part = db.session.get(Invoice, paid_id), db.session.get(Invoice, part_id)
+    paid.open_cents, paid.status = 0, "paid"
+    part.open_cents = 2_500
+    db.session.commit()
+    result = send_outbox_now()
+    assert result.dropped == 1
+    dropped = db.session.scalar(
+        select(OutboxMessage).where(OutboxMessage.debtor_id == paid_debtor.id)
+    )
+    assert dropped.status == "dropped" and dropped.body_text == ""
+    sent = db.session.scalar(select(OutboxMessage).where(OutboxMessage.debtor_id == part_debtor.id))
+    assert sent.status in ("sent", "local") and "Total: €25.00" in sent.body_text
 
 
 def test_held_paid_and_do_not_contact_are_left_alone(app, segment):

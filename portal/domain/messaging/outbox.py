@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -36,8 +37,14 @@ def queue_email(
     debtor_id: int | None = None,
     brand_id: int | None = None,
     dedupe_key: str | None = None,
+    render_key: str | None = None,
+    render_data: dict[str, Any] | None = None,
 ) -> OutboxMessage:
-    """Add an email to the outbox in the caller's transaction."""
+    """Add an email to the outbox in the caller's transaction.
+
+    With `render_key` the subject and bodies stay empty: the worker renders them from
+    `render_data` just before sending (see `send_pending`'s `render`).
+    """
     message = OutboxMessage(
         channel="email",
         kind=kind,
@@ -49,6 +56,8 @@ def queue_email(
         debtor_id=debtor_id,
         brand_id=brand_id,
         dedupe_key=dedupe_key,
+        render_key=render_key,
+        render_data=render_data,
     )
     session.add(message)
     return message
@@ -61,6 +70,11 @@ class SendResult:
     retried: int = 0
     failed: int = 0
     rate_limited: bool = False
+    dropped: int = 0
+
+
+Renderer = Callable[[Session, OutboxMessage], bool]
+"""Fills in a message queued with a render_key; False when nothing is left to send."""
 
 
 def send_pending(
@@ -70,13 +84,15 @@ def send_pending(
     now: Callable[[], dt.datetime] = utcnow,
     limit: int = 100,
     per_minute: int = 0,
+    render: Renderer | None = None,
 ) -> SendResult:
     """Send due email messages one by one, each in its own short transaction.
 
     A message is marked `sending` and committed before the SMTP conversation, so a
     crash mid-send leaves a visible `sending` row instead of a silent duplicate.
     `per_minute` (0: no limit) stops sending once that many went out in the last minute;
-    the rest waits for the next call.
+    the rest waits for the next call. A message queued for rendering is rendered by
+    `render` in the claiming transaction, so the row keeps exactly what was sent.
     """
     result = SendResult()
     for _ in range(limit):
@@ -90,6 +106,15 @@ def send_pending(
             if message is None:
                 session.commit()
                 return result
+            if (
+                message.render_key
+                and not message.body_text
+                and not _render(session, message, render)
+            ):
+                session.commit()
+                result.dropped += message.status == OutboxStatus.DROPPED
+                result.failed += message.status == OutboxStatus.FAILED
+                continue
             mail = Mail(
                 sender=message.sender,
                 recipient=message.recipient,
@@ -114,6 +139,22 @@ def send_pending(
         else:
             result.failed += 1
     return result
+
+
+def _render(session: Session, message: OutboxMessage, render: Renderer | None) -> bool:
+    """Write the message now; False (and a final status) when it is not to be sent."""
+    try:
+        if render is None:
+            raise RuntimeError("no renderer for messages written when sent")
+        if render(session, message):
+            return True
+        message.status = OutboxStatus.DROPPED
+        message.last_error = "nothing left to ask for when it was time to send"
+    except Exception as exc:  # a broken text must not leave the message in 'sending'
+        log.exception("outbox %s: could not be written", message.id)
+        message.status = OutboxStatus.FAILED
+        message.last_error = f"could not be written: {exc}"[:1000]
+    return False
 
 
 def _inline_images(session: Session, message: OutboxMessage) -> tuple[tuple[str, bytes, str], ...]:
