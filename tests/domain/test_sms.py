@@ -166,7 +166,7 @@ def test_a_refusal_with_an_error_code_fails_for_good(app, twilio):
     assert len(twilio.requests) == 1
 
 
-@pytest.mark.parametrize("status", [503, 500, 429])
+@pytest.mark.parametrize("status", [503, 500, 429, 401])
 def test_provider_trouble_is_retried_with_backoff(app, twilio, status):
     message = queue()
     twilio.reply(status, {"code": 20500, "message": "Service unavailable"})

@@ -102,7 +102,9 @@ class OutboxSmsProvider:
 
 
 TWILIO_API_URL = "https://api.twilio.com"
-RETRYABLE_4XX = {408, 409, 429}  # timeout, conflict, too many requests: not the message's fault
+# not the message's fault: wrong credentials (fixable, so not every text fails for good),
+# request timeout, conflict, too many requests
+RETRYABLE_4XX = {401, 408, 409, 429}
 
 
 @dataclass
