@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import AnyOf, DataRequired, Length, Regexp, ValidationError
 
+from portal.domain.phones import PhoneError, normalise
 from portal.forms import EMAIL_SHAPE
 
 
@@ -50,7 +52,7 @@ class ContactForm(FlaskForm):
     emails = StringField(
         _l("Email addresses (separate with commas)"), validators=[Length(max=1000)]
     )
-    phone = StringField(_l("Phone"), validators=[Length(max=20)])
+    phone = StringField(_l("Phone"), validators=[Length(max=40)])
     address_line = StringField(_l("Address"), validators=[Length(max=200)])
     postcode = StringField(_l("Postcode"), validators=[Length(max=12)])
     city = StringField(_l("City"), validators=[Length(max=100)])
@@ -64,6 +66,16 @@ class ContactForm(FlaskForm):
         for address in (field.data or "").replace(";", ",").split(","):
             if address.strip() and not re.match(EMAIL_SHAPE, address.strip()):
                 raise ValidationError(_l("“%(address)s” is not an email address.", address=address))
+
+    def validate_phone(self, field: StringField) -> None:
+        """Stored in E.164; a number without country prefix is read in the debtor's country."""
+        if not (field.data or "").strip():
+            field.data = ""
+            return
+        try:
+            field.data = normalise(field.data or "", self.country.data or "")
+        except PhoneError as exc:
+            raise ValidationError(exc.translated(gettext)) from exc
 
 
 class ForgotForm(FlaskForm):

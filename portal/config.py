@@ -17,6 +17,7 @@ class ConfigError(RuntimeError):
 
 
 PAYMENT_PROVIDERS = ("sandbox", "mollie", "stripe")
+SMS_PROVIDERS = ("outbox", "twilio")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class Settings:
     stripe_webhook_secret: str = ""
     stripe_api_url: str = ""
     sms_provider: str = "outbox"
+    sms_from: str = ""
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_api_url: str = ""
     portal_timezone: str = "Europe/Amsterdam"
     login_token_minutes: int = 15
     session_idle_minutes: int = 30
@@ -78,6 +83,10 @@ class Settings:
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", ""),
             stripe_api_url=env.get("STRIPE_API_URL", ""),
             sms_provider=env.get("SMS_PROVIDER", "outbox"),
+            sms_from=env.get("SMS_FROM", ""),
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
+            twilio_api_url=env.get("TWILIO_API_URL", ""),
             portal_timezone=env.get("PORTAL_TIMEZONE", "Europe/Amsterdam"),
             pay_link_days=_int(env, "PAY_LINK_DAYS", 60, 1, 365),
             second_chance_minutes=_int(env, "SECOND_CHANCE_MINUTES", 60, 0, 7 * 24 * 60),
@@ -94,6 +103,8 @@ class Settings:
             raise ConfigError("APP_ENV must be 'production' or 'development'.")
         if self.payment_provider not in PAYMENT_PROVIDERS:
             raise ConfigError(f"PAYMENT_PROVIDER must be one of {', '.join(PAYMENT_PROVIDERS)}.")
+        if self.sms_provider not in SMS_PROVIDERS:
+            raise ConfigError(f"SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}.")
         if self.is_production:
             problems = []
             if not self.secret_key:
@@ -104,6 +115,16 @@ class Settings:
                 problems.append("SMTP_URL is not set (mail would never leave the server)")
             if self.payment_provider == "sandbox":
                 problems.append("PAYMENT_PROVIDER must be mollie or stripe (sandbox is for tests)")
+            if self.sms_provider == "twilio":
+                problems.extend(
+                    f"{name} is not set (SMS_PROVIDER=twilio)"
+                    for name, value in (
+                        ("TWILIO_ACCOUNT_SID", self.twilio_account_sid),
+                        ("TWILIO_AUTH_TOKEN", self.twilio_auth_token),
+                        ("SMS_FROM", self.sms_from),
+                    )
+                    if not value
+                )
             if problems:
                 raise ConfigError("Refusing to start in production: " + "; ".join(problems) + ".")
             return self

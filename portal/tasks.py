@@ -12,7 +12,7 @@ from flask import Flask, current_app, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from portal.db import db
-from portal.domain.messaging import outbox
+from portal.domain.messaging import outbox, sms
 from portal.domain.messaging.email import transport_for
 
 
@@ -46,16 +46,27 @@ def _app_context() -> AbstractContextManager[object]:
 
 
 def send_outbox_now() -> outbox.SendResult:
-    """Send every due message (used by the task, the CLI and tests)."""
+    """Send every due message, mail then SMS (used by the task, the CLI and tests)."""
     from portal.mails import SendTimeRenderer
 
     with _app_context():
         settings = current_app.config["SETTINGS"]
-        return outbox.send_pending(
+        mail = outbox.send_pending(
             db.session,
             transport_for(settings.smtp_url),
             per_minute=settings.outbox_per_minute,
             render=SendTimeRenderer(settings),
+        )
+        texts = sms.send_pending(
+            db.session, sms.provider_for(settings), default_sender=settings.sms_from
+        )
+        return outbox.SendResult(
+            sent=mail.sent + texts.sent,
+            kept_local=mail.kept_local + texts.kept_local,
+            retried=mail.retried + texts.retried,
+            failed=mail.failed + texts.failed,
+            rate_limited=mail.rate_limited,
+            dropped=mail.dropped,
         )
 
 

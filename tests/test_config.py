@@ -70,3 +70,30 @@ def test_payment_timings_come_from_the_environment(tmp_path):
     assert settings.pay_link_days == 30 and settings.second_chance_minutes == 0
     with pytest.raises(ConfigError, match="PAY_LINK_DAYS must be a whole number from 1 to 365"):
         Settings.from_env({"PORTAL_INSTANCE_PATH": str(tmp_path), "PAY_LINK_DAYS": "sixty"})
+
+
+TWILIO = {
+    "SMS_PROVIDER": "twilio",
+    "TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef",
+    "TWILIO_AUTH_TOKEN": "token",
+    "SMS_FROM": "Zonnestroom",
+}
+
+
+def test_production_with_twilio_starts_with_its_keys():
+    settings = Settings.from_env({**PROD, **TWILIO})
+    assert settings.sms_provider == "twilio" and settings.sms_from == "Zonnestroom"
+
+
+@pytest.mark.parametrize("missing", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SMS_FROM"])
+def test_production_with_twilio_refuses_to_start_without_its_keys(missing):
+    with pytest.raises(ConfigError, match=missing):
+        Settings.from_env({**PROD, **TWILIO, missing: ""})
+
+
+def test_development_may_name_twilio_without_keys_and_unknown_sms_providers_are_refused(tmp_path):
+    env = {"PORTAL_INSTANCE_PATH": str(tmp_path)}
+    assert Settings.from_env({**env, "SMS_PROVIDER": "twilio"}).sms_provider == "twilio"
+    assert Settings.from_env(env).sms_provider == "outbox"
+    with pytest.raises(ConfigError, match="SMS_PROVIDER"):
+        Settings.from_env({**env, "SMS_PROVIDER": "carrier-pigeon"})

@@ -100,3 +100,27 @@ def test_invoice_detail_and_unknown_ids(client):
     assert "F-77" in html and "Anna Visser" in html
     assert client.get("/admin/invoices/999999").status_code == 404
     assert client.get("/admin/debtors/999999").status_code == 404
+
+
+def test_a_phone_typed_by_admin_is_stored_in_e164(client):
+    debtor = create_debtor(name="Bart Peeters", emails=["bart@example.be"])
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    url = f"/admin/debtors/{debtor.id}"
+    form = {
+        "csrf_token": page_csrf(client, url),
+        "name": "Bart Peeters",
+        "emails": "bart@example.be",
+        "phone": "0470 12 34 56",
+        "country": "BE",
+        "language": "nl",
+        "kind": "b2c",
+    }
+    assert client.post(url, data=form).status_code == 303
+    assert db.session.get(Debtor, debtor.id).phone == "+32470123456"
+    bad = client.post(url, data={**form, "phone": "0470"})
+    assert bad.status_code == 422
+    assert "too short for a phone number in BE" in bad.get_data(as_text=True)
+    assert db.session.get(Debtor, debtor.id).phone == "+32470123456"
+    cleared = client.post(url, data={**form, "phone": " "})
+    assert cleared.status_code == 303 and db.session.get(Debtor, debtor.id).phone == ""

@@ -616,3 +616,56 @@ def test_real_invoice_ninja_export_has_no_false_duplicates(brand):
     assert "paid" in result.header.columns  # "Paid" is read: open = amount - paid
     first = result.rows[0]
     assert (first.total_cents, first.open_cents) == (2667, 2667 - 694)
+
+
+def test_phones_are_stored_in_e164_and_a_bad_one_is_a_warning(brand):
+    header = [*HEADER[:4], "Telefoon", "Land", *HEADER[4:]]
+    rows = [
+        header,
+        ["F-1", "D1", "Anna", "anna@example.com", "06 12345678", "NL",
+         "01-10-2026", "15-10-2026", "10,00", "10,00", "EUR", "x"],
+        ["F-2", "D2", "Bart", "bart@example.com", "0470 12 34 56", "BE",
+         "01-10-2026", "15-10-2026", "20,00", "20,00", "EUR", "y"],
+        ["F-3", "D3", "Cas", "cas@example.com", "0612", "NL",
+         "01-10-2026", "15-10-2026", "30,00", "30,00", "EUR", "z"],
+        ["F-4", "D4", "Dirk", "dirk@example.com", "bel me", "",
+         "01-10-2026", "15-10-2026", "40,00", "40,00", "EUR", "w"],
+    ]  # fmt: skip
+    result = run(xlsx(rows), brand)
+    assert result.errors == []
+    assert [(w.line, w.column, w.value, w.message) for w in result.warnings] == [
+        (4, "Phone", "0612", "too short for a phone number in NL; "
+         "the debtor is imported without one"),
+        (5, "Phone", "bel me", "not a phone number; the debtor is imported without one"),
+    ]  # fmt: skip
+    assert result.can_commit and result.new_invoices == 4
+    engine.commit(db.session(), result, brand=brand, by="test")
+    db.session.commit()
+    phones = dict(db.session.execute(select(Debtor.number, Debtor.phone)).all())
+    assert phones == {"D1": "+31612345678", "D2": "+32470123456", "D3": "", "D4": ""}
+
+
+def test_a_phone_without_a_country_column_is_read_in_the_brands_country(app):
+    belgian = create_brand(slug="be", name="Belgisch", country="BE")
+    header = [*HEADER[:4], "Telefoon", *HEADER[4:]]
+    row = ["F-9", "D9", "Els", "els@example.com", "0470 12 34 56",
+           "01-10-2026", "15-10-2026", "10,00", "10,00", "EUR", "x"]  # fmt: skip
+    result = run(xlsx([header, row]), belgian)
+    assert result.issues == [] and result.rows[0].phone == "+32470123456"
+
+
+def test_a_phone_warning_reads_in_dutch_and_french(app, brand):
+    from flask_babel import force_locale, gettext
+
+    header = [*HEADER[:4], "Telefoon", *HEADER[4:]]
+    row = ["F-9", "D9", "Els", "els@example.com", "0612",
+           "01-10-2026", "15-10-2026", "10,00", "10,00", "EUR", "x"]  # fmt: skip
+    (warning,) = run(xlsx([header, row]), brand).warnings
+    with app.test_request_context(), force_locale("nl"):
+        dutch = warning.translated(gettext)
+    with app.test_request_context(), force_locale("fr"):
+        french = warning.translated(gettext)
+    assert dutch == (
+        "te kort voor een telefoonnummer in NL; de debiteur is zonder telefoonnummer geïmporteerd"
+    )
+    assert french.startswith("trop court pour un numéro de téléphone en NL")

@@ -23,6 +23,7 @@ from portal.domain.imports.columns import LABELS, REQUIRED, Header, apply_overri
 from portal.domain.imports.readers import ReadError, read_rows
 from portal.domain.imports.values import ValueProblem, parse_currency, parse_date, text
 from portal.domain.money import AmountError, parse_amount
+from portal.domain.phones import PhoneError, normalise, region_for
 from portal.domain.problems import N_, Problem, render
 from portal.models import (
     Allocation,
@@ -48,6 +49,16 @@ RECENTLY_PAID = N_(
     "paid in the portal recently and perhaps not booked yet: "
     "the open amount stays at the lower portal figure"
 )
+PHONE_LEFT_EMPTY = {  # PhoneError.reason -> the row's warning
+    "not_a_number": N_("not a phone number; the debtor is imported without one"),
+    "too_short": N_(
+        "too short for a phone number in %(country)s; the debtor is imported without one"
+    ),
+    "too_long": N_(
+        "too long for a phone number in %(country)s; the debtor is imported without one"
+    ),
+    "invalid": N_("not a valid phone number in %(country)s; the debtor is imported without one"),
+}
 Progress = Callable[[str, int, int], None]  # (phase, rows done, rows in all)
 PROGRESS_EVERY = 5000
 
@@ -254,7 +265,7 @@ def preview(
                 "warning",
             )
         )
-    _parse_rows(rows, header, result, _term_days(session, brand), report)
+    _parse_rows(rows, header, result, _term_days(session, brand), report, brand.country)
     del rows  # the raw cells are no longer needed; large files keep only the parsed rows
     report("comparing", len(result.rows), len(result.rows))
     plan = _plan(session, brand, result)
@@ -276,7 +287,12 @@ def _term_days(session: Session, brand: Brand) -> int:
 
 
 def _parse_rows(
-    rows: Sequence[Sequence[Any]], header: Header, result: Preview, term: int, report: Progress
+    rows: Sequence[Sequence[Any]],
+    header: Header,
+    result: Preview,
+    term: int,
+    report: Progress,
+    brand_country: str = "NL",
 ) -> None:
     cols = header.columns
     row_count = len(rows) - header.row_index - 1
@@ -403,6 +419,8 @@ def _parse_rows(
                 )
             continue
         lines.close(result)
+        country = text(cell(cells, "country"), 2).upper()
+        phone = _phone(result, line, cell(cells, "phone"), region_for(country, brand_country))
         result.rows.append(
             Row(
                 line=line,
@@ -410,7 +428,7 @@ def _parse_rows(
                 debtor_number=text(cell(cells, "debtor_number"), 40),
                 name=text(cell(cells, "name"), 200),
                 email=email,
-                phone=text(cell(cells, "phone"), 20),
+                phone=phone,
                 invoice_date=invoice_date,
                 due_date=due_date or invoice_date + dt.timedelta(days=term),
                 total_cents=total,
@@ -421,12 +439,27 @@ def _parse_rows(
                 address=text(cell(cells, "address"), 200),
                 postcode=text(cell(cells, "postcode"), 12),
                 city=text(cell(cells, "city"), 100),
-                country=text(cell(cells, "country"), 2).upper(),
+                country=country,
                 language=text(cell(cells, "language"), 2).lower(),
                 kind="credit_note" if total < 0 else "invoice",
             )
         )
     lines.close(result)
+
+
+def _phone(result: Preview, line: int, value: Any, region: str) -> str:
+    """The row's phone in E.164; a number we cannot use is left out with a warning,
+    since the invoice itself is fine (DESIGN.md section 9: phone is an optional column)."""
+    raw = text(value, 60)
+    if not raw:
+        return ""
+    try:
+        return normalise(raw, region)
+    except PhoneError as exc:
+        result.issues.append(
+            issue(line, LABELS["phone"], raw, PHONE_LEFT_EMPTY[exc.reason], "warning", **exc.params)
+        )
+        return ""
 
 
 def _same_invoice(

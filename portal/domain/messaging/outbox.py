@@ -180,11 +180,11 @@ def _sent_last_minute(session: Session, now: dt.datetime) -> int:
     )
 
 
-def _claim_next(session: Session, now: dt.datetime) -> OutboxMessage | None:
+def _claim_next(session: Session, now: dt.datetime, channel: str = "email") -> OutboxMessage | None:
     stmt = (
         select(OutboxMessage)
         .where(
-            OutboxMessage.channel == "email",
+            OutboxMessage.channel == channel,
             OutboxMessage.status == OutboxStatus.PENDING,
             OutboxMessage.next_attempt_at <= now,
         )
@@ -234,7 +234,7 @@ def _record(session: Session, message: OutboxMessage, outcome: _Outcome, now: dt
             message.body_html = ""
     elif outcome.status == OutboxStatus.FAILED:
         log.error("outbox %s: giving up: %s", message.id, outcome.error)
-        if outcome.permanent:
+        if outcome.permanent and message.channel == "email":
             _mark_bouncing(session, message.recipient, outcome.error, now)
 
 
