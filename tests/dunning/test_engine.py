@@ -14,9 +14,19 @@ from portal.mails import ReminderMails
 from portal.models import AuditEvent, Invoice, InvoiceReminder, OutboxMessage, ReminderStep
 from portal.tasks import send_outbox_now
 from tests.conftest import body_text
-from tests.factories import create_debtor, create_invoice
+from tests.factories import create_brand, create_debtor, create_invoice
 
 DUE = dt.date(2026, 10, 15)
+
+
+def png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 20), "#0f766e").save(out, format="PNG")
+    return out.getvalue()
 
 
 def run(app, day, dry_run=False):
@@ -203,16 +213,26 @@ def test_an_overlapping_run_that_got_there_first_is_respected(app, segment):
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
-def test_reminders_arrive_over_smtp_with_text_html_and_the_timeline(app, segment, inbox):
-    debtor = create_debtor(segment_id=segment.id, language="nl")
+def test_reminders_arrive_over_smtp_with_text_html_and_the_logo(app, segment, inbox):
+    logo = png_bytes()
+    brand = create_brand(name="Zon B.V.", logo=logo, logo_mime="image/png", primary_color="#0f766e")
+    debtor = create_debtor(brand, segment_id=segment.id, language="nl")
     invoice = create_invoice(debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE)
     run(app, DUE + dt.timedelta(days=21))
     send_outbox_now()
     mail = inbox.wait_for(debtor.primary_email)
     assert str(mail["Subject"]) == "Herinnering: betaling van €\xa0121,00"
     assert invoice.number in body_text(mail)
-    html = mail.get_body(preferencelist=("html",)).get_content()
+    html_part = mail.get_body(preferencelist=("html",))
+    html = html_part.get_content()
     assert "/p/" in html and invoice.number in html
+    # the brand's colour is inlined (mail clients drop <style>), the logo travels along
+    assert "<style" not in html and "background:#0f766e" in html.replace(" ", "")
+    assert 'src="cid:brand-logo"' in html
+    (image,) = [p for p in mail.walk() if p.get_content_maintype() == "image"]
+    assert image["Content-ID"] == "<brand-logo>" and image.get_content() == logo
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "reminder.sent"))
+    assert event.invoice_id == invoice.id and event.details["step"] == "reminder"
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "reminder.sent"))
     assert event.invoice_id == invoice.id and event.details["step"] == "reminder"
 
