@@ -16,7 +16,7 @@ from admin.session import actor, admin_required
 from portal import tasks
 from portal.db import db
 from portal.domain.clock import today
-from portal.domain.dunning import engine, holds, schedules
+from portal.domain.dunning import engine, holds, interest, schedules
 from portal.domain.money import AmountError, parse_amount
 from portal.forms import ConfirmForm
 from portal.i18n import message_text
@@ -204,3 +204,49 @@ def schedule_copy() -> Any:
     db.session.commit()
     flash(_("Schedule %(name)s created.", name=created.name), "success")
     return redirect(url_for("admin.schedule_list") + f"#schedule-{created.id}", 303)
+
+
+@bp.get("/interest-rates")
+@admin_required(full_admin=True)
+def interest_rates() -> str:
+    """The statutory interest table, and a form for the next half-year."""
+    return _rates_page()
+
+
+def _rates_page(problem: str = "", status: int = 200) -> Any:
+    session = db.session()
+    day = today(current_app.config["SETTINGS"].portal_timezone)
+    page = render_template(
+        "admin/interest_rates.html",
+        tables={
+            kind: sorted(interest.rates(session, kind).items(), reverse=True)
+            for kind in ("consumer", "commercial")
+        },
+        missing=interest.missing_half_years(session, day),
+        problem=problem,
+        form=request.form,
+    )
+    return (page, status) if status != 200 else page
+
+
+@bp.post("/interest-rates")
+@admin_required(full_admin=True)
+def interest_rate_add() -> Any:
+    """Add the rate of a half-year; rates already stored are never changed."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        valid_from = dt.date.fromisoformat(request.form.get("valid_from", ""))
+        basis_points = parse_amount(request.form.get("percent", ""))
+    except (ValueError, AmountError):
+        return _rates_page(_("Enter the first day of the half-year and a percentage."), 422)
+    try:
+        interest.add_rate(
+            db.session(), request.form.get("kind", ""), valid_from, basis_points, actor()
+        )
+    except interest.RateRefused as exc:
+        db.session.rollback()
+        return _rates_page(message_text(exc.problem), 422)
+    db.session.commit()
+    flash(_("The rate is stored."), "success")
+    return redirect(url_for("admin.interest_rates"), 303)

@@ -122,6 +122,7 @@ def dashboard() -> str:
         ).all()
     )
     from portal.domain.dunning import engine as dunning
+    from portal.domain.dunning import interest
 
     tomorrow = day + dt.timedelta(days=1)
     return render_template(
@@ -131,6 +132,7 @@ def dashboard() -> str:
         outbox_counts=outbox_counts,
         next_run=dunning.preview(db.session(), tomorrow),
         tomorrow=tomorrow,
+        missing_rates=interest.missing_half_years(db.session(), day),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 import portal.models  # noqa: F401  (registers every table on Base.metadata)
 from portal.db import Base, make_engine
@@ -19,6 +19,21 @@ def _engine() -> Engine:
     from portal.config import Settings
 
     return make_engine(Settings.from_env().database_url)
+
+
+def _sqlite_foreign_keys(connection: Connection, on: bool) -> None:
+    """SQLite rebuilds a table to change a constraint (batch mode); with foreign keys on,
+    dropping the old copy of a table that other rows refer to fails. Off during the
+    migration (set on the raw connection: the pragma is ignored inside a transaction),
+    then checked and on again."""
+    if connection.dialect.name != "sqlite" or connection.in_transaction():
+        return
+    raw = connection.connection.driver_connection
+    if on:
+        dangling = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if dangling:
+            raise RuntimeError(f"migration left rows without their parent: {dangling[:5]}")
+    raw.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 def run_migrations_online() -> None:
@@ -37,8 +52,10 @@ def run_migrations_online() -> None:
             render_as_batch=True,
             compare_type=True,
         )
+        _sqlite_foreign_keys(connection, on=False)
         with context.begin_transaction():
             context.run_migrations()
+        _sqlite_foreign_keys(connection, on=True)
 
 
 run_migrations_online()

@@ -112,6 +112,8 @@ def _register_template_helpers(app: Flask) -> None:
         status_of=status_of,
         event_label=i18n.event_label,
         status_badge=i18n.status_badge,
+        invoice_label=i18n.invoice_label,
+        invoice_note=i18n.invoice_note,
         method_name=i18n.method_name,
         message_text=i18n.message_text,
         epc_qr=epc_qr_data_uri,

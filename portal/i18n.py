@@ -16,7 +16,7 @@ from flask_babel import get_locale, gettext, ngettext
 from markupsafe import Markup
 
 from portal.domain.invoices import StatusView
-from portal.models import AuditEvent
+from portal.models import AuditEvent, Invoice
 
 LANGUAGES = ("nl", "en", "fr")
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English", "fr": "Français"}
@@ -174,6 +174,27 @@ _BADGE_CLASS = {
     "cancelled": "badge-muted",
     "handed_over": "badge-muted",
 }
+
+
+def invoice_label(invoice: Invoice) -> str:
+    """How a line is named: its number, or what a cost or interest line is."""
+    if invoice.kind == "costs":
+        return gettext("Collection costs")
+    if invoice.kind == "interest":
+        return gettext("Statutory interest")
+    return invoice.number
+
+
+def invoice_note(invoice: Invoice) -> str:
+    """The small print under a line: its description, or what a charge is for."""
+    if invoice.kind in ("costs", "interest"):
+        letter = dt.date.fromisoformat(invoice.description) if invoice.description else None
+        return gettext(
+            "after the 14-day letter of %(date)s about %(numbers)s",
+            date=date(letter),
+            numbers=invoice.reference,
+        )
+    return invoice.description
 
 
 def status_badge(view: StatusView) -> Markup:

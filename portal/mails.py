@@ -114,7 +114,7 @@ class Composer:
         with force_locale(self.language):
             self.values["invoices"] = [
                 {
-                    "number": i.number,
+                    "number": i18n.invoice_label(i),
                     "amount": i18n.money(i.total_cents, i.currency),
                     "open": i18n.money(i.open_cents, i.currency),
                     "invoice_date": i18n.date(i.invoice_date),
@@ -126,7 +126,8 @@ class Composer:
             self.values["total"] = i18n.money(total, currency)
             self.values["pay_link"] = link_url
             label = gettext("Pay now")
-        self.table([Row(i.number, i.open_cents, i.currency) for i in invoices], total, currency)
+            rows = [Row(i18n.invoice_label(i), i.open_cents, i.currency) for i in invoices]
+        self.table(rows, total, currency)
         return self.button("pay_button", link_url, label)
 
     def costs(

@@ -42,6 +42,13 @@ class DebtorKind(enum.StrEnum):
 class InvoiceKind(enum.StrEnum):
     INVOICE = "invoice"
     CREDIT_NOTE = "credit_note"
+    COSTS = "costs"  # collection costs added after a 14-day letter's deadline passed
+    INTEREST = "interest"  # statutory interest booked at the same moment
+
+
+# what a debtor can pay; charges are paid first (art. 6:44 BW: costs, interest, principal)
+PAYABLE_KINDS = (InvoiceKind.COSTS.value, InvoiceKind.INTEREST.value, InvoiceKind.INVOICE.value)
+CHARGE_KINDS = (InvoiceKind.COSTS.value, InvoiceKind.INTEREST.value)
 
 
 class InvoiceStatus(enum.StrEnum):
@@ -179,7 +186,7 @@ class Invoice(Base):
         CheckConstraint(_in("kind", InvoiceKind), name="kind"),
         CheckConstraint(_in("status", InvoiceStatus), name="status"),
         CheckConstraint(
-            "(kind = 'invoice' AND total_cents > 0 AND open_cents >= 0"
+            "(kind IN ('invoice', 'costs', 'interest') AND total_cents > 0 AND open_cents >= 0"
             " AND open_cents <= total_cents)"
             " OR (kind = 'credit_note' AND total_cents < 0 AND open_cents <= 0"
             " AND open_cents >= total_cents)",
@@ -218,6 +225,15 @@ class Invoice(Base):
     @property
     def paid_cents(self) -> int:
         return self.total_cents - self.open_cents
+
+    @property
+    def payable(self) -> bool:
+        """Open money the debtor can pay now (not a credit note, not settled)."""
+        return (
+            self.kind in PAYABLE_KINDS
+            and self.status == InvoiceStatus.OPEN.value
+            and self.open_cents > 0
+        )
 
     @hybrid_method
     def held_on(self, day: dt.date) -> bool:
@@ -344,6 +360,23 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class InterestRate(Base):
+    """The statutory interest rate of a half-year (NL: consumer 6:119, commercial 6:119a BW)."""
+
+    __tablename__ = "interest_rate"
+    __table_args__ = (
+        UniqueConstraint("kind", "valid_from"),
+        CheckConstraint(_in("kind", ("consumer", "commercial")), name="kind"),
+        CheckConstraint("basis_points BETWEEN 0 AND 5000", name="basis_points"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    valid_from: Mapped[dt.date] = mapped_column(Date)  # 1 January or 1 July
+    basis_points: Mapped[int] = mapped_column(Integer)  # 7% = 700
+    created_by: Mapped[str] = mapped_column(String(80), default="")
 
 
 class MessageTemplate(Base):

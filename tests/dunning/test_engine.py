@@ -265,3 +265,51 @@ def test_the_dashboard_tells_what_tomorrow_brings(app, segment, client):
     admin_login(client, "boss@example.com")
     page = client.get("/admin/").get_data(as_text=True)
     assert re.search(r"<strong>1</strong> reminders", page)  # one message for both invoices
+
+
+def test_costs_and_interest_become_debt_after_the_letter_and_are_paid_first(app, segment, client):
+    from portal.models import InterestRate, Payment, Segment
+    from tests.conftest import login_as
+    from tests.payments.test_paying import sandbox_decide, start
+
+    for half in (dt.date(2026, 7, 1), dt.date(2027, 1, 1)):
+        db.session.add(InterestRate(kind="consumer", valid_from=half, basis_points=400))
+    db.session.commit()
+    debtor = create_debtor(segment_id=segment.id, language="en")
+    invoice = create_invoice(
+        debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE, total_cents=300_000
+    )
+    letter_day = DUE + dt.timedelta(days=28)
+    for offset in range(-3, 29, 1):
+        run(app, DUE + dt.timedelta(days=offset))
+    assert kinds_sent(invoice)[-1] == "fourteen_day"
+    last_day_to_pay = letter_day + dt.timedelta(days=15)
+    run(app, last_day_to_pay)
+    lines = lambda: db.session.scalars(  # noqa: E731
+        select(Invoice).where(Invoice.kind.in_(("costs", "interest"))).order_by(Invoice.kind)
+    ).all()
+    assert lines() == []  # the debtor still has the whole last day
+    run(app, last_day_to_pay + dt.timedelta(days=1))
+    run(app, last_day_to_pay + dt.timedelta(days=2))  # a second run adds nothing
+    costs, interest = lines()
+    assert (costs.kind, costs.total_cents) == ("costs", 42_500)  # WIK over 3,000.00
+    # 4% on 3,000.00 for the 44 days after the due date: 14.47
+    assert (interest.kind, interest.total_cents) == ("interest", 1_447)
+
+    # the portal shows them as lines of their own, payable like invoices
+    login_as(client, debtor)
+    page = client.get("/invoices").get_data(as_text=True)
+    assert "Collection costs" in page and "Statutory interest" in page
+
+    # a payment of 500.00 over all three settles costs, then interest, then the principal
+    db.session.get(Segment, segment.id).allow_partial = True
+    db.session.commit()
+    paid = start(client, [invoice, costs, interest], amount="500,00")
+    assert "/sandbox/" in paid.headers["Location"]
+    sandbox_decide(client, paid.headers["Location"], "paid")
+    payment = db.session.scalar(select(Payment))
+    client.get(f"/pay/return/{payment.public_id}")
+    db.session.expire_all()
+    assert db.session.get(Invoice, costs.id).open_cents == 0
+    assert db.session.get(Invoice, interest.id).open_cents == 0
+    assert db.session.get(Invoice, invoice.id).open_cents == 300_000 - (50_000 - 42_500 - 1_447)

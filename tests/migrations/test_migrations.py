@@ -74,3 +74,58 @@ def test_migration_files_have_dated_names():
     names = [p.name for p in versions.glob("*.py")]
     assert names
     assert all(re.match(r"^\d{4}_\d{2}_\d{2}_\d{4}-\w+\.py$", n) for n in names), names
+
+
+def test_upgrade_keeps_data_in_tables_that_are_rebuilt(fresh_engine):
+    """A constraint change rebuilds the table on SQLite; rows that refer to it survive."""
+    import datetime as dt
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from portal.cli import alembic_config
+
+    cfg = alembic_config()
+    cfg.attributes["engine"] = fresh_engine
+    command.upgrade(cfg, "c4d1a6babae1")  # before "costs and interest" rebuilt invoice
+    now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    with fresh_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO brand (id, slug, name, primary_color, accent_color, font,"
+                " sender_name, sender_email, support_email, support_phone, iban,"
+                " enterprise_number, vat_number, address, country, default_language,"
+                " payment_methods, updated_at) VALUES (1, 'b', 'B', '#000000', '#000000',"
+                " 'system', '', '', '', '', '', '', '', '', 'NL', 'nl', 'ideal', :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO debtor (id, brand_id, number, name, kind, language, phone,"
+                " address_line, postcode, city, country, created_at, do_not_contact) VALUES"
+                " (1, 1, 'D1', 'Debtor', 'b2c', 'nl', '', '', '', '', 'NL', :now, false)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO invoice (id, brand_id, debtor_id, number, kind, invoice_date,"
+                " due_date, currency, total_cents, open_cents, status, reference,"
+                " description, hold_reason, has_original_pdf, created_at, updated_at)"
+                " VALUES (1, 1, 1, 'F1', 'invoice', '2026-10-01', '2026-10-15', 'EUR',"
+                " 1000, 1000, 'open', '', '', '', false, :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO invoice_reminder (invoice_id, step_id, sent_on)"
+                " SELECT 1, id, '2026-10-22' FROM reminder_step LIMIT 1"
+            )
+        )
+    upgrade(fresh_engine)
+    with fresh_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM invoice_reminder")).scalar() == 1
+        assert conn.execute(text("SELECT number FROM invoice")).scalar() == "F1"
+    assert_no_differences(fresh_engine)

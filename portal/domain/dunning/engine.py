@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import FunctionElement
 
 from portal.domain import audit
+from portal.domain.dunning import charges
 from portal.domain.dunning.fees import belgian_b2c, wik
 from portal.domain.payments import paylinks
 from portal.models import (
@@ -183,6 +184,9 @@ def run(
     link_days: int = paylinks.DEFAULT_DAYS,
 ) -> RunResult:
     """Send every due step: one message per debtor and step, committed group by group."""
+    if not dry_run:
+        charges.add_lapsed(session, day)  # letters whose 14 days have passed: costs are due
+        session.commit()
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
     for due in due_steps(session, day):
         groups[(due.debtor_id, due.step_id)].append(due.invoice_id)
@@ -231,8 +235,10 @@ def _send_group(
     if step.kind != "collection":
         if mailer is None:
             return None
+        # costs and interest already charged travel along: listed, and on the same pay-link
+        lines = [*invoices, *charges.open_charges(session, debtor.id)]
         link = paylinks.create(
-            session, debtor, invoices, actor="system", purpose="reminder", days=link_days
+            session, debtor, lines, actor="system", purpose="reminder", days=link_days
         )
         principal = sum(i.open_cents for i in invoices)
         key = f"reminder:{step.id}:" + ",".join(str(i) for i in sorted(invoice_ids))
@@ -240,7 +246,7 @@ def _send_group(
             session,
             debtor,
             step,
-            invoices,
+            lines,
             link,
             costs(step, principal),
             day + dt.timedelta(days=FOURTEEN_DAYS_SAFE),

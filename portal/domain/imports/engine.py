@@ -26,6 +26,7 @@ from portal.domain.money import AmountError, parse_amount
 from portal.domain.phones import PhoneError, normalise, region_for
 from portal.domain.problems import N_, Problem, render
 from portal.models import (
+    CHARGE_KINDS,
     Allocation,
     AuditEvent,
     Brand,
@@ -582,7 +583,7 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
                 Invoice.number,
                 Invoice.debtor_id,
                 *[getattr(Invoice, c) for c in COMPARED],
-            ).where(Invoice.brand_id == brand.id)
+            ).where(Invoice.brand_id == brand.id, Invoice.kind.not_in(CHARGE_KINDS))
         )
     }
     paid_here = _recently_paid_here(session, brand, result.booking_lag_days)

@@ -27,10 +27,10 @@ from portal.domain.payments.providers.base import (
     Status,
 )
 from portal.models import (
+    PAYABLE_KINDS,
     Allocation,
     Debtor,
     Invoice,
-    InvoiceKind,
     InvoiceStatus,
     PayLink,
     Payment,
@@ -106,12 +106,16 @@ class Selection:
         return min(segment.partial_min_cents, self.total_cents)
 
 
+def _settle_rank(kind: str) -> int:
+    return PAYABLE_KINDS.index(kind) if kind in PAYABLE_KINDS else len(PAYABLE_KINDS)
+
+
 def payable_query(debtor_id: int) -> list[object]:
     """Conditions for an invoice the debtor can pay now."""
     return [
         Invoice.debtor_id == debtor_id,
         Invoice.status == InvoiceStatus.OPEN.value,
-        Invoice.kind == InvoiceKind.INVOICE.value,
+        Invoice.kind.in_(PAYABLE_KINDS),
         Invoice.open_cents > 0,
     ]
 
@@ -350,9 +354,10 @@ def _book(session: Session, payment: Payment, truth: ProviderStatus, now: dt.dat
         .execution_options(populate_existing=True)
     ).all()
     remaining = truth.amount_cents if truth.currency == payment.currency else 0
-    for invoice in sorted(invoices, key=lambda i: (i.due_date, i.id)):
+    # art. 6:44 BW: costs, then interest, then the principal, oldest due date first
+    for invoice in sorted(invoices, key=lambda i: (_settle_rank(i.kind), i.due_date, i.id)):
         take = min(remaining, max(invoice.open_cents, 0))
-        if take <= 0 or invoice.kind != InvoiceKind.INVOICE:
+        if take <= 0 or invoice.kind not in PAYABLE_KINDS:
             continue
         session.add(Allocation(payment=payment, invoice=invoice, amount_cents=take))
         invoice.open_cents -= take
