@@ -4,11 +4,14 @@ Invoices of consumers in the Netherlands follow the default schedule; their due 
 spread over the 100 days before the bench date and the steps they have passed are already
 recorded, except that about 4% missed a run. So roughly 10% of invoices are due for a step
 on the bench date (DESIGN.md section 9). Prints the time of `due_steps` (one SQL query)
-and, with --full-run, of `engine.run` (groups, pay-links, rendered mails into the outbox).
-Not part of the test run.
+and, with --full-run, of `engine.run` (groups, pay-links, (invoice, step) records and one
+outbox row per message; the mails are written when sent). With --smtp N it then sends N
+of those messages to a local SMTP server (aiosmtpd) through the outbox worker's code,
+rendering each one, with the rate limit off. Not part of the test run.
 
-    .venv/bin/python bench/dunning.py --db postgresql --invoices 1000000 --debtors 200000
-    .venv/bin/python bench/dunning.py --db sqlite --invoices 100000 --debtors 20000 --full-run
+    .venv/bin/python bench/dunning.py --db postgresql --invoices 1000000 --debtors 200000 --full-run
+    .venv/bin/python bench/dunning.py --db sqlite --invoices 100000 --debtors 20000 \
+        --full-run --smtp 2000
 """
 
 from __future__ import annotations
@@ -148,7 +151,7 @@ def app_for(url: str, instance: Path) -> Iterator[object]:
     yield create_app()
 
 
-def measure(url: str, instance: Path, full_run: bool) -> None:
+def measure(url: str, instance: Path, full_run: bool, smtp: int) -> None:
 
     from portal.db import db
     from portal.domain.dunning import engine
@@ -173,10 +176,56 @@ def measure(url: str, instance: Path, full_run: bool) -> None:
                 result = engine.run(db.session(), DAY, ReminderMails(app.config["SETTINGS"]))  # type: ignore[attr-defined]
             elapsed = time.perf_counter() - started
             print(
-                f"full run (evaluation + pay-links + rendered mails into the outbox): "
+                f"full run (evaluation + pay-links + outbox rows): "
                 f"{elapsed:.1f} s, {result.messages:,} messages for {result.invoices:,} "
                 f"invoices ({result.messages / elapsed:.0f} messages/s)"
             )
+        if smtp:
+            send_over_smtp(app, smtp)
+
+
+def send_over_smtp(app: object, count: int) -> None:
+    """Render and send `count` queued reminders to a local SMTP server; messages/s."""
+    import socket
+    import threading
+
+    from aiosmtpd.controller import Controller
+
+    from portal.db import db
+    from portal.domain.messaging import outbox
+    from portal.domain.messaging.email import transport_for
+    from portal.mails import SendTimeRenderer
+
+    received = 0
+    lock = threading.Lock()
+
+    class Counter:
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+            nonlocal received
+            with lock:
+                received += 1
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Counter(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        settings = app.config["SETTINGS"]  # type: ignore[attr-defined]
+        transport = transport_for(f"smtp://127.0.0.1:{port}")
+        with app.app_context():  # type: ignore[attr-defined]
+            started = time.perf_counter()
+            result = outbox.send_pending(
+                db.session, transport, limit=count, render=SendTimeRenderer(settings)
+            )
+            elapsed = time.perf_counter() - started
+    finally:
+        controller.stop()
+    print(
+        f"SMTP: {result.sent:,} reminders written and sent in {elapsed:.1f} s "
+        f"({result.sent / elapsed:.0f} messages/s; server received {received:,})"
+    )
 
 
 def main() -> None:
@@ -185,6 +234,7 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=1_000_000)
     parser.add_argument("--debtors", type=int, default=200_000)
     parser.add_argument("--full-run", action="store_true")
+    parser.add_argument("--smtp", type=int, default=0, help="then send this many over SMTP")
     parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL, help="admin URL")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -196,13 +246,13 @@ def main() -> None:
             migrate(url, instance)
             fill_sqlite(instance / "bench.db", args.debtors, args.invoices)
             print(f"filled in {time.perf_counter() - started:.0f} s")
-            measure(url, instance, args.full_run)
+            measure(url, instance, args.full_run, args.smtp)
             return
         with bench_database(args.database_url, "bench_dunning", keep=False) as url:
             migrate(url, instance)
             fill_postgres(url, args.debtors, args.invoices)
             print(f"filled in {time.perf_counter() - started:.0f} s")
-            measure(url, instance, args.full_run)
+            measure(url, instance, args.full_run, args.smtp)
 
 
 if __name__ == "__main__":
