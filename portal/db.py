@@ -42,6 +42,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL's recommended level: a crash of the app loses nothing; a power cut may
+            # lose the last commits but never corrupts the file. FULL costs an fsync per
+            # commit, which the outbox (two commits per message) pays thousands of times.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()

@@ -68,6 +68,9 @@ class Flaky:
         self.calls += 1
         raise self.error
 
+    def close(self) -> None:
+        pass
+
 
 def test_temporary_failure_retries_later_with_backoff(app):
     message = queue()
@@ -196,6 +199,9 @@ class Counting:
         self.sent += 1
         return False  # delivered (not kept locally)
 
+    def close(self) -> None:
+        pass
+
 
 def test_the_per_minute_limit_holds_the_rest_for_later(app):
     for n in range(5):
@@ -206,3 +212,25 @@ def test_the_per_minute_limit_holds_the_rest_for_later(app):
     later = soon() + dt.timedelta(minutes=2)
     second = outbox.send_pending(db.session, transport, per_minute=3, now=lambda: later)
     assert second.sent == 2 and transport.sent == 5
+
+
+def test_one_smtp_connection_carries_a_batch_and_a_dropped_one_is_replaced(app, smtp_server):
+    """Connections are reused across a batch; when the server closed one, the next
+    message goes over a new connection instead of failing."""
+    import socket
+
+    from portal.domain.messaging.email import SmtpSettings, SmtpTransport
+
+    inbox, port = smtp_server
+    transport = SmtpTransport(SmtpSettings("127.0.0.1", port))
+    first = Mail("a@example.com", "reuse-1@example.com", "One", "1")
+    transport.send(first)
+    connection = transport._smtp
+    transport.send(Mail("a@example.com", "reuse-2@example.com", "Two", "2"))
+    assert transport._smtp is connection  # the same connection
+    connection.sock.shutdown(socket.SHUT_RDWR)  # as when the server hangs up on idle
+    transport.send(Mail("a@example.com", "reuse-3@example.com", "Three", "3"))
+    assert transport._smtp is not connection
+    transport.close()
+    for n in (1, 2, 3):
+        assert inbox.wait_for(f"reuse-{n}@example.com")

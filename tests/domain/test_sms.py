@@ -260,6 +260,9 @@ def test_email_and_sms_senders_leave_each_others_rows_alone(app, twilio):
             self.recipients.append(mail.recipient)
             return False
 
+        def close(self) -> None:
+            pass
+
     transport = Recording()
     assert outbox.send_pending(db.session, transport).sent == 1
     assert transport.recipients == ["anna@example.com"] and row(text).status == "pending"

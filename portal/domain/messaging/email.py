@@ -39,6 +39,10 @@ class Transport(Protocol):
         """Deliver `mail`; return True when it was only kept locally."""
         ...
 
+    def close(self) -> None:
+        """Release what a batch of sends kept open."""
+        ...
+
 
 def build_message(mail: Mail) -> EmailMessage:
     """A MIME message with a plain-text part and, when given, an HTML alternative."""
@@ -88,39 +92,72 @@ class SmtpSettings:
 
 
 class SmtpTransport:
-    """Sends over SMTP; one connection per message keeps failure handling simple."""
+    """Sends over SMTP, keeping one connection open across a batch of messages.
+
+    Before a message goes over a connection that was already used, a NOOP checks that the
+    server still listens (idle connections get closed); any failure drops the connection,
+    so the next message starts on a fresh one. `close()` ends it after the batch.
+    """
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            try:
+                if self._smtp.noop()[0] == 250:
+                    return self._smtp
+            except (OSError, smtplib.SMTPException):
+                pass
+            self.close()
+        s = self.settings
+        smtp: smtplib.SMTP
+        if s.security == "ssl":
+            smtp = smtplib.SMTP_SSL(
+                s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        try:
+            if s.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if s.username:
+                smtp.login(s.username, s.password)
+        except BaseException:
+            smtp.close()
+            raise
+        self._smtp = smtp
+        return smtp
 
     def send(self, mail: Mail) -> bool:
-        s = self.settings
         try:
-            smtp: smtplib.SMTP
-            if s.security == "ssl":
-                smtp = smtplib.SMTP_SSL(
-                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
-                )
-            else:
-                smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-            with smtp:
-                if s.security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if s.username:
-                    smtp.login(s.username, s.password)
-                smtp.send_message(build_message(mail))
+            self._connection().send_message(build_message(mail))
         except smtplib.SMTPRecipientsRefused as exc:
+            self.close()
             codes = [code for code, _msg in exc.recipients.values()]
             if codes and all(code >= 500 for code in codes):
                 raise PermanentFailure(str(exc.recipients)) from exc
             raise TemporaryFailure(str(exc.recipients)) from exc
         except smtplib.SMTPResponseException as exc:
+            self.close()
             if exc.smtp_code >= 500:
                 raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
             raise TemporaryFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
         except (OSError, smtplib.SMTPException) as exc:
+            self.close()
             raise TemporaryFailure(str(exc) or exc.__class__.__name__) from exc
         return False
+
+    def close(self) -> None:
+        """End the connection (QUIT when the server still answers)."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
 
 
 class LocalTransport:
@@ -134,6 +171,9 @@ class LocalTransport:
             mail.text,
         )
         return True
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def transport_for(smtp_url: str) -> Transport:

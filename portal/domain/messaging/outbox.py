@@ -94,6 +94,20 @@ def send_pending(
     the rest waits for the next call. A message queued for rendering is rendered by
     `render` in the claiming transaction, so the row keeps exactly what was sent.
     """
+    try:
+        return _send_batch(session_factory, transport, now, limit, per_minute, render)
+    finally:
+        transport.close()
+
+
+def _send_batch(
+    session_factory: Callable[[], Session],
+    transport: Transport,
+    now: Callable[[], dt.datetime],
+    limit: int,
+    per_minute: int,
+    render: Renderer | None,
+) -> SendResult:
     result = SendResult()
     for _ in range(limit):
         session = session_factory()

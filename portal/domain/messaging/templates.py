@@ -23,7 +23,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
@@ -374,9 +374,15 @@ def _template_line(tb: Any) -> int:
     return line
 
 
+@lru_cache(maxsize=512)
+def _compiled(part: str, text: str) -> Template:
+    """Compiling costs more than rendering; the same texts are sent thousands of times."""
+    return _env(part).from_string(text)
+
+
 def _render_part(part: str, text: str, context: Mapping[str, Any]) -> str:
     try:
-        out = _env(part).from_string(text).render(context)
+        out = _compiled(part, text).render(context)
     except SecurityError as exc:
         problem = Problem(N_("not allowed: %(reason)s"), reason=str(exc))
         raise _RenderFailed(_template_line(sys.exc_info()[2]), problem) from exc
