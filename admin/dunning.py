@@ -21,13 +21,13 @@ from portal.domain.money import AmountError, parse_amount
 from portal.forms import ConfirmForm
 from portal.i18n import message_text
 from portal.mails import ReminderMails
-from portal.models import FEE_RULES, STEP_KINDS, Debtor, Invoice, ReminderSchedule
+from portal.models import CHANNELS, FEE_RULES, STEP_KINDS, Debtor, Invoice, ReminderSchedule
 
 SEND_REFUSALS = {
     "not_open": _l("Only an open invoice gets reminders."),
     "unknown_step": _l("Choose a step of this debtor's schedule."),
     "already_sent": _l("This step was sent for this invoice before; it is not sent twice."),
-    "no_address": _l("The debtor has no email address."),
+    "no_address": _l("No channel of this step reaches the debtor (email, phone, postal address)."),
 }
 
 
@@ -117,7 +117,8 @@ def debtor_contact(debtor_id: int) -> BaseResponse:
 
 
 def _step_rows(form: Any) -> list[schedules.StepInput]:
-    """The step table of the form: steps-<n>-offset, -kind, -fee, -min_open, -delete, -id."""
+    """The step table of the form: steps-<n>-offset, -kind, -fee, -min_open, -delete, -id,
+    and -channel (one value per ticked channel)."""
     rows = []
     for n in range(int(form.get("rows", "0") or 0)):
         prefix = f"steps-{n}-"
@@ -134,6 +135,7 @@ def _step_rows(form: Any) -> list[schedules.StepInput]:
                 fee_rule=form.get(prefix + "fee", "none"),
                 min_open_cents=parse_amount(raw_min),
                 delete=form.get(prefix + "delete") == "1",
+                channels=tuple(form.getlist(prefix + "channel")),
             )
         )
     return rows
@@ -153,6 +155,7 @@ def _schedules_page(problem: str = "", status: int = 200) -> Any:
         schedules=rows,
         kinds=STEP_KINDS,
         fee_rules=FEE_RULES,
+        channels=CHANNELS,
         problem=problem,
     ), status
 
@@ -170,6 +173,7 @@ def schedule_save(schedule_id: int) -> Any:
         if not gap.isdigit() or not 0 <= int(gap) <= 90:
             raise schedules.ScheduleProblem(schedules.GAP_RULE)
         schedule.min_gap_days = int(gap)
+        schedule.sms_daytime_only = request.form.get("sms_daytime_only") == "1"
         schedules.save(db.session(), schedule, steps, actor())
     except (ValueError, AmountError) as exc:
         db.session.rollback()

@@ -27,7 +27,7 @@ from admin.session import actor, admin_required, current_admin
 from portal import tasks
 from portal.db import db
 from portal.domain.clock import today
-from portal.domain.messaging import templates
+from portal.domain.messaging import sms, templates
 from portal.domain.messaging.outbox import LOGO_CID, queue_email
 from portal.forms import ConfirmForm
 from portal.mails import logo_data_uri, preview_composer, sample_contexts, sender_for
@@ -42,8 +42,13 @@ KEY_NAMES = {
     "new_invoices": _l("New invoices"),
     "second_chance": _l("Second chance after a failed payment"),
     "receipt": _l("Payment receipt"),
+    "sms_nudge": _l("SMS: friendly note before the due date"),
+    "sms_reminder": _l("SMS: reminder"),
+    "sms_notice": _l("SMS: formal notice"),
+    "sms_fourteen_day": _l("SMS: 14-day letter"),
 }
 PART_NAMES = {"subject": _l("Subject"), "html": _l("HTML body"), "text": _l("Plain text")}
+SMS_PART_NAMES = {**PART_NAMES, "text": _l("Text")}
 PREVIEW_MINUTES = 30
 PREVIEW_DEBTORS = 200
 
@@ -127,7 +132,7 @@ def _editor(
         key_name=KEY_NAMES[key],
         source=source,
         faults=faults or [],
-        part_names=PART_NAMES,
+        part_names=_part_names(key),
         spec=templates.SPECS[key],
         variable_help=templates.VARIABLE_HELP,
         versions=templates.history(session, brand.id, key, language),
@@ -148,6 +153,10 @@ def message_edit(brand_id: int, key: str, language: str) -> str:
     return _editor(brand, key, language, templates.current(db.session(), brand.id, key, language))
 
 
+def _part_names(key: str) -> dict[str, Any]:
+    return SMS_PART_NAMES if templates.SPECS[key].group == "sms" else PART_NAMES
+
+
 def _day() -> dt.date:
     return today(current_app.config["SETTINGS"].portal_timezone)
 
@@ -163,6 +172,10 @@ def _preview(brand: Brand, key: str, language: str, source: templates.Source) ->
     composer = preview_composer(
         session, brand, key, language, settings, _day(), _preview_debtor(brand)
     )
+    if templates.SPECS[key].group == "sms":
+        text = composer.render_sms(source)
+        segments, _left = sms.sms_segments(text)
+        return {"faults": [], "sms": True, "text": text, "chars": len(text), "segments": segments}
     subject, text, html = composer.render(source, logo_data_uri(brand))
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -188,7 +201,7 @@ def message_preview(brand_id: int, key: str, language: str) -> str:
     return render_template(
         "admin/_message_preview.html",
         preview=preview,
-        part_names=PART_NAMES,
+        part_names=_part_names(key),
         brand=brand,
         key=key,
         language=language,
@@ -272,6 +285,8 @@ def message_revert(brand_id: int, key: str, language: str) -> BaseResponse:
 def message_test(brand_id: int, key: str, language: str) -> Any:
     """Mail the text being edited, as the chosen debtor would get it, to the admin."""
     _check_key(key, language)
+    if "html" not in templates.SPECS[key].parts:
+        abort(404)  # an SMS has no mail to test
     if not ConfirmForm().validate_on_submit():
         abort(400)
     brand = _brand(brand_id)

@@ -143,7 +143,12 @@ def event_label(event: AuditEvent) -> str:
             else gettext("Reminders allowed again")
         )
     if event.action == "reminder.sent":
-        return gettext("Reminder sent by %(channel)s", channel=_channel(details.get("channel")))
+        channels = details.get("channels") or [details.get("channel")]
+        return gettext(
+            "Reminder sent by %(channel)s", channel=", ".join(_channel(c) for c in channels)
+        )
+    if event.action == "letters.printed":
+        return gettext("Letters printed")
     if event.action == "invoice.imported":
         return gettext("Invoice added to the portal")
     if event.action == "invoice.paid_elsewhere":

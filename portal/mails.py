@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import css_inline
+import segno
 from flask import render_template
 from flask_babel import force_locale, gettext
 from markupsafe import Markup
@@ -19,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from portal import i18n
 from portal.config import Settings
+from portal.domain import documents
 from portal.domain.brands import safe_color
 from portal.domain.dunning import engine
 from portal.domain.login import LinkMail
-from portal.domain.messaging import templates
+from portal.domain.messaging import letters, sms, templates
 from portal.domain.messaging.outbox import LOGO_CID, queue_email
 from portal.domain.payments import paylinks
 from portal.models import (
@@ -158,6 +160,12 @@ class Composer:
         """The HTML and the text context."""
         return {**self.values, **self.html_blocks}, {**self.values, **self.text_blocks}
 
+    def render_sms(self, source: templates.Source) -> str:
+        """The text of an SMS: its one part, on as few segments as the words allow."""
+        _html, text_context = self.contexts()
+        rendered = templates.render(source, {}, text_context, parts=("text",))
+        return sms_text(rendered.text)
+
     def render(self, source: templates.Source, logo_src: str = "") -> tuple[str, str, str]:
         """Subject, text and HTML of `source` in this brand's layout."""
         html_context, text_context = self.contexts()
@@ -174,6 +182,12 @@ class Composer:
             footer = render_template("email/_footer.txt", brand=self.brand)
         text = rendered.text.strip() + "\n\n-- \n" + footer.strip() + "\n"
         return rendered.subject, text, _INLINER.inline(html)
+
+
+def sms_text(text: str) -> str:
+    """No-break spaces (amounts and dates in nl and fr) are plain spaces in an SMS: they
+    are not in the GSM alphabet and would make every text a short UCS-2 one."""
+    return text.replace("\u00a0", " ").replace("\u202f", " ").strip()
 
 
 def brand_values(brand: Brand) -> dict[str, str]:
@@ -368,35 +382,102 @@ class ReminderMails(PaymentMails):
         costs_cents: int,
         deadline: dt.date,
         dedupe_key: str,
+        channel: str = "email",
     ) -> int | None:
-        """Queue one reminder for all `invoices`; None when the debtor has no address.
+        """Queue one reminder for all `invoices` on `channel`; None when the debtor cannot
+        be reached that way (no email address, no E.164 phone, no postal address).
 
-        Only what to write goes into the outbox now; the worker writes the mail when it
-        sends it (`render_when_sent`), so a run of many thousands stays quick.
+        Only what to write goes into the outbox now; the worker writes the mail or SMS
+        when it sends it (`SendTimeRenderer`), and a letter is written when it is printed
+        (`LetterWriter`), so a run of many thousands stays quick.
         """
-        if not debtor.primary_email:
+        if not engine.reachable(debtor, channel):
             return None
-        message = queue_email(
-            session,
-            kind="reminder",
-            recipient=debtor.primary_email,
-            subject="",
-            body_text="",
-            sender=sender_for(debtor.brand, self.settings),
-            debtor_id=debtor.id,
-            brand_id=debtor.brand_id,
-            dedupe_key=dedupe_key,
-            render_key="reminder",
-            render_data={
-                "step_kind": step.kind,
-                "invoice_ids": [i.id for i in invoices],
-                "pay_link_id": link.id,
-                "costs_cents": costs_cents,
-                "deadline": deadline.isoformat(),
-            },
-        )
+        data = {
+            "step_kind": step.kind,
+            "invoice_ids": [i.id for i in invoices],
+            "pay_link_id": link.id,
+            "costs_cents": costs_cents,
+            "deadline": deadline.isoformat(),
+        }
+        message: OutboxMessage
+        if channel == "sms":
+            message = sms.queue_sms(
+                session,
+                kind="reminder",
+                recipient=debtor.phone,
+                body="",
+                debtor_id=debtor.id,
+                brand_id=debtor.brand_id,
+                dedupe_key=dedupe_key,
+                window=sms.DAYTIME if step.schedule.sms_daytime_only else None,
+                render_key="reminder",
+                render_data=data,
+            )
+        elif channel == "letter":
+            message = letters.queue_letter(
+                session,
+                debtor,
+                kind="reminder",
+                dedupe_key=dedupe_key,
+                render_key="reminder",
+                render_data=data,
+            )
+        else:
+            message = queue_email(
+                session,
+                kind="reminder",
+                recipient=debtor.primary_email,
+                subject="",
+                body_text="",
+                sender=sender_for(debtor.brand, self.settings),
+                debtor_id=debtor.id,
+                brand_id=debtor.brand_id,
+                dedupe_key=dedupe_key,
+                render_key="reminder",
+                render_data=data,
+            )
         session.flush()
         return message.id
+
+    def reminder_composer(
+        self,
+        session: Session,
+        message: OutboxMessage,
+        deadline: dt.date | None = None,
+        pay_button: Callable[[Composer, str], Composer] | None = None,
+    ) -> Composer | None:
+        """The variables of a queued reminder with the amounts open now; None when none
+        of its invoices is open any more. `deadline` replaces the one of the run (a
+        letter's runs from the day it is printed)."""
+        if message.render_key != "reminder" or message.render_data is None:
+            raise ValueError(f"cannot write a message of kind {message.render_key!r}")
+        data = message.render_data
+        debtor = session.get_one(Debtor, message.debtor_id)
+        invoices = list(
+            session.scalars(
+                select(Invoice)
+                .where(
+                    Invoice.id.in_(data["invoice_ids"]),
+                    Invoice.status == InvoiceStatus.OPEN.value,
+                    Invoice.open_cents > 0,
+                )
+                .order_by(Invoice.due_date, Invoice.id)
+            )
+        )
+        if not invoices:
+            return None
+        link = session.get_one(PayLink, data["pay_link_id"])
+        url = pay_link_url(link, self.settings)
+        composer = reminder_values(
+            self.composer(debtor),
+            data["step_kind"],
+            invoices,
+            url,
+            int(data["costs_cents"]),
+            deadline or dt.date.fromisoformat(data["deadline"]),
+        )
+        return pay_button(composer, url) if pay_button else composer
 
     def new_invoices(
         self,
@@ -420,37 +501,82 @@ class SendTimeRenderer(ReminderMails):
     """Writes messages that were queued with a render_key, just before they are sent."""
 
     def __call__(self, session: Session, message: OutboxMessage) -> bool:
-        """Fill in subject and bodies; False when none of the invoices is open any more."""
-        if message.render_key != "reminder" or message.render_data is None:
-            raise ValueError(f"cannot write a message of kind {message.render_key!r}")
-        data = message.render_data
-        debtor = session.get_one(Debtor, message.debtor_id)
-        invoices = list(
-            session.scalars(
-                select(Invoice)
-                .where(
-                    Invoice.id.in_(data["invoice_ids"]),
-                    Invoice.status == InvoiceStatus.OPEN.value,
-                    Invoice.open_cents > 0,
-                )
-                .order_by(Invoice.due_date, Invoice.id)
-            )
-        )
-        if not invoices:
+        """Fill in subject and bodies (an SMS: its text); False when none of the invoices
+        is open any more."""
+        composer = self.reminder_composer(session, message)
+        if composer is None:
             return False
-        link = session.get_one(PayLink, data["pay_link_id"])
-        composer = reminder_values(
-            self.composer(debtor),
-            data["step_kind"],
-            invoices,
-            pay_link_url(link, self.settings),
-            int(data["costs_cents"]),
-            dt.date.fromisoformat(data["deadline"]),
-        )
+        kind = message.render_data["step_kind"] if message.render_data else ""
+        if message.channel == "sms":
+            source = templates.current(
+                session, composer.brand.id, templates.sms_key(kind), composer.language
+            )
+            message.body_text = composer.render_sms(source)
+            message.subject = sms.first_line(message.body_text)
+            return True
         message.subject, message.body_text, message.body_html = render_message(
-            session, composer, data["step_kind"]
+            session, composer, kind
         )
         return True
+
+
+class LetterWriter(ReminderMails):
+    """Writes a queued letter when its print batch is made: the step's mail text (its HTML
+    body) in a letter layout for a window envelope, with a QR code of the pay-link."""
+
+    def __call__(self, session: Session, message: OutboxMessage, printed_on: dt.date) -> str | None:
+        """The letter's HTML (one `<section>` of the batch); None when nothing is open."""
+        composer = self.reminder_composer(
+            session, message, letters.deadline(printed_on), self._pay_block
+        )
+        if composer is None:
+            return None
+        debtor = session.get_one(Debtor, message.debtor_id)
+        kind = message.render_data["step_kind"] if message.render_data else ""
+        source = templates.current(session, composer.brand.id, kind, composer.language)
+        html_context, text_context = composer.contexts()
+        rendered = templates.render(source, html_context, text_context)
+        brand = composer.brand
+        with force_locale(composer.language):
+            html = render_template(
+                "pdf/letter.html",
+                brand=brand,
+                debtor=debtor,
+                subject=rendered.subject,
+                body=rendered.html,
+                printed_on=printed_on,
+                lang=composer.language,
+                font=FONTS.get(brand.font, FONTS["system"]),
+                primary=safe_color(brand.primary_color, "#1d4ed8"),
+                logo=documents.logo_data_uri(session, brand),
+            )
+        message.subject = rendered.subject
+        message.body_text = rendered.text
+        message.body_html = html
+        return html
+
+    def _pay_block(self, composer: Composer, url: str) -> Composer:
+        """On paper the pay button is a QR code of the pay-link, with the link written out."""
+        with force_locale(composer.language):
+            html = render_template(
+                "pdf/_pay_qr.html",
+                brand=composer.brand,
+                url=url,
+                qr=segno.make(url, error="m").svg_data_uri(scale=4, border=0),
+                amount=composer.values.get("total", ""),
+            )
+        composer.html_blocks["pay_button"] = Markup(html)  # noqa: S704 (our autoescaped template)
+        return composer
+
+
+def letters_pdf(pages: list[str]) -> bytes:
+    """One PDF of a print batch's letters (each starts on a new page)."""
+    html = render_template(
+        "pdf/letters.html",
+        title=gettext("Letters"),
+        pages=[Markup(p) for p in pages],  # noqa: S704 (each from our autoescaped templates)
+    )
+    return documents.html_to_pdf(html)
 
 
 def preview_composer(
@@ -469,6 +595,9 @@ def preview_composer(
     """
     composer = Composer.start(brand, language, f"{settings.base_url}/overview")
     link = f"{settings.base_url}/p/preview"
+    kind = key.removeprefix(templates.SMS_PREFIX)
+    if kind != key:  # an SMS: a dummy link as long as a real one, so the count is right
+        link = f"{settings.base_url}/p/" + paylinks.sample_token(settings.secret_key)
     invoices: list[Invoice] = []
     costs_cents = 0
     if debtor is not None:
@@ -485,14 +614,14 @@ def preview_composer(
             )
         )
         schedule = engine.schedule_for(session, debtor)
-        step = next((s for s in schedule.steps if s.kind == key), None) if schedule else None
+        step = next((s for s in schedule.steps if s.kind == kind), None) if schedule else None
         if step is not None and invoices:
             costs_cents = engine.costs(step, sum(i.open_cents for i in invoices))
     else:
         composer.values["debtor"] = {"name": "Jansen B.V.", "number": "10001"}
     if not invoices:
         invoices = _sample_invoices(day)
-        if key in ("notice", "fourteen_day"):
+        if kind in ("notice", "fourteen_day"):
             costs_cents = 4000
     if key == "login_link":
         return _login_values(composer, link)
@@ -504,7 +633,7 @@ def preview_composer(
         composer.open_invoices(invoices, link)
         composer.values["days"] = settings.pay_link_days
         return composer
-    return reminder_values(composer, key, invoices, link, costs_cents, day + dt.timedelta(days=15))
+    return reminder_values(composer, kind, invoices, link, costs_cents, day + dt.timedelta(days=15))
 
 
 def _login_values(composer: Composer, link: str) -> Composer:

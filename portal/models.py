@@ -20,6 +20,7 @@ from sqlalchemy import (
     and_,
     false,
     or_,
+    true,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
@@ -379,6 +380,34 @@ class InterestRate(Base):
     created_by: Mapped[str] = mapped_column(String(80), default="")
 
 
+class PrintBatch(Base):
+    """Letters printed together: one PDF with a page (or more) per letter."""
+
+    __tablename__ = "print_batch"
+    __table_args__ = (CheckConstraint("count >= 0", name="count"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(80), default="")
+    printed_on: Mapped[dt.date] = mapped_column(Date)  # the deadlines in it run from this day
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+
+
+class PrintedLetter(Base):
+    """A letter (an outbox row with channel `letter`) and the print batch that printed it;
+    letters are never sent by the worker."""
+
+    __tablename__ = "printed_letter"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_message.id", ondelete="CASCADE"), primary_key=True
+    )
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("print_batch.id", ondelete="CASCADE"), index=True
+    )
+
+
 class MessageTemplate(Base):
     """One saved version of a brand's message text; the highest version is in use."""
 
@@ -625,6 +654,12 @@ class SandboxPayment(Base):
 
 STEP_KINDS = ("nudge", "reminder", "notice", "fourteen_day", "collection")
 FEE_RULES = ("none", "wik", "be_b2c")
+CHANNELS = ("email", "sms", "letter")
+# every non-empty choice of channels, written in the order of CHANNELS ("email,letter")
+CHANNEL_SETS = tuple(
+    ",".join(c for n, c in enumerate(CHANNELS) if mask & (1 << n))
+    for mask in range(1, 2 ** len(CHANNELS))
+)
 
 
 class ReminderSchedule(Base):
@@ -642,6 +677,8 @@ class ReminderSchedule(Base):
     default_for: Mapped[str | None] = mapped_column(String(3))
     default_country: Mapped[str | None] = mapped_column(String(2))
     min_gap_days: Mapped[int] = mapped_column(Integer, default=7)
+    # SMS only between 09:00 and 20:00 Europe/Amsterdam (sms.DAYTIME)
+    sms_daytime_only: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     steps: Mapped[list[ReminderStep]] = relationship(
         back_populates="schedule", order_by="ReminderStep.position", cascade="all, delete-orphan"
@@ -658,6 +695,7 @@ class ReminderStep(Base):
         CheckConstraint(_in("fee_rule", FEE_RULES), name="fee_rule"),
         CheckConstraint("offset_days BETWEEN -60 AND 365", name="offset"),
         CheckConstraint("min_open_cents >= 0", name="min_open"),
+        CheckConstraint(_in("channels", CHANNEL_SETS), name="channels"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -667,8 +705,23 @@ class ReminderStep(Base):
     kind: Mapped[str] = mapped_column(String(20))
     fee_rule: Mapped[str] = mapped_column(String(10), default="none")
     min_open_cents: Mapped[int] = mapped_column(Integer, default=0)
+    # how the step goes out: "email", "sms", "letter" or several, comma-separated
+    channels: Mapped[str] = mapped_column(String(20), default="email", server_default="email")
 
     schedule: Mapped[ReminderSchedule] = relationship(back_populates="steps")
+
+    @property
+    def channel_list(self) -> tuple[str, ...]:
+        """The step's channels, in the order of CHANNELS."""
+        chosen = set((self.channels or "email").split(","))
+        return tuple(c for c in CHANNELS if c in chosen)
+
+
+def channels_value(chosen: set[str] | list[str] | tuple[str, ...]) -> str:
+    """The `channels` column for a choice; raises ValueError when none or an unknown one."""
+    if not chosen or not set(chosen) <= set(CHANNELS):
+        raise ValueError(f"choose channels from {CHANNELS}, at least one")
+    return ",".join(c for c in CHANNELS if c in chosen)
 
 
 class InvoiceReminder(Base):

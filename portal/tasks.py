@@ -58,7 +58,10 @@ def send_outbox_now() -> outbox.SendResult:
             render=SendTimeRenderer(settings),
         )
         texts = sms.send_pending(
-            db.session, sms.provider_for(settings), default_sender=settings.sms_from
+            db.session,
+            sms.provider_for(settings),
+            default_sender=settings.sms_from,
+            render=SendTimeRenderer(settings),
         )
         return outbox.SendResult(
             sent=mail.sent + texts.sent,
@@ -66,7 +69,7 @@ def send_outbox_now() -> outbox.SendResult:
             retried=mail.retried + texts.retried,
             failed=mail.failed + texts.failed,
             rate_limited=mail.rate_limited,
-            dropped=mail.dropped,
+            dropped=mail.dropped + texts.dropped,
         )
 
 

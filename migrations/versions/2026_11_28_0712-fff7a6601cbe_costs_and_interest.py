@@ -1,7 +1,7 @@
 """costs and interest
 
 Revision ID: fff7a6601cbe
-Revises: c4d1a6babae1
+Revises: f6646db7fe61
 Create Date: 2026-11-28 07:12:08.557835
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 
 revision: str = 'fff7a6601cbe'
-down_revision: str | None = 'c4d1a6babae1'
+down_revision: str | None = 'f6646db7fe61'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

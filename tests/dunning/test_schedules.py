@@ -19,6 +19,8 @@ from tests.factories import create_admin, create_debtor, create_invoice
 def step_form(schedule, changes=None, extra=None):
     """The schedule page's form as a browser would send it."""
     data = {"rows": str(len(schedule.steps) + 2), "min_gap_days": str(schedule.min_gap_days)}
+    if schedule.sms_daytime_only:
+        data["sms_daytime_only"] = "1"
     for n, step in enumerate(schedule.steps):
         p = f"steps-{n}-"
         data |= {
@@ -27,6 +29,7 @@ def step_form(schedule, changes=None, extra=None):
             p + "kind": step.kind,
             p + "fee": step.fee_rule,
             p + "min_open": "0,00",
+            p + "channel": list(step.channel_list),  # the ticked boxes
         }
     for n, values in (changes or {}).items():
         data |= {f"steps-{n}-{k}": v for k, v in values.items()}

@@ -6,14 +6,17 @@ done, and keeps it when the step's day has come and the schedule's minimum gap s
 last step has passed. So a missed run catches up one step at a time, and a consumer never
 gets a 14-dagenbrief before an earlier reminder (DESIGN.md section 9).
 
-`run` groups the result by debtor and step (one message lists all their invoices at that
-step) and records each (invoice, step) in `invoice_reminder`, whose unique key is the
-guard: a second run, an overlapping run, or a run killed halfway never sends a step twice.
+`run` groups the result by debtor and step (one message per channel of the step lists
+all their invoices at that step: an email, an SMS, a letter) and records each (invoice,
+step) in `invoice_reminder`, whose unique key is the guard: a second run, an overlapping
+run, or a run killed halfway never sends a step twice. The outbox's dedupe key, one per
+channel, guards each message once more.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -26,7 +29,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.expression import FunctionElement
 
-from portal.domain import audit
+from portal.domain import audit, phones
 from portal.domain.dunning import charges
 from portal.domain.dunning.fees import belgian_b2c, wik
 from portal.domain.payments import paylinks
@@ -136,6 +139,30 @@ def due_steps(session: Session, day: dt.date) -> list[Due]:
     return [Due(*row) for row in session.execute(query)]
 
 
+def reachable(debtor: Debtor, channel: str) -> bool:
+    """Whether `channel` can reach the debtor: an email address, a phone number in E.164,
+    a postal address (street, postcode and city)."""
+    if channel == "email":
+        return bool(debtor.primary_email)
+    if channel == "sms":
+        return bool(debtor.phone) and phones.is_e164(debtor.phone)
+    if channel == "letter":
+        return all(v.strip() for v in (debtor.address_line, debtor.postcode, debtor.city))
+    return False
+
+
+MISSING = {"email": "no_email", "sms": "no_phone", "letter": "no_postal_address"}
+
+
+def dedupe_key(step_id: int, invoice_ids: Sequence[int], channel: str) -> str:
+    """The outbox key of a step's message on one channel (the email keeps the old form)."""
+    ids = ",".join(str(i) for i in sorted(invoice_ids))
+    key = f"reminder:{step_id}:{ids}"
+    if len(key) > 180:  # many invoices: a digest, so the channel suffix is never cut off
+        key = f"reminder:{step_id}:sha256:{hashlib.sha256(ids.encode()).hexdigest()}"
+    return key if channel == "email" else f"{key}:{channel}"
+
+
 class ReminderMailer(Protocol):
     """Writes one reminder to the outbox (the app renders it in the debtor's language)."""
 
@@ -149,8 +176,10 @@ class ReminderMailer(Protocol):
         costs_cents: int,
         deadline: dt.date,
         dedupe_key: str,
+        channel: str = "email",
     ) -> int | None:
-        """Queue it; the outbox message id, or None when the debtor has no address."""
+        """Queue it on `channel`; the outbox message id, or None when the debtor cannot be
+        reached that way."""
         ...
 
 
@@ -162,7 +191,7 @@ class RunResult:
     messages: int = 0
     invoices: int = 0
     flagged: int = 0  # steps that only mark an invoice (ready for collection)
-    skipped: int = 0  # groups another run did first, or debtors without an address
+    skipped: int = 0  # groups another run did first, or debtors no channel of the step reaches
     by_kind: Counter[str] = field(default_factory=Counter)
 
 
@@ -210,7 +239,7 @@ def run(
         else:
             result.by_kind[step.kind] += 1
             result.invoices += len(invoice_ids)
-            result.messages += int(sent)
+            result.messages += sent
             result.flagged += int(not sent)
     return result
 
@@ -223,17 +252,24 @@ def _send_group(
     step: ReminderStep,
     invoice_ids: list[int],
     link_days: int,
-) -> bool | None:
-    """True: a message was queued; False: a marking step; None: nothing could be sent."""
+) -> int | None:
+    """How many messages were queued (one per channel that reaches the debtor; 0 for a
+    marking step), or None when no channel of the step reaches the debtor."""
     invoices = list(
         session.scalars(
             select(Invoice).where(Invoice.id.in_(invoice_ids)).order_by(Invoice.due_date)
         )
     )
     debtor = session.get_one(Debtor, debtor_id)
-    message_id = None
+    message_ids: list[int] = []
+    sent_by: list[str] = []
+    skipped: dict[str, str] = {}
     if step.kind != "collection":
         if mailer is None:
+            return None
+        channels = step.channel_list
+        skipped = {c: MISSING[c] for c in channels if not reachable(debtor, c)}
+        if len(skipped) == len(channels):
             return None
         # costs and interest already charged travel along: listed, and on the same pay-link
         lines = [*invoices, *charges.open_charges(session, debtor.id)]
@@ -241,30 +277,60 @@ def _send_group(
             session, debtor, lines, actor="system", purpose="reminder", days=link_days
         )
         principal = sum(i.open_cents for i in invoices)
-        key = f"reminder:{step.id}:" + ",".join(str(i) for i in sorted(invoice_ids))
-        message_id = mailer.reminder(
-            session,
-            debtor,
-            step,
-            lines,
-            link,
-            costs(step, principal),
-            day + dt.timedelta(days=FOURTEEN_DAYS_SAFE),
-            key[:200],
-        )
-        if message_id is None:
+        for channel in channels:
+            if channel in skipped:
+                continue
+            message_id = mailer.reminder(
+                session,
+                debtor,
+                step,
+                lines,
+                link,
+                costs(step, principal),
+                day + dt.timedelta(days=FOURTEEN_DAYS_SAFE),
+                dedupe_key(step.id, invoice_ids, channel),
+                channel=channel,
+            )
+            if message_id is None:
+                skipped[channel] = MISSING[channel]
+            else:
+                message_ids.append(message_id)
+                sent_by.append(channel)
+        if not message_ids:
             session.rollback()
             return None
     session.add_all(
-        InvoiceReminder(invoice_id=i.id, step_id=step.id, sent_on=day, message_id=message_id)
+        InvoiceReminder(
+            invoice_id=i.id,
+            step_id=step.id,
+            sent_on=day,
+            message_id=message_ids[0] if message_ids else None,
+        )
         for i in invoices
     )
-    action = "reminder.sent" if message_id else "dunning.ready_for_collection"
-    audit.record_each(
-        session, "system", action, debtor.id, invoice_ids, channel="email", step=step.kind
-    )
+    if message_ids:
+        audit.record_each(
+            session,
+            "system",
+            "reminder.sent",
+            debtor.id,
+            invoice_ids,
+            channel=sent_by[0],
+            channels=sent_by,
+            skipped=skipped,
+            step=step.kind,
+        )
+    else:
+        audit.record_each(
+            session,
+            "system",
+            "dunning.ready_for_collection",
+            debtor.id,
+            invoice_ids,
+            step=step.kind,
+        )
     session.flush()
-    return message_id is not None
+    return len(message_ids)
 
 
 def preview(session: Session, day: dt.date) -> Counter[str]:

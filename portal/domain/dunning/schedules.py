@@ -1,6 +1,7 @@
 """Shaping reminder schedules: steps in offset order, with the legal order kept.
 
-Rules an edit must keep: offsets from -60 to 365 days and all different; collection costs
+Rules an edit must keep: offsets from -60 to 365 days and all different; at least one
+channel per step (email, SMS, letter); collection costs
 only on a formal notice or a 14-day letter; a 14-day letter only after an earlier reminder
 or notice (a consumer never gets one out of the blue); a step that was already sent for an
 invoice stays (its record is the guard against sending it twice), though it can be changed.
@@ -16,7 +17,15 @@ from sqlalchemy.orm import Session
 
 from portal.domain import audit
 from portal.domain.problems import N_, Problem
-from portal.models import FEE_RULES, STEP_KINDS, InvoiceReminder, ReminderSchedule, ReminderStep
+from portal.models import (
+    CHANNELS,
+    FEE_RULES,
+    STEP_KINDS,
+    InvoiceReminder,
+    ReminderSchedule,
+    ReminderStep,
+    channels_value,
+)
 
 GAP_RULE = N_("The gap between steps is a number of days from 0 to 90.")
 
@@ -35,6 +44,7 @@ class StepInput:
     fee_rule: str
     min_open_cents: int
     delete: bool = False
+    channels: tuple[str, ...] = ("email",)
 
 
 def check(steps: Sequence[StepInput]) -> None:
@@ -48,6 +58,8 @@ def check(steps: Sequence[StepInput]) -> None:
             raise ScheduleProblem(N_("Days must lie between -60 and 365."))
         if step.kind not in STEP_KINDS or step.fee_rule not in FEE_RULES:
             raise ScheduleProblem(N_("Choose a kind and a cost rule from the lists."))
+        if not step.channels or not set(step.channels) <= set(CHANNELS):
+            raise ScheduleProblem(N_("Choose at least one channel for every step."))
         if step.min_open_cents < 0:
             raise ScheduleProblem(N_("The minimum open amount cannot be negative."))
         if step.fee_rule != "none" and step.kind not in ("notice", "fourteen_day"):
@@ -89,6 +101,7 @@ def save(
         step = existing or ReminderStep(schedule=schedule, position=-(len(by_id) + len(kept) + 1))
         step.offset_days, step.kind = wanted.offset_days, wanted.kind
         step.fee_rule, step.min_open_cents = wanted.fee_rule, wanted.min_open_cents
+        step.channels = channels_value(wanted.channels)
         kept.append(step)
     session.flush()
     for position, step in enumerate(sorted(kept, key=lambda s: s.offset_days), start=1):
@@ -100,8 +113,10 @@ def save(
         "admin.schedule_saved",
         schedule=schedule.name,
         steps=[
-            (s.offset_days, s.kind, s.fee_rule) for s in sorted(kept, key=lambda s: s.offset_days)
+            (s.offset_days, s.kind, s.fee_rule, s.channels)
+            for s in sorted(kept, key=lambda s: s.offset_days)
         ],
+        sms_daytime_only=schedule.sms_daytime_only,
     )
 
 
@@ -112,7 +127,9 @@ def copy_schedule(
     name = name.strip()[:80]
     if not name or session.scalar(select(ReminderSchedule.id).where(ReminderSchedule.name == name)):
         raise ScheduleProblem(N_("Give the schedule a name no other schedule has."))
-    schedule = ReminderSchedule(name=name, min_gap_days=source.min_gap_days)
+    schedule = ReminderSchedule(
+        name=name, min_gap_days=source.min_gap_days, sms_daytime_only=source.sms_daytime_only
+    )
     schedule.steps = [
         ReminderStep(
             position=s.position,
@@ -120,6 +137,7 @@ def copy_schedule(
             kind=s.kind,
             fee_rule=s.fee_rule,
             min_open_cents=s.min_open_cents,
+            channels=s.channels,
         )
         for s in source.steps
     ]

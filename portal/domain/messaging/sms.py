@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
@@ -224,13 +224,17 @@ def queue_sms(
     not_before: dt.datetime | None = None,
     window: SendWindow | None = None,
     sender: str = "",
+    render_key: str | None = None,
+    render_data: dict[str, Any] | None = None,
 ) -> OutboxMessage:
     """Add an SMS to the outbox in the caller's transaction.
 
     `recipient` must be E.164 (`portal.domain.phones.normalise` makes it so). The text
     goes out at `not_before` (default: now); with `window` (e.g. `DAYTIME`) that moment
     moves to the next allowed hour, so a text queued at 21:30 leaves at 09:00 the next
-    day. `sender` (an alphanumeric id or number) defaults to SMS_FROM when sent.
+    day. `sender` (an alphanumeric id or number) defaults to SMS_FROM when sent. With
+    `render_key` the body may be empty: the worker writes it from `render_data` just
+    before sending, as for email.
     """
     if not E164.match(recipient):
         raise ValueError(f"an SMS recipient must be an E.164 number, not {recipient!r}")
@@ -241,19 +245,22 @@ def queue_sms(
         channel="sms",
         kind=kind,
         recipient=recipient,
-        subject=_first_line(body),  # the admin outbox lists messages by subject
+        subject=first_line(body),  # the admin outbox lists messages by subject
         body_text=body,
         sender=sender,
         debtor_id=debtor_id,
         brand_id=brand_id,
         dedupe_key=dedupe_key,
         next_attempt_at=when,
+        render_key=render_key,
+        render_data=render_data,
     )
     session.add(message)
     return message
 
 
-def _first_line(body: str, limit: int = 60) -> str:
+def first_line(body: str, limit: int = 60) -> str:
+    """The start of a text, for the outbox's subject column."""
     line = body.strip().splitlines()[0] if body.strip() else ""
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
@@ -266,11 +273,13 @@ def send_pending(
     default_sender: str = "",
     now: Callable[[], dt.datetime] = utcnow,
     limit: int = 100,
+    render: outbox.Renderer | None = None,
 ) -> outbox.SendResult:
     """Send due SMS one by one, each in its own short transaction (as email is sent).
 
     The row is `sending` and committed before the provider is called, so a crash mid-call
-    leaves a visible `sending` row that is not sent again blindly.
+    leaves a visible `sending` row that is not sent again blindly. A text queued with a
+    render_key is written by `render` in the claiming transaction, like an email.
     """
     result = outbox.SendResult()
     for _ in range(limit):
@@ -280,6 +289,15 @@ def send_pending(
             if message is None:
                 session.commit()
                 return result
+            if (
+                message.render_key
+                and not message.body_text
+                and not outbox._render(session, message, render)
+            ):
+                session.commit()
+                result.dropped += message.status == OutboxStatus.DROPPED
+                result.failed += message.status == OutboxStatus.FAILED
+                continue
             to, text = message.recipient, message.body_text
             sender = message.sender or default_sender
             message_id = message.id

@@ -1,6 +1,7 @@
 """Message templates that admins edit: sandboxed Jinja, per brand, key and language.
 
-A template has three parts (subject, HTML body, plain-text body). Each save is a new
+A mail has three parts (subject, HTML body, plain-text body), an SMS one (its text: a
+spec names its `parts`). Each save is a new
 version; the highest version is the one in use, and no version at all means the shipped
 default from `defaults/<language>.toml`. Reverting saves an old version again as the newest.
 
@@ -34,7 +35,7 @@ from portal.domain import audit
 from portal.domain.problems import N_, Problem
 from portal.models import LANGUAGES, MessageTemplate
 
-PARTS = ("subject", "html", "text")
+PARTS = ("subject", "html", "text")  # every part a template can have
 MAX_SOURCE = 20_000  # characters per part
 MAX_OUTPUT = 200_000  # characters per rendered part
 
@@ -47,9 +48,10 @@ class Spec:
     """One editable message: the variables it may use and those it must use, per part."""
 
     key: str
-    group: str  # "reminder" or "system"
+    group: str  # "reminder", "sms" or "system"
     variables: tuple[str, ...]
     required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    parts: tuple[str, ...] = PARTS  # the parts an admin writes; an SMS has only "text"
 
 
 def _reminder(kind: str, legal: bool) -> Spec:
@@ -62,6 +64,25 @@ def _reminder(kind: str, legal: bool) -> Spec:
     )
 
 
+def _sms(kind: str) -> Spec:
+    """The SMS of a reminder step: one plain-text part that must carry the pay-link."""
+    return Spec(
+        f"sms_{kind}",
+        "sms",
+        (*_COMMON, "invoices", "total", "pay_link", "step", "costs", "deadline"),
+        {"text": ("pay_link",)},
+        parts=("text",),
+    )
+
+
+SMS_PREFIX = "sms_"
+
+
+def sms_key(step_kind: str) -> str:
+    """The template key of a step's SMS ("sms_reminder")."""
+    return SMS_PREFIX + step_kind
+
+
 SPECS: dict[str, Spec] = {
     s.key: s
     for s in (
@@ -69,6 +90,10 @@ SPECS: dict[str, Spec] = {
         _reminder("reminder", legal=False),
         _reminder("notice", legal=True),
         _reminder("fourteen_day", legal=True),
+        _sms("nudge"),
+        _sms("reminder"),
+        _sms("notice"),
+        _sms("fourteen_day"),
         Spec(
             "login_link",
             "system",
@@ -238,7 +263,10 @@ def _env(part: str) -> _Sandbox:
 def _defaults(language: str) -> dict[str, Source]:
     raw = resources.files("portal.domain.messaging").joinpath(f"defaults/{language}.toml")
     data = tomllib.loads(raw.read_text(encoding="utf-8"))
-    return {key: Source(v["subject"], v["html"], v["text"]) for key, v in data.items()}
+    return {
+        key: Source(v.get("subject", ""), v.get("html", ""), v.get("text", ""))
+        for key, v in data.items()
+    }
 
 
 def default(key: str, language: str) -> Source:
@@ -299,7 +327,7 @@ def check(key: str, source: Source, sample: Mapping[str, Mapping[str, Any]]) -> 
     """
     spec = SPECS[key]
     faults: list[Fault] = []
-    for part in PARTS:
+    for part in spec.parts:
         text = source.part(part)
         if len(text) > MAX_SOURCE:
             faults.append(
@@ -407,11 +435,18 @@ def _one_line(text: str) -> str:
 
 
 def render(
-    source: Source, html_context: Mapping[str, Any], text_context: Mapping[str, Any]
+    source: Source,
+    html_context: Mapping[str, Any],
+    text_context: Mapping[str, Any],
+    parts: tuple[str, ...] = PARTS,
 ) -> Rendered:
-    """Render a checked template; raises InvalidTemplate if it fails after all."""
+    """Render a checked template's `parts` (the others stay empty); raises InvalidTemplate
+    if it fails after all."""
     out = []
     for part in PARTS:
+        if part not in parts:
+            out.append("")
+            continue
         try:
             out.append(
                 _render_part(
@@ -438,6 +473,8 @@ def save(
     faults = check(key, source, sample)
     if faults:
         raise InvalidTemplate(faults)
+    parts = SPECS[key].parts
+    source = Source(*(source.part(p) if p in parts else "" for p in PARTS))
     previous = latest(session, brand_id, key, language)
     row = MessageTemplate(
         brand_id=brand_id,

@@ -95,6 +95,11 @@ def token(link: PayLink, secret_key: str) -> str:
     return str(_serializer(secret_key).dumps([link.id, link.nonce]))
 
 
+def sample_token(secret_key: str) -> str:
+    """A token as long as a real one (for previews that count characters); opens nothing."""
+    return str(_serializer(secret_key).dumps([10_000_000, "x" * 16]))
+
+
 def resolve(
     session: Session, raw: str, secret_key: str, now: dt.datetime | None = None
 ) -> Resolved:
