@@ -85,7 +85,6 @@ def invoice_send_step(invoice_id: int) -> BaseResponse:
             ReminderMails(settings),
             today(settings.portal_timezone),
             actor(),
-            link_days=settings.pay_link_days,
         )
     except engine.SendRefused as exc:
         db.session.rollback()

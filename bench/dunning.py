@@ -4,7 +4,7 @@ Invoices of consumers in the Netherlands follow the default schedule; their due 
 spread over the 100 days before the bench date and the steps they have passed are already
 recorded, except that about 4% missed a run. So roughly 10% of invoices are due for a step
 on the bench date (DESIGN.md section 9). Prints the time of `due_steps` (one SQL query)
-and, with --full-run, of `engine.run` (groups, pay-links, (invoice, step) records and one
+and, with --full-run, of `engine.run` (groups, (invoice, step) records and one
 outbox row per message; the mails are written when sent). With --smtp N it then sends N
 of those messages to a local SMTP server (aiosmtpd) through the outbox worker's code,
 rendering each one, with the rate limit off. Not part of the test run.
@@ -176,7 +176,7 @@ def measure(url: str, instance: Path, full_run: bool, smtp: int) -> None:
                 result = engine.run(db.session(), DAY, ReminderMails(app.config["SETTINGS"]))  # type: ignore[attr-defined]
             elapsed = time.perf_counter() - started
             print(
-                f"full run (evaluation + pay-links + outbox rows): "
+                f"full run (evaluation + step records + outbox rows; pay-links come when written): "
                 f"{elapsed:.1f} s, {result.messages:,} messages for {result.invoices:,} "
                 f"invoices ({result.messages / elapsed:.0f} messages/s)"
             )

@@ -378,25 +378,25 @@ class ReminderMails(PaymentMails):
         debtor: Debtor,
         step: ReminderStep,
         invoices: Sequence[Invoice],
-        link: PayLink,
         costs_cents: int,
         deadline: dt.date,
         dedupe_key: str,
         channel: str = "email",
-    ) -> int | None:
-        """Queue one reminder for all `invoices` on `channel`; None when the debtor cannot
-        be reached that way (no email address, no E.164 phone, no postal address).
+    ) -> OutboxMessage | None:
+        """Add one reminder for all `invoices` on `channel` to the session (not flushed);
+        None when the debtor cannot be reached that way (no email address, no E.164 phone,
+        no postal address).
 
         Only what to write goes into the outbox now; the worker writes the mail or SMS
         when it sends it (`SendTimeRenderer`), and a letter is written when it is printed
-        (`LetterWriter`), so a run of many thousands stays quick.
+        (`LetterWriter`); the pay-link is made then too. So a run of many thousands stays
+        quick.
         """
         if not engine.reachable(debtor, channel):
             return None
         data = {
             "step_kind": step.kind,
             "invoice_ids": [i.id for i in invoices],
-            "pay_link_id": link.id,
             "costs_cents": costs_cents,
             "deadline": deadline.isoformat(),
         }
@@ -437,8 +437,7 @@ class ReminderMails(PaymentMails):
                 render_key="reminder",
                 render_data=data,
             )
-        session.flush()
-        return message.id
+        return message
 
     def reminder_composer(
         self,
@@ -467,8 +466,7 @@ class ReminderMails(PaymentMails):
         )
         if not invoices:
             return None
-        link = session.get_one(PayLink, data["pay_link_id"])
-        url = pay_link_url(link, self.settings)
+        url = pay_link_url(self._link_of(session, message, debtor, invoices), self.settings)
         composer = reminder_values(
             self.composer(debtor),
             data["step_kind"],
@@ -478,6 +476,24 @@ class ReminderMails(PaymentMails):
             deadline or dt.date.fromisoformat(data["deadline"]),
         )
         return pay_button(composer, url) if pay_button else composer
+
+    def _link_of(
+        self, session: Session, message: OutboxMessage, debtor: Debtor, invoices: list[Invoice]
+    ) -> PayLink:
+        """The message's pay-link, made the first time it is written (for what is open)."""
+        data = message.render_data or {}
+        if data.get("pay_link_id"):
+            return session.get_one(PayLink, data["pay_link_id"])
+        link = paylinks.create(
+            session,
+            debtor,
+            invoices,
+            actor="system",
+            purpose="reminder",
+            days=self.settings.pay_link_days,
+        )
+        message.render_data = {**data, "pay_link_id": link.id}
+        return link
 
     def new_invoices(
         self,

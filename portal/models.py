@@ -740,3 +740,5 @@ class InvoiceReminder(Base):
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbox_message.id", ondelete="SET NULL")
     )
+
+    message: Mapped[OutboxMessage | None] = relationship()

@@ -169,7 +169,6 @@ def run_dunning_now(day: dt.date | None = None, *, dry_run: bool = False) -> Any
             when,
             ReminderMails(settings),
             dry_run=dry_run,
-            link_days=settings.pay_link_days,
         )
         db.session.commit()
         if result.messages:

@@ -158,13 +158,17 @@ def test_a_second_run_the_same_day_sends_nothing(app, segment):
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
 
 
-def test_a_run_killed_halfway_never_sends_a_step_twice(app, segment, monkeypatch):
+@pytest.mark.parametrize("chunk", [1, 500])
+def test_a_run_killed_halfway_never_sends_a_step_twice(app, segment, monkeypatch, chunk):
+    """Killed after the first group: with chunks of one group the first is committed and
+    the rerun sends only the second; in one big chunk nothing was committed and the rerun
+    sends both. Either way each debtor gets exactly one message."""
     first = create_debtor(segment_id=segment.id)
     second = create_debtor(segment_id=segment.id)
     for debtor in (first, second):
         create_invoice(debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE)
     day = DUE + dt.timedelta(days=7)
-    real = engine._send_group
+    real = engine._queue_group
     calls = []
 
     def crash_on_second(*args, **kwargs):
@@ -173,12 +177,13 @@ def test_a_run_killed_halfway_never_sends_a_step_twice(app, segment, monkeypatch
             raise RuntimeError("worker killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "_send_group", crash_on_second)
+    monkeypatch.setattr(engine, "CHUNK", chunk)
+    monkeypatch.setattr(engine, "_queue_group", crash_on_second)
     with pytest.raises(RuntimeError):
         run(app, day)
     db.session.rollback()
-    monkeypatch.setattr(engine, "_send_group", real)
-    assert run(app, day).messages == 1  # only the group the crash interrupted
+    monkeypatch.setattr(engine, "_queue_group", real)
+    assert run(app, day).messages == (1 if chunk == 1 else 2)
     counts = db.session.execute(
         select(OutboxMessage.debtor_id, func.count()).group_by(OutboxMessage.debtor_id)
     ).all()

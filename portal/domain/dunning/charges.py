@@ -183,15 +183,21 @@ def _add_line(
 
 def open_charges(session: Session, debtor_id: int) -> list[Invoice]:
     """The debtor's open cost and interest lines, oldest first."""
-    return list(
-        session.scalars(
-            select(Invoice)
-            .where(
-                Invoice.debtor_id == debtor_id,
-                Invoice.kind.in_((InvoiceKind.COSTS.value, InvoiceKind.INTEREST.value)),
-                Invoice.status == InvoiceStatus.OPEN.value,
-                Invoice.open_cents > 0,
-            )
-            .order_by(Invoice.due_date, Invoice.id)
+    return open_charges_of(session, {debtor_id}).get(debtor_id, [])
+
+
+def open_charges_of(session: Session, debtor_ids: set[int]) -> dict[int, list[Invoice]]:
+    """Open cost and interest lines of several debtors, oldest first, in one query."""
+    found: dict[int, list[Invoice]] = {}
+    for line in session.scalars(
+        select(Invoice)
+        .where(
+            Invoice.debtor_id.in_(debtor_ids),
+            Invoice.kind.in_((InvoiceKind.COSTS.value, InvoiceKind.INTEREST.value)),
+            Invoice.status == InvoiceStatus.OPEN.value,
+            Invoice.open_cents > 0,
         )
-    )
+        .order_by(Invoice.due_date, Invoice.id)
+    ):
+        found.setdefault(line.debtor_id, []).append(line)
+    return found

@@ -26,20 +26,19 @@ from typing import Any, Protocol
 from sqlalchemy import Date, and_, exists, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.sql.expression import FunctionElement
 
 from portal.domain import audit, phones
 from portal.domain.dunning import charges
 from portal.domain.dunning.fees import belgian_b2c, wik
-from portal.domain.payments import paylinks
 from portal.models import (
     Debtor,
     Invoice,
     InvoiceKind,
     InvoiceReminder,
     InvoiceStatus,
-    PayLink,
+    OutboxMessage,
     ReminderSchedule,
     ReminderStep,
     Segment,
@@ -172,14 +171,13 @@ class ReminderMailer(Protocol):
         debtor: Debtor,
         step: ReminderStep,
         invoices: Sequence[Invoice],
-        link: PayLink,
         costs_cents: int,
         deadline: dt.date,
         dedupe_key: str,
         channel: str = "email",
-    ) -> int | None:
-        """Queue it on `channel`; the outbox message id, or None when the debtor cannot be
-        reached that way."""
+    ) -> OutboxMessage | None:
+        """Add it to the session on `channel` (not flushed), or None when the debtor cannot
+        be reached that way. Its pay-link is made when the message is written."""
         ...
 
 
@@ -204,15 +202,22 @@ def costs(step: ReminderStep, principal_cents: int) -> int:
     return 0
 
 
+CHUNK = 500  # groups per transaction: a crash loses at most a chunk, never sends twice
+
+
 def run(
     session: Session,
     day: dt.date,
     mailer: ReminderMailer | None,
     *,
     dry_run: bool = False,
-    link_days: int = paylinks.DEFAULT_DAYS,
 ) -> RunResult:
-    """Send every due step: one message per debtor and step, committed group by group."""
+    """Send every due step: one message per debtor, step and channel.
+
+    Groups are written in chunks, each chunk one transaction with what it needs loaded
+    up front. When an overlapping run recorded some (invoice, step) first, the unique key
+    refuses the chunk, and it is written again group by group, skipping those.
+    """
     if not dry_run:
         charges.add_lapsed(session, day)  # letters whose 14 days have passed: costs are due
         session.commit()
@@ -220,28 +225,92 @@ def run(
     for due in due_steps(session, day):
         groups[(due.debtor_id, due.step_id)].append(due.invoice_id)
     result = RunResult(day)
-    steps = {s.id: s for s in session.scalars(select(ReminderStep))}
-    for (debtor_id, step_id), invoice_ids in groups.items():
-        step = steps[step_id]
-        if dry_run:
-            result.by_kind[step.kind] += 1
+    steps = {
+        s.id: s
+        for s in session.scalars(select(ReminderStep).options(joinedload(ReminderStep.schedule)))
+    }
+    if dry_run:
+        for (_debtor, step_id), invoice_ids in groups.items():
+            result.by_kind[steps[step_id].kind] += 1
             result.invoices += len(invoice_ids)
-            continue
+        return result
+    items = list(groups.items())
+    for start in range(0, len(items), CHUNK):
+        chunk = items[start : start + CHUNK]
         try:
-            sent = _send_group(session, day, mailer, debtor_id, step, invoice_ids, link_days)
+            outcomes = _write_chunk(session, day, mailer, steps, chunk)
             session.commit()
-        except IntegrityError:  # an overlapping run recorded this step first
+        except IntegrityError:  # an overlapping run was here first: one group at a time
             session.rollback()
-            result.skipped += 1
-            continue
-        if sent is None:
-            result.skipped += 1
-        else:
-            result.by_kind[step.kind] += 1
-            result.invoices += len(invoice_ids)
-            result.messages += sent
-            result.flagged += int(not sent)
+            outcomes = [_write_one(session, day, mailer, steps, key, ids) for key, ids in chunk]
+        for step, invoice_ids, sent in outcomes:
+            _count(result, step, invoice_ids, sent)
     return result
+
+
+Outcome = tuple[ReminderStep, list[int], int | None]
+
+
+def _write_one(
+    session: Session,
+    day: dt.date,
+    mailer: ReminderMailer | None,
+    steps: dict[int, ReminderStep],
+    key: tuple[int, int],
+    invoice_ids: list[int],
+) -> Outcome:
+    debtor_id, step_id = key
+    try:
+        sent = _send_group(session, day, mailer, debtor_id, steps[step_id], invoice_ids)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        sent = None
+    return steps[step_id], invoice_ids, sent
+
+
+def _count(result: RunResult, step: ReminderStep, invoice_ids: list[int], sent: int | None) -> None:
+    if sent is None:
+        result.skipped += 1
+        return
+    result.by_kind[step.kind] += 1
+    result.invoices += len(invoice_ids)
+    result.messages += sent
+    result.flagged += int(not sent)
+
+
+def _write_chunk(
+    session: Session,
+    day: dt.date,
+    mailer: ReminderMailer | None,
+    steps: dict[int, ReminderStep],
+    chunk: list[tuple[tuple[int, int], list[int]]],
+) -> list[Outcome]:
+    """Queue every group of the chunk (the caller commits), loading in four queries."""
+    debtor_ids = {debtor_id for (debtor_id, _step), _ids in chunk}
+    invoice_ids = [i for _key, ids in chunk for i in ids]
+    invoices = {
+        i.id: i for i in session.scalars(select(Invoice).where(Invoice.id.in_(invoice_ids)))
+    }
+    debtors = {
+        d.id: d
+        for d in session.scalars(
+            select(Debtor)
+            .where(Debtor.id.in_(debtor_ids))
+            .options(selectinload(Debtor.emails), joinedload(Debtor.brand))
+        )
+    }
+    extra = charges.open_charges_of(session, debtor_ids)
+    outcomes = []
+    for (debtor_id, step_id), ids in chunk:
+        group = sorted((invoices[i] for i in ids), key=lambda i: (i.due_date, i.id))
+        step = steps[step_id]
+        sent = _queue_group(
+            session, day, mailer, debtors[debtor_id], step, group, extra.get(debtor_id, [])
+        )
+        outcomes.append((step, ids, sent))
+    session.flush()
+    return outcomes
 
 
 def _send_group(
@@ -251,17 +320,40 @@ def _send_group(
     debtor_id: int,
     step: ReminderStep,
     invoice_ids: list[int],
-    link_days: int,
 ) -> int | None:
-    """How many messages were queued (one per channel that reaches the debtor; 0 for a
-    marking step), or None when no channel of the step reaches the debtor."""
+    """Load one group and queue it (the caller commits); see `_queue_group`."""
     invoices = list(
         session.scalars(
-            select(Invoice).where(Invoice.id.in_(invoice_ids)).order_by(Invoice.due_date)
+            select(Invoice)
+            .where(Invoice.id.in_(invoice_ids))
+            .order_by(Invoice.due_date, Invoice.id)
         )
     )
     debtor = session.get_one(Debtor, debtor_id)
-    message_ids: list[int] = []
+    sent = _queue_group(
+        session, day, mailer, debtor, step, invoices, charges.open_charges(session, debtor_id)
+    )
+    session.flush()
+    return sent
+
+
+def _queue_group(
+    session: Session,
+    day: dt.date,
+    mailer: ReminderMailer | None,
+    debtor: Debtor,
+    step: ReminderStep,
+    invoices: list[Invoice],
+    extra: list[Invoice],
+) -> int | None:
+    """How many messages were queued (one per channel that reaches the debtor; 0 for a
+    marking step), or None when no channel of the step reaches the debtor.
+
+    `extra` are the debtor's open cost and interest lines: listed in the message and paid
+    through the same pay-link.
+    """
+    invoice_ids = [i.id for i in invoices]
+    messages: list[OutboxMessage] = []
     sent_by: list[str] = []
     skipped: dict[str, str] = {}
     if step.kind != "collection":
@@ -271,44 +363,38 @@ def _send_group(
         skipped = {c: MISSING[c] for c in channels if not reachable(debtor, c)}
         if len(skipped) == len(channels):
             return None
-        # costs and interest already charged travel along: listed, and on the same pay-link
-        lines = [*invoices, *charges.open_charges(session, debtor.id)]
-        link = paylinks.create(
-            session, debtor, lines, actor="system", purpose="reminder", days=link_days
-        )
+        lines = [*invoices, *extra]
         principal = sum(i.open_cents for i in invoices)
         for channel in channels:
             if channel in skipped:
                 continue
-            message_id = mailer.reminder(
+            message = mailer.reminder(
                 session,
                 debtor,
                 step,
                 lines,
-                link,
                 costs(step, principal),
                 day + dt.timedelta(days=FOURTEEN_DAYS_SAFE),
                 dedupe_key(step.id, invoice_ids, channel),
                 channel=channel,
             )
-            if message_id is None:
+            if message is None:
                 skipped[channel] = MISSING[channel]
             else:
-                message_ids.append(message_id)
+                messages.append(message)
                 sent_by.append(channel)
-        if not message_ids:
-            session.rollback()
+        if not messages:
             return None
     session.add_all(
         InvoiceReminder(
             invoice_id=i.id,
             step_id=step.id,
             sent_on=day,
-            message_id=message_ids[0] if message_ids else None,
+            message=messages[0] if messages else None,
         )
         for i in invoices
     )
-    if message_ids:
+    if messages:
         audit.record_each(
             session,
             "system",
@@ -329,8 +415,7 @@ def _send_group(
             invoice_ids,
             step=step.kind,
         )
-    session.flush()
-    return len(message_ids)
+    return len(messages)
 
 
 def preview(session: Session, day: dt.date) -> Counter[str]:
@@ -367,7 +452,6 @@ def send_now(
     mailer: ReminderMailer,
     day: dt.date,
     actor: str,
-    link_days: int = paylinks.DEFAULT_DAYS,
 ) -> None:
     """An admin sends one step of the invoice's schedule today (the caller commits).
 
@@ -386,7 +470,7 @@ def send_now(
     )
     if done is not None:
         raise SendRefused("already_sent")
-    sent = _send_group(session, day, mailer, invoice.debtor_id, step, [invoice.id], link_days)
+    sent = _send_group(session, day, mailer, invoice.debtor_id, step, [invoice.id])
     if sent is None:
         raise SendRefused("no_address")
     audit.record(
