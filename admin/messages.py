@@ -11,7 +11,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -30,6 +29,7 @@ from portal.domain.clock import today
 from portal.domain.messaging import sms, templates
 from portal.domain.messaging.outbox import LOGO_CID, queue_email
 from portal.forms import ConfirmForm
+from portal.htmx import sandboxed_html
 from portal.mails import logo_data_uri, preview_composer, sample_contexts, sender_for
 from portal.models import LANGUAGES, AdminUser, Brand, Debtor, Invoice, TemplatePreview, utcnow
 
@@ -215,12 +215,7 @@ def message_preview_html(token: str) -> Any:
     row = db.session.get(TemplatePreview, token)
     if row is None or row.admin_user_id != _me().id:
         abort(404)
-    response = make_response(row.html)
-    response.headers["Content-Security-Policy"] = (
-        "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-        "frame-ancestors 'self'"
-    )
-    return response
+    return sandboxed_html(row.html)
 
 
 @bp.post("/messages/<int:brand_id>/<key>/<language>")

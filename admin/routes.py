@@ -10,7 +10,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    make_response,
     redirect,
     render_template,
     request,
@@ -38,6 +37,7 @@ from portal.domain import dashboard as figures
 from portal.domain.clock import today
 from portal.extensions import limiter
 from portal.forms import ConfirmForm
+from portal.htmx import sandboxed_html
 from portal.mails import queue_admin_reset_mail
 from portal.models import AdminUser, AuditEvent, OutboxMessage
 
@@ -173,12 +173,7 @@ def outbox_message(message_id: int) -> str:
 def outbox_message_html(message_id: int) -> Response:
     """The mail's HTML, sandboxed: no scripts, no requests out, framed only by our page."""
     message = db.session.get(OutboxMessage, message_id) or abort(404)
-    response = make_response(message.body_html or "<p>(no HTML part)</p>")
-    response.headers["Content-Security-Policy"] = (
-        "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-        "frame-ancestors 'self'"
-    )
-    return response
+    return sandboxed_html(message.body_html or "<p>(no HTML part)</p>")
 
 
 @bp.get("/users")

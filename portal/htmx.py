@@ -32,3 +32,15 @@ def redirect_to(url: str) -> BaseResponse:
         response.headers["HX-Redirect"] = url
         return response
     return redirect(url, code=303)
+
+
+SANDBOXED_HTML_CSP = (
+    "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
+)
+
+
+def sandboxed_html(html: str) -> Response:
+    """Untrusted HTML (a mail) for an iframe of our own: no scripts, no requests out."""
+    response = make_response(html)
+    response.headers["Content-Security-Policy"] = SANDBOXED_HTML_CSP
+    return response

@@ -514,7 +514,20 @@ class ReminderMails(PaymentMails):
 
 
 class SendTimeRenderer(ReminderMails):
-    """Writes messages that were queued with a render_key, just before they are sent."""
+    """Writes messages that were queued with a render_key, just before they are sent.
+
+    One renderer serves one batch of the worker, and looks each brand's text up once.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._sources: dict[tuple[int, str, str], templates.Source] = {}
+
+    def _source(self, session: Session, composer: Composer, key: str) -> templates.Source:
+        memo = (composer.brand.id, key, composer.language)
+        if memo not in self._sources:
+            self._sources[memo] = templates.current(session, *memo)
+        return self._sources[memo]
 
     def __call__(self, session: Session, message: OutboxMessage) -> bool:
         """Fill in subject and bodies (an SMS: its text); False when none of the invoices
@@ -524,14 +537,13 @@ class SendTimeRenderer(ReminderMails):
             return False
         kind = message.render_data["step_kind"] if message.render_data else ""
         if message.channel == "sms":
-            source = templates.current(
-                session, composer.brand.id, templates.sms_key(kind), composer.language
+            message.body_text = composer.render_sms(
+                self._source(session, composer, templates.sms_key(kind))
             )
-            message.body_text = composer.render_sms(source)
             message.subject = sms.first_line(message.body_text)
             return True
-        message.subject, message.body_text, message.body_html = render_message(
-            session, composer, kind
+        message.subject, message.body_text, message.body_html = composer.render(
+            self._source(session, composer, kind), f"cid:{LOGO_CID}"
         )
         return True
 

@@ -338,7 +338,8 @@ class OutboxMessage(Base):
         CheckConstraint(_in("channel", ("email", "sms", "letter")), name="channel"),
         CheckConstraint(_in("status", OutboxStatus), name="status"),
         CheckConstraint("attempts >= 0", name="attempts"),
-        Index("ix_outbox_message_status_next", "status", "next_attempt_at"),
+        # the worker's claim: the oldest due message of a channel, read in index order
+        Index("ix_outbox_message_due", "channel", "status", "next_attempt_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -740,5 +741,3 @@ class InvoiceReminder(Base):
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbox_message.id", ondelete="SET NULL")
     )
-
-    message: Mapped[OutboxMessage | None] = relationship()

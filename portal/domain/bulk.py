@@ -7,7 +7,9 @@ import json
 from collections.abc import Iterable
 from typing import Any, cast
 
+import psycopg
 from sqlalchemy import JSON, Table
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.db import Base
@@ -38,6 +40,12 @@ def insert_rows(session: Session, model: type[Base], rows: Iterable[dict[str, An
     raw = connection.connection.driver_connection
     assert raw is not None
     names = ", ".join(f'"{c}"' for c in columns)
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-        for row in everything:
-            copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in everything:
+                copy.write_row(
+                    [json.dumps(row[c]) if c in json_columns else row[c] for c in columns]
+                )
+    except psycopg.errors.IntegrityError as exc:  # as SQLAlchemy reports it on SQLite
+        raise IntegrityError(statement, None, exc) from exc

@@ -238,8 +238,6 @@ def test_reminders_arrive_over_smtp_with_text_html_and_the_logo(app, segment, in
     assert image["Content-ID"] == "<brand-logo>" and image.get_content() == logo
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "reminder.sent"))
     assert event.invoice_id == invoice.id and event.details["step"] == "reminder"
-    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "reminder.sent"))
-    assert event.invoice_id == invoice.id and event.details["step"] == "reminder"
 
 
 def test_cli_dry_run_counts(app, segment):

@@ -29,10 +29,12 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.sql.expression import FunctionElement
 
-from portal.domain import audit, phones
+from portal.domain import audit, bulk, phones
 from portal.domain.dunning import charges
 from portal.domain.dunning.fees import belgian_b2c, wik
+from portal.domain.messaging import outbox
 from portal.models import (
+    AuditEvent,
     Debtor,
     Invoice,
     InvoiceKind,
@@ -302,15 +304,48 @@ def _write_chunk(
     }
     extra = charges.open_charges_of(session, debtor_ids)
     outcomes = []
+    rows = _Rows()
     for (debtor_id, step_id), ids in chunk:
         group = sorted((invoices[i] for i in ids), key=lambda i: (i.due_date, i.id))
         step = steps[step_id]
         sent = _queue_group(
-            session, day, mailer, debtors[debtor_id], step, group, extra.get(debtor_id, [])
+            session, day, mailer, debtors[debtor_id], step, group, extra.get(debtor_id, []), rows
         )
         outcomes.append((step, ids, sent))
-    session.flush()
+    rows.write(session)
     return outcomes
+
+
+@dataclass
+class _Rows:
+    """What a chunk records besides its outbox rows, written in two bulk statements once
+    the outbox rows have their ids (the ORM's unit of work is the slow part here)."""
+
+    messages: list[OutboxMessage] = field(default_factory=list)
+    reminders: list[tuple[dict[str, Any], OutboxMessage | None]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, session: Session) -> None:
+        """Outbox rows first (their ids found again by their unique dedupe keys), then the
+        (invoice, step) records that point at them, then the audit events."""
+        for message in self.messages:
+            session.expunge(message)
+        bulk.insert_rows(session, OutboxMessage, (outbox.row_of(m) for m in self.messages))
+        keys = [m.dedupe_key for m in self.messages]
+        ids: dict[str | None, int] = {}
+        for start in range(0, len(keys), 1000):
+            found = session.execute(
+                select(OutboxMessage.dedupe_key, OutboxMessage.id).where(
+                    OutboxMessage.dedupe_key.in_(keys[start : start + 1000])
+                )
+            )
+            ids.update((key, message_id) for key, message_id in found)
+        bulk.insert_rows(
+            session,
+            InvoiceReminder,
+            ({**row, "message_id": ids[m.dedupe_key] if m else None} for row, m in self.reminders),
+        )
+        bulk.insert_rows(session, AuditEvent, self.events)
 
 
 def _send_group(
@@ -330,10 +365,11 @@ def _send_group(
         )
     )
     debtor = session.get_one(Debtor, debtor_id)
+    rows = _Rows()
     sent = _queue_group(
-        session, day, mailer, debtor, step, invoices, charges.open_charges(session, debtor_id)
+        session, day, mailer, debtor, step, invoices, charges.open_charges(session, debtor_id), rows
     )
-    session.flush()
+    rows.write(session)
     return sent
 
 
@@ -345,6 +381,7 @@ def _queue_group(
     step: ReminderStep,
     invoices: list[Invoice],
     extra: list[Invoice],
+    rows: _Rows,
 ) -> int | None:
     """How many messages were queued (one per channel that reaches the debtor; 0 for a
     marking step), or None when no channel of the step reaches the debtor.
@@ -385,36 +422,19 @@ def _queue_group(
                 sent_by.append(channel)
         if not messages:
             return None
-    session.add_all(
-        InvoiceReminder(
-            invoice_id=i.id,
-            step_id=step.id,
-            sent_on=day,
-            message=messages[0] if messages else None,
-        )
-        for i in invoices
+    rows.messages.extend(messages)
+    first = messages[0] if messages else None
+    rows.reminders.extend(
+        ({"invoice_id": i.id, "step_id": step.id, "sent_on": day}, first) for i in invoices
     )
     if messages:
-        audit.record_each(
-            session,
-            "system",
-            "reminder.sent",
-            debtor.id,
-            invoice_ids,
-            channel=sent_by[0],
-            channels=sent_by,
-            skipped=skipped,
-            step=step.kind,
-        )
+        details = {"channel": sent_by[0], "channels": sent_by, "skipped": skipped}
+        action = "reminder.sent"
     else:
-        audit.record_each(
-            session,
-            "system",
-            "dunning.ready_for_collection",
-            debtor.id,
-            invoice_ids,
-            step=step.kind,
-        )
+        details, action = {}, "dunning.ready_for_collection"
+    rows.events.extend(
+        audit.rows_each("system", action, debtor.id, invoice_ids, step=step.kind, **details)
+    )
     return len(messages)
 
 

@@ -63,6 +63,31 @@ def queue_email(
     return message
 
 
+def row_of(message: OutboxMessage, now: dt.datetime | None = None) -> dict[str, Any]:
+    """A new message (not flushed) as a plain row with its defaults, for bulk inserts."""
+    now = now or utcnow()
+    return {
+        "channel": message.channel or "email",
+        "kind": message.kind,
+        "recipient": message.recipient,
+        "subject": message.subject or "",
+        "body_text": message.body_text or "",
+        "body_html": message.body_html or "",
+        "sender": message.sender or "",
+        "status": message.status or OutboxStatus.PENDING.value,
+        "attempts": message.attempts or 0,
+        "last_error": message.last_error or "",
+        "dedupe_key": message.dedupe_key,
+        "debtor_id": message.debtor_id,
+        "brand_id": message.brand_id,
+        "render_key": message.render_key,
+        "render_data": message.render_data,
+        "created_at": message.created_at or now,
+        "next_attempt_at": message.next_attempt_at or now,
+        "sent_at": message.sent_at,
+    }
+
+
 @dataclass
 class SendResult:
     sent: int = 0
@@ -71,6 +96,17 @@ class SendResult:
     failed: int = 0
     rate_limited: bool = False
     dropped: int = 0
+
+    def count(self, status: str) -> None:
+        """Count one message that ended in `status`."""
+        if status == OutboxStatus.SENT:
+            self.sent += 1
+        elif status == OutboxStatus.LOCAL:
+            self.kept_local += 1
+        elif status == OutboxStatus.PENDING:
+            self.retried += 1
+        else:
+            self.failed += 1
 
 
 Renderer = Callable[[Session, OutboxMessage], bool]
@@ -144,14 +180,7 @@ def _send_batch(
             session.commit()
         finally:
             session.close()
-        if outcome.status == OutboxStatus.SENT:
-            result.sent += 1
-        elif outcome.status == OutboxStatus.LOCAL:
-            result.kept_local += 1
-        elif outcome.status == OutboxStatus.PENDING:
-            result.retried += 1
-        else:
-            result.failed += 1
+        result.count(outcome.status)
     return result
 
 
@@ -202,7 +231,7 @@ def _claim_next(session: Session, now: dt.datetime, channel: str = "email") -> O
             OutboxMessage.status == OutboxStatus.PENDING,
             OutboxMessage.next_attempt_at <= now,
         )
-        .order_by(OutboxMessage.id)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)  # ix_outbox_message_due
         .limit(1)
         .with_for_update(skip_locked=True)
     )

@@ -307,14 +307,7 @@ def send_pending(
             session.commit()
         finally:
             session.close()
-        if outcome.status == OutboxStatus.SENT:
-            result.sent += 1
-        elif outcome.status == OutboxStatus.LOCAL:
-            result.kept_local += 1
-        elif outcome.status == OutboxStatus.PENDING:
-            result.retried += 1
-        else:
-            result.failed += 1
+        result.count(outcome.status)
     return result
 
 

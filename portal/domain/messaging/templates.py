@@ -28,7 +28,7 @@ from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from portal.domain import audit
@@ -280,9 +280,8 @@ def current(session: Session, brand_id: int, key: str, language: str) -> Source:
     return Source(row.subject, row.body_html, row.body_text) if row else default(key, language)
 
 
-def latest(session: Session, brand_id: int, key: str, language: str) -> MessageTemplate | None:
-    """The newest saved version, or None while the default is in use."""
-    return session.scalars(
+def _versions(brand_id: int, key: str, language: str) -> Select[MessageTemplate]:
+    return (
         select(MessageTemplate)
         .where(
             MessageTemplate.brand_id == brand_id,
@@ -290,23 +289,17 @@ def latest(session: Session, brand_id: int, key: str, language: str) -> MessageT
             MessageTemplate.language == language,
         )
         .order_by(MessageTemplate.version.desc())
-        .limit(1)
-    ).first()
+    )
+
+
+def latest(session: Session, brand_id: int, key: str, language: str) -> MessageTemplate | None:
+    """The newest saved version, or None while the default is in use."""
+    return session.scalars(_versions(brand_id, key, language).limit(1)).first()
 
 
 def history(session: Session, brand_id: int, key: str, language: str) -> list[MessageTemplate]:
     """Every saved version, newest first."""
-    return list(
-        session.scalars(
-            select(MessageTemplate)
-            .where(
-                MessageTemplate.brand_id == brand_id,
-                MessageTemplate.key == key,
-                MessageTemplate.language == language,
-            )
-            .order_by(MessageTemplate.version.desc())
-        )
-    )
+    return list(session.scalars(_versions(brand_id, key, language)))
 
 
 def edited(session: Session, brand_id: int) -> dict[tuple[str, str], int]:
@@ -514,12 +507,7 @@ def revert(
         source = default(key, language)
     else:
         old = session.scalars(
-            select(MessageTemplate).where(
-                MessageTemplate.brand_id == brand_id,
-                MessageTemplate.key == key,
-                MessageTemplate.language == language,
-                MessageTemplate.version == version,
-            )
+            _versions(brand_id, key, language).where(MessageTemplate.version == version)
         ).first()
         if old is None:
             raise LookupError(version)
