@@ -173,6 +173,7 @@ def schedule_save(schedule_id: int) -> Any:
             raise schedules.ScheduleProblem(schedules.GAP_RULE)
         schedule.min_gap_days = int(gap)
         schedule.sms_daytime_only = request.form.get("sms_daytime_only") == "1"
+        schedule.business_days_only = request.form.get("business_days_only") == "1"
         schedules.save(db.session(), schedule, steps, actor())
     except (ValueError, AmountError) as exc:
         db.session.rollback()

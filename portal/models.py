@@ -680,6 +680,8 @@ class ReminderSchedule(Base):
     min_gap_days: Mapped[int] = mapped_column(Integer, default=7)
     # SMS only between 09:00 and 20:00 Europe/Amsterdam (sms.DAYTIME)
     sms_daytime_only: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # no steps on Saturday or Sunday: what falls due then goes out on Monday
+    business_days_only: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     steps: Mapped[list[ReminderStep]] = relationship(
         back_populates="schedule", order_by="ReminderStep.position", cascade="all, delete-orphan"

@@ -11,7 +11,14 @@ from sqlalchemy import func, select
 from portal.db import db
 from portal.domain.dunning import engine
 from portal.mails import ReminderMails
-from portal.models import AuditEvent, Invoice, InvoiceReminder, OutboxMessage, ReminderStep
+from portal.models import (
+    AuditEvent,
+    Invoice,
+    InvoiceReminder,
+    OutboxMessage,
+    ReminderSchedule,
+    ReminderStep,
+)
 from portal.tasks import send_outbox_now
 from tests.conftest import body_text
 from tests.factories import create_brand, create_debtor, create_invoice
@@ -316,3 +323,41 @@ def test_costs_and_interest_become_debt_after_the_letter_and_are_paid_first(app,
     assert db.session.get(Invoice, costs.id).open_cents == 0
     assert db.session.get(Invoice, interest.id).open_cents == 0
     assert db.session.get(Invoice, invoice.id).open_cents == 300_000 - (50_000 - 42_500 - 1_447)
+
+
+def test_business_days_only_moves_a_weekend_step_to_monday(app, segment):
+    schedule = db.session.get(ReminderSchedule, segment.schedule_id)
+    schedule.business_days_only = True
+    db.session.commit()
+    saturday = dt.date(2026, 10, 24)
+    debtor = create_debtor(segment_id=segment.id)
+    invoice = create_invoice(
+        debtor, invoice_date=saturday - dt.timedelta(days=21), due_date=saturday - dt.timedelta(7)
+    )
+    run(app, saturday)
+    run(app, saturday + dt.timedelta(days=1))
+    assert kinds_sent(invoice) == []
+    run(app, saturday + dt.timedelta(days=2))
+    assert kinds_sent(invoice) == ["reminder"]
+
+
+def test_the_dashboard_counts_tomorrows_messages_per_channel(app, segment, client):
+    from portal.domain.clock import today
+    from tests.admin.test_admin import admin_login
+    from tests.factories import create_admin
+
+    step = db.session.scalar(
+        select(ReminderStep).where(
+            ReminderStep.schedule_id == segment.schedule_id, ReminderStep.kind == "reminder"
+        )
+    )
+    step.channels = "email,sms"
+    db.session.commit()
+    tomorrow = today(app.config["SETTINGS"].portal_timezone) + dt.timedelta(days=1)
+    kwargs = {"invoice_date": tomorrow - dt.timedelta(21), "due_date": tomorrow - dt.timedelta(7)}
+    create_invoice(create_debtor(segment_id=segment.id, phone="+31612345678"), **kwargs)
+    create_invoice(create_debtor(segment_id=segment.id, phone=""), **kwargs)
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "<strong>2</strong> emails" in page and "<strong>1</strong> SMS" in page

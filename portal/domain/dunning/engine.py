@@ -137,6 +137,8 @@ def due_steps(session: Session, day: dt.date) -> list[Due]:
         )
         .order_by(Invoice.debtor_id, step.id, Invoice.due_date, Invoice.id)
     )
+    if day.weekday() >= 5:  # the weekend: schedules on business days wait for Monday
+        query = query.where(ReminderSchedule.business_days_only.is_(False))
     return [Due(*row) for row in session.execute(query)]
 
 
@@ -438,11 +440,36 @@ def _queue_group(
     return len(messages)
 
 
-def preview(session: Session, day: dt.date) -> Counter[str]:
-    """What the run of `day` would send, per step kind (messages: one per debtor and step)."""
+@dataclass
+class Preview:
+    """What a day's run would do: groups per step kind, and messages per channel."""
+
+    by_kind: Counter[str] = field(default_factory=Counter)
+    by_channel: Counter[str] = field(default_factory=Counter)
+
+
+def preview(session: Session, day: dt.date) -> Preview:
+    """What the run of `day` would send: one group per debtor and step; a message per
+    channel of the step that reaches the debtor."""
     groups = {(d.debtor_id, d.step_id) for d in due_steps(session, day)}
-    kinds = dict(session.execute(select(ReminderStep.id, ReminderStep.kind)).all())
-    return Counter(kinds[step_id] for _debtor, step_id in groups)
+    steps = {s.id: s for s in session.scalars(select(ReminderStep))}
+    debtors = {
+        d.id: d
+        for d in session.scalars(
+            select(Debtor)
+            .where(Debtor.id.in_({debtor_id for debtor_id, _step in groups}))
+            .options(selectinload(Debtor.emails))
+        )
+    }
+    result = Preview()
+    for debtor_id, step_id in groups:
+        step = steps[step_id]
+        result.by_kind[step.kind] += 1
+        if step.kind != "collection":
+            result.by_channel.update(
+                c for c in step.channel_list if reachable(debtors[debtor_id], c)
+            )
+    return result
 
 
 def schedule_for(session: Session, debtor: Debtor) -> ReminderSchedule | None:

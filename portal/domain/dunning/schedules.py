@@ -117,6 +117,7 @@ def save(
             for s in sorted(kept, key=lambda s: s.offset_days)
         ],
         sms_daytime_only=schedule.sms_daytime_only,
+        business_days_only=schedule.business_days_only,
     )
 
 
@@ -128,7 +129,10 @@ def copy_schedule(
     if not name or session.scalar(select(ReminderSchedule.id).where(ReminderSchedule.name == name)):
         raise ScheduleProblem(N_("Give the schedule a name no other schedule has."))
     schedule = ReminderSchedule(
-        name=name, min_gap_days=source.min_gap_days, sms_daytime_only=source.sms_daytime_only
+        name=name,
+        min_gap_days=source.min_gap_days,
+        sms_daytime_only=source.sms_daytime_only,
+        business_days_only=source.business_days_only,
     )
     schedule.steps = [
         ReminderStep(
