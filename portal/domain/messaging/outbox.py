@@ -124,8 +124,9 @@ def send_pending(
 ) -> SendResult:
     """Send due email messages one by one, each in its own short transaction.
 
-    A message is marked `sending` and committed before the SMTP conversation, so a
-    crash mid-send leaves a visible `sending` row instead of a silent duplicate.
+    Messages are claimed a few at a time (`CLAIM`): marked `sending`, written and
+    committed before the SMTP conversation, so a crash mid-send leaves visible `sending`
+    rows for a person to look at instead of silent duplicates.
     `per_minute` (0: no limit) stops sending once that many went out in the last minute;
     the rest waits for the next call. A message queued for rendering is rendered by
     `render` in the claiming transaction, so the row keeps exactly what was sent.
@@ -134,6 +135,9 @@ def send_pending(
         return _send_batch(session_factory, transport, now, limit, per_minute, render)
     finally:
         transport.close()
+
+
+CLAIM = 20  # messages claimed (and written) in one transaction
 
 
 def _send_batch(
@@ -145,43 +149,54 @@ def _send_batch(
     render: Renderer | None,
 ) -> SendResult:
     result = SendResult()
-    for _ in range(limit):
+    left = limit
+    while left > 0:
         session = session_factory()
         try:
-            if per_minute and _sent_last_minute(session, now()) >= per_minute:
-                result.rate_limited = True
+            room = min(left, CLAIM)
+            if per_minute:
+                room = min(room, per_minute - _sent_last_minute(session, now()))
+                if room <= 0:
+                    result.rate_limited = True
+                    session.commit()
+                    return result
+            messages = _claim(session, now(), room)
+            if not messages:
                 session.commit()
                 return result
-            message = _claim_next(session, now())
-            if message is None:
+            ready = []
+            for message in messages:
+                if (
+                    message.render_key
+                    and not message.body_text
+                    and not _render(session, message, render)
+                ):
+                    result.dropped += message.status == OutboxStatus.DROPPED
+                    result.failed += message.status == OutboxStatus.FAILED
+                    continue
+                ready.append((message, _mail_of(session, message)))
+            session.commit()  # claimed and written: a crash from here leaves them 'sending'
+            for message, mail in ready:
+                outcome = _deliver(transport, mail)
+                _record(session, message, outcome, now())
                 session.commit()
-                return result
-            if (
-                message.render_key
-                and not message.body_text
-                and not _render(session, message, render)
-            ):
-                session.commit()
-                result.dropped += message.status == OutboxStatus.DROPPED
-                result.failed += message.status == OutboxStatus.FAILED
-                continue
-            mail = Mail(
-                sender=message.sender,
-                recipient=message.recipient,
-                subject=message.subject,
-                text=message.body_text,
-                html=message.body_html,
-                message_id_hint=f"outbox-{message.id}",
-                inline_images=_inline_images(session, message),
-            )
-            session.commit()
-            outcome = _deliver(transport, mail)
-            _record(session, message, outcome, now())
-            session.commit()
+                result.count(outcome.status)
         finally:
             session.close()
-        result.count(outcome.status)
+        left -= len(messages)
     return result
+
+
+def _mail_of(session: Session, message: OutboxMessage) -> Mail:
+    return Mail(
+        sender=message.sender,
+        recipient=message.recipient,
+        subject=message.subject,
+        text=message.body_text,
+        html=message.body_html,
+        message_id_hint=f"outbox-{message.id}",
+        inline_images=_inline_images(session, message),
+    )
 
 
 def _render(session: Session, message: OutboxMessage, render: Renderer | None) -> bool:
@@ -224,6 +239,15 @@ def _sent_last_minute(session: Session, now: dt.datetime) -> int:
 
 
 def _claim_next(session: Session, now: dt.datetime, channel: str = "email") -> OutboxMessage | None:
+    claimed = _claim(session, now, 1, channel)
+    return claimed[0] if claimed else None
+
+
+def _claim(
+    session: Session, now: dt.datetime, count: int, channel: str = "email"
+) -> list[OutboxMessage]:
+    """Mark the `count` oldest due messages of `channel` as sending (the caller commits);
+    other workers skip the rows locked here."""
     stmt = (
         select(OutboxMessage)
         .where(
@@ -232,14 +256,14 @@ def _claim_next(session: Session, now: dt.datetime, channel: str = "email") -> O
             OutboxMessage.next_attempt_at <= now,
         )
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)  # ix_outbox_message_due
-        .limit(1)
+        .limit(count)
         .with_for_update(skip_locked=True)
     )
-    message = session.scalars(stmt).first()
-    if message is not None:
+    messages = list(session.scalars(stmt))
+    for message in messages:
         message.status = OutboxStatus.SENDING
         message.attempts += 1
-    return message
+    return messages
 
 
 @dataclass
