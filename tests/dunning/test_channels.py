@@ -337,3 +337,34 @@ def test_the_schedule_editor_ticks_channels_and_refuses_a_step_without_one(app, 
     refused = client.post(f"/admin/schedules/{schedule.id}", data={"csrf_token": token, **data})
     assert refused.status_code == 422
     assert "Choose at least one channel for every step." in refused.get_data(as_text=True)
+
+
+def test_costs_of_a_posted_letter_wait_for_its_deadline_from_the_print_day(app, segment):
+    """A letter's 14 days start when it is printed and posted, not when the run queued it;
+    the run adds the costs only once that deadline has passed."""
+    from portal.mails import LetterWriter, letters_pdf
+
+    use_channels(segment, "letter", kind="fourteen_day", fee_rule="wik")
+    debtor = create_debtor(segment_id=segment.id)
+    due_invoice(debtor, total_cents=300_000)
+    run(app, REMINDER_DAY)
+    (letter,) = [m for m in messages_of(debtor) if m.channel == "letter"]
+    costs_line = f"COSTS-{letter.id}"
+
+    def charged():
+        return db.session.scalar(select(Invoice.id).where(Invoice.number == costs_line))
+
+    run(app, REMINDER_DAY + dt.timedelta(days=16))  # a mailed letter's costs would be due
+    assert charged() is None  # not printed yet: its period has not started
+    printed_on = REMINDER_DAY + dt.timedelta(days=1)  # Friday 23 October 2026
+    with app.test_request_context():
+        letters.make_batch(
+            db.session(), "test", printed_on, LetterWriter(app.config["SETTINGS"]), letters_pdf
+        )
+        db.session.commit()
+    last_day = letters.deadline(printed_on)
+    assert last_day == dt.date(2026, 11, 11)  # Wed 28 Oct (third business day) + 14
+    run(app, last_day)
+    assert charged() is None
+    run(app, last_day + dt.timedelta(days=1))
+    assert db.session.get(Invoice, charged()).total_cents == 42_500

@@ -21,11 +21,15 @@ from sqlalchemy.orm import Session, aliased
 from portal.domain import audit
 from portal.domain.dunning import interest
 from portal.domain.dunning.fees import belgian_b2c, wik
+from portal.domain.messaging import letters
 from portal.models import (
     Invoice,
     InvoiceKind,
     InvoiceReminder,
     InvoiceStatus,
+    OutboxMessage,
+    PrintBatch,
+    PrintedLetter,
     ReminderStep,
 )
 
@@ -76,6 +80,8 @@ def add_lapsed(session: Session, day: dt.date) -> ChargeResult:
     result = ChargeResult()
     tables: dict[str, dict[dt.date, int]] = {}
     for message_id, (step, invoice_ids) in _lapsed_letters(session, day).items():
+        if not _deadline_passed(session, message_id, day):
+            continue
         invoices = list(
             session.scalars(
                 select(Invoice)
@@ -132,6 +138,20 @@ def add_lapsed(session: Session, day: dt.date) -> ChargeResult:
                 result.interest_cents += owed
         session.flush()
     return result
+
+
+def _deadline_passed(session: Session, message_id: int, day: dt.date) -> bool:
+    """A mailed letter's period runs from sending (the query checked that); a posted one
+    from the day it was printed, so it has not started while it waits for printing."""
+    channel = session.scalar(select(OutboxMessage.channel).where(OutboxMessage.id == message_id))
+    if channel != "letter":
+        return True
+    printed_on = session.scalar(
+        select(PrintBatch.printed_on)
+        .join(PrintedLetter, PrintedLetter.batch_id == PrintBatch.id)
+        .where(PrintedLetter.message_id == message_id)
+    )
+    return printed_on is not None and letters.deadline(printed_on) < day
 
 
 def _sent_on(session: Session, message_id: int) -> dt.date:
