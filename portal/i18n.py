@@ -232,6 +232,7 @@ _BADGE_CLASS = {
     "open": "badge-open",
     "cancelled": "badge-muted",
     "handed_over": "badge-muted",
+    "disputed": "badge-partly",
 }
 
 
@@ -277,6 +278,8 @@ def _status_word(key: str) -> str:
         return gettext("Cancelled")
     if key == "handed_over":
         return gettext("Handed over")
+    if key == "disputed":
+        return gettext("Disputed")
     return gettext("Open")
 
 

@@ -60,6 +60,7 @@ def test_a_debtor_disputes_and_the_admin_credits_part(
     invoice = people["invoice"]
     sign_in(page, base, inbox, "klant@example.com")
     page.goto(f"{base}/invoices/{invoice.id}")
+    shot(page, "invoice-actions")
     page.get_by_role("button", name="Dispute this invoice").click()
     expect(page.get_by_role("heading", name="Dispute invoice DK-2026-042")).to_be_visible()
     page.get_by_label("What is wrong?").select_option("amount_wrong")
@@ -72,6 +73,9 @@ def test_a_debtor_disputes_and_the_admin_credits_part(
     expect(page.get_by_role("heading", name="My requests")).to_be_visible()
     expect(page.get_by_text("Reminders for this invoice wait")).to_be_visible()
     expect(page.get_by_role("cell", name="Received")).to_be_visible()
+    page.goto(f"{base}/invoices/{invoice.id}")
+    expect(page.get_by_text("Disputed", exact=True)).to_be_visible()
+    page.goto(f"{base}/requests")
     shot(page, "my-requests")
 
     admin = page.context.browser.new_page()  # type: ignore[union-attr]
