@@ -17,6 +17,7 @@ from portal.debtor_session import current_debtor, debtor_required
 from portal.domain import invoices as inv
 from portal.domain import requests as req
 from portal.domain.clock import today
+from portal.extensions import limiter
 from portal.forms import ConfirmForm, ContactForm, DisputeForm, PromiseForm, QuestionForm
 from portal.htmx import redirect_to
 from portal.i18n import message_text
@@ -138,8 +139,14 @@ def question() -> Any:
     return render_template("requests/question.html", form=form, error=error), status
 
 
+def _debtor_key() -> str:
+    return f"contact-change:{_debtor().id}"
+
+
 @bp.route("/requests/contact", methods=["GET", "POST"])
 @debtor_required
+# each change may mail a confirmation to an address the debtor typed: keep that rare
+@limiter.limit("5 per hour", methods=["POST"], key_func=_debtor_key)
 def contact() -> Any:
     debtor = _debtor()
     form = ContactForm()

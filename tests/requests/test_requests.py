@@ -438,3 +438,16 @@ def test_forms_refuse_a_post_without_csrf(app, client):
         ).all()
         == []
     )
+
+
+def test_contact_changes_are_rate_limited_per_debtor(app, client):
+    debtor = create_debtor(emails=["rate@example.com"])
+    login_as(client, debtor)
+    token = csrf(client, "/requests/contact")
+    codes = [
+        client.post(
+            "/requests/contact", data={"csrf_token": token, "email": f"n{n}@example.com"}
+        ).status_code
+        for n in range(6)
+    ]
+    assert codes == [303] * 5 + [429]
