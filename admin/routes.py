@@ -121,6 +121,7 @@ def dashboard() -> str:
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
         ).all()
     )
+    from portal.domain import requests
     from portal.domain.dunning import engine as dunning
     from portal.domain.dunning import interest
 
@@ -133,6 +134,7 @@ def dashboard() -> str:
         next_run=dunning.preview(db.session(), tomorrow),
         tomorrow=tomorrow,
         missing_rates=interest.missing_half_years(db.session(), day),
+        request_counts=requests.open_counts(db.session()),
     )
 
 

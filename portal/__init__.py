@@ -73,12 +73,13 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
 
 def _register_blueprints(app: Flask, settings: Settings) -> None:
     from admin import bp as admin_bp
-    from portal.routes import auth, pay, portal, sandbox, site, webhooks
+    from portal.routes import auth, pay, portal, requests, sandbox, site, webhooks
 
     app.register_blueprint(site.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(pay.bp)
+    app.register_blueprint(requests.bp)
     app.register_blueprint(webhooks.bp)
     if not settings.is_production:
         app.register_blueprint(sandbox.bp)
@@ -115,6 +116,10 @@ def _register_template_helpers(app: Flask) -> None:
         invoice_label=i18n.invoice_label,
         invoice_note=i18n.invoice_note,
         method_name=i18n.method_name,
+        request_kind_label=i18n.request_kind_label,
+        request_state_label=i18n.request_state_label,
+        request_badge=i18n.request_badge,
+        dispute_reason_label=i18n.dispute_reason_label,
         message_text=i18n.message_text,
         epc_qr=epc_qr_data_uri,
         fonts=FONTS,

@@ -161,7 +161,61 @@ def event_label(event: AuditEvent) -> str:
         return gettext("Signed in to the portal")
     if event.action == "admin.debtor_updated":
         return gettext("Contact data changed")
+    if event.action == "request.dispute":
+        return gettext("Disputed: reminders wait for our answer")
+    if event.action == "request.promise":
+        until = details.get("until")
+        return gettext(
+            "Promised to pay by %(date)s",
+            date=date(dt.date.fromisoformat(until)) if until else "",
+        )
+    if event.action == "request.credited":
+        amount = money(int(details.get("amount_cents", 0)), details.get("currency", "EUR"))
+        return gettext("Credited %(amount)s after the dispute", amount=amount)
+    if event.action == "request.cancelled":
+        return gettext("Cancelled after the dispute")
+    if event.action == "request.upheld":
+        return gettext("Dispute answered: the invoice stands")
     return gettext("Other event")
+
+
+def request_kind_label(kind: str) -> str:
+    """What a request is, in words."""
+    return {
+        "dispute": gettext("Dispute"),
+        "promise": gettext("Promise to pay"),
+        "question": gettext("Question"),
+        "contact_change": gettext("Contact details"),
+    }.get(kind, kind)
+
+
+def request_state_label(state: str) -> str:
+    """Where a request stands, in words."""
+    return {
+        "open": gettext("Received"),
+        "answered": gettext("Answered"),
+        "resolved": gettext("Resolved"),
+        "rejected": gettext("Closed, not granted"),
+    }.get(state, state)
+
+
+def request_badge(state: str) -> Markup:
+    """A request's state in words and colour together."""
+    css = {"resolved": "badge-paid", "rejected": "badge-muted", "answered": "badge-partly"}
+    return Markup('<span class="badge {}">{}</span>').format(
+        css.get(state, "badge-open"), request_state_label(state)
+    )
+
+
+def dispute_reason_label(reason: str) -> str:
+    """Why a debtor disputes an invoice, in words."""
+    return {
+        "amount_wrong": gettext("The amount is wrong"),
+        "not_received": gettext("I did not receive the goods or service"),
+        "already_paid": gettext("I already paid"),
+        "quality": gettext("Something was wrong with the goods or service"),
+        "other": gettext("Something else"),
+    }.get(reason, reason)
 
 
 def _channel(channel: str | None) -> str:
@@ -178,6 +232,7 @@ _BADGE_CLASS = {
     "open": "badge-open",
     "cancelled": "badge-muted",
     "handed_over": "badge-muted",
+    "disputed": "badge-partly",
 }
 
 
@@ -223,6 +278,8 @@ def _status_word(key: str) -> str:
         return gettext("Cancelled")
     if key == "handed_over":
         return gettext("Handed over")
+    if key == "disputed":
+        return gettext("Disputed")
     return gettext("Open")
 
 

@@ -32,6 +32,7 @@ from portal.models import (
     AdminUser,
     Brand,
     Debtor,
+    DebtorRequest,
     Invoice,
     InvoiceStatus,
     OutboxMessage,
@@ -327,6 +328,70 @@ class PaymentMails:
             brand_id=debtor.brand_id,
             dedupe_key=dedupe_key,
         )
+
+
+class RequestMails(PaymentMails):
+    """Mails about a debtor's requests: an answer or a change of state, and the link that
+    confirms a new email address (sent to that address)."""
+
+    def update(self, session: Session, request: DebtorRequest, text: str) -> None:
+        """Tell the debtor where the request stands now, with the admin's answer."""
+        debtor = request.debtor
+        if not debtor.primary_email:
+            return
+        composer = request_values(self.composer(debtor), request, text, self.settings)
+        self._queue(
+            session,
+            "request_update",
+            debtor,
+            composer,
+            f"request:{request.id}:{len(request.events)}",
+        )
+
+    def email_confirm(
+        self, session: Session, request: DebtorRequest, email: str, raw_token: str
+    ) -> None:
+        """The single-use link to the new address; the change waits for it."""
+        debtor = request.debtor
+        link = f"{self.settings.base_url}/contact/confirm/{raw_token}"
+        composer = email_confirm_values(self.composer(debtor), link, email)
+        subject, text, html = render_message(session, composer, "email_confirm")
+        queue_email(
+            session,
+            kind="email_confirm",
+            recipient=email,
+            subject=subject,
+            body_text=text,
+            body_html=html,
+            sender=sender_for(debtor.brand, self.settings),
+            debtor_id=debtor.id,
+            brand_id=debtor.brand_id,
+        )
+
+
+def request_values(
+    composer: Composer, request: DebtorRequest, answer: str, settings: Settings
+) -> Composer:
+    """The variables of a request update."""
+    with force_locale(composer.language):
+        composer.values["request"] = {
+            "kind": i18n.request_kind_label(request.kind),
+            "state": i18n.request_state_label(request.state),
+            "invoice": request.invoice.number if request.invoice else "",
+        }
+    composer.values["answer"] = answer
+    composer.values["requests_link"] = f"{settings.base_url}/requests"
+    return composer
+
+
+def email_confirm_values(composer: Composer, link: str, email: str) -> Composer:
+    """The variables of the confirmation of a new email address."""
+    from portal.domain.requests import EMAIL_CONFIRM_MINUTES
+
+    composer.values.update(confirm_link=link, hours=EMAIL_CONFIRM_MINUTES // 60, email=email)
+    with force_locale(composer.language):
+        label = gettext("Confirm this address")
+    return composer.button("confirm_button", link, label)
 
 
 def receipt_values(composer: Composer, payment: Payment, paid_on: dt.date) -> Composer:
@@ -657,6 +722,16 @@ def preview_composer(
         return _sample_receipt(composer, invoices, day)
     if key == "new_invoices":
         return new_invoice_values(composer, invoices, link)
+    if key == "request_update":
+        sample = DebtorRequest(kind="dispute", state="rejected")
+        sample.invoice = invoices[0]
+        return request_values(
+            composer, sample, "We checked the invoice; the amount is right.", settings
+        )
+    if key == "email_confirm":
+        return email_confirm_values(
+            composer, f"{settings.base_url}/contact/confirm/preview", "new@example.com"
+        )
     if key == "second_chance":
         composer.open_invoices(invoices, link)
         composer.values["days"] = settings.pay_link_days

@@ -743,3 +743,132 @@ class InvoiceReminder(Base):
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbox_message.id", ondelete="SET NULL")
     )
+
+
+class RequestKind(enum.StrEnum):
+    """What a debtor asks; a plan request can be added as one more kind."""
+
+    DISPUTE = "dispute"
+    PROMISE = "promise"
+    QUESTION = "question"
+    CONTACT_CHANGE = "contact_change"
+
+
+class RequestState(enum.StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"  # replied to; the case may still change
+    RESOLVED = "resolved"  # done as asked (credit, cancelled, contact changed, promise kept)
+    REJECTED = "rejected"  # done, not as asked (a dispute upheld)
+
+
+DISPUTE_REASONS = ("amount_wrong", "not_received", "already_paid", "quality", "other")
+
+
+class DebtorRequest(Base):
+    """A debtor's dispute, promise to pay, question or contact change, and where it stands;
+    `domain/requests.py` holds its state table."""
+
+    __tablename__ = "debtor_request"
+    __table_args__ = (
+        CheckConstraint(_in("kind", RequestKind), name="kind"),
+        CheckConstraint(_in("state", RequestState), name="state"),
+        CheckConstraint("reason = '' OR " + _in("reason", DISPUTE_REASONS), name="reason"),
+        CheckConstraint(
+            "kind NOT IN ('dispute', 'promise') OR invoice_id IS NOT NULL", name="invoice"
+        ),
+        CheckConstraint("kind != 'promise' OR promise_date IS NOT NULL", name="promise_date"),
+        Index("ix_debtor_request_state_created", "state", "created_at"),
+        Index("ix_debtor_request_debtor_created", "debtor_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(10), default=RequestState.OPEN.value)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id", ondelete="CASCADE"))
+    invoice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invoice.id", ondelete="SET NULL"), index=True
+    )
+    reason: Mapped[str] = mapped_column(String(20), default="")  # a dispute's reason
+    message: Mapped[str] = mapped_column(Text, default="")
+    promise_date: Mapped[dt.date | None] = mapped_column(Date)
+    # a contact change: the new values asked for ({"email": ..., "phone": ...})
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    outcome: Mapped[str] = mapped_column(String(20), default="")  # credit, cancel, uphold, ...
+    assigned_admin_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_user.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    debtor: Mapped[Debtor] = relationship()
+    invoice: Mapped[Invoice | None] = relationship()
+    assigned_admin: Mapped[AdminUser | None] = relationship()
+    events: Mapped[list[RequestEvent]] = relationship(
+        back_populates="request", order_by="RequestEvent.id", cascade="all, delete-orphan"
+    )
+    attachments: Mapped[list[RequestAttachment]] = relationship(
+        back_populates="request", order_by="RequestAttachment.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def closed(self) -> bool:
+        return self.state in (RequestState.RESOLVED.value, RequestState.REJECTED.value)
+
+
+class RequestEvent(Base):
+    """The trail of a request: created, assigned, replied, state changes, with the text the
+    debtor was sent."""
+
+    __tablename__ = "request_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("debtor_request.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(80))  # "debtor:12", "admin:3", "system"
+    action: Mapped[str] = mapped_column(String(20))  # created, assigned, reply, state
+    state: Mapped[str] = mapped_column(String(10), default="")  # the state it moved to
+    message: Mapped[str] = mapped_column(Text, default="")  # shown to the debtor when set
+    public: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+    request: Mapped[DebtorRequest] = relationship(back_populates="events")
+
+
+class RequestAttachment(Base):
+    """A file a debtor added to a request (PDF, JPEG or PNG, judged by its content);
+    only admins download it."""
+
+    __tablename__ = "request_attachment"
+    __table_args__ = (
+        CheckConstraint(_in("mime", ("application/pdf", "image/jpeg", "image/png")), name="mime"),
+        CheckConstraint("size > 0", name="size"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("debtor_request.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(120))
+    mime: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    request: Mapped[DebtorRequest] = relationship(back_populates="attachments")
+
+
+class EmailChangeToken(Base):
+    """The link that confirms a new email address: only its SHA-256 is stored; single use."""
+
+    __tablename__ = "email_change_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("debtor_request.id", ondelete="CASCADE"))
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

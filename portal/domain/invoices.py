@@ -179,7 +179,7 @@ def open_invoices(session: Session, debtor_id: int) -> list[Invoice]:
 class StatusView:
     """How an invoice's state is shown: a key for styling plus days overdue."""
 
-    key: str  # open, overdue, paid, partly_paid, cancelled, handed_over, credit
+    key: str  # open, overdue, paid, partly_paid, cancelled, handed_over, credit, disputed
     days_overdue: int = 0
 
 
@@ -189,6 +189,8 @@ def status_view(invoice: Invoice, today: dt.date) -> StatusView:
         return StatusView("credit")
     if invoice.status != InvoiceStatus.OPEN:
         return StatusView(invoice.status)
+    if invoice.hold_reason == "dispute":
+        return StatusView("disputed")
     if invoice.due_date < today:
         return StatusView("overdue", (today - invoice.due_date).days)
     if invoice.open_cents < invoice.total_cents:

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, IntegerField, StringField
-from wtforms.validators import AnyOf, DataRequired, Length, Regexp
+from flask_wtf.file import FileField
+from wtforms import (
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
 
 from portal.i18n import LANGUAGES
 
@@ -40,3 +50,78 @@ class ChooseForm(FlaskForm):
 class LanguageForm(FlaskForm):
     lang = StringField(_l("Language"), validators=[AnyOf(LANGUAGES)])
     next = HiddenField()
+
+
+class DisputeForm(FlaskForm):
+    reason = SelectField(
+        _l("What is wrong?"),
+        choices=[
+            SelectChoice("amount_wrong", _l("The amount is wrong")),
+            SelectChoice("not_received", _l("I did not receive the goods or service")),
+            SelectChoice("already_paid", _l("I already paid")),
+            SelectChoice("quality", _l("Something was wrong with the goods or service")),
+            SelectChoice("other", _l("Something else")),
+        ],
+        validators=[DataRequired(message=_l("Choose a reason."))],
+    )
+    message = TextAreaField(
+        _l("Explain what is wrong"),
+        validators=[DataRequired(message=_l("Tell us what is wrong.")), Length(max=4000)],
+    )
+    attachment = FileField(_l("Add a document (optional): PDF, JPEG or PNG, at most 5 MB"))
+
+
+class PromiseForm(FlaskForm):
+    pay_by = DateField(
+        _l("I will pay on or before"),
+        validators=[DataRequired(message=_l("Choose a day."))],
+    )
+    message = TextAreaField(
+        _l("Anything we should know? (optional)"), validators=[Length(max=4000)]
+    )
+
+
+class QuestionForm(FlaskForm):
+    invoice_id = SelectField(_l("About invoice"), coerce=str, validate_choice=True)
+    message = TextAreaField(
+        _l("Your question"),
+        validators=[DataRequired(message=_l("Write your question.")), Length(max=4000)],
+    )
+
+
+class ContactForm(FlaskForm):
+    email = EmailField(
+        _l("Email address"),
+        validators=[
+            Optional(),
+            Length(max=254),
+            Regexp(
+                EMAIL_SHAPE,
+                message=_l(
+                    "Enter an email address like %(example)s.", example=_l("name@example.com")
+                ),
+            ),
+        ],
+        render_kw={"autocomplete": "email", "inputmode": "email"},
+    )
+    phone = StringField(
+        _l("Phone number"),
+        validators=[Optional(), Length(max=20)],
+        render_kw={"autocomplete": "tel", "inputmode": "tel"},
+    )
+    address_line = StringField(
+        _l("Street and number"),
+        validators=[Optional(), Length(max=200)],
+        render_kw={"autocomplete": "street-address"},
+    )
+    postcode = StringField(
+        _l("Postcode"),
+        validators=[Optional(), Length(max=12)],
+        render_kw={"autocomplete": "postal-code"},
+    )
+    city = StringField(
+        _l("City"),
+        validators=[Optional(), Length(max=100)],
+        render_kw={"autocomplete": "address-level2"},
+    )
+    message = TextAreaField(_l("Note (optional)"), validators=[Length(max=4000)])

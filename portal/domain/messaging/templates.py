@@ -113,6 +113,18 @@ SPECS: dict[str, Spec] = {
             {"html": ("pay_button",), "text": ("pay_link",)},
         ),
         Spec(
+            "request_update",
+            "system",
+            (*_COMMON, "request", "answer", "requests_link"),
+            {"html": ("answer",), "text": ("answer",)},
+        ),
+        Spec(
+            "email_confirm",
+            "system",
+            ("debtor", "brand", "confirm_link", "confirm_button", "hours", "email"),
+            {"html": ("confirm_button",), "text": ("confirm_link",)},
+        ),
+        Spec(
             "receipt",
             "system",
             (*_COMMON, "amount", "paid_on", "reference", "invoice_table", "credit"),
@@ -150,6 +162,13 @@ VARIABLE_HELP: dict[str, str] = {
     "paid_on": N_("the day of payment, formatted"),
     "reference": N_("the payment reference"),
     "credit": N_("what was paid beyond the open amount, formatted (empty when none)"),
+    "request": N_("request.kind, request.state (in words), request.invoice (number or empty)"),
+    "answer": N_("the answer written in the inbox"),
+    "requests_link": N_("the address of the debtor's requests page"),
+    "confirm_link": N_("the link that confirms the new email address"),
+    "confirm_button": N_("the confirm button (rendered by the system)"),
+    "hours": N_("how long the confirmation link works, in hours"),
+    "email": N_("the new email address"),
 }
 
 

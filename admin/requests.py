@@ -1,0 +1,158 @@
+"""The requests inbox: debtors' disputes, promises, questions and contact changes; assign,
+answer by mail, decide; attachments are downloaded here only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
+
+from admin import bp
+from admin.session import actor, admin_required, current_admin
+from portal import tasks
+from portal.db import db
+from portal.domain import requests as req
+from portal.domain.clock import today
+from portal.domain.money import AmountError, parse_amount
+from portal.forms import ConfirmForm
+from portal.i18n import message_text
+from portal.mails import RequestMails
+from portal.models import AdminUser, DebtorRequest, RequestAttachment
+
+
+def _today() -> dt.date:
+    return today(current_app.config["SETTINGS"].portal_timezone)
+
+
+def _mails() -> RequestMails:
+    return RequestMails(current_app.config["SETTINGS"])
+
+
+def _load(request_id: int) -> DebtorRequest:
+    return db.session.get(DebtorRequest, request_id) or abort(404)
+
+
+def _back(item: DebtorRequest) -> BaseResponse:
+    return redirect(url_for("admin.request_detail", request_id=item.id), 303)
+
+
+@bp.get("/requests")
+@admin_required()
+def request_inbox() -> str:
+    flt = req.InboxFilter.parse(request.args.to_dict())
+    admin = current_admin()
+    assert admin is not None
+    rows = req.inbox(db.session(), flt, admin.id)
+    return render_template(
+        "admin/requests.html", rows=rows, flt=flt, today=_today(), now=dt.datetime.now(dt.UTC)
+    )
+
+
+@bp.get("/requests/<int:request_id>")
+@admin_required()
+def request_detail(request_id: int) -> str:
+    item = _load(request_id)
+    people = db.session.scalars(
+        select(AdminUser).where(AdminUser.active.is_(True)).order_by(AdminUser.email)
+    ).all()
+    return render_template(
+        "admin/request.html",
+        item=item,
+        people=people,
+        form=ConfirmForm(),
+        broken=req.broken_promise(item, _today()),
+        today=_today(),
+    )
+
+
+def _guard() -> None:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+
+
+@bp.post("/requests/<int:request_id>/assign")
+@admin_required()
+def request_assign(request_id: int) -> BaseResponse:
+    _guard()
+    item = _load(request_id)
+    raw = request.form.get("admin_id", "")
+    admin_id = int(raw) if raw.isdigit() else None
+    if admin_id is not None and db.session.get(AdminUser, admin_id) is None:
+        abort(400)
+    req.assign(db.session(), item, admin_id, actor())
+    db.session.commit()
+    flash(_("Assigned."), "success")
+    return _back(item)
+
+
+def _refused(item: DebtorRequest, problem: req.RequestRefused) -> BaseResponse:
+    db.session.rollback()
+    flash(message_text(problem), "error")
+    return _back(item)
+
+
+@bp.post("/requests/<int:request_id>/reply")
+@admin_required()
+def request_reply(request_id: int) -> BaseResponse:
+    _guard()
+    item = _load(request_id)
+    try:
+        req.reply(db.session(), item, request.form.get("answer", ""), actor(), _mails())
+    except req.RequestRefused as problem:
+        return _refused(item, problem)
+    except req.IllegalTransition:
+        abort(409)
+    db.session.commit()
+    tasks.send_outbox()
+    flash(_("Answer sent."), "success")
+    return _back(item)
+
+
+@bp.post("/requests/<int:request_id>/decide")
+@admin_required()
+def request_decide(request_id: int) -> Any:
+    _guard()
+    item = _load(request_id)
+    answer = request.form.get("answer", "")
+    outcome = request.form.get("outcome", "")
+    try:
+        if item.kind == "dispute":
+            credit = 0
+            if outcome == "credit":
+                try:
+                    credit = parse_amount(request.form.get("credit", ""))
+                except AmountError:
+                    credit = 0
+            req.decide_dispute(
+                db.session(), item, outcome, credit, answer, actor(), _mails(), _today()
+            )
+        else:
+            req.close(db.session(), item, outcome, answer, actor(), _mails())
+    except req.RequestRefused as problem:
+        return _refused(item, problem)
+    except req.IllegalTransition:
+        abort(409)
+    db.session.commit()
+    tasks.send_outbox()
+    flash(_("Decided; the customer gets your answer by email."), "success")
+    return _back(item)
+
+
+@bp.get("/requests/<int:request_id>/attachments/<int:attachment_id>")
+@admin_required()
+def request_attachment(request_id: int, attachment_id: int) -> Response:
+    file = db.session.scalars(
+        select(RequestAttachment).where(
+            RequestAttachment.id == attachment_id, RequestAttachment.request_id == request_id
+        )
+    ).first() or abort(404)
+    response = Response(file.data, mimetype=file.mime)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in file.filename)
+    # always a download, never shown inline: the file comes from outside
+    response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,215 @@
+"""The debtor's requests: dispute an invoice, promise to pay, ask a question, change contact
+details, and see where each request stands. Every query filters on the debtor's id."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms.fields.choices import SelectChoice
+
+from portal import tasks
+from portal.db import db
+from portal.debtor_session import current_debtor, debtor_required
+from portal.domain import invoices as inv
+from portal.domain import requests as req
+from portal.domain.clock import today
+from portal.extensions import limiter
+from portal.forms import ConfirmForm, ContactForm, DisputeForm, PromiseForm, QuestionForm
+from portal.htmx import redirect_to
+from portal.i18n import message_text
+from portal.mails import RequestMails
+from portal.models import Debtor, Invoice
+
+bp = Blueprint("requests", __name__)
+
+
+def _debtor() -> Debtor:
+    debtor = current_debtor()
+    assert debtor is not None  # guaranteed by @debtor_required
+    return debtor
+
+
+def _today() -> dt.date:
+    return today(current_app.config["SETTINGS"].portal_timezone)
+
+
+def _actor() -> str:
+    return f"debtor:{_debtor().id}"
+
+
+def _invoice(invoice_id: int) -> Invoice:
+    return inv.get_for_debtor(db.session(), _debtor().id, invoice_id) or abort(404)
+
+
+def _done(message: str) -> BaseResponse:
+    from flask import flash
+
+    flash(message, "success")
+    return redirect_to(url_for("requests.my_requests"))
+
+
+def _read_upload() -> req.Upload | None:
+    """The uploaded file, read no further than the size limit allows."""
+    file = request.files.get("attachment")
+    if file is None or not file.filename:
+        return None
+    data = file.stream.read(req.MAX_ATTACHMENT + 1)
+    return req.Upload(filename=file.filename, data=data)
+
+
+@bp.route("/invoices/<int:invoice_id>/dispute", methods=["GET", "POST"])
+@debtor_required
+def dispute(invoice_id: int) -> Any:
+    invoice = _invoice(invoice_id)
+    form = DisputeForm()
+    error = ""
+    if form.validate_on_submit():
+        try:
+            req.open_dispute(
+                db.session(),
+                invoice,
+                form.reason.data or "",
+                form.message.data or "",
+                _read_upload(),
+                _actor(),
+                _today(),
+            )
+        except req.RequestRefused as refused:
+            db.session.rollback()
+            error = message_text(refused)
+        else:
+            db.session.commit()
+            return _done(_("Thank you. Reminders for this invoice wait until we have answered."))
+    status = 422 if request.method == "POST" else 200
+    return render_template("requests/dispute.html", invoice=invoice, form=form, error=error), status
+
+
+@bp.route("/invoices/<int:invoice_id>/promise", methods=["GET", "POST"])
+@debtor_required
+def promise(invoice_id: int) -> Any:
+    invoice = _invoice(invoice_id)
+    form = PromiseForm()
+    error = ""
+    day = _today()
+    if form.validate_on_submit():
+        try:
+            req.promise(
+                db.session(), invoice, form.pay_by.data, form.message.data or "", _actor(), day
+            )
+        except req.RequestRefused as refused:
+            db.session.rollback()
+            error = message_text(refused)
+        else:
+            db.session.commit()
+            return _done(_("Thank you. We will not send reminders for this invoice until then."))
+    status = 422 if request.method == "POST" else 200
+    latest = day + dt.timedelta(days=req.PROMISE_MAX_DAYS)
+    return render_template(
+        "requests/promise.html", invoice=invoice, form=form, error=error, first=day, last=latest
+    ), status
+
+
+@bp.route("/requests/question", methods=["GET", "POST"])
+@debtor_required
+def question() -> Any:
+    debtor = _debtor()
+    form = QuestionForm()
+    open_rows = inv.open_invoices(db.session(), debtor.id)
+    form.invoice_id.choices = [SelectChoice("", _("No invoice in particular"))] + [
+        SelectChoice(str(i.id), i.number) for i in open_rows
+    ]
+    if request.method == "GET" and request.args.get("invoice"):
+        form.invoice_id.data = request.args["invoice"]
+    error = ""
+    if form.validate_on_submit():
+        invoice = _invoice(int(form.invoice_id.data)) if form.invoice_id.data else None
+        try:
+            req.ask(db.session(), debtor.id, invoice, form.message.data or "", _actor())
+        except req.RequestRefused as refused:
+            db.session.rollback()
+            error = message_text(refused)
+        else:
+            db.session.commit()
+            return _done(_("Thank you for your question. We answer by email."))
+    status = 422 if request.method == "POST" else 200
+    return render_template("requests/question.html", form=form, error=error), status
+
+
+def _debtor_key() -> str:
+    return f"contact-change:{_debtor().id}"
+
+
+@bp.route("/requests/contact", methods=["GET", "POST"])
+@debtor_required
+# each change may mail a confirmation to an address the debtor typed: keep that rare
+@limiter.limit("5 per hour", methods=["POST"], key_func=_debtor_key)
+def contact() -> Any:
+    debtor = _debtor()
+    form = ContactForm()
+    error = ""
+    if form.validate_on_submit():
+        wanted = {k: (getattr(form, k).data or "") for k in req.CONTACT_FIELDS}
+        try:
+            changed = req.change_contact(
+                db.session(),
+                debtor.id,
+                wanted,
+                form.message.data or "",
+                _actor(),
+                RequestMails(current_app.config["SETTINGS"]),
+            )
+        except req.RequestRefused as refused:
+            db.session.rollback()
+            error = message_text(refused)
+        else:
+            db.session.commit()
+            tasks.send_outbox()
+            if "email" in changed.details:
+                return _done(
+                    _(
+                        "We sent a link to %(email)s. Your new address counts once you open it.",
+                        email=changed.details["email"],
+                    )
+                )
+            return _done(_("Your contact details are changed."))
+    status = 422 if request.method == "POST" else 200
+    return render_template("requests/contact.html", form=form, error=error, debtor=debtor), status
+
+
+@bp.get("/requests")
+@debtor_required
+def my_requests() -> str:
+    rows = req.for_debtor(db.session(), _debtor().id)
+    return render_template("requests/list.html", rows=rows)
+
+
+@bp.get("/requests/<int:request_id>")
+@debtor_required
+def request_detail(request_id: int) -> str:
+    item = req.get_for_debtor(db.session(), _debtor().id, request_id) or abort(404)
+    return render_template("requests/detail.html", item=item)
+
+
+@bp.get("/contact/confirm/<token>")
+def confirm_email_page(token: str) -> Any:
+    """Mail scanners open links too: a GET only shows a button, the POST confirms."""
+    found = req.find_email_token(db.session(), token)
+    if found is None:
+        return render_template("requests/confirm.html", invalid=True), 410
+    return render_template("requests/confirm.html", form=ConfirmForm(), email=found.email)
+
+
+@bp.post("/contact/confirm/<token>")
+def confirm_email(token: str) -> Any:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    done = req.confirm_email(db.session(), token)
+    if done is None:
+        db.session.rollback()
+        return render_template("requests/confirm.html", invalid=True), 410
+    db.session.commit()
+    return render_template("requests/confirm.html", confirmed=True)
