@@ -36,7 +36,10 @@ def test_the_same_link_can_be_shown_again_and_opened_many_times(client, link):
 
 def test_forged_and_tampered_tokens_are_invalid(client, link):
     token = paylinks.token(link, SECRET)
-    assert client.get(f"/p/{token[:-2]}xx").status_code == 404
+    # the first character carries data in full (the last bits of a base64 signature may
+    # not), so changing it always breaks the signature
+    tampered = ("A" if token[0] != "A" else "B") + token[1:]
+    assert client.get(f"/p/{tampered}").status_code == 404
     other = paylinks.token(link, "another-secret")
     assert paylinks.resolve(db.session(), other, SECRET).state == LinkState.INVALID
     db.session.get(PayLink, link.id).nonce = "changed"  # e.g. a link re-issued by admin
