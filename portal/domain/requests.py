@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain import audit, tokens
+from portal.domain import audit, phones, tokens
 from portal.domain.dunning import holds
 from portal.domain.problems import N_, Problem
 from portal.models import (
@@ -260,6 +260,13 @@ def change_contact(
         changes["email"] = changes["email"].lower()
         if changes["email"] == debtor.primary_email:
             del changes["email"]
+    if "phone" in changes:  # stored in E.164, as SMS reminders need it
+        try:
+            changes["phone"] = phones.normalise(changes["phone"], phones.region_for(debtor.country))
+        except phones.PhoneError as exc:
+            raise RequestRefused(exc.msgid, **exc.params) from exc
+        if changes["phone"] == debtor.phone:
+            del changes["phone"]
     if not changes:
         raise RequestRefused(N_("Nothing changed: fill in what is new."))
     request = _new(

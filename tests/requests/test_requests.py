@@ -305,12 +305,12 @@ def test_phone_changes_at_once_email_only_after_its_link_used_once(app, client, 
     token = csrf(client, "/requests/contact")
     response = client.post(
         "/requests/contact",
-        data={"csrf_token": token, "email": "Nieuw@Example.com", "phone": "+31612345678"},
+        data={"csrf_token": token, "email": "Nieuw@Example.com", "phone": "06 1234 5678"},
     )
     assert response.status_code == 303
     db.session.expire_all()
     fresh = db.session.get(type(debtor), debtor.id)
-    assert fresh.phone == "+31612345678"
+    assert fresh.phone == "+31612345678"  # stored in E.164, as SMS reminders need it
     assert fresh.primary_email == "oud@example.com"  # not yet
     mail = inbox.wait_for("nieuw@example.com")
     link = re.search(r"https?://\S+/contact/confirm/[A-Za-z0-9_-]+", body_text(mail)).group(0)
@@ -451,3 +451,13 @@ def test_contact_changes_are_rate_limited_per_debtor(app, client):
         for n in range(6)
     ]
     assert codes == [303] * 5 + [429]
+
+
+def test_a_phone_number_that_is_no_number_is_refused_and_nothing_changes(app, client):
+    debtor = create_debtor(emails=["tel@example.com"], phone="+31612345678")
+    login_as(client, debtor)
+    token = csrf(client, "/requests/contact")
+    response = client.post("/requests/contact", data={"csrf_token": token, "phone": "12"})
+    assert response.status_code == 422
+    db.session.expire_all()
+    assert db.session.get(type(debtor), debtor.id).phone == "+31612345678"
