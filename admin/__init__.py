@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
-from admin import dunning, imports, ledger, letters, messages, payments, routes, settings  # noqa: E402,F401  (registers the views on bp)
+from admin import api_keys, dunning, imports, ledger, letters, messages, payments, routes, settings  # noqa: E402,F401  (registers the views on bp)

@@ -743,3 +743,59 @@ class InvoiceReminder(Base):
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbox_message.id", ondelete="SET NULL")
     )
+
+
+class ApiKey(Base):
+    """A brand's key for the REST API: only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(20))  # "bp_test_AbCd": shown to tell keys apart
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # test keys pay through the sandbox and make test records, kept out of dunning
+    test_mode: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_by: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    brand: Mapped[Brand] = relationship()
+
+
+class ApiPayLink(Base):
+    """A pay-link made over the API: the key that made it, its mode and the shop's URL."""
+
+    __tablename__ = "api_pay_link"
+    __table_args__ = (Index("ix_api_pay_link_listing", "brand_id", "test_mode", "pay_link_id"),)
+
+    pay_link_id: Mapped[int] = mapped_column(
+        ForeignKey("pay_link.id", ondelete="CASCADE"), primary_key=True
+    )
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"))
+    test_mode: Mapped[bool] = mapped_column(default=False, server_default=false())
+    reminders: Mapped[bool] = mapped_column(default=True, server_default=true())
+    return_url: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    pay_link: Mapped[PayLink] = relationship()
+
+
+class ApiIdempotency(Base):
+    """An `Idempotency-Key` seen on a create: the request's hash and, once done, the answer.
+
+    A row without `status_code` is a first request still running (a repeat gets 409)."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

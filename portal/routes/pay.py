@@ -63,12 +63,15 @@ def _debtor() -> Debtor:
     return debtor
 
 
-def _choose_context(selection: service.Selection, **extra: object) -> dict[str, object]:
-    provider = paying.provider_for_brand(selection.debtor.brand)
+def _choose_context(
+    selection: service.Selection, pay_link: PayLink | None = None, **extra: object
+) -> dict[str, object]:
+    provider = paying.provider_for_link(selection.debtor.brand, pay_link)
     return {
         "selection": selection,
         "methods": service.offered_methods(provider, selection.debtor, selection.currency),
         "page_brand": selection.debtor.brand,
+        "pay_link": pay_link,
         **extra,
     }
 
@@ -114,7 +117,7 @@ def _wish() -> service.StartRequest:
 
 
 def _start(debtor: Debtor, wish: service.StartRequest, retry_url: str) -> BaseResponse:
-    provider = paying.provider_for_brand(debtor.brand)
+    provider = paying.provider_for_link(debtor.brand, wish.pay_link)
     try:
         payment = service.start(
             db.session(),
