@@ -63,10 +63,9 @@ def document(base_url: str) -> dict[str, Any]:
                     "operationId": "createPayLink",
                     "summary": "Create a pay-link",
                     "description": (
-                        "Finds the debtor by number (creates it when new; then `name` is "
-                        "required) and the invoice by number (creates it when new), and "
-                        "makes a new pay-link for that invoice. `reminders: false` keeps "
-                        "the invoice out of the reminder schedule."
+                        "Finds the debtor by number and the invoice by number, creating "
+                        "them when new, and makes a new pay-link for that invoice. "
+                        "`reminders: false` keeps the invoice out of the reminder schedule."
                     ),
                     "parameters": [
                         {
@@ -173,7 +172,7 @@ SCHEMAS: dict[str, Any] = {
                         "type": "string",
                         "maxLength": 200,
                         "pattern": PLAIN,
-                        "description": "Required when the debtor is new.",
+                        "description": "Used for a new debtor (default: the number).",
                     },
                     "email": {"type": "string", "format": "email", "maxLength": 254},
                     "language": {"enum": ["nl", "en", "fr"]},

@@ -16,7 +16,6 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -135,6 +134,7 @@ class PayLinkRequest:
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+RETURN_URL_RE = re.compile(r"^https?://[^\x00-\x20/?#]+[^\x00-\x1f]*$")
 
 
 def _text(
@@ -146,20 +146,30 @@ def _text(
     *,
     required: bool = False,
 ) -> str:
-    value = body.get(name, "")
-    if value is None:
-        value = ""
+    if name not in body:
+        if required:
+            errors[pointer] = "is required"
+        return ""
+    value = body[name]
     if not isinstance(value, str):
         errors[pointer] = "must be a string"
         return ""
     value = value.strip(" ")  # control characters are refused below, other spaces kept
     if required and not value:
-        errors[pointer] = "is required"
+        errors[pointer] = "must not be empty"
     elif len(value) > limit:
         errors[pointer] = f"at most {limit} characters"
     elif any(ord(c) < 32 for c in value):
         errors[pointer] = "must not contain control characters"
     return value
+
+
+def _choice(
+    errors: dict[str, str], body: Mapping[str, Any], name: str, pointer: str, ok: bool, hint: str
+) -> None:
+    """A present field must be valid: an empty string is no value."""
+    if name in body and pointer not in errors and not ok:
+        errors[pointer] = hint
 
 
 def parse_request(body: Any) -> PayLinkRequest:
@@ -178,44 +188,66 @@ def parse_request(body: Any) -> PayLinkRequest:
     number = _text(errors, debtor, "number", "/debtor/number", 30, required=True)
     name = _text(errors, debtor, "name", "/debtor/name", 200)
     email = _text(errors, debtor, "email", "/debtor/email", 254).lower()
-    if email and not EMAIL_RE.match(email):
-        errors["/debtor/email"] = "must be an email address"
-    language = _text(errors, debtor, "language", "/debtor/language", 2) or None
-    if language and language not in LANGUAGES:
-        errors["/debtor/language"] = f"one of {', '.join(LANGUAGES)}"
-    country = _text(errors, debtor, "country", "/debtor/country", 2).upper() or None
-    if country and not re.fullmatch(r"[A-Z]{2}", country):
-        errors["/debtor/country"] = "an ISO 3166 country code such as NL"
-    kind = _text(errors, debtor, "kind", "/debtor/kind", 3) or DebtorKind.B2C.value
-    if kind not in {k.value for k in DebtorKind}:
-        errors["/debtor/kind"] = "b2c or b2b"
+    _choice(errors, debtor, "email", "/debtor/email", bool(EMAIL_RE.match(email)), "an email")
+    language = _text(errors, debtor, "language", "/debtor/language", 2)
+    _choice(errors, debtor, "language", "/debtor/language", language in LANGUAGES, "nl, en or fr")
+    country = _text(errors, debtor, "country", "/debtor/country", 2)
+    _choice(
+        errors,
+        debtor,
+        "country",
+        "/debtor/country",
+        bool(re.fullmatch(r"[A-Z]{2}", country)),
+        "an ISO 3166 country code in capitals, such as NL",
+    )
+    kind = _text(errors, debtor, "kind", "/debtor/kind", 3)
+    _choice(errors, debtor, "kind", "/debtor/kind", kind in set(DebtorKind), "b2c or b2b")
+    kind = kind or DebtorKind.B2C.value
     invoice_number = _text(errors, invoice, "number", "/invoice/number", 30, required=True)
     amount = invoice.get("amount_cents")
+    if isinstance(amount, float) and amount.is_integer():  # 12100.0 is an integer in JSON
+        amount = int(amount)
     if isinstance(amount, bool) or not isinstance(amount, int):
         errors["/invoice/amount_cents"] = "is required: a whole number of cents, such as 12100"
         amount = 0
     elif not 1 <= amount <= MAX_AMOUNT_CENTS:
         errors["/invoice/amount_cents"] = f"between 1 and {MAX_AMOUNT_CENTS}"
-    currency = _text(errors, invoice, "currency", "/invoice/currency", 3) or "EUR"
-    if not CURRENCY_RE.match(currency):
-        errors["/invoice/currency"] = "an ISO 4217 code in capitals, such as EUR"
+    currency = _text(errors, invoice, "currency", "/invoice/currency", 3)
+    _choice(
+        errors,
+        invoice,
+        "currency",
+        "/invoice/currency",
+        bool(CURRENCY_RE.match(currency)),
+        "an ISO 4217 code in capitals, such as EUR",
+    )
+    currency = currency or "EUR"
     reference = _text(errors, invoice, "reference", "/invoice/reference", 80)
     description = _text(errors, invoice, "description", "/invoice/description", 500)
-    due_raw = invoice.get("due_date")
+    due_raw = _text(errors, invoice, "due_date", "/invoice/due_date", 10)
     due: dt.date | None = None
-    if due_raw is not None:
+    if due_raw:
         try:
-            due = dt.date.fromisoformat(due_raw) if isinstance(due_raw, str) else None
+            due = dt.date.fromisoformat(due_raw)
         except ValueError:
             due = None
-        if due is None or len(due_raw) != 10:
-            errors["/invoice/due_date"] = "a date such as 2026-12-31"
-            due = None
+    _choice(
+        errors,
+        invoice,
+        "due_date",
+        "/invoice/due_date",
+        due is not None and len(due_raw) == 10,
+        "a date such as 2026-12-31",
+    )
     return_url = _text(errors, body, "return_url", "/return_url", 2000)
-    if return_url:
-        parts = urlsplit(return_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            errors["/return_url"] = "an http or https URL"
+    _choice(
+        errors,
+        body,
+        "return_url",
+        "/return_url",
+        bool(RETURN_URL_RE.match(return_url)),
+        "an http or https URL",
+    )
     reminders = body.get("reminders", True)
     if not isinstance(reminders, bool):
         errors["/reminders"] = "true or false"
@@ -226,8 +258,8 @@ def parse_request(body: Any) -> PayLinkRequest:
         debtor_number=number,
         debtor_name=name,
         email=email,
-        language=language,
-        country=country,
+        language=language or None,
+        country=country or None,
         kind=kind,
         invoice_number=invoice_number,
         amount_cents=int(amount),
@@ -257,12 +289,10 @@ def _debtor(session: Session, key: ApiKey, wish: PayLinkRequest) -> Debtor:
         select(Debtor).where(Debtor.brand_id == brand.id, Debtor.number == number)
     )
     if debtor is None:
-        if not wish.debtor_name:
-            raise Invalid({"/debtor/name": "is required for a new debtor"})
         debtor = Debtor(
             brand_id=brand.id,
             number=number,
-            name=wish.debtor_name,
+            name=wish.debtor_name or wish.debtor_number,  # a shop may know no name
             kind=wish.kind,
             language=wish.language or brand.default_language,
             country=wish.country or brand.country,

@@ -268,6 +268,8 @@ def create_pay_link() -> Response:
 
 
 def _record_or_404(link_id: int) -> ApiPayLink:
+    if link_id > 2**31 - 1:  # no such id, and too large for the database's integer
+        raise NotFound("No pay-link with this id for this key.")
     record = api.find(db.session(), _key(), link_id)
     if record is None:
         raise NotFound("No pay-link with this id for this key.")
@@ -291,6 +293,15 @@ def get_pay_link(link_id: int) -> Response:
 def list_pay_links() -> Response:
     """The key's brand's pay-links, newest first, with an opaque cursor to the next page."""
     key = _key()
+    unknown = sorted(set(request.args) - {"limit", "cursor"})
+    if unknown:
+        return problem(
+            400,
+            "Bad request",
+            "Unknown query parameter; use limit and cursor.",
+            slug="invalid-query",
+            errors=[{"pointer": name, "detail": "unknown parameter"} for name in unknown],
+        )
     raw_limit = request.args.get("limit", "20")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
         return problem(
