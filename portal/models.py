@@ -799,3 +799,49 @@ class ApiIdempotency(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class WebhookEndpoint(Base):
+    """Where a brand wants its outgoing webhooks (events of pay-links made over the API).
+
+    The secret signs each delivery (HMAC-SHA256), so it is kept as it is; admin shows it once.
+    """
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(80))
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    brand: Mapped[Brand] = relationship()
+
+
+class WebhookEvent(Base):
+    """One outgoing webhook: written in the business transaction, delivered by the worker
+    with exponential back-off for up to a day."""
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (
+        CheckConstraint(_in("status", ("pending", "sending", "sent", "failed")), name="status"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index("ix_webhook_event_due", "status", "next_attempt_at", "id"),
+        Index("ix_webhook_event_brand", "brand_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(40))  # payment.paid, payment.failed, ...
+    payload: Mapped[str] = mapped_column(Text)  # the JSON body, exactly as sent
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(String(250), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    brand: Mapped[Brand] = relationship()

@@ -189,6 +189,7 @@ def _refresh(payment: Payment) -> Payment:
     db.session.commit()
     if outcome.changed:
         tasks.send_outbox()  # a receipt may be waiting
+        tasks.deliver_webhooks()  # and the shop's event
     return _payment(payment.public_id)
 
 
