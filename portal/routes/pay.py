@@ -22,7 +22,7 @@ from portal.domain.money import parse_amount
 from portal.domain.payments import paylinks, service
 from portal.domain.payments.providers.base import Method, ProviderError, Status
 from portal.htmx import redirect_to, render_page
-from portal.models import Debtor, Invoice, PayLink, Payment
+from portal.models import ApiPayLink, Debtor, Invoice, PayLink, Payment
 
 bp = Blueprint("pay", __name__)
 
@@ -211,7 +211,16 @@ def returned(public_id: str) -> Response:
         payment=payment,
         page_brand=payment.brand,
         retry_url=_retry_url(payment),
+        shop_url=_shop_url(payment),
     )
+
+
+def _shop_url(payment: Payment) -> str:
+    """The shop's return URL when the payment came from a pay-link made over the API."""
+    if payment.pay_link_id is None:
+        return ""
+    record = db.session.get(ApiPayLink, payment.pay_link_id)
+    return record.return_url if record is not None else ""
 
 
 # ------------------------------------------------------------------ pay-links

@@ -214,3 +214,26 @@ def test_openapi_document_and_docs_page(client):
     page = client.get("/api/docs")
     assert page.status_code == 200 and "createPayLink" in page.get_data(as_text=True)
     assert "<script>" not in page.get_data(as_text=True)
+
+
+def test_test_link_pays_through_the_sandbox_and_the_receipt_links_back_to_the_shop(client):
+    from portal.domain.payments import service
+    from portal.domain.payments.providers.base import ProviderStatus, Status
+    from portal.models import Payment
+    from tests.conftest import csrf_from
+
+    _, raw = make_key(test_mode=True)
+    created = client.post("/api/v1/pay-links", json=body(), headers=auth(raw)).json
+    path = created["url"].removeprefix("http://portal.test")
+    token = csrf_from(client.get(path).get_data(as_text=True))
+    started = client.post(path, data={"csrf_token": token, "method": "ideal"})
+    assert started.status_code in (302, 303) and "/sandbox/" in started.headers["Location"]
+    payment = db.session.scalars(select(Payment)).one()
+    assert payment.provider == "sandbox" and payment.pay_link_id == created["id"]
+    truth = ProviderStatus(payment.provider_ref, Status.PAID, 12100, "EUR", test_mode=True)
+    service.apply_truth(db.session(), service.locked(db.session(), payment.id), truth, None)
+    db.session.commit()
+    receipt = client.get(f"/pay/return/{payment.public_id}").get_data(as_text=True)
+    assert 'href="https://shop.example.com/thanks"' in receipt
+    got = client.get(f"/api/v1/pay-links/{created['id']}", headers=auth(raw)).json
+    assert got["status"] == "paid" and got["invoice"]["open_cents"] == 0
