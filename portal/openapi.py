@@ -229,6 +229,19 @@ SCHEMAS: dict[str, Any] = {
             "created_at": {"type": "string", "format": "date-time"},
             "expires_at": {"type": "string", "format": "date-time"},
             "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+            "embed": {
+                "type": "object",
+                "description": "Ways to show the link on the shop's pages (not in lists).",
+                "required": ["link", "button_html", "qr_svg"],
+                "properties": {
+                    "link": TEXT,
+                    "button_html": {
+                        "type": "string",
+                        "description": "An <a> styled as a button in the brand's colours.",
+                    },
+                    "qr_svg": {"type": "string", "description": "A QR code of the link (SVG)."},
+                },
+            },
             "debtor": {
                 "type": "object",
                 "required": ["id", "number", "name"],

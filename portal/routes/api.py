@@ -19,6 +19,7 @@ from portal import paying
 from portal.db import db
 from portal.domain import api
 from portal.domain.clock import today
+from portal.domain.embed import snippets
 from portal.domain.payments import paylinks
 from portal.extensions import csrf, limiter
 from portal.models import ApiKey, ApiPayLink
@@ -132,14 +133,16 @@ def _key() -> ApiKey:
 
 
 # --------------------------------------------------------------------------- views
-def link_json(record: ApiPayLink) -> dict[str, Any]:
-    """The API's view of a pay-link."""
+def link_json(record: ApiPayLink, *, with_embed: bool = True) -> dict[str, Any]:
+    """The API's view of a pay-link (lists leave the embedding snippets out)."""
     settings = paying.settings()
     link = record.pay_link
     invoice = link.invoices[0] if link.invoices else None
+    url = f"{settings.base_url}/p/{paylinks.token(link, settings.secret_key)}"
+    extra = {"embed": snippets(url, link.brand, link.debtor.language)} if with_embed else {}
     return {
         "id": link.id,
-        "url": f"{settings.base_url}/p/{paylinks.token(link, settings.secret_key)}",
+        "url": url,
         "status": api.link_status(link),
         "test_mode": record.test_mode,
         "reminders": record.reminders,
@@ -164,6 +167,7 @@ def link_json(record: ApiPayLink) -> dict[str, Any]:
             "reference": invoice.reference,
             "description": invoice.description,
         },
+        **extra,
     }
 
 
@@ -331,7 +335,10 @@ def list_pay_links() -> Response:
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = _cursor_serializer().dumps(rows[-1].pay_link_id) if more else None
-    answer = {"data": [link_json(r) for r in rows], "next_cursor": next_cursor}
+    answer = {
+        "data": [link_json(r, with_embed=False) for r in rows],
+        "next_cursor": next_cursor,
+    }
     db.session.commit()
     return _json(answer)
 

@@ -237,3 +237,15 @@ def test_test_link_pays_through_the_sandbox_and_the_receipt_links_back_to_the_sh
     assert 'href="https://shop.example.com/thanks"' in receipt
     got = client.get(f"/api/v1/pay-links/{created['id']}", headers=auth(raw)).json
     assert got["status"] == "paid" and got["invoice"]["open_cents"] == 0
+
+
+def test_single_links_carry_embedding_snippets_lists_do_not(client):
+    _, raw = make_key()
+    created = client.post("/api/v1/pay-links", json=body(), headers=auth(raw)).json
+    embed = created["embed"]
+    assert embed["link"] == created["url"]
+    assert f'href="{created["url"]}"' in embed["button_html"] and "#0f766e" in embed["button_html"]
+    assert 'target="_top"' in embed["button_html"]
+    assert embed["qr_svg"].startswith("<svg") and "<script" not in embed["qr_svg"]
+    listed = client.get("/api/v1/pay-links", headers=auth(raw)).json["data"][0]
+    assert "embed" not in listed
