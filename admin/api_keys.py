@@ -12,7 +12,7 @@ from admin import bp
 from admin.session import actor, admin_required
 from portal import paying
 from portal.db import db
-from portal.domain import api
+from portal.domain import api, audit, embed
 from portal.forms import ConfirmForm
 from portal.models import ApiKey, Brand
 
@@ -24,6 +24,7 @@ def _page(status: int = 200, **extra: Any) -> tuple[str, int]:
         keys=api.keys_of_brands(session),
         brands=list(session.scalars(select(Brand).order_by(Brand.name))),
         test_allowed=not paying.settings().is_production,
+        origins={b.id: embed.origins_of(session, b.id) for b in session.scalars(select(Brand))},
         **extra,
     ), status
 
@@ -71,4 +72,30 @@ def api_key_revoke(key_id: int) -> Any:
             "success",
         )
     db.session.commit()
+    return redirect(url_for("admin.api_keys"), 303)
+
+
+@bp.post("/api-keys/framing/<int:brand_id>")
+@admin_required(full_admin=True)
+def frame_origins(brand_id: int) -> Any:
+    """The sites that may show this brand's pay page in a frame."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    brand = db.session.get(Brand, brand_id) or abort(404)
+    text = request.form.get("origins", "")
+    try:
+        origins = embed.parse_origins(text, production=paying.settings().is_production)
+    except embed.BadOrigin as exc:
+        problem = _(
+            "Not a site address such as https://shop.example.com (no path): %(value)s",
+            value=str(exc),
+        )
+        return _page(422, frame_problems={brand_id: problem}, frame_typed={brand_id: text})
+    embed.set_origins(db.session(), brand, origins)
+    audit.record(db.session(), actor(), "brand.frame_origins", brand=brand.id, origins=origins)
+    db.session.commit()
+    flash(
+        _("The sites that may show the pay page of %(brand)s are saved.", brand=brand.name),
+        "success",
+    )
     return redirect(url_for("admin.api_keys"), 303)

@@ -845,3 +845,14 @@ class WebhookEvent(Base):
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     brand: Mapped[Brand] = relationship()
+
+
+class BrandFrameOrigin(Base):
+    """A site that may show the brand's pay page in a frame (CSP frame-ancestors)."""
+
+    __tablename__ = "brand_frame_origin"
+    __table_args__ = (UniqueConstraint("brand_id", "origin"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"))
+    origin: Mapped[str] = mapped_column(String(200))  # scheme://host[:port], nothing else

@@ -9,15 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import Blueprint, Response, abort, flash, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import paying, tasks
+from portal import CSP, paying, tasks
 from portal.db import db
 from portal.debtor_session import current_debtor, debtor_required
+from portal.domain import embed
 from portal.domain.money import parse_amount
 from portal.domain.payments import paylinks, service
 from portal.domain.payments.providers.base import Method, ProviderError, Status
@@ -253,7 +263,16 @@ def link(token: str) -> BaseResponse | tuple[str, int] | str:
         )
         return _start(pay_link.debtor, wish, url_for("pay.link", token=token))
     pay_link.last_opened_at = service.utcnow()
+    origins = embed.origins_of(db.session(), pay_link.brand_id)
     db.session.commit()
-    return render_template(
-        "pay/link.html", **_choose_context(selection, token=token, pay_link=pay_link)
+    # in a frame (only the brand's listed sites may frame it), the page offers a link that
+    # opens it in the top window: the checkout never runs inside a frame
+    framed = request.headers.get("Sec-Fetch-Dest") == "iframe"
+    response = make_response(
+        render_template(
+            "pay/link.html",
+            **_choose_context(selection, token=token, pay_link=pay_link, framed=framed),
+        )
     )
+    response.headers["Content-Security-Policy"] = embed.frame_csp(CSP, origins)
+    return response
