@@ -29,7 +29,6 @@ docs_bp = Blueprint("api_docs", __name__, url_prefix="/api")
 csrf.exempt(bp)
 
 PROBLEM_TYPE = "https://betaalportaal.example/problems/"
-DEFAULT_RATE_LIMIT = "600 per minute"
 MAX_LIMIT = 100
 PUBLIC_ENDPOINTS = {"api.openapi"}
 
@@ -104,7 +103,8 @@ def _rate_key() -> str:
 
 
 def _rate_limit() -> str:
-    return str(current_app.config.get("API_RATE_LIMIT", DEFAULT_RATE_LIMIT))
+    per_minute = paying.settings().api_per_minute
+    return str(current_app.config.get("API_RATE_LIMIT") or f"{per_minute} per minute")
 
 
 limiter.limit(_rate_limit, key_func=_rate_key)(bp)
