@@ -28,7 +28,9 @@ def snippets(url: str, brand: Brand, language: str | None = None) -> dict[str, s
     button = (
         f'<a href="{escape(url)}" target="_top" rel="noopener" style="{style}">{escape(label)}</a>'
     )
-    qr = segno.make(url, error="m")
+    # a fixed mask skips segno's search for the best of eight (most of the time it takes);
+    # any mask gives a valid code that phones read
+    qr = segno.make(url, error="m", mask=0)
     return {
         "link": url,
         "button_html": button,
