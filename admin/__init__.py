@@ -1,9 +1,22 @@
 """Admin side of the portal: its own login, session cookie and pages under /admin."""
 
+# ruff: noqa: E402, F401  (the imports below register the views on bp)
 from __future__ import annotations
 
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
 
-from admin import dunning, imports, ledger, letters, messages, payments, requests, routes, settings  # noqa: E402,F401  (registers the views on bp)
+from admin import (
+    api_keys,
+    dunning,
+    imports,
+    ledger,
+    letters,
+    messages,
+    payments,
+    requests,
+    routes,
+    settings,
+    webhooks,
+)

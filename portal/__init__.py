@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
 
 def _register_blueprints(app: Flask, settings: Settings) -> None:
     from admin import bp as admin_bp
-    from portal.routes import auth, pay, portal, requests, sandbox, site, webhooks
+    from portal.routes import api, auth, pay, portal, requests, sandbox, site, webhooks
 
     app.register_blueprint(site.bp)
     app.register_blueprint(auth.bp)
@@ -81,6 +81,8 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(pay.bp)
     app.register_blueprint(requests.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(api.docs_bp)
     if not settings.is_production:
         app.register_blueprint(sandbox.bp)
     app.register_blueprint(admin_bp)
@@ -133,6 +135,10 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
+        if request.path.startswith("/api/v1/"):  # e.g. 405/404 before the API's blueprint
+            from portal.routes.api import http_problem
+
+            return http_problem(exc)
         if exc.code == 429 and request.endpoint == "auth.login":
             from portal.routes.auth import rate_limited_response
 

@@ -51,6 +51,7 @@ class Settings:
     import_booking_lag_days: int = 14
     outbox_per_minute: int = 600
     ratelimit_enabled: bool = True
+    api_per_minute: int = 600  # requests per API key and minute
     huey_immediate: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -92,6 +93,7 @@ class Settings:
             second_chance_minutes=_int(env, "SECOND_CHANCE_MINUTES", 60, 0, 7 * 24 * 60),
             import_booking_lag_days=_int(env, "IMPORT_BOOKING_LAG_DAYS", 14, 0, 365),
             outbox_per_minute=_int(env, "OUTBOX_PER_MINUTE", 600, 0, 1_000_000),
+            api_per_minute=_int(env, "API_PER_MINUTE", 600, 1, 10_000_000),
         )
         known = {f.name for f in fields(cls)}
         settings = replace(settings, **{k: v for k, v in overrides.items() if k in known})

@@ -872,3 +872,116 @@ class EmailChangeToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class ApiKey(Base):
+    """A brand's key for the REST API: only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(20))  # "bp_test_AbCd": shown to tell keys apart
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # test keys pay through the sandbox and make test records, kept out of dunning
+    test_mode: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_by: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    brand: Mapped[Brand] = relationship()
+
+
+class ApiPayLink(Base):
+    """A pay-link made over the API: the key that made it, its mode and the shop's URL."""
+
+    __tablename__ = "api_pay_link"
+    __table_args__ = (Index("ix_api_pay_link_listing", "brand_id", "test_mode", "pay_link_id"),)
+
+    pay_link_id: Mapped[int] = mapped_column(
+        ForeignKey("pay_link.id", ondelete="CASCADE"), primary_key=True
+    )
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"))
+    test_mode: Mapped[bool] = mapped_column(default=False, server_default=false())
+    reminders: Mapped[bool] = mapped_column(default=True, server_default=true())
+    return_url: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    pay_link: Mapped[PayLink] = relationship()
+
+
+class ApiIdempotency(Base):
+    """An `Idempotency-Key` seen on a create: the request's hash and, once done, the answer.
+
+    A row without `status_code` is a first request still running (a repeat gets 409)."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    api_key_id: Mapped[int] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class WebhookEndpoint(Base):
+    """Where a brand wants its outgoing webhooks (events of pay-links made over the API).
+
+    The secret signs each delivery (HMAC-SHA256), so it is kept as it is; admin shows it once.
+    """
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(80))
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    brand: Mapped[Brand] = relationship()
+
+
+class WebhookEvent(Base):
+    """One outgoing webhook: written in the business transaction, delivered by the worker
+    with exponential back-off for up to a day."""
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (
+        CheckConstraint(_in("status", ("pending", "sending", "sent", "failed")), name="status"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index("ix_webhook_event_due", "status", "next_attempt_at", "id"),
+        Index("ix_webhook_event_brand", "brand_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(40))  # payment.paid, payment.failed, ...
+    payload: Mapped[str] = mapped_column(Text)  # the JSON body, exactly as sent
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(String(250), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    brand: Mapped[Brand] = relationship()
+
+
+class BrandFrameOrigin(Base):
+    """A site that may show the brand's pay page in a frame (CSP frame-ancestors)."""
+
+    __tablename__ = "brand_frame_origin"
+    __table_args__ = (UniqueConstraint("brand_id", "origin"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"))
+    origin: Mapped[str] = mapped_column(String(200))  # scheme://host[:port], nothing else

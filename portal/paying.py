@@ -8,7 +8,7 @@ from portal.config import Settings
 from portal.domain.payments.providers import registry
 from portal.domain.payments.providers.base import Provider
 from portal.mails import PaymentMails
-from portal.models import Brand
+from portal.models import Brand, PayLink
 
 
 def settings() -> Settings:
@@ -25,6 +25,18 @@ def provider(name: str | None = None) -> Provider:
 def provider_for_brand(brand: Brand) -> Provider:
     """The provider a brand's new payments use (today: the deployment's default)."""
     return provider()
+
+
+def provider_for_link(brand: Brand, link: PayLink | None) -> Provider:
+    """The provider for a payment started from `link`: the sandbox for a test-mode link made
+    with an API test key, else the brand's."""
+    if link is not None:
+        from portal.db import db
+        from portal.domain import api
+
+        if api.test_mode_of(db.session(), link.id):
+            return provider("sandbox")
+    return provider_for_brand(brand)
 
 
 def mails() -> PaymentMails:

@@ -122,6 +122,7 @@ def process_webhook(provider_name: str, delivery_id: int) -> None:
             )
         if outcome == "applied":
             send_outbox_now()  # the receipt
+            deliver_webhooks_now()  # the shop's event
 
 
 @huey.periodic_task(crontab(minute="*"))
@@ -197,3 +198,29 @@ def notify_new_invoices(batch_id: int) -> None:
             )
         if sent:
             send_outbox_now()
+
+
+def deliver_webhooks_now() -> Any:
+    """Post the due outgoing webhooks (the task, the admin's re-send and tests)."""
+    from portal import paying
+    from portal.domain import outgoing
+
+    with _app_context():
+        settings = paying.settings()
+        return outgoing.deliver_due(
+            db.session(),
+            production=settings.is_production,
+            allow_private=bool(current_app.config.get("WEBHOOKS_ALLOW_PRIVATE")),
+        )
+
+
+@huey.task()
+def deliver_webhooks() -> None:
+    """Post outgoing webhooks now (enqueued after a commit that added events)."""
+    deliver_webhooks_now()
+
+
+@huey.periodic_task(crontab(minute="*"))
+def deliver_webhooks_periodically() -> None:
+    """Retries fall due with back-off; the worker looks every minute."""
+    deliver_webhooks_now()

@@ -9,20 +9,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import Blueprint, Response, abort, flash, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import paying, tasks
+from portal import CSP, paying, tasks
 from portal.db import db
 from portal.debtor_session import current_debtor, debtor_required
+from portal.domain import embed
 from portal.domain.money import parse_amount
 from portal.domain.payments import paylinks, service
 from portal.domain.payments.providers.base import Method, ProviderError, Status
 from portal.htmx import redirect_to, render_page
-from portal.models import Debtor, Invoice, PayLink, Payment
+from portal.models import ApiPayLink, Debtor, Invoice, PayLink, Payment
 
 bp = Blueprint("pay", __name__)
 
@@ -63,12 +73,15 @@ def _debtor() -> Debtor:
     return debtor
 
 
-def _choose_context(selection: service.Selection, **extra: object) -> dict[str, object]:
-    provider = paying.provider_for_brand(selection.debtor.brand)
+def _choose_context(
+    selection: service.Selection, pay_link: PayLink | None = None, **extra: object
+) -> dict[str, object]:
+    provider = paying.provider_for_link(selection.debtor.brand, pay_link)
     return {
         "selection": selection,
         "methods": service.offered_methods(provider, selection.debtor, selection.currency),
         "page_brand": selection.debtor.brand,
+        "pay_link": pay_link,
         **extra,
     }
 
@@ -114,7 +127,7 @@ def _wish() -> service.StartRequest:
 
 
 def _start(debtor: Debtor, wish: service.StartRequest, retry_url: str) -> BaseResponse:
-    provider = paying.provider_for_brand(debtor.brand)
+    provider = paying.provider_for_link(debtor.brand, wish.pay_link)
     try:
         payment = service.start(
             db.session(),
@@ -186,6 +199,7 @@ def _refresh(payment: Payment) -> Payment:
     db.session.commit()
     if outcome.changed:
         tasks.send_outbox()  # a receipt may be waiting
+        tasks.deliver_webhooks()  # and the shop's event
     return _payment(payment.public_id)
 
 
@@ -207,7 +221,16 @@ def returned(public_id: str) -> Response:
         payment=payment,
         page_brand=payment.brand,
         retry_url=_retry_url(payment),
+        shop_url=_shop_url(payment),
     )
+
+
+def _shop_url(payment: Payment) -> str:
+    """The shop's return URL when the payment came from a pay-link made over the API."""
+    if payment.pay_link_id is None:
+        return ""
+    record = db.session.get(ApiPayLink, payment.pay_link_id)
+    return record.return_url if record is not None else ""
 
 
 # ------------------------------------------------------------------ pay-links
@@ -240,7 +263,16 @@ def link(token: str) -> BaseResponse | tuple[str, int] | str:
         )
         return _start(pay_link.debtor, wish, url_for("pay.link", token=token))
     pay_link.last_opened_at = service.utcnow()
+    origins = embed.origins_of(db.session(), pay_link.brand_id)
     db.session.commit()
-    return render_template(
-        "pay/link.html", **_choose_context(selection, token=token, pay_link=pay_link)
+    # in a frame (only the brand's listed sites may frame it), the page offers a link that
+    # opens it in the top window: the checkout never runs inside a frame
+    framed = request.headers.get("Sec-Fetch-Dest") == "iframe"
+    response = make_response(
+        render_template(
+            "pay/link.html",
+            **_choose_context(selection, token=token, pay_link=pay_link, framed=framed),
+        )
     )
+    response.headers["Content-Security-Policy"] = embed.frame_csp(CSP, origins)
+    return response

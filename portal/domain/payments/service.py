@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import audit
+from portal.domain import audit, outgoing
 from portal.domain.payments.providers.base import (
     CheckoutRequest,
     Method,
@@ -320,9 +320,11 @@ def apply_truth(
         _book(session, payment, truth, now)
         if notifier is not None:
             notifier.paid(session, payment)
+        outgoing.payment_changed(session, payment, Status.PAID)  # the shop's webhook
     elif changed and target in UNSUCCESSFUL:
         payment.failed_at = now  # the second chance counts its delay from here
         _record_all(session, payment, f"payment.{target.value}")
+        outgoing.payment_changed(session, payment, target)
     if money_arrived:
         changed = _reverse(session, payment, truth) or changed
     return Outcome(changed, old, Status(payment.status))
@@ -397,6 +399,7 @@ def _reverse(session: Session, payment: Payment, truth: ProviderStatus) -> bool:
         apply_status(payment, target)
     except IllegalTransition as exc:  # e.g. refunded -> refunded with a larger amount
         log.info("payment %s: %s", payment.public_id, exc)
+    outgoing.payment_changed(session, payment, target)  # each new refund is an event
     from_credit = min(delta, payment.unallocated_cents)
     payment.unallocated_cents -= from_credit
     delta -= from_credit
