@@ -17,7 +17,7 @@ from admin import bp
 from admin.session import actor, admin_required
 from portal import paying, tasks
 from portal.db import db
-from portal.domain import audit
+from portal.domain import audit, embed
 from portal.domain.payments import listing, paylinks, second_chance, service
 from portal.domain.payments.providers.base import Ignored, Method, ProviderError, Status
 from portal.domain.payments.providers.registry import names
@@ -192,12 +192,17 @@ def link_views(invoice: Invoice) -> list[dict[str, Any]]:
     views = []
     for link in paylinks.for_invoice(db.session(), invoice.id):
         state = paylinks.state_of(link)
+        url = pay_link_url(link, settings)
         views.append(
             {
                 "link": link,
                 "state": state.value,
-                "url": pay_link_url(link, settings),
+                "url": url,
                 "others": [i.number for i in link.invoices if i.id != invoice.id],
+                # what a shop pastes to offer this link: only while it can still be paid
+                "embed": embed.snippets(url, invoice.brand, invoice.debtor.language)
+                if state == paylinks.LinkState.USABLE
+                else None,
             }
         )
     return views

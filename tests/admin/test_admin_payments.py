@@ -4,6 +4,7 @@ export, pay-links and second chances from the invoice page."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 
 import pytest
@@ -184,6 +185,9 @@ def test_pay_links_created_shown_and_revoked_from_the_invoice_page(app, client):
     assert client.get(f"/p/{url_token}").status_code == 200
     page = client.get(f"/admin/invoices/{invoice.id}").get_data(as_text=True)
     assert f"/p/{url_token}" in page and "Active" in page and "readonly" in page
+    # the snippets a shop pastes: a button that opens the link in the top window, a QR
+    assert "Embed in a shop or a mail" in page and "<svg" in page
+    assert f'href="http://portal.test/p/{url_token}" target="_top"' in html.unescape(page)
 
     unconfirmed = client.post(
         f"/admin/pay-links/{link.id}/revoke",
@@ -198,7 +202,8 @@ def test_pay_links_created_shown_and_revoked_from_the_invoice_page(app, client):
     )
     assert revoked.status_code == 303
     assert client.get(f"/p/{url_token}").status_code == 410
-    assert "Revoked" in client.get(f"/admin/invoices/{invoice.id}").get_data(as_text=True)
+    after = client.get(f"/admin/invoices/{invoice.id}").get_data(as_text=True)
+    assert "Revoked" in after and "Embed in a shop or a mail" not in after
     actions = set(db.session.scalars(select(AuditEvent.action)))
     assert {"paylink.created", "paylink.revoked"} <= actions
 
