@@ -29,7 +29,15 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from portal_pages import DEFAULT_ADMIN_URL, SECRET, bench_database, free_port, gunicorn, migrate
+from portal_pages import (
+    DEFAULT_ADMIN_URL,
+    SECRET,
+    bench_database,
+    free_port,
+    gunicorn,
+    insert_brand,
+    migrate,
+)
 
 RAW_KEY = "bp_live_bench" + "x" * 40
 
@@ -38,23 +46,14 @@ def fill(url: str) -> int:
     """A brand with one live API key; returns the brand id."""
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO brand (slug, name, primary_color, accent_color, font, sender_name,"
-            " sender_email, support_email, support_phone, iban, enterprise_number, vat_number,"
-            " address, country, default_language, payment_methods, updated_at) VALUES"
-            " ('a','Brand A','#0f766e','#f59e0b','system','A','a@x.example','s@x.example',"
-            " '','NL91ABNA0417164300','','','','NL','nl','ideal,bancontact,paypal,card', now())"
-            " RETURNING id"
-        )
-        row = cur.fetchone()
-        assert row is not None
+        brand = insert_brand(cur)
         cur.execute(
             "INSERT INTO api_key (brand_id, label, prefix, key_hash, test_mode, created_by,"
             " created_at) VALUES (%s, 'bench', %s, %s, false, 'bench', now())",
-            (row[0], RAW_KEY[:12], hashlib.sha256(RAW_KEY.encode()).hexdigest()),
+            (brand, RAW_KEY[:12], hashlib.sha256(RAW_KEY.encode()).hexdigest()),
         )
         conn.commit()
-        return int(row[0])
+        return brand
 
 
 def create_all(port: int, creates: int, connections: int) -> tuple[list[float], dict[int, int]]:

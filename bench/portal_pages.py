@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -57,6 +58,21 @@ def bench_database(admin_url: str, name: str, keep: bool) -> Iterator[str]:
         if not keep:
             with psycopg.connect(conninfo, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def insert_brand(cur: psycopg.Cursor[Any]) -> int:
+    """One brand ("Brand A") for a bench database; its id."""
+    cur.execute(
+        "INSERT INTO brand (slug, name, primary_color, accent_color, font, sender_name,"
+        " sender_email, support_email, support_phone, iban, enterprise_number, vat_number,"
+        " address, country, default_language, payment_methods, updated_at) VALUES"
+        " ('a','Brand A','#0f766e','#f59e0b','system','A','a@x.example','s@x.example',"
+        " '','NL91ABNA0417164300','','','','NL','nl','ideal,bancontact,paypal,card', now())"
+        " RETURNING id"
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def migrate(url: str, instance: Path) -> None:

@@ -39,6 +39,7 @@ from portal_pages import (
     bench_database,
     free_port,
     gunicorn,
+    insert_brand,
     migrate,
 )
 
@@ -48,17 +49,7 @@ def fill(url: str, payments: int) -> list[str]:
     conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     refs = [f"sbx_bench{n:08d}" for n in range(payments)]
     with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO brand (slug, name, primary_color, accent_color, font, sender_name,"
-            " sender_email, support_email, support_phone, iban, enterprise_number, vat_number,"
-            " address, country, default_language, payment_methods, updated_at) VALUES"
-            " ('a','Brand A','#0f766e','#f59e0b','system','A','a@x.example','s@x.example',"
-            " '','NL91ABNA0417164300','','','','NL','nl','ideal,bancontact,paypal,card', now())"
-            " RETURNING id"
-        )
-        row = cur.fetchone()
-        assert row is not None
-        brand = row[0]
+        brand = insert_brand(cur)
         for n, ref in enumerate(refs, start=1):
             cur.execute(
                 "INSERT INTO debtor (id, brand_id, number, name, kind, language, phone,"
