@@ -985,3 +985,101 @@ class BrandFrameOrigin(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"))
     origin: Mapped[str] = mapped_column(String(200))  # scheme://host[:port], nothing else
+
+
+class PlanPolicy(Base):
+    """What a debtor of a segment may arrange as a payment plan without review; a segment
+    without a row gets `plans.DEFAULT_POLICY`."""
+
+    __tablename__ = "plan_policy"
+    __table_args__ = (
+        CheckConstraint("min_total_cents >= 0", name="min_total"),
+        CheckConstraint("max_instalments BETWEEN 1 AND 120", name="max_instalments"),
+        CheckConstraint("min_instalment_cents >= 1", name="min_instalment"),
+        CheckConstraint("max_days BETWEEN 0 AND 3650", name="max_days"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("segment.id", ondelete="CASCADE"), unique=True
+    )
+    min_total_cents: Mapped[int] = mapped_column(Integer, default=10_000)
+    max_instalments: Mapped[int] = mapped_column(Integer, default=6)
+    min_instalment_cents: Mapped[int] = mapped_column(Integer, default=2_500)
+    max_days: Mapped[int] = mapped_column(Integer, default=180)
+    auto_approve: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+
+class PlanStatus(enum.StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    BREACHED = "breached"
+    CANCELLED = "cancelled"
+
+
+class InstalmentPlan(Base):
+    """A payment plan a debtor agreed to: its invoices, instalments and the agreement
+    (text, moment and address) as accepted."""
+
+    __tablename__ = "instalment_plan"
+    __table_args__ = (
+        CheckConstraint(_in("status", PlanStatus), name="status"),
+        CheckConstraint("frequency IN ('monthly', 'biweekly')", name="frequency"),
+        CheckConstraint("total_cents > 0", name="total"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default=PlanStatus.ACTIVE.value)
+    frequency: Mapped[str] = mapped_column(String(10))
+    total_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    agreement_text: Mapped[str] = mapped_column(Text)
+    accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    accepted_ip: Mapped[str] = mapped_column(String(45), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    debtor: Mapped[Debtor] = relationship()
+    instalments: Mapped[list[Instalment]] = relationship(
+        back_populates="plan", order_by="Instalment.seq", cascade="all, delete-orphan"
+    )
+    invoices: Mapped[list[PlanInvoice]] = relationship(
+        back_populates="plan", order_by="PlanInvoice.invoice_id", cascade="all, delete-orphan"
+    )
+
+
+class PlanInvoice(Base):
+    """An invoice in a plan, with the amount open when the plan was agreed."""
+
+    __tablename__ = "plan_invoice"
+
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("instalment_plan.id", ondelete="CASCADE"), primary_key=True
+    )
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoice.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    open_cents: Mapped[int] = mapped_column(Integer)
+
+    plan: Mapped[InstalmentPlan] = relationship(back_populates="invoices")
+    invoice: Mapped[Invoice] = relationship()
+
+
+class Instalment(Base):
+    """One instalment of a plan: when it is due and how much."""
+
+    __tablename__ = "instalment"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "seq"),
+        CheckConstraint("cents > 0", name="cents"),
+        CheckConstraint("paid_cents >= 0", name="paid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("instalment_plan.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)  # 1, 2, ...
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    cents: Mapped[int] = mapped_column(Integer)
+    paid_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    plan: Mapped[InstalmentPlan] = relationship(back_populates="instalments")

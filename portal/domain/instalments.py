@@ -1,0 +1,204 @@
+"""Payment plans in the database: the policy of a debtor's segment, a proposal over the
+debtor's own open invoices, and recording a plan the debtor accepted.
+
+Every query that takes an id also filters on the debtor's id; an invoice of someone else
+is simply not part of the proposal. Recording a plan pauses the reminders of its invoices
+(`holds.pause`, reason "plan").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from portal.domain import audit, plans
+from portal.domain.dunning import holds
+from portal.domain.problems import N_, Problem
+from portal.models import (
+    PAYABLE_KINDS,
+    Debtor,
+    Instalment,
+    InstalmentPlan,
+    Invoice,
+    InvoiceStatus,
+    PlanInvoice,
+    PlanPolicy,
+    PlanStatus,
+)
+
+
+class PlanRefused(Problem):
+    """The plan cannot be recorded as asked; the message says why."""
+
+
+def policy_for(session: Session, segment_id: int | None) -> plans.Policy:
+    """The segment's plan policy, or the defaults when it has none."""
+    if segment_id is None:
+        return plans.DEFAULT_POLICY
+    row = session.scalars(select(PlanPolicy).where(PlanPolicy.segment_id == segment_id)).first()
+    if row is None:
+        return plans.DEFAULT_POLICY
+    return plans.Policy(
+        min_total_cents=row.min_total_cents,
+        max_instalments=row.max_instalments,
+        min_instalment_cents=row.min_instalment_cents,
+        max_days=row.max_days,
+        auto_approve=row.auto_approve,
+    )
+
+
+def eligible_invoices(session: Session, debtor_id: int) -> list[Invoice]:
+    """The debtor's open, payable invoices that no dispute or active plan holds."""
+    in_plan = (
+        select(PlanInvoice.invoice_id)
+        .join(InstalmentPlan, InstalmentPlan.id == PlanInvoice.plan_id)
+        .where(InstalmentPlan.debtor_id == debtor_id, InstalmentPlan.status == PlanStatus.ACTIVE)
+    )
+    stmt = (
+        select(Invoice)
+        .where(
+            Invoice.debtor_id == debtor_id,
+            Invoice.status == InvoiceStatus.OPEN,
+            Invoice.kind.in_(PAYABLE_KINDS),
+            Invoice.open_cents > 0,
+            Invoice.hold_reason != "dispute",
+            Invoice.id.not_in(in_plan),
+        )
+        .order_by(Invoice.due_date, Invoice.id)
+    )
+    return list(session.scalars(stmt))
+
+
+@dataclass
+class Proposal:
+    """A plan as the debtor asked for it, with the policy's verdict."""
+
+    invoices: list[Invoice]
+    schedule: plans.Schedule
+    frequency: str
+    policy: plans.Policy
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def total_cents(self) -> int:
+        return sum(i.open_cents for i in self.invoices)
+
+    @property
+    def within_policy(self) -> bool:
+        return bool(self.schedule) and not self.problems
+
+    @property
+    def can_accept(self) -> bool:
+        """The debtor may agree to it at once, without review."""
+        return self.within_policy and self.policy.auto_approve
+
+
+def propose(
+    session: Session,
+    debtor: Debtor,
+    invoice_ids: Iterable[int],
+    start: dt.date,
+    frequency: str,
+    today: dt.date,
+    count: int | None = None,
+    per_instalment_cents: int | None = None,
+) -> Proposal:
+    """A schedule over the debtor's chosen eligible invoices; other ids are ignored."""
+    wanted = set(invoice_ids)
+    chosen = [i for i in eligible_invoices(session, debtor.id) if i.id in wanted]
+    policy = policy_for(session, debtor.segment_id)
+    proposal = Proposal(invoices=chosen, schedule=[], frequency=frequency, policy=policy)
+    if not chosen:
+        proposal.problems.append(Problem(N_("Choose at least one open invoice.")))
+        return proposal
+    if len({i.currency for i in chosen}) > 1:
+        proposal.problems.append(Problem(N_("A plan can only hold invoices in one currency.")))
+        return proposal
+    proposal.problems.extend(plans.check_start(start, today))
+    try:
+        if per_instalment_cents is not None:
+            rows = plans.by_amount(proposal.total_cents, per_instalment_cents, start, frequency)
+        else:
+            rows = plans.schedule(proposal.total_cents, count or 0, start, frequency)
+    except ValueError:
+        proposal.problems.append(
+            Problem(
+                N_("A payment plan has at most %(count)d instalments."),
+                count=policy.max_instalments,
+            )
+        )
+        return proposal
+    proposal.schedule = rows
+    proposal.problems.extend(plans.check(policy, plans.plan_of(proposal.total_cents, rows)))
+    return proposal
+
+
+def accept(
+    session: Session,
+    debtor: Debtor,
+    proposal: Proposal,
+    agreement_text: str,
+    ip: str,
+    actor: str,
+    today: dt.date,
+) -> InstalmentPlan:
+    """Record the plan the debtor agreed to and pause its invoices' reminders."""
+    if not proposal.can_accept:
+        raise PlanRefused(N_("This plan needs our review before it can be agreed."))
+    plan = InstalmentPlan(
+        debtor_id=debtor.id,
+        status=PlanStatus.ACTIVE.value,
+        frequency=proposal.frequency,
+        total_cents=proposal.total_cents,
+        currency=proposal.invoices[0].currency,
+        agreement_text=agreement_text,
+        accepted_ip=ip[:45],
+    )
+    plan.invoices = [
+        PlanInvoice(invoice_id=i.id, open_cents=i.open_cents) for i in proposal.invoices
+    ]
+    plan.instalments = [
+        Instalment(seq=n, due_date=day, cents=cents)
+        for n, (day, cents) in enumerate(proposal.schedule, start=1)
+    ]
+    session.add(plan)
+    session.flush()
+    for invoice in proposal.invoices:
+        holds.pause(session, invoice, "plan", None, actor, today)
+    audit.record(
+        session,
+        actor,
+        "plan.accepted",
+        debtor_id=debtor.id,
+        plan_id=plan.id,
+        total_cents=plan.total_cents,
+        instalments=len(plan.instalments),
+    )
+    return plan
+
+
+def plans_of(session: Session, debtor_id: int) -> list[InstalmentPlan]:
+    """The debtor's plans, newest first, with their instalments and invoices."""
+    stmt = (
+        select(InstalmentPlan)
+        .where(InstalmentPlan.debtor_id == debtor_id)
+        .options(
+            selectinload(InstalmentPlan.instalments),
+            selectinload(InstalmentPlan.invoices).selectinload(PlanInvoice.invoice),
+        )
+        .order_by(InstalmentPlan.id.desc())
+    )
+    return list(session.scalars(stmt))
+
+
+def get_plan(session: Session, debtor_id: int, plan_id: int) -> InstalmentPlan | None:
+    """The plan only when it belongs to this debtor; otherwise None (a 404)."""
+    return session.scalars(
+        select(InstalmentPlan).where(
+            InstalmentPlan.id == plan_id, InstalmentPlan.debtor_id == debtor_id
+        )
+    ).first()
