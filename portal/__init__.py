@@ -73,13 +73,14 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
 
 def _register_blueprints(app: Flask, settings: Settings) -> None:
     from admin import bp as admin_bp
-    from portal.routes import api, auth, pay, portal, requests, sandbox, site, webhooks
+    from portal.routes import api, auth, pay, plans, portal, requests, sandbox, site, webhooks
 
     app.register_blueprint(site.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(pay.bp)
     app.register_blueprint(requests.bp)
+    app.register_blueprint(plans.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api.docs_bp)

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     HiddenField,
@@ -15,7 +16,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, Regexp
 
 from portal.i18n import LANGUAGES
 
@@ -125,3 +126,31 @@ class ContactForm(FlaskForm):
         render_kw={"autocomplete": "address-level2"},
     )
     message = TextAreaField(_l("Note (optional)"), validators=[Length(max=4000)])
+
+
+class PlanForm(FlaskForm):
+    """A payment plan as the debtor asks for it; the invoices come as `invoice` checkboxes
+    and are checked against the debtor's own open invoices."""
+
+    count = IntegerField(
+        _l("Number of instalments"),
+        validators=[Optional(), NumberRange(min=1, max=120)],
+        render_kw={"min": 1, "max": 120},
+    )
+    per_instalment = StringField(
+        _l("Or: amount per instalment"),
+        validators=[Optional(), Length(max=20)],
+        render_kw={"inputmode": "decimal"},
+    )
+    start = DateField(
+        _l("First instalment on"), validators=[DataRequired(message=_l("Choose a day."))]
+    )
+    frequency = SelectField(
+        _l("How often"),
+        choices=[
+            SelectChoice("monthly", _l("Every month")),
+            SelectChoice("biweekly", _l("Every two weeks")),
+        ],
+        validators=[AnyOf(("monthly", "biweekly"))],
+    )
+    agree = BooleanField(_l("I agree to this payment plan."))

@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from portal import tasks
 from portal.db import db
 from portal.debtor_session import current_debtor, debtor_required
+from portal.domain import instalments
 from portal.domain import invoices as inv
 from portal.domain import requests as req
 from portal.domain.clock import today
@@ -184,7 +185,8 @@ def contact() -> Any:
 @debtor_required
 def my_requests() -> str:
     rows = req.for_debtor(db.session(), _debtor().id)
-    return render_template("requests/list.html", rows=rows)
+    plans = instalments.plans_of(db.session(), _debtor().id)
+    return render_template("requests/list.html", rows=rows, plans=plans)
 
 
 @bp.get("/requests/<int:request_id>")

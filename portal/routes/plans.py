@@ -1,0 +1,152 @@
+"""The debtor's payment plans: ask for one over chosen open invoices with a live preview of
+the schedule, agree to it when it lies within the segment's policy, and see it afterwards.
+Every query filters on the debtor's id; amounts come from the server, never the browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from portal.db import db
+from portal.debtor_session import current_debtor, debtor_required
+from portal.domain import instalments, plans
+from portal.domain.clock import today
+from portal.domain.money import AmountError, parse_amount
+from portal.forms import PlanForm
+from portal.htmx import redirect_to
+from portal.i18n import money
+from portal.models import Debtor
+
+bp = Blueprint("plans", __name__)
+
+
+def _debtor() -> Debtor:
+    debtor = current_debtor()
+    assert debtor is not None  # guaranteed by @debtor_required
+    return debtor
+
+
+def _today() -> dt.date:
+    return today(current_app.config["SETTINGS"].portal_timezone)
+
+
+def _chosen_ids() -> list[int]:
+    return [int(v) for v in request.form.getlist("invoice") if v.isdigit()]
+
+
+def _proposal(form: PlanForm, debtor: Debtor) -> instalments.Proposal | None:
+    """The proposal the form describes, or None while it is incomplete."""
+    if not form.validate() or form.start.data is None:
+        return None
+    per: int | None = None
+    if form.per_instalment.data:
+        try:
+            per = parse_amount(form.per_instalment.data)
+        except AmountError:
+            form.per_instalment.errors = [_("Enter an amount like 50,00.")]
+            return None
+        if per <= 0:
+            form.per_instalment.errors = [_("Enter an amount like 50,00.")]
+            return None
+    elif not form.count.data:
+        form.count.errors = [_("Choose a number of instalments or an amount per instalment.")]
+        return None
+    return instalments.propose(
+        db.session(),
+        debtor,
+        _chosen_ids(),
+        form.start.data,
+        form.frequency.data or plans.MONTHLY,
+        _today(),
+        count=form.count.data,
+        per_instalment_cents=per,
+    )
+
+
+def agreement_text(proposal: instalments.Proposal) -> str:
+    """What the debtor agrees to, in their language, with the amounts the server computed."""
+    currency = proposal.invoices[0].currency
+    lines = [
+        _(
+            "I agree to pay %(total)s for invoices %(numbers)s in %(count)d instalments:",
+            total=money(proposal.total_cents, currency),
+            numbers=", ".join(i.number for i in proposal.invoices),
+            count=len(proposal.schedule),
+        )
+    ]
+    lines += [f"{day.isoformat()}: {money(cents, currency)}" for day, cents in proposal.schedule]
+    lines.append(_("If I miss an instalment, reminders for these invoices resume."))
+    return "\n".join(lines)
+
+
+def _render(form: PlanForm, proposal: instalments.Proposal | None, status: int = 200) -> Any:
+    debtor = _debtor()
+    context = {
+        "form": form,
+        "proposal": proposal,
+        "invoices": instalments.eligible_invoices(db.session(), debtor.id),
+        "chosen": set(_chosen_ids()),
+        "agreement": agreement_text(proposal) if proposal and proposal.schedule else "",
+        "first": _today(),
+    }
+    return render_template("plans/new.html", **context), status
+
+
+@bp.route("/plans/new", methods=["GET", "POST"])
+@debtor_required
+def new_plan() -> Any:
+    debtor = _debtor()
+    form = PlanForm()
+    if request.method == "GET":
+        form.start.data = _today()
+        form.count.data = 3
+        return _render(form, None)
+    proposal = _proposal(form, debtor)
+    if request.form.get("action") != "accept" or proposal is None or not proposal.can_accept:
+        return _render(form, proposal, 200 if proposal and proposal.within_policy else 422)
+    if not form.agree.data:
+        form.agree.errors = [_("Tick the box to agree to the plan.")]
+        return _render(form, proposal, 422)
+    try:
+        plan = instalments.accept(
+            db.session(),
+            debtor,
+            proposal,
+            agreement_text(proposal),
+            request.remote_addr or "",
+            f"debtor:{debtor.id}",
+            _today(),
+        )
+    except instalments.PlanRefused:
+        db.session.rollback()
+        return _render(form, proposal, 422)
+    db.session.commit()
+    flash(
+        _("Thank you. Your payment plan is agreed; reminders for these invoices wait."), "success"
+    )
+    return redirect_to(url_for("plans.plan_detail", plan_id=plan.id))
+
+
+@bp.post("/plans/preview")
+@debtor_required
+def preview() -> Any:
+    """The schedule for the form as it stands (htmx swaps it into the page)."""
+    form = PlanForm()
+    proposal = _proposal(form, _debtor())
+    return render_template(
+        "plans/_plan_preview.html",
+        form=form,
+        proposal=proposal,
+        agreement=agreement_text(proposal) if proposal and proposal.schedule else "",
+    )
+
+
+@bp.get("/plans/<int:plan_id>")
+@debtor_required
+def plan_detail(plan_id: int) -> str | BaseResponse:
+    plan = instalments.get_plan(db.session(), _debtor().id, plan_id) or abort(404)
+    return render_template("plans/detail.html", plan=plan)
