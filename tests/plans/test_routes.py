@@ -37,6 +37,7 @@ def test_the_preview_shows_the_schedule_of_own_invoices_only(app):
     mine = create_invoice(debtor, total_cents=30_000)
     theirs = create_invoice(other, total_cents=70_000, number="SECRET-1")
     login_as(client, debtor)
+    assert 'href="/plans/new"' in client.get("/invoices").get_data(as_text=True)
     page = client.get("/plans/new").get_data(as_text=True)
     assert mine.number in page and "SECRET-1" not in page
     assert 'hx-post="/plans/preview"' in page and "csrf_token" in page
