@@ -186,6 +186,7 @@ def request_kind_label(kind: str) -> str:
         "promise": gettext("Promise to pay"),
         "question": gettext("Question"),
         "contact_change": gettext("Contact details"),
+        "plan": gettext("Payment plan"),
     }.get(kind, kind)
 
 

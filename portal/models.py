@@ -746,12 +746,13 @@ class InvoiceReminder(Base):
 
 
 class RequestKind(enum.StrEnum):
-    """What a debtor asks; a plan request can be added as one more kind."""
+    """What a debtor asks."""
 
     DISPUTE = "dispute"
     PROMISE = "promise"
     QUESTION = "question"
     CONTACT_CHANGE = "contact_change"
+    PLAN = "plan"  # a payment plan outside the policy, for a person to look at
 
 
 class RequestState(enum.StrEnum):

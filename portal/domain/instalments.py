@@ -21,6 +21,7 @@ from portal.domain.problems import N_, Problem
 from portal.models import (
     PAYABLE_KINDS,
     Debtor,
+    DebtorRequest,
     Instalment,
     InstalmentPlan,
     Invoice,
@@ -28,6 +29,9 @@ from portal.models import (
     PlanInvoice,
     PlanPolicy,
     PlanStatus,
+    RequestEvent,
+    RequestKind,
+    RequestState,
 )
 
 
@@ -179,6 +183,34 @@ def accept(
         instalments=len(plan.instalments),
     )
     return plan
+
+
+def ask_review(
+    session: Session, debtor: Debtor, proposal: Proposal, message: str, actor: str
+) -> DebtorRequest:
+    """Send a plan the debtor may not agree to online to the admin inbox as a request."""
+    if not proposal.schedule:
+        raise PlanRefused(N_("Choose at least one open invoice."))
+    details = {
+        "invoice_ids": [i.id for i in proposal.invoices],
+        "invoices": [i.number for i in proposal.invoices],
+        "frequency": proposal.frequency,
+        "total_cents": proposal.total_cents,
+        "schedule": [[day.isoformat(), cents] for day, cents in proposal.schedule],
+        "problems": [str(p) for p in proposal.problems],
+    }
+    request = DebtorRequest(
+        kind=RequestKind.PLAN.value,
+        state=RequestState.OPEN.value,
+        debtor_id=debtor.id,
+        message=message.strip()[:4000],
+        details=details,
+    )
+    request.events.append(RequestEvent(actor=actor, action="created", state="open"))
+    session.add(request)
+    session.flush()
+    audit.record(session, actor, "plan.review_asked", debtor_id=debtor.id, request_id=request.id)
+    return request
 
 
 def plans_of(session: Session, debtor_id: int) -> list[InstalmentPlan]:

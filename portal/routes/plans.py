@@ -106,6 +106,13 @@ def new_plan() -> Any:
         form.count.data = 3
         return _render(form, None)
     proposal = _proposal(form, debtor)
+    if request.form.get("action") == "review" and proposal is not None and proposal.schedule:
+        instalments.ask_review(
+            db.session(), debtor, proposal, request.form.get("message", ""), f"debtor:{debtor.id}"
+        )
+        db.session.commit()
+        flash(_("Thank you. We look at your payment plan and answer by email."), "success")
+        return redirect_to(url_for("requests.my_requests"))
     if request.form.get("action") != "accept" or proposal is None or not proposal.can_accept:
         return _render(form, proposal, 200 if proposal and proposal.within_policy else 422)
     if not form.agree.data:

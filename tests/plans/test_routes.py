@@ -67,7 +67,7 @@ def test_outside_the_policy_the_page_says_why_and_offers_no_agreement(app):
     assert "A payment plan is possible from a total of € 100,00." in html
     assert "Each instalment must be at least € 25,00." in html
     assert 'value="accept"' not in html
-    assert "/requests/question" in html
+    assert 'value="review"' in html
     assert db.session.scalars(select(InstalmentPlan)).all() == []
 
 
@@ -140,3 +140,29 @@ def test_a_start_in_the_past_is_refused(app):
     response = client.post("/plans/new", data=form(client, [invoice], start=past))
     assert response.status_code == 422
     assert "The first instalment cannot fall in the past." in response.get_data(as_text=True)
+
+
+def test_a_plan_outside_the_policy_goes_to_the_admin_inbox(app):
+    from portal.models import DebtorRequest
+
+    client = english_client(app)
+    debtor = create_debtor()
+    invoice = create_invoice(debtor, total_cents=30_000)
+    login_as(client, debtor)
+    day = _today(app)
+    preview = client.post(
+        "/plans/preview", data=form(client, [invoice], start=day, count="12"),
+        headers={"HX-Request": "true"},
+    ).get_data(as_text=True)  # fmt: skip
+    assert 'value="review"' in preview and 'value="accept"' not in preview
+    response = client.post(
+        "/plans/new",
+        data=form(client, [invoice], start=day, count="12", action="review", message="Job lost"),
+    )
+    assert response.status_code == 303
+    item = db.session.scalars(select(DebtorRequest)).one()
+    assert (item.kind, item.state, item.debtor_id) == ("plan", "open", debtor.id)
+    assert item.message == "Job lost" and item.details["total_cents"] == 30_000
+    assert len(item.details["schedule"]) == 12
+    assert db.session.scalars(select(InstalmentPlan)).all() == []
+    assert "Payment plan" in client.get("/requests").get_data(as_text=True)
