@@ -34,6 +34,8 @@ from portal.models import (
     RequestState,
 )
 
+PLAN_GRACE_DAYS = 14  # after the last instalment's due date, reminders resume
+
 
 class PlanRefused(Problem):
     """The plan cannot be recorded as asked; the message says why."""
@@ -171,8 +173,11 @@ def accept(
     ]
     session.add(plan)
     session.flush()
+    # Until instalments are tracked one by one, the hold ends a little after the last one
+    # is due: whatever is still open then goes back to the reminder schedule.
+    until = proposal.schedule[-1][0] + dt.timedelta(days=PLAN_GRACE_DAYS)
     for invoice in proposal.invoices:
-        holds.pause(session, invoice, "plan", None, actor, today)
+        holds.pause(session, invoice, "plan", until, actor, today)
     audit.record(
         session,
         actor,

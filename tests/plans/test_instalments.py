@@ -105,9 +105,14 @@ def test_an_accepted_plan_is_recorded_and_holds_reminders(app, segment):
         (2, TODAY + dt.timedelta(days=30), 10_000),
         (3, TODAY + dt.timedelta(days=61), 10_001),
     ]
+    last_due = TODAY + dt.timedelta(days=61)
     for invoice_id in (first.id, second.id):
-        assert db.session.get(Invoice, invoice_id).hold_reason == "plan"
+        held = db.session.get(Invoice, invoice_id)
+        assert held.hold_reason == "plan" and held.hold_until == last_due + dt.timedelta(days=14)
     assert not {first.id, second.id} & {d.invoice_id for d in engine.due_steps(db.session(), TODAY)}
+    # still open two weeks after the last instalment was due: back to the reminders
+    after = last_due + dt.timedelta(days=15)
+    assert {first.id, second.id} <= {d.invoice_id for d in engine.due_steps(db.session(), after)}
     assert db.session.scalars(select(AuditEvent).where(AuditEvent.action == "plan.accepted")).one()
     # invoices in an active plan cannot go into a second one
     assert instalments.eligible_invoices(db.session(), debtor.id) == []
