@@ -27,6 +27,7 @@ def test_admin_creates_a_key_shown_once_and_revokes_it_after_confirming(client):
     key = db.session.scalars(select(ApiKey)).one()
     assert key.key_hash == api.hash_key(raw) and key.test_mode and key.label == "Webshop"
     listing = client.get("/admin/api-keys").get_data(as_text=True)
+    assert "<title>API keys · Betaalportaal admin</title>" in listing  # only words in the title
     assert raw not in listing and key.prefix in listing  # shown once only
 
     confirm = client.get(f"/admin/api-keys/{key.id}/revoke")
