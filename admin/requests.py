@@ -4,6 +4,7 @@ answer by mail, decide; attachments are downloaded here only."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -100,15 +101,25 @@ def _refused(item: DebtorRequest, problem: req.RequestRefused) -> BaseResponse:
 def request_reply(request_id: int) -> BaseResponse:
     _guard()
     item = _load(request_id)
+    answer = request.form.get("answer", "")
+    return _act(
+        item,
+        lambda: req.reply(db.session(), item, answer, actor(), _mails()),
+        _("Answer sent."),
+    )
+
+
+def _act(item: DebtorRequest, change: Callable[[], object], done: str) -> BaseResponse:
+    """Make `change`, commit, mail the debtor; a refusal is flashed, an illegal move is 409."""
     try:
-        req.reply(db.session(), item, request.form.get("answer", ""), actor(), _mails())
+        change()
     except req.RequestRefused as problem:
         return _refused(item, problem)
     except req.IllegalTransition:
         abort(409)
     db.session.commit()
     tasks.send_outbox()
-    flash(_("Answer sent."), "success")
+    flash(done, "success")
     return _back(item)
 
 
@@ -119,7 +130,8 @@ def request_decide(request_id: int) -> Any:
     item = _load(request_id)
     answer = request.form.get("answer", "")
     outcome = request.form.get("outcome", "")
-    try:
+
+    def decide() -> None:
         if item.kind == "dispute":
             credit = 0
             if outcome == "credit":
@@ -132,14 +144,8 @@ def request_decide(request_id: int) -> Any:
             )
         else:
             req.close(db.session(), item, outcome, answer, actor(), _mails())
-    except req.RequestRefused as problem:
-        return _refused(item, problem)
-    except req.IllegalTransition:
-        abort(409)
-    db.session.commit()
-    tasks.send_outbox()
-    flash(_("Decided; the customer gets your answer by email."), "success")
-    return _back(item)
+
+    return _act(item, decide, _("Decided; the customer gets your answer by email."))
 
 
 @bp.get("/requests/<int:request_id>/attachments/<int:attachment_id>")
