@@ -4,6 +4,7 @@ details, and see where each request stands. Every query filters on the debtor's 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
@@ -23,7 +24,7 @@ from portal.forms import ConfirmForm, ContactForm, DisputeForm, PromiseForm, Que
 from portal.htmx import redirect_to
 from portal.i18n import message_text
 from portal.mails import RequestMails
-from portal.models import Debtor, Invoice
+from portal.models import Debtor, DebtorRequest, Invoice
 
 bp = Blueprint("requests", __name__)
 
@@ -53,6 +54,17 @@ def _done(message: str) -> BaseResponse:
     return redirect_to(url_for("requests.my_requests"))
 
 
+def _submit(make: Callable[[], DebtorRequest]) -> tuple[DebtorRequest | None, str]:
+    """Make a request and commit: (the request, "") or (None, the refusal in words)."""
+    try:
+        made = make()
+    except req.RequestRefused as refused:
+        db.session.rollback()
+        return None, message_text(refused)
+    db.session.commit()
+    return made, ""
+
+
 def _read_upload() -> req.Upload | None:
     """The uploaded file, read no further than the size limit allows."""
     file = request.files.get("attachment")
@@ -69,8 +81,8 @@ def dispute(invoice_id: int) -> Any:
     form = DisputeForm()
     error = ""
     if form.validate_on_submit():
-        try:
-            req.open_dispute(
+        made, error = _submit(
+            lambda: req.open_dispute(
                 db.session(),
                 invoice,
                 form.reason.data or "",
@@ -79,11 +91,8 @@ def dispute(invoice_id: int) -> Any:
                 _actor(),
                 _today(),
             )
-        except req.RequestRefused as refused:
-            db.session.rollback()
-            error = message_text(refused)
-        else:
-            db.session.commit()
+        )
+        if made:
             return _done(_("Thank you. Reminders for this invoice wait until we have answered."))
     status = 422 if request.method == "POST" else 200
     return render_template("requests/dispute.html", invoice=invoice, form=form, error=error), status
@@ -97,15 +106,12 @@ def promise(invoice_id: int) -> Any:
     error = ""
     day = _today()
     if form.validate_on_submit():
-        try:
-            req.promise(
+        made, error = _submit(
+            lambda: req.promise(
                 db.session(), invoice, form.pay_by.data, form.message.data or "", _actor(), day
             )
-        except req.RequestRefused as refused:
-            db.session.rollback()
-            error = message_text(refused)
-        else:
-            db.session.commit()
+        )
+        if made:
             return _done(_("Thank you. We will not send reminders for this invoice until then."))
     status = 422 if request.method == "POST" else 200
     latest = day + dt.timedelta(days=req.PROMISE_MAX_DAYS)
@@ -128,13 +134,10 @@ def question() -> Any:
     error = ""
     if form.validate_on_submit():
         invoice = _invoice(int(form.invoice_id.data)) if form.invoice_id.data else None
-        try:
-            req.ask(db.session(), debtor.id, invoice, form.message.data or "", _actor())
-        except req.RequestRefused as refused:
-            db.session.rollback()
-            error = message_text(refused)
-        else:
-            db.session.commit()
+        made, error = _submit(
+            lambda: req.ask(db.session(), debtor.id, invoice, form.message.data or "", _actor())
+        )
+        if made:
             return _done(_("Thank you for your question. We answer by email."))
     status = 422 if request.method == "POST" else 200
     return render_template("requests/question.html", form=form, error=error), status
@@ -154,8 +157,8 @@ def contact() -> Any:
     error = ""
     if form.validate_on_submit():
         wanted = {k: (getattr(form, k).data or "") for k in req.CONTACT_FIELDS}
-        try:
-            changed = req.change_contact(
+        changed, error = _submit(
+            lambda: req.change_contact(
                 db.session(),
                 debtor.id,
                 wanted,
@@ -163,11 +166,8 @@ def contact() -> Any:
                 _actor(),
                 RequestMails(current_app.config["SETTINGS"]),
             )
-        except req.RequestRefused as refused:
-            db.session.rollback()
-            error = message_text(refused)
-        else:
-            db.session.commit()
+        )
+        if changed:
             tasks.send_outbox()
             if "email" in changed.details:
                 return _done(
