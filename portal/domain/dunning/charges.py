@@ -47,17 +47,42 @@ class ChargeResult:
     missing_rates: set[tuple[str, dt.date]] = field(default_factory=set)
 
 
-def _lapsed_letters(session: Session, day: dt.date) -> dict[int, tuple[ReminderStep, list[int]]]:
-    """Letter message id → (its step, its invoice ids), for letters whose period has passed
-    and whose cost line does not exist yet."""
+@dataclass
+class _Letter:
+    step: ReminderStep
+    sent_on: dt.date
+    channel: str
+    printed_on: dt.date | None  # a posted letter's print day (None until printed)
+    invoice_ids: list[int] = field(default_factory=list)
+
+    def deadline_passed(self, day: dt.date) -> bool:
+        """A mailed letter's period runs from sending (the query checked that); a posted
+        one from the day it was printed, so it has not started while it waits."""
+        if self.channel != "letter":
+            return True
+        return self.printed_on is not None and letters.deadline(self.printed_on) < day
+
+
+def _lapsed_letters(session: Session, day: dt.date) -> dict[int, _Letter]:
+    """Letter message id → the letter, for letters sent long enough ago whose cost line does
+    not exist yet (one query, with the channel and any print day)."""
     line = aliased(Invoice)
     rows = session.execute(
-        select(InvoiceReminder.message_id, InvoiceReminder.invoice_id, ReminderStep)
+        select(
+            InvoiceReminder.message_id,
+            InvoiceReminder.invoice_id,
+            InvoiceReminder.sent_on,
+            ReminderStep,
+            OutboxMessage.channel,
+            PrintBatch.printed_on,
+        )
         .join(ReminderStep, ReminderStep.id == InvoiceReminder.step_id)
+        .join(OutboxMessage, OutboxMessage.id == InvoiceReminder.message_id)
+        .outerjoin(PrintedLetter, PrintedLetter.message_id == InvoiceReminder.message_id)
+        .outerjoin(PrintBatch, PrintBatch.id == PrintedLetter.batch_id)
         .where(
             ReminderStep.kind == "fourteen_day",
             ReminderStep.fee_rule != "none",
-            InvoiceReminder.message_id.is_not(None),
             InvoiceReminder.sent_on < day - dt.timedelta(days=DEADLINE_DAYS),
             ~exists().where(
                 and_(
@@ -68,20 +93,23 @@ def _lapsed_letters(session: Session, day: dt.date) -> dict[int, tuple[ReminderS
         )
         .order_by(InvoiceReminder.message_id, InvoiceReminder.invoice_id)
     )
-    letters: dict[int, tuple[ReminderStep, list[int]]] = {}
-    for message_id, invoice_id, step in rows:
-        if message_id is not None:
-            letters.setdefault(message_id, (step, []))[1].append(invoice_id)
-    return letters
+    found: dict[int, _Letter] = {}
+    for message_id, invoice_id, sent_on, step, channel, printed_on in rows:
+        if message_id is None:  # never: the join to the outbox needs one
+            continue
+        letter = found.setdefault(message_id, _Letter(step, sent_on, channel, printed_on))
+        letter.invoice_ids.append(invoice_id)
+    return found
 
 
 def add_lapsed(session: Session, day: dt.date) -> ChargeResult:
     """Add the cost and interest lines of every letter whose period passed before `day`."""
     result = ChargeResult()
     tables: dict[str, dict[dt.date, int]] = {}
-    for message_id, (step, invoice_ids) in _lapsed_letters(session, day).items():
-        if not _deadline_passed(session, message_id, day):
+    for message_id, letter in _lapsed_letters(session, day).items():
+        if not letter.deadline_passed(day):
             continue
+        step, invoice_ids, sent_on = letter.step, letter.invoice_ids, letter.sent_on
         invoices = list(
             session.scalars(
                 select(Invoice)
@@ -99,7 +127,6 @@ def add_lapsed(session: Session, day: dt.date) -> ChargeResult:
         principal = sum(i.open_cents for i in open_now)
         costs = wik(principal) if step.fee_rule == "wik" else belgian_b2c(principal)
         first = open_now[0]
-        sent_on = _sent_on(session, message_id)
         _add_line(
             session,
             first,
@@ -138,29 +165,6 @@ def add_lapsed(session: Session, day: dt.date) -> ChargeResult:
                 result.interest_cents += owed
         session.flush()
     return result
-
-
-def _deadline_passed(session: Session, message_id: int, day: dt.date) -> bool:
-    """A mailed letter's period runs from sending (the query checked that); a posted one
-    from the day it was printed, so it has not started while it waits for printing."""
-    channel = session.scalar(select(OutboxMessage.channel).where(OutboxMessage.id == message_id))
-    if channel != "letter":
-        return True
-    printed_on = session.scalar(
-        select(PrintBatch.printed_on)
-        .join(PrintedLetter, PrintedLetter.batch_id == PrintBatch.id)
-        .where(PrintedLetter.message_id == message_id)
-    )
-    return printed_on is not None and letters.deadline(printed_on) < day
-
-
-def _sent_on(session: Session, message_id: int) -> dt.date:
-    return (
-        session.scalars(
-            select(InvoiceReminder.sent_on).where(InvoiceReminder.message_id == message_id)
-        ).first()
-        or dt.date.min
-    )
 
 
 def _add_line(
