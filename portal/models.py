@@ -518,6 +518,9 @@ class Payment(Base):
     brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"))
     debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"))
     pay_link_id: Mapped[int | None] = mapped_column(ForeignKey("pay_link.id"))
+    instalment_id: Mapped[int | None] = mapped_column(  # paying one instalment of a plan
+        ForeignKey("instalment.id", ondelete="SET NULL")
+    )
     provider: Mapped[str] = mapped_column(String(20))
     provider_ref: Mapped[str | None] = mapped_column(String(120))
     method: Mapped[str | None] = mapped_column(String(20))
@@ -593,6 +596,9 @@ class PayLink(Base):
     debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"), index=True)
     status: Mapped[str] = mapped_column(String(10), default="active")
     purpose: Mapped[str] = mapped_column(String(30), default="manual")  # second_chance, ...
+    instalment_id: Mapped[int | None] = mapped_column(  # pays this instalment, not the total
+        ForeignKey("instalment.id", ondelete="CASCADE")
+    )
     created_by: Mapped[str] = mapped_column(String(80), default="system")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -998,6 +1004,8 @@ class PlanPolicy(Base):
         CheckConstraint("max_instalments BETWEEN 1 AND 120", name="max_instalments"),
         CheckConstraint("min_instalment_cents >= 1", name="min_instalment"),
         CheckConstraint("max_days BETWEEN 0 AND 3650", name="max_days"),
+        CheckConstraint("down_payment_pct BETWEEN 0 AND 90", name="down_payment"),
+        CheckConstraint("breach_days BETWEEN 1 AND 90", name="breach_days"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -1009,9 +1017,18 @@ class PlanPolicy(Base):
     min_instalment_cents: Mapped[int] = mapped_column(Integer, default=2_500)
     max_days: Mapped[int] = mapped_column(Integer, default=180)
     auto_approve: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # the first instalment is at least this share of the total (0: no down payment)
+    down_payment_pct: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    frequencies: Mapped[str] = mapped_column(  # the ones a debtor may choose, comma-separated
+        String(20), default="monthly,biweekly", server_default="monthly,biweekly"
+    )
+    breach_days: Mapped[int] = mapped_column(  # an instalment this late ends the plan
+        Integer, default=14, server_default="14"
+    )
 
 
 class PlanStatus(enum.StrEnum):
+    PROPOSED = "proposed"  # by an admin; the debtor has not agreed yet
     ACTIVE = "active"
     COMPLETED = "completed"
     BREACHED = "breached"
@@ -1035,10 +1052,19 @@ class InstalmentPlan(Base):
     frequency: Mapped[str] = mapped_column(String(10))
     total_cents: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
-    agreement_text: Mapped[str] = mapped_column(Text)
-    accepted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    agreement_text: Mapped[str] = mapped_column(Text, default="")
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
     accepted_ip: Mapped[str] = mapped_column(String(45), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    proposed_by: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    request_id: Mapped[int | None] = mapped_column(  # the review request it answers
+        ForeignKey("debtor_request.id", ondelete="SET NULL")
+    )
+    replaces_id: Mapped[int | None] = mapped_column(  # a changed plan replaces the old one
+        ForeignKey("instalment_plan.id", ondelete="SET NULL")
+    )
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    end_reason: Mapped[str] = mapped_column(String(250), default="", server_default="")
 
     debtor: Mapped[Debtor] = relationship()
     instalments: Mapped[list[Instalment]] = relationship(
@@ -1082,5 +1108,11 @@ class Instalment(Base):
     due_date: Mapped[dt.date] = mapped_column(Date)
     cents: Mapped[int] = mapped_column(Integer)
     paid_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     plan: Mapped[InstalmentPlan] = relationship(back_populates="instalments")
+
+    @property
+    def open_cents(self) -> int:
+        """What is still to pay of this instalment."""
+        return max(self.cents - self.paid_cents, 0)

@@ -34,11 +34,37 @@ from portal.models import (
     RequestState,
 )
 
-PLAN_GRACE_DAYS = 14  # after the last instalment's due date, reminders resume
-
-
 class PlanRefused(Problem):
     """The plan cannot be recorded as asked; the message says why."""
+
+
+# The plan's state table (DESIGN.md section 2): a move it does not list raises.
+PLAN_MOVES: dict[PlanStatus, frozenset[PlanStatus]] = {
+    PlanStatus.PROPOSED: frozenset({PlanStatus.ACTIVE, PlanStatus.CANCELLED}),
+    PlanStatus.ACTIVE: frozenset({PlanStatus.COMPLETED, PlanStatus.BREACHED, PlanStatus.CANCELLED}),
+    PlanStatus.COMPLETED: frozenset(),
+    PlanStatus.BREACHED: frozenset(),
+    PlanStatus.CANCELLED: frozenset(),
+}
+
+
+class IllegalPlanMove(Exception):
+    """A change of a plan's state that `PLAN_MOVES` does not allow."""
+
+    def __init__(self, old: str, new: str) -> None:
+        super().__init__(f"{old} -> {new}")
+        self.old, self.new = old, new
+
+
+def move(plan: InstalmentPlan, new: PlanStatus, now: dt.datetime, reason: str = "") -> None:
+    """Move `plan` to `new`; an ended plan records when and why it ended."""
+    old = PlanStatus(plan.status)
+    if new not in PLAN_MOVES[old]:
+        raise IllegalPlanMove(old, new)
+    plan.status = new.value
+    if not PLAN_MOVES[new]:
+        plan.ended_at = now
+        plan.end_reason = reason[:250]
 
 
 def policy_for(session: Session, segment_id: int | None) -> plans.Policy:
@@ -54,6 +80,9 @@ def policy_for(session: Session, segment_id: int | None) -> plans.Policy:
         min_instalment_cents=row.min_instalment_cents,
         max_days=row.max_days,
         auto_approve=row.auto_approve,
+        down_payment_pct=row.down_payment_pct,
+        frequencies=tuple(f for f in row.frequencies.split(",") if f in plans.FREQUENCIES),
+        breach_days=row.breach_days,
     )
 
 
@@ -165,7 +194,7 @@ def accept(
         accepted_ip=ip[:45],
     )
     plan.invoices = [
-        PlanInvoice(invoice_id=i.id, open_cents=i.open_cents) for i in proposal.invoices
+        PlanInvoice(invoice=i, open_cents=i.open_cents) for i in proposal.invoices
     ]
     plan.instalments = [
         Instalment(seq=n, due_date=day, cents=cents)
@@ -173,11 +202,7 @@ def accept(
     ]
     session.add(plan)
     session.flush()
-    # Until instalments are tracked one by one, the hold ends a little after the last one
-    # is due: whatever is still open then goes back to the reminder schedule.
-    until = proposal.schedule[-1][0] + dt.timedelta(days=PLAN_GRACE_DAYS)
-    for invoice in proposal.invoices:
-        holds.pause(session, invoice, "plan", until, actor, today)
+    hold_invoices(session, plan, proposal.policy, actor, today)
     audit.record(
         session,
         actor,
@@ -188,6 +213,17 @@ def accept(
         instalments=len(plan.instalments),
     )
     return plan
+
+
+def hold_invoices(
+    session: Session, plan: InstalmentPlan, policy: plans.Policy, actor: str, today: dt.date
+) -> None:
+    """Pause the reminders of the plan's invoices. The daily plan check ends the plan at a
+    breach; the hold ends by itself when the last instalment could have been breached, so
+    no plan pauses reminders for ever, even if that check never ran."""
+    until = plan.instalments[-1].due_date + dt.timedelta(days=policy.breach_days)
+    for link in plan.invoices:
+        holds.pause(session, link.invoice, "plan", until, actor, today)
 
 
 def ask_review(

@@ -32,6 +32,9 @@ class Policy:
     min_instalment_cents: int = 2_500
     max_days: int = 180
     auto_approve: bool = True
+    down_payment_pct: int = 0  # the first instalment is at least this share of the total
+    frequencies: tuple[str, ...] = ("monthly", "biweekly")
+    breach_days: int = 14  # an instalment this many days late ends the plan
 
 
 DEFAULT_POLICY = Policy()
