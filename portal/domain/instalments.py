@@ -34,6 +34,7 @@ from portal.models import (
     RequestState,
 )
 
+
 class PlanRefused(Problem):
     """The plan cannot be recorded as asked; the message says why."""
 
