@@ -262,13 +262,19 @@ def register(app: Flask) -> None:
     @click.option("--dry-run", is_flag=True, help="Only count what would be sent.")
     def dunning_run(day: str, dry_run: bool) -> None:
         """Send every reminder step that is due (or count them with --dry-run)."""
-        from portal.tasks import run_dunning_now
+        from portal.tasks import run_dunning_now, run_plans_now
 
         try:
             when = dt.date.fromisoformat(day) if day else None
         except ValueError:
             click.echo("--date must look like 2026-11-24.", err=True)
             sys.exit(2)
+        if not dry_run:
+            plans = run_plans_now(when)
+            click.echo(
+                f"payment plans: {plans.checked} checked, {plans.completed} completed, "
+                f"{plans.reminded} instalment reminders, {plans.breached} ended by a breach"
+            )
         result = run_dunning_now(when, dry_run=dry_run)
         kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(result.by_kind.items())) or "none"
         verb = "would send" if dry_run else "sent"

@@ -230,6 +230,7 @@ _BADGE_CLASS = {
     "paid": "badge-paid",
     "credit": "badge-paid",
     "partly_paid": "badge-partly",
+    "in_plan": "badge-partly",
     "open": "badge-open",
     "cancelled": "badge-muted",
     "handed_over": "badge-muted",
@@ -281,7 +282,28 @@ def _status_word(key: str) -> str:
         return gettext("Handed over")
     if key == "disputed":
         return gettext("Disputed")
+    if key == "in_plan":
+        return gettext("In plan")
     return gettext("Open")
+
+
+def plan_status_label(status: str) -> str:
+    """Where a payment plan stands, in words."""
+    return {
+        "proposed": gettext("Proposed, waiting for you"),
+        "active": gettext("Running"),
+        "completed": gettext("Completed"),
+        "breached": gettext("Ended: an instalment was not paid"),
+        "cancelled": gettext("Cancelled"),
+    }.get(status, status)
+
+
+def plan_badge(status: str) -> Markup:
+    """A plan's state in words and colour together."""
+    css = {"completed": "badge-paid", "breached": "badge-overdue", "cancelled": "badge-muted"}
+    return Markup('<span class="badge {}">{}</span>').format(
+        css.get(status, "badge-open"), plan_status_label(status)
+    )
 
 
 def method_name(method: str) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from portal import i18n
 from portal.config import Settings
-from portal.domain import documents
+from portal.domain import documents, plan_progress
 from portal.domain.brands import safe_color
 from portal.domain.dunning import engine
 from portal.domain.login import LinkMail
@@ -33,6 +33,8 @@ from portal.models import (
     Brand,
     Debtor,
     DebtorRequest,
+    Instalment,
+    InstalmentPlan,
     Invoice,
     InvoiceStatus,
     OutboxMessage,
@@ -578,6 +580,98 @@ class ReminderMails(PaymentMails):
         return True
 
 
+def instalment_values(
+    composer: Composer,
+    plan: InstalmentPlan,
+    instalment: Instalment,
+    plan_link: str,
+    today: dt.date,
+) -> Composer:
+    """The variables that describe one instalment of a plan."""
+    with force_locale(composer.language):
+        composer.values["instalment"] = {
+            "seq": instalment.seq,
+            "count": len(plan.instalments),
+            "amount": i18n.money(instalment.open_cents or instalment.cents, plan.currency),
+            "due_date": i18n.date(instalment.due_date),
+            "overdue": instalment.due_date < today,
+            "days_overdue": max(0, (today - instalment.due_date).days),
+        }
+    composer.values["plan_link"] = plan_link
+    return composer
+
+
+def instalment_pay(composer: Composer, url: str, seq: int) -> Composer:
+    """The pay-link and button of one instalment."""
+    composer.values["pay_link"] = url
+    with force_locale(composer.language):
+        label = gettext("Pay instalment %(seq)d", seq=seq)
+    return composer.button("pay_button", url, label)
+
+
+class InstalmentMails(PaymentMails):
+    """The mails of a running plan: an instalment due soon or late, and the breach."""
+
+    def plan_link(self, plan: InstalmentPlan) -> str:
+        return f"{self.settings.base_url}/plans/{plan.id}"
+
+    def instalment_due(
+        self,
+        session: Session,
+        plan: InstalmentPlan,
+        instalment: Instalment,
+        day: dt.date,
+        dedupe_key: str,
+    ) -> bool:
+        """The reminder of an instalment with a pay-link for just that instalment."""
+        debtor = plan.debtor
+        invoices = plan_progress.open_invoices(plan)
+        if not debtor.primary_email or not invoices:
+            return False
+        link = paylinks.create(
+            session,
+            debtor,
+            invoices,
+            actor="system",
+            purpose="instalment",
+            days=self.settings.pay_link_days,
+            instalment=instalment,
+        )
+        url = pay_link_url(link, self.settings)
+        composer = instalment_values(
+            self.composer(debtor), plan, instalment, self.plan_link(plan), day
+        )
+        instalment_pay(composer, url, instalment.seq)
+        self._queue(session, "instalment_due", debtor, composer, dedupe_key)
+        return True
+
+    def breached(
+        self,
+        session: Session,
+        plan: InstalmentPlan,
+        missed: Instalment,
+        day: dt.date,
+        dedupe_key: str,
+    ) -> bool:
+        """The notice that the plan ended, with the open invoices and a pay-link."""
+        debtor = plan.debtor
+        invoices = plan_progress.open_invoices(plan)
+        if not debtor.primary_email or not invoices:
+            return False
+        link = paylinks.create(
+            session,
+            debtor,
+            invoices,
+            actor="system",
+            purpose="plan_breached",
+            days=self.settings.pay_link_days,
+        )
+        composer = self.composer(debtor).open_invoices(invoices, pay_link_url(link, self.settings))
+        instalment_values(composer, plan, missed, self.plan_link(plan), day)
+        self._queue(session, "plan_breached", debtor, composer, dedupe_key)
+        return True
+
+
 class SendTimeRenderer(ReminderMails):
     """Writes messages that were queued with a render_key, just before they are sent.
 
@@ -736,6 +830,8 @@ def preview_composer(
         composer.open_invoices(invoices, link)
         composer.values["days"] = settings.pay_link_days
         return composer
+    if key in ("instalment_due", "plan_breached"):
+        return _sample_plan(composer, invoices, link, key, settings, day)
     return reminder_values(composer, kind, invoices, link, costs_cents, day + dt.timedelta(days=15))
 
 
@@ -744,6 +840,32 @@ def _login_values(composer: Composer, link: str) -> Composer:
     with force_locale(composer.language):
         label = gettext("Open my invoices")
     return composer.button("login_button", link, label)
+
+
+def _sample_plan(
+    composer: Composer,
+    invoices: Sequence[Invoice],
+    link: str,
+    key: str,
+    settings: Settings,
+    day: dt.date,
+) -> Composer:
+    """A made-up plan of three instalments over `invoices` (never added to a session)."""
+    total = sum(i.open_cents for i in invoices)
+    plan = InstalmentPlan(id=0, currency=invoices[0].currency, total_cents=total)
+    third = total // 3
+    plan.instalments = [
+        Instalment(seq=n, due_date=day + dt.timedelta(days=30 * (n - 2) + 3), cents=cents)
+        for n, cents in ((1, third), (2, third), (3, total - 2 * third))
+    ]
+    for instalment in plan.instalments:
+        instalment.paid_cents = 0
+    plan_link = f"{settings.base_url}/plans/preview"
+    if key == "plan_breached":
+        composer.open_invoices(invoices, link)
+        return instalment_values(composer, plan, plan.instalments[0], plan_link, day)
+    instalment_values(composer, plan, plan.instalments[1], plan_link, day)
+    return instalment_pay(composer, link, 2)
 
 
 def _sample_invoices(day: dt.date) -> list[Invoice]:

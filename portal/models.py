@@ -547,6 +547,7 @@ class Payment(Base):
     invoices: Mapped[list[Invoice]] = relationship(
         secondary="payment_invoice", order_by="Invoice.due_date, Invoice.id"
     )
+    instalment: Mapped[Instalment | None] = relationship()
     allocations: Mapped[list[Allocation]] = relationship(
         back_populates="payment", order_by="Allocation.id"
     )
@@ -610,6 +611,7 @@ class PayLink(Base):
     invoices: Mapped[list[Invoice]] = relationship(
         secondary="pay_link_invoice", order_by="Invoice.due_date, Invoice.id"
     )
+    instalment: Mapped[Instalment | None] = relationship()
 
 
 class PayLinkInvoice(Base):

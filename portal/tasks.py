@@ -177,9 +177,28 @@ def run_dunning_now(day: dt.date | None = None, *, dry_run: bool = False) -> Any
         return result
 
 
+def run_plans_now(day: dt.date | None = None) -> Any:
+    """The day's check of payment plans: instalments paid, reminded, or breached."""
+    from portal import paying
+    from portal.domain import plan_progress
+    from portal.domain.clock import today
+    from portal.mails import InstalmentMails
+
+    with _app_context():
+        settings = paying.settings()
+        when = day or today(settings.portal_timezone)
+        result = plan_progress.daily(db.session(), when, InstalmentMails(settings))
+        db.session.commit()
+        if result.reminded or result.breached:
+            send_outbox_now()
+        return result
+
+
 @huey.periodic_task(crontab(hour="7", minute="0"))
 def dunning_daily() -> None:
-    """Every morning: the reminders that are due today."""
+    """Every morning: payment plans first (a breach returns invoices to the schedule), then
+    the reminders that are due today."""
+    run_plans_now()
     run_dunning_now()
 
 

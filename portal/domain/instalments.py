@@ -194,9 +194,7 @@ def accept(
         agreement_text=agreement_text,
         accepted_ip=ip[:45],
     )
-    plan.invoices = [
-        PlanInvoice(invoice=i, open_cents=i.open_cents) for i in proposal.invoices
-    ]
+    plan.invoices = [PlanInvoice(invoice=i, open_cents=i.open_cents) for i in proposal.invoices]
     plan.instalments = [
         Instalment(seq=n, due_date=day, cents=cents)
         for n, (day, cents) in enumerate(proposal.schedule, start=1)

@@ -191,6 +191,8 @@ def status_view(invoice: Invoice, today: dt.date) -> StatusView:
         return StatusView(invoice.status)
     if invoice.hold_reason == "dispute":
         return StatusView("disputed")
+    if invoice.hold_reason == "plan" and invoice.held_on(today):
+        return StatusView("in_plan")
     if invoice.due_date < today:
         return StatusView("overdue", (today - invoice.due_date).days)
     if invoice.open_cents < invoice.total_cents:

@@ -7,7 +7,7 @@ that the segment's rules judge.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from flask import (
     Blueprint,
@@ -32,7 +32,7 @@ from portal.domain.money import parse_amount
 from portal.domain.payments import paylinks, service
 from portal.domain.payments.providers.base import Method, ProviderError, Status
 from portal.htmx import redirect_to, render_page
-from portal.models import ApiPayLink, Debtor, Invoice, PayLink, Payment
+from portal.models import ApiPayLink, Debtor, Instalment, Invoice, PayLink, Payment
 
 bp = Blueprint("pay", __name__)
 
@@ -53,6 +53,10 @@ def refusal_text(reason: str) -> str:
         "amount_invalid": _("Enter an amount such as 25,00."),
         "no_method": _("No online payment method is available for this currency."),
         "method_not_offered": _("Choose one of the payment methods shown."),
+        "instalment_not_payable": _(
+            "This instalment cannot be paid now: it may be paid already, or an earlier one"
+            " comes first."
+        ),
     }
     return texts.get(reason, _("This payment cannot be started."))
 
@@ -65,6 +69,19 @@ def _invoice_ids() -> list[int]:
         except ValueError:
             continue
     return ids
+
+
+def _instalment_id() -> int | None:
+    raw = request.values.get("instalment", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _select(debtor: Debtor) -> service.Selection:
+    """What the debtor asked to pay: chosen invoices, or the next instalment of a plan."""
+    instalment_id = _instalment_id()
+    if instalment_id is not None:
+        return service.select_instalment(db.session(), debtor, instalment_id)
+    return service.select_invoices(db.session(), debtor, _invoice_ids())
 
 
 def _debtor() -> Debtor:
@@ -91,7 +108,7 @@ def _choose_context(
 def choose() -> Response | str:
     """The chosen invoices, their total and the methods; the debtor confirms here."""
     try:
-        selection = service.select_invoices(db.session(), _debtor(), _invoice_ids())
+        selection = _select(_debtor())
     except service.PaymentRefused as exc:
         flash(refusal_text(exc.reason), "error")
         return Response(render_template("pay/refused.html"), 422)
@@ -123,7 +140,7 @@ def _wish() -> service.StartRequest:
             amount = parse_amount(amount_raw)
         except ValueError:
             raise service.PaymentRefused("amount_invalid") from None
-    return service.StartRequest(_invoice_ids(), method, amount)
+    return service.StartRequest(_invoice_ids(), method, amount, instalment_id=_instalment_id())
 
 
 def _start(debtor: Debtor, wish: service.StartRequest, retry_url: str) -> BaseResponse:
@@ -136,7 +153,7 @@ def _start(debtor: Debtor, wish: service.StartRequest, retry_url: str) -> BaseRe
             wish,
             return_url=paying.return_url,
             webhook_url=paying.webhook_url(provider.name),
-            description=_description,
+            description=_instalment_description(wish) if wish.instalment_id else _description,
         )
     except service.PaymentRefused as exc:
         db.session.rollback()
@@ -157,12 +174,31 @@ def _description(invoices: Sequence[Invoice]) -> str:
     return label + (f" (+{more})" if more > 0 else "")
 
 
+def _instalment_description(wish: service.StartRequest) -> Callable[[Sequence[Invoice]], str]:
+    def describe(invoices: Sequence[Invoice]) -> str:
+        instalment = db.session.get(Instalment, wish.instalment_id)
+        assert instalment is not None  # checked by service.select_instalment
+        label = _(
+            "Instalment %(seq)d of %(count)d",
+            seq=instalment.seq,
+            count=len(instalment.plan.instalments),
+        )
+        return f"{label}: {_description(invoices)}"
+
+    return describe
+
+
 @bp.post("/pay")
 @debtor_required
 def start() -> BaseResponse:
     """Create the provider payment now (iDEAL sessions expire in minutes) and go there."""
     debtor = _debtor()
-    retry = url_for("pay.choose", invoice=_invoice_ids())
+    instalment_id = _instalment_id()
+    retry = (
+        url_for("pay.choose", instalment=instalment_id)
+        if instalment_id is not None
+        else url_for("pay.choose", invoice=_invoice_ids())
+    )
     try:
         wish = _wish()
     except service.PaymentRefused as exc:
@@ -208,6 +244,8 @@ def _retry_url(payment: Payment) -> str:
         link = db.session.get(PayLink, payment.pay_link_id)
         if link is not None:
             return url_for("pay.link", token=paylinks.token(link, paying.settings().secret_key))
+    if payment.instalment_id is not None:
+        return url_for("pay.choose", instalment=payment.instalment_id)
     return url_for("pay.choose", invoice=[i.id for i in payment.invoices])
 
 
@@ -252,6 +290,14 @@ def link(token: str) -> BaseResponse | tuple[str, int] | str:
         ), 410 if resolved.state != paylinks.LinkState.PAID else 200
     invoices = resolved.open_invoices
     selection = service.Selection(pay_link.debtor, invoices)
+    if pay_link.instalment_id is not None:
+        try:
+            selection = service.select_instalment(
+                db.session(), pay_link.debtor, pay_link.instalment_id
+            )
+        except service.PaymentRefused as exc:
+            flash(refusal_text(exc.reason), "error")
+            return render_template("pay/refused.html", page_brand=pay_link.brand), 410
     if request.method == "POST":
         try:
             wish = _wish()
@@ -259,7 +305,11 @@ def link(token: str) -> BaseResponse | tuple[str, int] | str:
             flash(refusal_text(exc.reason), "error")
             return redirect_to(url_for("pay.link", token=token))
         wish = service.StartRequest(
-            [i.id for i in invoices], wish.method, wish.amount_cents, pay_link
+            [i.id for i in invoices],
+            wish.method,
+            wish.amount_cents,
+            pay_link,
+            pay_link.instalment_id,
         )
         return _start(pay_link.debtor, wish, url_for("pay.link", token=token))
     pay_link.last_opened_at = service.utcnow()

@@ -13,13 +13,13 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from portal.db import db
 from portal.debtor_session import current_debtor, debtor_required
-from portal.domain import instalments, plans
+from portal.domain import instalments, plan_progress, plans
 from portal.domain.clock import today
 from portal.domain.money import AmountError, parse_amount
 from portal.forms import PlanForm
 from portal.htmx import redirect_to
 from portal.i18n import money
-from portal.models import Debtor
+from portal.models import Debtor, PlanStatus
 
 bp = Blueprint("plans", __name__)
 
@@ -156,4 +156,7 @@ def preview() -> Any:
 @debtor_required
 def plan_detail(plan_id: int) -> str | BaseResponse:
     plan = instalments.get_plan(db.session(), _debtor().id, plan_id) or abort(404)
-    return render_template("plans/detail.html", plan=plan)
+    following = plan_progress.first_open(plan) if plan.status == PlanStatus.ACTIVE else None
+    return render_template(
+        "plans/detail.html", plan=plan, next_instalment=following, today=_today()
+    )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from portal.domain import audit
 from portal.models import Debtor, Invoice
 
-HOLD_REASONS = ("paused", "dispute", "promise", "plan")
+HOLD_REASONS = ("paused", "dispute", "promise", "plan", "breach")  # breach: after a plan ended
 
 
 class HoldRefused(ValueError):

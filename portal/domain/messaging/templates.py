@@ -130,6 +130,18 @@ SPECS: dict[str, Spec] = {
             (*_COMMON, "amount", "paid_on", "reference", "invoice_table", "credit"),
             {"html": ("amount",), "text": ("amount",)},
         ),
+        Spec(
+            "instalment_due",
+            "system",
+            (*_COMMON, "instalment", "pay_link", "pay_button", "plan_link"),
+            {"html": ("pay_button",), "text": ("pay_link",)},
+        ),
+        Spec(
+            "plan_breached",
+            "system",
+            (*_COMMON, *_OPEN, "instalment", "plan_link"),
+            {"html": ("invoice_table", "pay_button"), "text": ("invoice_table", "pay_link")},
+        ),
     )
 }
 
@@ -169,6 +181,11 @@ VARIABLE_HELP: dict[str, str] = {
     "confirm_button": N_("the confirm button (rendered by the system)"),
     "hours": N_("how long the confirmation link works, in hours"),
     "email": N_("the new email address"),
+    "instalment": N_(
+        "instalment.seq, instalment.count, instalment.amount, instalment.due_date,"
+        " instalment.overdue (true once the due date has passed), instalment.days_overdue"
+    ),
+    "plan_link": N_("the address of the payment plan in the portal"),
 }
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain import audit
-from portal.models import Debtor, Invoice, InvoiceStatus, PayLink, Payment, utcnow
+from portal.models import Debtor, Instalment, Invoice, InvoiceStatus, PayLink, Payment, utcnow
 
 DEFAULT_DAYS = 60
 SALT = "pay-link"
@@ -61,8 +61,10 @@ def create(
     purpose: str = "manual",
     days: int = DEFAULT_DAYS,
     now: dt.datetime | None = None,
+    instalment: Instalment | None = None,
 ) -> PayLink:
-    """A new link for `invoices` of `debtor` (all must be theirs)."""
+    """A new link for `invoices` of `debtor` (all must be theirs); with `instalment`, it
+    pays that instalment of the plan over those invoices."""
     if not invoices or any(i.debtor_id != debtor.id for i in invoices):
         raise ValueError("a pay-link covers invoices of one debtor")
     now = now or utcnow()
@@ -75,6 +77,7 @@ def create(
         created_at=now,
         expires_at=now + dt.timedelta(days=days),
         invoices=list(invoices),
+        instalment=instalment,
     )
     session.add(link)
     session.flush()
@@ -119,6 +122,8 @@ def state_of(link: PayLink, now: dt.datetime | None = None) -> LinkState:
     if link.status == "revoked":
         return LinkState.REVOKED
     if not Resolved(LinkState.USABLE, link).open_invoices:
+        return LinkState.PAID
+    if link.instalment is not None and link.instalment.open_cents == 0:
         return LinkState.PAID
     if (now or utcnow()) >= link.expires_at:
         return LinkState.EXPIRED

@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import audit, outgoing
+from portal.domain import audit, outgoing, plan_progress
 from portal.domain.payments.providers.base import (
     CheckoutRequest,
     Method,
@@ -30,11 +30,14 @@ from portal.models import (
     PAYABLE_KINDS,
     Allocation,
     Debtor,
+    Instalment,
+    InstalmentPlan,
     Invoice,
     InvoiceStatus,
     PayLink,
     Payment,
     PaymentInvoice,
+    PlanStatus,
     utcnow,
 )
 
@@ -88,10 +91,18 @@ class Selection:
 
     debtor: Debtor
     invoices: Sequence[Invoice]
+    instalment: Instalment | None = None  # paying one instalment of a plan over `invoices`
 
     @property
     def total_cents(self) -> int:
         return sum(i.open_cents for i in self.invoices)
+
+    @property
+    def due_cents(self) -> int:
+        """What this payment asks: the open total, or the instalment's open part."""
+        if self.instalment is None:
+            return self.total_cents
+        return min(self.instalment.open_cents, self.total_cents)
 
     @property
     def currency(self) -> str:
@@ -99,8 +110,11 @@ class Selection:
 
     @property
     def min_cents(self) -> int | None:
-        """The smallest part payment allowed, or None when the segment allows none."""
+        """The smallest part payment allowed, or None when the segment allows none (an
+        instalment is paid whole)."""
         segment = self.debtor.segment
+        if self.instalment is not None:
+            return None
         if segment is None or not segment.allow_partial:
             return None
         return min(segment.partial_min_cents, self.total_cents)
@@ -141,8 +155,33 @@ def select_invoices(session: Session, debtor: Debtor, invoice_ids: Sequence[int]
     return Selection(debtor, rows)
 
 
+def select_instalment(session: Session, debtor: Debtor, instalment_id: int) -> Selection:
+    """The next instalment to pay of one of the debtor's active plans, over the plan's
+    open invoices. Any other instalment (paid, later, of another debtor or of a plan that
+    ended) is refused: money always fills the oldest instalment first."""
+    instalment = session.scalar(
+        select(Instalment)
+        .join(InstalmentPlan, InstalmentPlan.id == Instalment.plan_id)
+        .where(
+            Instalment.id == instalment_id,
+            InstalmentPlan.debtor_id == debtor.id,
+            InstalmentPlan.status == PlanStatus.ACTIVE.value,
+        )
+    )
+    if instalment is None or plan_progress.first_open(instalment.plan) is not instalment:
+        raise PaymentRefused("instalment_not_payable")
+    invoices = plan_progress.open_invoices(instalment.plan)
+    if not invoices:
+        raise PaymentRefused("instalment_not_payable")
+    return Selection(debtor, invoices, instalment)
+
+
 def check_amount(selection: Selection, amount_cents: int | None) -> int:
     """The amount to ask: the open total, or a part payment the segment allows."""
+    if selection.instalment is not None:
+        if amount_cents is not None and amount_cents != selection.due_cents:
+            raise PaymentRefused("partial_not_allowed")
+        return selection.due_cents
     total = selection.total_cents
     if amount_cents is None or amount_cents == total:
         return total
@@ -184,6 +223,7 @@ class StartRequest:
     method: Method | None
     amount_cents: int | None = None
     pay_link: PayLink | None = None
+    instalment_id: int | None = None
 
 
 def start(
@@ -201,7 +241,10 @@ def start(
     Raises PaymentRefused for a request we will not turn into a payment and
     ProviderError when the provider cannot be reached (the caller rolls back).
     """
-    selection = select_invoices(session, debtor, wish.invoice_ids)
+    if wish.instalment_id is not None:
+        selection = select_instalment(session, debtor, wish.instalment_id)
+    else:
+        selection = select_invoices(session, debtor, wish.invoice_ids)
     amount = check_amount(selection, wish.amount_cents)
     methods = offered_methods(provider, debtor, selection.currency)
     if not methods:
@@ -213,6 +256,7 @@ def start(
         brand_id=debtor.brand_id,
         debtor_id=debtor.id,
         pay_link_id=wish.pay_link.id if wish.pay_link else None,
+        instalment_id=selection.instalment.id if selection.instalment else None,
         provider=provider.name,
         method=wish.method.value if wish.method else None,
         amount_cents=amount,
@@ -327,6 +371,8 @@ def apply_truth(
         outgoing.payment_changed(session, payment, target)
     if money_arrived:
         changed = _reverse(session, payment, truth) or changed
+    if changed and money_arrived:  # an instalment may now be paid, or unpaid again
+        plan_progress.after_money(session, [i.id for i in payment.invoices], now)
     return Outcome(changed, old, Status(payment.status))
 
 

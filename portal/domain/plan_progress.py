@@ -1,0 +1,254 @@
+"""Keeping a payment plan: what has been paid of each instalment, reminders before and
+after each due date, completion, and the breach that ends a plan.
+
+What is paid is read from the plan's invoices, not from payments: the open amounts agreed
+in the plan minus the open amounts now. So money paid any way at all (an instalment paid
+in the portal or through its pay-link, a part payment, a bank transfer booked by an import)
+counts, and a refund that reopens an invoice counts back. That money fills the instalments
+oldest first.
+
+`daily` runs once a day before the dunning run: it brings every active plan up to date,
+sends the instalment reminders, and ends a plan whose instalment is `breach_days` late.
+After a breach the invoices return to the reminder schedule at the step after the last one
+sent; the breach notice counts as a reminder, so the next step waits the schedule's
+minimum gap (DESIGN.md section 9).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, selectinload
+
+from portal.domain import audit, instalments
+from portal.domain.dunning import engine, holds
+from portal.models import (
+    Instalment,
+    InstalmentPlan,
+    Invoice,
+    InvoiceStatus,
+    OutboxMessage,
+    PayLink,
+    PlanInvoice,
+    PlanStatus,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+REMIND_BEFORE_DAYS = 3  # the friendly note ahead of a due date
+REMIND_AFTER_DAYS = 3  # the reminder once an instalment is this late
+
+
+def paid_toward(plan: InstalmentPlan) -> int:
+    """What has been paid on the plan's invoices since it was agreed (0 to the total)."""
+    agreed = sum(link.open_cents for link in plan.invoices)
+    now_open = sum(
+        max(link.invoice.open_cents, 0)
+        for link in plan.invoices
+        if link.invoice.status == InvoiceStatus.OPEN
+    )
+    return min(max(agreed - now_open, 0), plan.total_cents)
+
+
+def first_open(plan: InstalmentPlan) -> Instalment | None:
+    """The instalment to pay next, or None when all are paid."""
+    return next((i for i in plan.instalments if i.open_cents > 0), None)
+
+
+def refresh(session: Session, plan: InstalmentPlan, now: dt.datetime) -> bool:
+    """Spread what has been paid over the instalments, oldest first; complete the plan
+    when everything is paid. Returns whether anything changed."""
+    if plan.status != PlanStatus.ACTIVE:
+        return False
+    left = paid_toward(plan)
+    changed = False
+    for instalment in plan.instalments:
+        paid = min(left, instalment.cents)
+        left -= paid
+        if paid != instalment.paid_cents:
+            instalment.paid_cents = paid
+            changed = True
+        paid_at = instalment.paid_at or now if paid == instalment.cents else None
+        if paid_at != instalment.paid_at:
+            instalment.paid_at = paid_at
+            changed = True
+    if first_open(plan) is None:
+        instalments.move(plan, PlanStatus.COMPLETED, now, "all instalments paid")
+        _release(session, plan, "system")
+        audit.record(session, "system", "plan.completed", debtor_id=plan.debtor_id, plan_id=plan.id)
+        changed = True
+    return changed
+
+
+def _release(session: Session, plan: InstalmentPlan, actor: str) -> None:
+    """Lift the plan's hold from its invoices and stop its instalment pay-links."""
+    for link in plan.invoices:
+        if link.invoice.hold_reason == "plan":
+            holds.resume(session, link.invoice, actor)
+    for pay_link in session.scalars(
+        select(PayLink).where(
+            PayLink.instalment_id.in_([i.id for i in plan.instalments]),
+            PayLink.status == "active",
+        )
+    ):
+        pay_link.status, pay_link.revoked_at = "revoked", utcnow()
+
+
+def active_plans(
+    session: Session, invoice_ids: Iterable[int] | None = None
+) -> list[InstalmentPlan]:
+    """Active plans (holding any of `invoice_ids`, when given), with what they hold."""
+    stmt = (
+        select(InstalmentPlan)
+        .where(InstalmentPlan.status == PlanStatus.ACTIVE.value)
+        .options(
+            selectinload(InstalmentPlan.instalments),
+            selectinload(InstalmentPlan.invoices).selectinload(PlanInvoice.invoice),
+        )
+        .order_by(InstalmentPlan.id)
+    )
+    if invoice_ids is not None:
+        ids = list(invoice_ids)
+        if not ids:
+            return []
+        stmt = stmt.where(
+            exists().where(
+                PlanInvoice.plan_id == InstalmentPlan.id, PlanInvoice.invoice_id.in_(ids)
+            )
+        )
+    return list(session.scalars(stmt))
+
+
+def after_money(session: Session, invoice_ids: Sequence[int], now: dt.datetime) -> None:
+    """Bring the plans holding these invoices up to date after money arrived or went back."""
+    for plan in active_plans(session, invoice_ids):
+        refresh(session, plan, now)
+
+
+class PlanMailer(Protocol):
+    """Writes the plan's mails to the outbox in the debtor's language."""
+
+    def instalment_due(
+        self,
+        session: Session,
+        plan: InstalmentPlan,
+        instalment: Instalment,
+        day: dt.date,
+        dedupe_key: str,
+    ) -> bool:
+        """The reminder of an instalment, before or after its due date, with its pay-link;
+        False when the debtor has no email address."""
+        ...
+
+    def breached(
+        self,
+        session: Session,
+        plan: InstalmentPlan,
+        missed: Instalment,
+        day: dt.date,
+        dedupe_key: str,
+    ) -> bool:
+        """The notice that the plan ended, with the open invoices and a pay-link."""
+        ...
+
+
+@dataclass
+class DailyResult:
+    """What a day's plan check did."""
+
+    checked: int = 0
+    completed: int = 0
+    reminded: int = 0
+    breached: int = 0
+
+
+def reminder_key(instalment: Instalment, when: str) -> str:
+    """The outbox key of an instalment's reminder ("before" or "after" its due date)."""
+    return f"instalment:{instalment.id}:{when}"
+
+
+def _sent(session: Session, key: str) -> bool:
+    return bool(session.scalar(select(exists().where(OutboxMessage.dedupe_key == key))))
+
+
+def daily(
+    session: Session, day: dt.date, mailer: PlanMailer, now: dt.datetime | None = None
+) -> DailyResult:
+    """The day's check of every active plan (the caller commits)."""
+    now = now or utcnow()
+    result = DailyResult()
+    for plan in active_plans(session):
+        result.checked += 1
+        refresh(session, plan, now)
+        if plan.status != PlanStatus.ACTIVE:
+            result.completed += 1
+            continue
+        instalment = first_open(plan)
+        assert instalment is not None  # an active plan after refresh has one open
+        policy = instalments.policy_for(session, plan.debtor.segment_id)
+        late = (day - instalment.due_date).days
+        if late >= policy.breach_days:
+            breach(session, plan, instalment, day, now, mailer)
+            result.breached += 1
+            continue
+        when = None
+        if 0 <= -late <= REMIND_BEFORE_DAYS:
+            when = "before"
+        elif late >= REMIND_AFTER_DAYS:
+            when = "after"
+        if when is None or plan.debtor.do_not_contact:
+            continue
+        key = reminder_key(instalment, when)
+        if not _sent(session, key) and mailer.instalment_due(session, plan, instalment, day, key):
+            result.reminded += 1
+    return result
+
+
+def breach(
+    session: Session,
+    plan: InstalmentPlan,
+    missed: Instalment,
+    day: dt.date,
+    now: dt.datetime,
+    mailer: PlanMailer,
+) -> None:
+    """End the plan: its invoices return to the reminder schedule after a notice."""
+    instalments.move(
+        plan, PlanStatus.BREACHED, now, f"instalment {missed.seq} due {missed.due_date} not paid"
+    )
+    _release(session, plan, "system")
+    schedule = engine.schedule_for(session, plan.debtor)
+    gap = schedule.min_gap_days if schedule is not None else 7
+    still_open = open_invoices(plan)
+    notified = False
+    if not plan.debtor.do_not_contact and still_open:
+        notified = mailer.breached(session, plan, missed, day, f"plan:{plan.id}:breached")
+    if notified and gap > 1:
+        # the notice counts as a reminder: the next step keeps the schedule's gap from it
+        for invoice in still_open:
+            holds.pause(session, invoice, "breach", day + dt.timedelta(days=gap - 1), "system", day)
+    audit.record(
+        session,
+        "system",
+        "plan.breached",
+        debtor_id=plan.debtor_id,
+        plan_id=plan.id,
+        instalment=missed.seq,
+        notified=notified,
+    )
+
+
+def open_invoices(plan: InstalmentPlan) -> list[Invoice]:
+    """The plan's invoices that are still open, oldest due date first."""
+    rows = [
+        link.invoice
+        for link in plan.invoices
+        if link.invoice.status == InvoiceStatus.OPEN and link.invoice.open_cents > 0
+    ]
+    return sorted(rows, key=lambda i: (i.due_date, i.id))
