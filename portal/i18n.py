@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from babel.dates import get_month_names
 from babel.numbers import format_currency
@@ -100,6 +101,12 @@ def date(value: dt.date | None, lang: str | None = None) -> str:
         return ""
     months = _month_names(FORMAT_LOCALE[lang or current_language()])
     return f"{value.day} {months[value.month]} {value.year}"
+
+
+def moment(value: dt.datetime, timezone: str, lang: str | None = None) -> str:
+    """A moment in the business timezone: '23 Nov 2026, 14:05 (Europe/Amsterdam)'."""
+    local = value.astimezone(ZoneInfo(timezone))
+    return f"{date(local.date(), lang)}, {local:%H:%M} ({timezone})"
 
 
 def event_label(event: AuditEvent) -> str:

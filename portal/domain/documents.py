@@ -15,7 +15,7 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.models import Brand, Debtor, Invoice
+from portal.models import Brand, Debtor, InstalmentPlan, Invoice
 
 Render = Callable[..., str]  # render(template_name, **context) -> HTML
 TEMPLATE_VERSION = "1"  # bump when templates/pdf changes, to refresh cached copies
@@ -99,6 +99,24 @@ def statement_pdf(
         totals=_totals(invoices),
         today=today,
         logo=logo_data_uri(session, debtor.brand),
+        lang=lang,
+    )
+    return html_to_pdf(html)
+
+
+def plan_agreement_pdf(
+    session: Session, plan: InstalmentPlan, accepted_at: str, lang: str, render: Render
+) -> bytes:
+    """The payment plan as the debtor agreed to it: invoices, instalments, and the very
+    text accepted with its moment, address and fingerprint (SHA-256)."""
+    html = render(
+        "pdf/plan_agreement.html",
+        plan=plan,
+        debtor=plan.debtor,
+        brand=plan.debtor.brand,
+        accepted_at=accepted_at,
+        fingerprint=hashlib.sha256(plan.agreement_text.encode()).hexdigest(),
+        logo=logo_data_uri(session, plan.debtor.brand),
         lang=lang,
     )
     return html_to_pdf(html)

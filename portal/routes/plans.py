@@ -7,19 +7,30 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
+from portal import i18n
 from portal.db import db
 from portal.debtor_session import current_debtor, debtor_required
-from portal.domain import instalments, plan_progress, plans
+from portal.domain import documents, instalments, plan_progress, plans
 from portal.domain.clock import today
 from portal.domain.money import AmountError, parse_amount
 from portal.forms import PlanForm
 from portal.htmx import redirect_to
-from portal.i18n import money
+from portal.i18n import current_language, money
 from portal.models import Debtor, PlanStatus
+from portal.routes.portal import download
 
 bp = Blueprint("plans", __name__)
 
@@ -150,6 +161,23 @@ def preview() -> Any:
         proposal=proposal,
         agreement=agreement_text(proposal) if proposal and proposal.schedule else "",
     )
+
+
+@bp.get("/plans/<int:plan_id>/agreement.pdf")
+@debtor_required
+def agreement_pdf(plan_id: int) -> Response:
+    """The agreement as accepted, as a PDF to keep."""
+    plan = instalments.get_plan(db.session(), _debtor().id, plan_id) or abort(404)
+    if plan.accepted_at is None:
+        abort(404)
+    pdf = documents.plan_agreement_pdf(
+        db.session(),
+        plan,
+        i18n.moment(plan.accepted_at, current_app.config["SETTINGS"].portal_timezone),
+        current_language(),
+        render_template,
+    )
+    return download(pdf, "application/pdf", f"{_('payment-plan')}-{plan.id}.pdf")
 
 
 @bp.get("/plans/<int:plan_id>")

@@ -74,7 +74,7 @@ def invoice_pdf(invoice_id: int) -> Response:
         db.session(), invoice, current_language(), render_template, _cache_dir()
     )
     name = _("invoice")
-    return _download(pdf, "application/pdf", f"{name}-{invoice.number}.pdf")
+    return download(pdf, "application/pdf", f"{name}-{invoice.number}.pdf")
 
 
 @bp.get("/statement.pdf")
@@ -86,7 +86,7 @@ def statement_pdf() -> Response:
         db.session(), debtor, rows, _today(), current_language(), render_template
     )
     name = _("statement")
-    return _download(pdf, "application/pdf", f"{name}-{debtor.number}.pdf")
+    return download(pdf, "application/pdf", f"{name}-{debtor.number}.pdf")
 
 
 @bp.get("/statement.xlsx")
@@ -109,14 +109,15 @@ def statement_xlsx() -> Response:
     data = documents.statement_xlsx(debtor, rows, _today(), labels)
     mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     name = _("statement")
-    return _download(data, mime, f"{name}-{debtor.number}.xlsx")
+    return download(data, mime, f"{name}-{debtor.number}.xlsx")
 
 
 def _cache_dir() -> Path:
     return Path(current_app.instance_path) / "cache" / "pdf"
 
 
-def _download(data: bytes, mime: str, filename: str) -> Response:
+def download(data: bytes, mime: str, filename: str) -> Response:
+    """A file to save, with a safe file name."""
     response = Response(data, mimetype=mime)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in filename)
     response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'

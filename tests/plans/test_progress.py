@@ -298,3 +298,26 @@ def sent_kinds(invoice: Invoice) -> list[str]:
             .where(InvoiceReminder.invoice_id == invoice.id)
         )
     )
+
+
+def test_the_agreement_pdf_holds_what_was_agreed_and_only_for_its_debtor(app, client):
+    import hashlib
+    import io
+
+    from pypdf import PdfReader
+
+    debtor, other = create_debtor(name="Jansen Bouw"), create_debtor()
+    invoice = overdue(debtor, 30_000, number="F-2026-77")
+    plan = active_plan(debtor, invoice)
+    login_as(client, debtor)
+    detail = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert f"/plans/{plan.id}/agreement.pdf" in detail
+    response = client.get(f"/plans/{plan.id}/agreement.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(response.data)).pages)
+    text = " ".join(text.split())
+    assert "Jansen Bouw" in text and "F-2026-77" in text and "I agree" in text
+    assert "€300.00" in text and "€100.00" in text and "127.0.0.1" in text
+    assert hashlib.sha256(b"I agree").hexdigest()[:16] in text.replace(" ", "")
+    login_as(client, other)
+    assert client.get(f"/plans/{plan.id}/agreement.pdf").status_code == 404
