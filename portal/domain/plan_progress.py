@@ -125,6 +125,19 @@ def active_plans(
     return list(session.scalars(stmt))
 
 
+def holding(session: Session, debtor_id: int, invoice_id: int) -> InstalmentPlan | None:
+    """The debtor's active plan that holds this invoice, if any."""
+    return session.scalar(
+        select(InstalmentPlan)
+        .join(PlanInvoice, PlanInvoice.plan_id == InstalmentPlan.id)
+        .where(
+            InstalmentPlan.debtor_id == debtor_id,
+            InstalmentPlan.status == PlanStatus.ACTIVE.value,
+            PlanInvoice.invoice_id == invoice_id,
+        )
+    )
+
+
 def after_money(session: Session, invoice_ids: Sequence[int], now: dt.datetime) -> None:
     """Bring the plans holding these invoices up to date after money arrived or went back."""
     for plan in active_plans(session, invoice_ids):

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from portal.db import db
 from portal.debtor_session import current_debtor, debtor_required
-from portal.domain import documents
+from portal.domain import documents, plan_progress
 from portal.domain import invoices as inv
 from portal.domain.clock import today
 from portal.htmx import render_page
@@ -57,9 +57,12 @@ def invoice_list() -> Response:
 def invoice_detail(invoice_id: int) -> str:
     invoice = inv.get_for_debtor(db.session(), _debtor().id, invoice_id) or abort(404)
     events = inv.timeline(db.session(), invoice.id)
+    plan = plan_progress.holding(db.session(), invoice.debtor_id, invoice.id)
     return render_template(
         "invoices/detail.html",
         invoice=invoice,
+        plan=plan,
+        next_instalment=plan_progress.first_open(plan) if plan else None,
         status=inv.status_view(invoice, _today()),
         payments=[e for e in events if e.action == "payment.received"],
         events=events,

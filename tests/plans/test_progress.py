@@ -116,6 +116,9 @@ def test_the_debtor_pays_the_first_instalment_and_only_that_amount_is_asked(app,
     assert older.hold_reason == newer.hold_reason == "plan"
     detail = client.get(f"/plans/{plan.id}").get_data(as_text=True)
     assert f"/pay?instalment={second.id}" in detail and "Paid" in detail
+    invoice_page = client.get(f"/invoices/{older.id}").get_data(as_text=True)
+    assert "This invoice is part of your payment plan." in invoice_page
+    assert "Next: instalment 2" in invoice_page and "In plan" in invoice_page
 
 
 def test_a_tampered_amount_a_later_instalment_or_anothers_plan_is_refused(app, client):
