@@ -152,6 +152,8 @@ class Debtor(Base):
     city: Mapped[str] = mapped_column(String(100), default="")
     country: Mapped[str] = mapped_column(String(2), default="NL")
     do_not_contact: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # the debtor changed contact details in the portal: imports never overwrite them
+    contact_confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     brand: Mapped[Brand] = relationship(lazy="joined", innerjoin=True)

@@ -22,6 +22,7 @@ from portal.domain.dunning import holds
 from portal.domain.problems import N_, Problem
 from portal.models import (
     DISPUTE_REASONS,
+    Debtor,
     DebtorEmail,
     DebtorRequest,
     EmailChangeToken,
@@ -248,8 +249,6 @@ def change_contact(
 ) -> DebtorRequest:
     """Change contact details. Phone and address change at once; a new email address only
     when the link mailed to it is opened (`confirm_email`)."""
-    from portal.models import Debtor
-
     debtor = session.get_one(Debtor, debtor_id)
     changes = {
         k: v.strip()
@@ -281,6 +280,8 @@ def change_contact(
     applied = {k: v for k, v in changes.items() if k != "email"}
     for key, value in applied.items():
         setattr(debtor, key, value)
+    if applied:
+        debtor.contact_confirmed_at = utcnow()
     session.flush()
     if applied:
         audit.record(
@@ -350,6 +351,7 @@ def confirm_email(session: Session, raw: str) -> DebtorRequest | None:
         main.email, main.bouncing_since, main.bounce_reason = token.email, None, ""
     move(session, request, S.RESOLVED, f"debtor:{token.debtor_id}")
     request.outcome = "changed"
+    session.get_one(Debtor, token.debtor_id).contact_confirmed_at = token.used_at
     audit.record(
         session,
         f"debtor:{token.debtor_id}",

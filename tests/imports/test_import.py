@@ -669,3 +669,39 @@ def test_a_phone_warning_reads_in_dutch_and_french(app, brand):
         "te kort voor een telefoonnummer in NL; de debiteur is zonder telefoonnummer geïmporteerd"
     )
     assert french.startswith("trop court pour un numéro de téléphone en NL")
+
+
+def test_contact_details_the_debtor_confirmed_survive_an_import_with_a_warning(brand, client):
+    from tests.conftest import csrf
+
+    anna = create_debtor(
+        brand, number="D1", emails=["anna@example.com"], address_line="Oude Gracht 1"
+    )
+    login_as(client, anna)
+    response = client.post(
+        "/requests/contact",
+        data={"csrf_token": csrf(client, "/requests/contact"), "address_line": "Nieuwe Weg 9"},
+    )
+    assert response.status_code == 303
+    header = ["Factuurnummer", "Debiteurnummer", "Naam", "E-mail", "Adres", "Factuurdatum"]
+    header.append("Bedrag")
+    rows = [
+        header,
+        *(
+            [f"F-20{n}", "D1", "Anna", "anna@example.com", "Oude Gracht 1", "2026-10-01", "10"]
+            for n in (1, 2)
+        ),
+    ]
+    result = run(csv_bytes(rows, ","), brand)
+    assert result.errors == []
+    warnings = [w for w in result.warnings if "confirmed other contact details" in str(w)]
+    assert [w.line for w in warnings] == [2]  # once for the customer, on its first row
+    engine.commit(db.session(), result, brand=brand, by="test")
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Debtor, anna.id).address_line == "Nieuwe Weg 9"
+    assert db.session.scalar(select(func.count(Invoice.id))) == 2
+
+    same = [header, ["F-203", "D1", "Anna", "anna@example.com", "Nieuwe Weg 9", "2026-10-02", "5"]]
+    again = run(csv_bytes(same, ","), brand)
+    assert not [w for w in again.warnings if "confirmed other contact details" in str(w)]

@@ -587,6 +587,7 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
         )
     }
     paid_here = _recently_paid_here(session, brand, result.booking_lag_days)
+    confirmed = _confirmed_contacts(session, brand)
     for row in result.rows:
         debtor: int | str | None = None
         if row.debtor_number:
@@ -625,6 +626,12 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
                 continue
             plan.new_debtors[debtor] = row
         plan.debtor_for_row[row.line] = debtor
+        if isinstance(debtor, int) and debtor in confirmed:
+            differs = _differs_from_confirmed(row, confirmed.pop(debtor))
+            if differs:  # said once per customer, on its first row
+                plan.warnings.append(
+                    issue(row.line, LABELS[differs], "", CONFIRMED_CONTACT, "warning")
+                )
         old = existing.get(row.invoice_number)
         if old is None:
             plan.inserts.append(row)
@@ -662,6 +669,51 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
             if number not in in_file and old.status == InvoiceStatus.OPEN and old.open_cents != 0
         ]
     return plan
+
+
+CONFIRMED_CONTACT = N_(
+    "the customer confirmed other contact details in the portal; those are kept and this"
+    " file's are not used"
+)
+
+
+def _confirmed_contacts(session: Session, brand: Brand) -> dict[int, dict[str, Any]]:
+    """Contact details that debtors of `brand` confirmed in the portal, by debtor id."""
+    rows = session.execute(
+        select(Debtor.id, Debtor.phone, Debtor.address_line, Debtor.postcode, Debtor.city).where(
+            Debtor.brand_id == brand.id, Debtor.contact_confirmed_at.is_not(None)
+        )
+    ).all()
+    found = {
+        r.id: {
+            "phone": r.phone,
+            "address": r.address_line,
+            "postcode": r.postcode,
+            "city": r.city,
+            "emails": set(),
+        }
+        for r in rows
+    }
+    if found:
+        for debtor_id, email in session.execute(
+            select(DebtorEmail.debtor_id, DebtorEmail.email).where(
+                DebtorEmail.debtor_id.in_(list(found))
+            )
+        ):
+            found[debtor_id]["emails"].add(email)
+    return found
+
+
+def _differs_from_confirmed(row: Row, confirmed: dict[str, Any]) -> str:
+    """The first column in which the row names other contact details than the debtor
+    confirmed, or "" (an empty cell names nothing)."""
+    if row.email and row.email not in confirmed["emails"]:
+        return "email"
+    for column in ("phone", "address", "postcode", "city"):
+        value = getattr(row, column)
+        if value and value.strip().lower() != (confirmed[column] or "").strip().lower():
+            return column
+    return ""
 
 
 def _values(row: Row) -> tuple[Any, ...]:
