@@ -47,9 +47,14 @@ def request_inbox() -> str:
     flt = req.InboxFilter.parse(request.args.to_dict())
     admin = current_admin()
     assert admin is not None
-    rows = req.inbox(db.session(), flt, admin.id)
+    rows, has_next = req.inbox(db.session(), flt, admin.id)
     return render_template(
-        "admin/requests.html", rows=rows, flt=flt, today=_today(), now=dt.datetime.now(dt.UTC)
+        "admin/requests.html",
+        rows=rows,
+        has_next=has_next,
+        flt=flt,
+        today=_today(),
+        now=dt.datetime.now(dt.UTC),
     )
 
 

@@ -537,24 +537,35 @@ class InboxFilter:
     kind: str = ""
     state: str = "active"  # open or answered
     assigned: str = ""  # "", "me", "nobody"
+    page: int = 1
 
     @classmethod
     def parse(cls, args: dict[str, str]) -> InboxFilter:
         kind = args.get("kind", "")
         state = args.get("state", "active")
         assigned = args.get("assigned", "")
+        page = args.get("page", "")
         return cls(
             kind=kind if kind in tuple(RequestKind) else "",
             state=state if state in ("active", "all", *tuple(RequestState)) else "active",
             assigned=assigned if assigned in ("me", "nobody") else "",
+            page=min(int(page), 10_000) if page.isdigit() and int(page) > 0 else 1,
         )
 
+    def args(self, page: int) -> dict[str, str | int]:
+        """The query of this filter on another page (for the pager's links)."""
+        values = {"kind": self.kind, "state": self.state, "assigned": self.assigned}
+        return {**{k: v for k, v in values.items() if v}, "page": page}
 
-INBOX_LIMIT = 200
+
+INBOX_PAGE = 50
 
 
-def inbox(session: Session, flt: InboxFilter, admin_id: int) -> Sequence[DebtorRequest]:
-    """Requests for the admin inbox, oldest first (the longest waiting on top)."""
+def inbox(
+    session: Session, flt: InboxFilter, admin_id: int
+) -> tuple[Sequence[DebtorRequest], bool]:
+    """One page of requests for the admin inbox, oldest first (the longest waiting on top),
+    and whether another page follows."""
     stmt = select(DebtorRequest).options(
         selectinload(DebtorRequest.debtor), selectinload(DebtorRequest.invoice)
     )
@@ -568,9 +579,12 @@ def inbox(session: Session, flt: InboxFilter, admin_id: int) -> Sequence[DebtorR
         stmt = stmt.where(DebtorRequest.assigned_admin_id == admin_id)
     elif flt.assigned == "nobody":
         stmt = stmt.where(DebtorRequest.assigned_admin_id.is_(None))
-    return session.scalars(
-        stmt.order_by(DebtorRequest.created_at, DebtorRequest.id).limit(INBOX_LIMIT)
+    rows = session.scalars(
+        stmt.order_by(DebtorRequest.created_at, DebtorRequest.id)
+        .offset((flt.page - 1) * INBOX_PAGE)
+        .limit(INBOX_PAGE + 1)
     ).all()
+    return rows[:INBOX_PAGE], len(rows) > INBOX_PAGE
 
 
 def open_counts(session: Session) -> dict[str, int]:

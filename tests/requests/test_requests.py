@@ -461,3 +461,27 @@ def test_a_phone_number_that_is_no_number_is_refused_and_nothing_changes(app, cl
     assert response.status_code == 422
     db.session.expire_all()
     assert db.session.get(type(debtor), debtor.id).phone == "+31612345678"
+
+
+def test_the_inbox_pages_fifty_at_a_time_and_keeps_its_filter(app, client):
+    debtor = create_debtor()
+    db.session.add_all(
+        DebtorRequest(kind="question", debtor_id=debtor.id, message=f"Vraag {n:02d}", state="open")
+        for n in range(51)
+    )
+    db.session.add(DebtorRequest(kind="plan", debtor_id=debtor.id, message="x", state="open"))
+    db.session.commit()
+    admin(client)
+    first = client.get("/admin/requests?kind=question").get_data(as_text=True)
+    assert first.count("/admin/requests/") - first.count("/admin/requests/?") >= 50
+    assert 'href="/admin/requests?kind=question&amp;state=active&amp;page=2"' in first
+    assert 'rel="prev"' not in first
+    second = client.get("/admin/requests?kind=question&state=active&page=2")
+    html = second.get_data(as_text=True)
+    rows = db.session.scalars(
+        select(DebtorRequest).where(DebtorRequest.kind == "question").order_by(DebtorRequest.id)
+    ).all()
+    assert f"/admin/requests/{rows[-1].id}" in html  # the 51st, the youngest
+    assert f'/admin/requests/{rows[-1].id}"' not in first
+    assert f'/admin/requests/{rows[0].id}"' not in html
+    assert 'rel="prev"' in html and 'rel="next"' not in html
