@@ -69,7 +69,7 @@ def test_a_debtor_agrees_to_a_plan_and_pays_the_first_instalment(
 
     expect(page.get_by_role("heading", name="Payment plan")).to_be_visible()
     expect(page.get_by_text("Running")).to_be_visible()
-    expect(page.get_by_text("Next: instalment 1 of €75.00")).to_be_visible()
+    expect(page.get_by_text("Next: instalment 1, €75.00")).to_be_visible()
     shot(page, "plan-detail")
     page.get_by_role("button", name="Pay instalment 1").click()
     expect(page.get_by_role("heading", name="Pay instalment 1 of 4")).to_be_visible()
@@ -83,7 +83,7 @@ def test_a_debtor_agrees_to_a_plan_and_pays_the_first_instalment(
 
     page.get_by_role("link", name="My requests").first.click()
     page.get_by_role("link", name="4 instalments, €300.00 in total").click()
-    expect(page.get_by_text("Next: instalment 2 of €75.00")).to_be_visible()
+    expect(page.get_by_text("Next: instalment 2, €75.00")).to_be_visible()
     expect(page.get_by_role("row", name="1").get_by_text("Paid")).to_be_visible()
     shot(page, "plan-after-payment")
 
