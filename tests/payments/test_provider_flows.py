@@ -130,3 +130,40 @@ def test_provider_down_when_paying_shows_a_clear_error(client, use_provider, app
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "cannot be reached right now" in page
     assert db.session.scalar(select(Payment)) is None
+
+
+@pytest.mark.parametrize("provider", ["mollie", "stripe"])
+def test_an_instalment_is_paid_through_each_provider(
+    client, use_provider, mollie_stub, stripe_stub, provider
+):
+    from portal.models import InstalmentPlan
+    from tests.plans.test_progress import active_plan, overdue
+
+    use_provider(provider)
+    debtor = create_debtor()
+    plan = active_plan(debtor, overdue(debtor, 30_000))
+    first = plan.instalments[0]
+    login_as(client, debtor)
+    page = client.get("/pay", query_string={"instalment": first.id})
+    token = csrf_from(page.get_data(as_text=True))
+    client.post("/pay", data={"csrf_token": token, "instalment": first.id, "method": "ideal"})
+    payment = db.session.scalar(select(Payment))
+    assert (payment.provider, payment.amount_cents) == (provider, 10_000)
+    if provider == "mollie":
+        assert mollie_stub.requests[-1].body["amount"] == {"currency": "EUR", "value": "100.00"}
+        mollie_stub.pay(payment.provider_ref)
+        client.post("/webhooks/mollie", data={"id": payment.provider_ref})
+    else:
+        stripe_stub.pay(payment.provider_ref, "ideal")
+        body, header = stripe_stub.event(
+            "checkout.session.completed", stripe_stub.sessions[payment.provider_ref]
+        )
+        client.post(
+            "/webhooks/stripe",
+            data=body,
+            content_type="application/json",
+            headers={"Stripe-Signature": header},
+        )
+    db.session.expire_all()
+    paid = [i.paid_cents for i in db.session.get(InstalmentPlan, plan.id).instalments]
+    assert paid == [10_000, 0, 0]
