@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.config import Settings
-from portal.domain import admins, audit, login
+from portal.domain import admins, audit, instalments, login, plans
 from portal.domain.clock import today
 from portal.models import AdminUser, Brand, Debtor, DebtorEmail, Invoice, InvoiceStatus, Segment
 
@@ -110,7 +110,19 @@ def seed(session: Session, *, now: dt.date | None = None, rng_seed: int = 202611
         for _ in range(count):
             counter[debtor.brand_id] += 1
             _invoice(session, rng, debtor, counter[debtor.brand_id], day)
+    session.flush()
+    _plan(session, demo, day)
     return True
+
+
+def _plan(session: Session, debtor: Debtor, day: dt.date) -> None:
+    """A running payment plan over the demo debtor's two oldest open invoices."""
+    chosen = [i.id for i in instalments.eligible_invoices(session, debtor.id)[:2]]
+    start = day + dt.timedelta(days=7)
+    proposal = instalments.propose(session, debtor, chosen, start, plans.MONTHLY, day, count=3)
+    if proposal.can_accept:
+        text = "Ik ga akkoord met deze betalingsregeling (demo)."
+        instalments.accept(session, debtor, proposal, text, "127.0.0.1", "seed", day)
 
 
 def _debtor(rng: random.Random, i: int, brand: Brand, segment: Segment, b2b: bool) -> Debtor:

@@ -1,7 +1,7 @@
 from sqlalchemy import func, select
 
 from portal.db import db
-from portal.models import Brand, Debtor, DebtorEmail, Invoice
+from portal.models import Brand, Debtor, DebtorEmail, InstalmentPlan, Invoice
 
 
 def test_seed_demo_is_idempotent_and_prints_a_working_link(app, client):
@@ -23,6 +23,8 @@ def test_seed_demo_is_idempotent_and_prints_a_working_link(app, client):
         )
     )
     assert partly > 0
+    plan = db.session.scalars(select(InstalmentPlan)).one()  # the demo debtor's, running
+    assert (plan.status, len(plan.instalments), len(plan.invoices)) == ("active", 3, 2)
 
     second = runner.invoke(args=["seed-demo"])
     assert "already present" in second.output
