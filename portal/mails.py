@@ -305,6 +305,8 @@ class PaymentMails:
             return False
         composer = self.composer(debtor).open_invoices(invoices, pay_link_url(link, self.settings))
         composer.values["days"] = (link.expires_at - link.created_at).days
+        if link.instalment is not None:  # the link asks the instalment, so the mail does too
+            instalment_row(composer, link.instalment)
         self._queue(session, "second_chance", debtor, composer, dedupe_key)
         return True
 
@@ -599,6 +601,18 @@ def instalment_values(
         }
     composer.values["plan_link"] = plan_link
     return composer
+
+
+def instalment_row(composer: Composer, instalment: Instalment) -> Composer:
+    """The invoice table and total of a mail become the one instalment asked."""
+    plan = instalment.plan
+    with force_locale(composer.language):
+        label = gettext(
+            "Instalment %(seq)d of %(count)d", seq=instalment.seq, count=len(plan.instalments)
+        )
+        composer.values["total"] = i18n.money(instalment.open_cents, plan.currency)
+    row = Row(label, instalment.open_cents, plan.currency)
+    return composer.table([row], instalment.open_cents, plan.currency)
 
 
 def instalment_pay(composer: Composer, url: str, seq: int) -> Composer:

@@ -324,3 +324,36 @@ def test_the_agreement_pdf_holds_what_was_agreed_and_only_for_its_debtor(app, cl
     assert hashlib.sha256(b"I agree").hexdigest()[:16] in text.replace(" ", "")
     login_as(client, other)
     assert client.get(f"/plans/{plan.id}/agreement.pdf").status_code == 404
+
+
+def test_a_failed_instalment_payment_gets_a_second_chance_for_that_instalment(app, client):
+    from portal import paying
+    from portal.domain.payments import second_chance
+
+    debtor = create_debtor(emails=["retry@example.com"])
+    plan = active_plan(debtor, overdue(debtor, 30_000))
+    payment = service.start(
+        db.session(),
+        sandbox_provider(app),
+        debtor,
+        service.StartRequest([], Method.IDEAL, None, instalment_id=plan.instalments[0].id),
+        return_url=lambda ref: ref,
+        webhook_url=None,
+        description=lambda rows: "instalment",
+    )
+    db.session.commit()
+    failed = ProviderStatus(payment.provider_ref, Status.FAILED, 10_000, "EUR")
+    service.apply_truth(db.session(), service.locked(db.session(), payment.id), failed, None)
+    db.session.commit()
+    later = service.utcnow() + dt.timedelta(hours=2)
+    with app.test_request_context():
+        assert second_chance.send_due(db.session(), paying.mails(), now=later) == 1
+        db.session.commit()
+    mail = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == "second_chance")
+    ).one()
+    assert "Instalment 1 of 3" in mail.body_text and "€100.00" in mail.body_text
+    assert "€300.00" not in mail.body_text
+    url = re.search(r"http://portal\.test(/p/\S+)", mail.body_text).group(1)
+    page = client.get(url).get_data(as_text=True)
+    assert "Pay €100.00" in page

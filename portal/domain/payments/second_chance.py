@@ -17,7 +17,17 @@ from sqlalchemy.orm import Session
 
 from portal.domain import audit
 from portal.domain.payments import paylinks
-from portal.models import Debtor, Invoice, InvoiceStatus, PayLink, Payment, PaymentInvoice, utcnow
+from portal.models import (
+    Debtor,
+    Instalment,
+    Invoice,
+    InvoiceStatus,
+    PayLink,
+    Payment,
+    PaymentInvoice,
+    PlanStatus,
+    utcnow,
+)
 
 
 class SecondChanceMailer(Protocol):
@@ -89,8 +99,22 @@ def send_due(
         invoices = still_open(payment.invoices)
         if not invoices or _tried_again(session, payment):
             continue
+        instalment = payment.instalment
+        if instalment is not None and (
+            instalment.open_cents == 0 or instalment.plan.status != PlanStatus.ACTIVE
+        ):
+            continue  # paid meanwhile, or the plan ended: its own mails say what is next
         key = f"second-chance:{payment.id}"
-        if _send(session, mailer, payment.debtor, invoices, key, now, link_days=link_days):
+        if _send(
+            session,
+            mailer,
+            payment.debtor,
+            invoices,
+            key,
+            now,
+            link_days=link_days,
+            instalment=instalment,
+        ):
             sent += 1
     return sent
 
@@ -121,9 +145,17 @@ def _send(
     now: dt.datetime,
     actor: str = "system",
     link_days: int = paylinks.DEFAULT_DAYS,
+    instalment: Instalment | None = None,
 ) -> bool:
     link = paylinks.create(
-        session, debtor, invoices, actor=actor, purpose="second_chance", days=link_days, now=now
+        session,
+        debtor,
+        invoices,
+        actor=actor,
+        purpose="second_chance",
+        days=link_days,
+        now=now,
+        instalment=instalment,
     )
     key = dedupe_key or f"second-chance:link:{link.id}"
     if not mailer.second_chance(session, debtor, invoices, link, key):
