@@ -629,6 +629,29 @@ class InstalmentMails(PaymentMails):
     def plan_link(self, plan: InstalmentPlan) -> str:
         return f"{self.settings.base_url}/plans/{plan.id}"
 
+    def _link(
+        self,
+        session: Session,
+        plan: InstalmentPlan,
+        purpose: str,
+        instalment: Instalment | None = None,
+    ) -> tuple[list[Invoice], str] | None:
+        """The plan's open invoices and a new pay-link for them (for just `instalment`, when
+        given), or None when the debtor has no address or nothing is open."""
+        invoices = plan_progress.open_invoices(plan)
+        if not plan.debtor.primary_email or not invoices:
+            return None
+        link = paylinks.create(
+            session,
+            plan.debtor,
+            invoices,
+            actor="system",
+            purpose=purpose,
+            days=self.settings.pay_link_days,
+            instalment=instalment,
+        )
+        return invoices, pay_link_url(link, self.settings)
+
     def instalment_due(
         self,
         session: Session,
@@ -638,25 +661,14 @@ class InstalmentMails(PaymentMails):
         dedupe_key: str,
     ) -> bool:
         """The reminder of an instalment with a pay-link for just that instalment."""
-        debtor = plan.debtor
-        invoices = plan_progress.open_invoices(plan)
-        if not debtor.primary_email or not invoices:
+        made = self._link(session, plan, "instalment", instalment)
+        if made is None:
             return False
-        link = paylinks.create(
-            session,
-            debtor,
-            invoices,
-            actor="system",
-            purpose="instalment",
-            days=self.settings.pay_link_days,
-            instalment=instalment,
-        )
-        url = pay_link_url(link, self.settings)
         composer = instalment_values(
-            self.composer(debtor), plan, instalment, self.plan_link(plan), day
+            self.composer(plan.debtor), plan, instalment, self.plan_link(plan), day
         )
-        instalment_pay(composer, url, instalment.seq)
-        self._queue(session, "instalment_due", debtor, composer, dedupe_key)
+        instalment_pay(composer, made[1], instalment.seq)
+        self._queue(session, "instalment_due", plan.debtor, composer, dedupe_key)
         return True
 
     def breached(
@@ -668,21 +680,12 @@ class InstalmentMails(PaymentMails):
         dedupe_key: str,
     ) -> bool:
         """The notice that the plan ended, with the open invoices and a pay-link."""
-        debtor = plan.debtor
-        invoices = plan_progress.open_invoices(plan)
-        if not debtor.primary_email or not invoices:
+        made = self._link(session, plan, "plan_breached")
+        if made is None:
             return False
-        link = paylinks.create(
-            session,
-            debtor,
-            invoices,
-            actor="system",
-            purpose="plan_breached",
-            days=self.settings.pay_link_days,
-        )
-        composer = self.composer(debtor).open_invoices(invoices, pay_link_url(link, self.settings))
+        composer = self.composer(plan.debtor).open_invoices(*made)
         instalment_values(composer, plan, missed, self.plan_link(plan), day)
-        self._queue(session, "plan_breached", debtor, composer, dedupe_key)
+        self._queue(session, "plan_breached", plan.debtor, composer, dedupe_key)
         return True
 
 

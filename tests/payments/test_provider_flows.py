@@ -39,6 +39,18 @@ def start(client, debtor, *invoices):
     return client.post("/pay", data={"csrf_token": token, "invoice": ids, "method": "ideal"})
 
 
+def signed_event(client, stripe_stub, kind, ref):
+    """Post a Stripe event about the session `ref` (or its charge), signed as Stripe does."""
+    obj = stripe_stub._charge(ref) if kind.startswith("charge.") else stripe_stub.sessions[ref]
+    body, header = stripe_stub.event(kind, obj)
+    return client.post(
+        "/webhooks/stripe",
+        data=body,
+        content_type="application/json",
+        headers={"Stripe-Signature": header},
+    )
+
+
 def test_mollie_payment_from_portal_to_booking(client, use_provider, mollie_stub):
     use_provider("mollie")
     debtor = create_debtor()
@@ -102,13 +114,7 @@ def test_stripe_payment_from_portal_to_booking_and_refund(client, use_provider, 
     )
 
     stripe_stub.refund(payment.provider_ref, 2500)
-    body, header = stripe_stub.event("charge.refunded", stripe_stub._charge(payment.provider_ref))
-    client.post(
-        "/webhooks/stripe",
-        data=body,
-        content_type="application/json",
-        headers={"Stripe-Signature": header},
-    )
+    signed_event(client, stripe_stub, "charge.refunded", payment.provider_ref)
     db.session.expire_all()
     # newest booking is reversed first: the later-due invoice is open again
     assert db.session.get(Invoice, b.id).open_cents == 2500
@@ -155,15 +161,7 @@ def test_an_instalment_is_paid_through_each_provider(
         client.post("/webhooks/mollie", data={"id": payment.provider_ref})
     else:
         stripe_stub.pay(payment.provider_ref, "ideal")
-        body, header = stripe_stub.event(
-            "checkout.session.completed", stripe_stub.sessions[payment.provider_ref]
-        )
-        client.post(
-            "/webhooks/stripe",
-            data=body,
-            content_type="application/json",
-            headers={"Stripe-Signature": header},
-        )
+        signed_event(client, stripe_stub, "checkout.session.completed", payment.provider_ref)
     db.session.expire_all()
     paid = [i.paid_cents for i in db.session.get(InstalmentPlan, plan.id).instalments]
     assert paid == [10_000, 0, 0]

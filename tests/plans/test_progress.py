@@ -61,6 +61,21 @@ def overdue(debtor, cents, **kw):
     )
 
 
+def started(app, debtor, wish):
+    """A committed sandbox payment started as `wish` says."""
+    payment = service.start(
+        db.session(),
+        sandbox_provider(app),
+        debtor,
+        wish,
+        return_url=lambda ref: ref,
+        webhook_url=None,
+        description=lambda rows: "test",
+    )
+    db.session.commit()
+    return payment
+
+
 def pay(app, payment, cents=None):
     """The provider reports `payment` paid (in full, or `cents`)."""
     truth = ProviderStatus(
@@ -147,16 +162,7 @@ def test_money_paid_any_way_fills_the_instalments_oldest_first_and_completes_the
     invoice = overdue(debtor, 30_000)
     plan = active_plan(debtor, invoice)
     now = service.utcnow()
-    payment = service.start(
-        db.session(),
-        sandbox_provider(app),
-        debtor,
-        service.StartRequest([invoice.id], Method.IDEAL, None),
-        return_url=lambda ref: ref,
-        webhook_url=None,
-        description=lambda rows: "part",
-    )
-    db.session.commit()
+    payment = started(app, debtor, service.StartRequest([invoice.id], Method.IDEAL, None))
     pay(app, payment, cents=15_000)  # one and a half instalments, paid as a part payment
     assert [i.paid_cents for i in plan.instalments] == [10_000, 5_000, 0]
 
@@ -175,16 +181,11 @@ def test_a_refund_makes_a_paid_instalment_open_again(app):
     debtor = create_debtor()
     invoice = overdue(debtor, 30_000)
     plan = active_plan(debtor, invoice)
-    payment = service.start(
-        db.session(),
-        sandbox_provider(app),
+    payment = started(
+        app,
         debtor,
         service.StartRequest([], Method.IDEAL, None, instalment_id=plan.instalments[0].id),
-        return_url=lambda ref: ref,
-        webhook_url=None,
-        description=lambda rows: "instalment",
     )
-    db.session.commit()
     pay(app, payment)
     assert plan.instalments[0].open_cents == 0
     truth = ProviderStatus(payment.provider_ref, Status.PAID, 10_000, "EUR", refunded_cents=10_000)
@@ -332,16 +333,11 @@ def test_a_failed_instalment_payment_gets_a_second_chance_for_that_instalment(ap
 
     debtor = create_debtor(emails=["retry@example.com"])
     plan = active_plan(debtor, overdue(debtor, 30_000))
-    payment = service.start(
-        db.session(),
-        sandbox_provider(app),
+    payment = started(
+        app,
         debtor,
         service.StartRequest([], Method.IDEAL, None, instalment_id=plan.instalments[0].id),
-        return_url=lambda ref: ref,
-        webhook_url=None,
-        description=lambda rows: "instalment",
     )
-    db.session.commit()
     failed = ProviderStatus(payment.provider_ref, Status.FAILED, 10_000, "EUR")
     service.apply_truth(db.session(), service.locked(db.session(), payment.id), failed, None)
     db.session.commit()
