@@ -38,6 +38,16 @@ def _chosen_ids() -> list[int]:
     return [int(v) for v in request.form.getlist("invoice") if v.isdigit()]
 
 
+def _plan_form(debtor: Debtor) -> PlanForm:
+    """The plan form offering only the frequencies of the debtor's segment's policy."""
+    form = PlanForm()
+    offered = instalments.policy_for(db.session(), debtor.segment_id).frequencies
+    choices = form.frequency.choices
+    assert isinstance(choices, list)  # declared on the form as a list of SelectChoice
+    form.frequency.choices = [c for c in choices if getattr(c, "value", None) in offered]
+    return form
+
+
 def _proposal(form: PlanForm, debtor: Debtor) -> instalments.Proposal | None:
     """The proposal the form describes, or None while it is incomplete."""
     if not form.validate() or form.start.data is None:
@@ -100,7 +110,7 @@ def _render(form: PlanForm, proposal: instalments.Proposal | None, status: int =
 @debtor_required
 def new_plan() -> Any:
     debtor = _debtor()
-    form = PlanForm()
+    form = _plan_form(debtor)
     if request.method == "GET":
         form.start.data = _today()
         form.count.data = 3
@@ -142,8 +152,9 @@ def new_plan() -> Any:
 @debtor_required
 def preview() -> Any:
     """The schedule for the form as it stands (htmx swaps it into the page)."""
-    form = PlanForm()
-    proposal = _proposal(form, _debtor())
+    debtor = _debtor()
+    form = _plan_form(debtor)
+    proposal = _proposal(form, debtor)
     return render_template(
         "plans/_plan_preview.html",
         form=form,
