@@ -122,6 +122,8 @@ def _register_template_helpers(app: Flask) -> None:
         request_kind_label=i18n.request_kind_label,
         request_state_label=i18n.request_state_label,
         request_badge=i18n.request_badge,
+        plan_status_label=i18n.plan_status_label,
+        plan_badge=i18n.plan_badge,
         dispute_reason_label=i18n.dispute_reason_label,
         message_text=i18n.message_text,
         epc_qr=epc_qr_data_uri,

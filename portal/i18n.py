@@ -208,6 +208,25 @@ def request_badge(state: str) -> Markup:
     )
 
 
+def plan_status_label(status: str) -> str:
+    """Where a payment plan stands, in words."""
+    return {
+        "proposed": gettext("Proposed, waiting for agreement"),
+        "active": gettext("Running"),
+        "completed": gettext("Paid in full"),
+        "breached": gettext("Ended: an instalment was missed"),
+        "cancelled": gettext("Cancelled"),
+    }.get(status, status)
+
+
+def plan_badge(status: str) -> Markup:
+    """A plan's status in words and colour together."""
+    css = {"active": "badge-partly", "completed": "badge-paid", "cancelled": "badge-muted"}
+    return Markup('<span class="badge {}">{}</span>').format(
+        css.get(status, "badge-open"), plan_status_label(status)
+    )
+
+
 def dispute_reason_label(reason: str) -> str:
     """Why a debtor disputes an invoice, in words."""
     return {

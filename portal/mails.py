@@ -33,6 +33,8 @@ from portal.models import (
     Brand,
     Debtor,
     DebtorRequest,
+    Instalment,
+    InstalmentPlan,
     Invoice,
     InvoiceStatus,
     OutboxMessage,
@@ -89,10 +91,17 @@ class Composer:
         self.values["debtor"] = {"name": debtor.name, "number": debtor.number}
         return self
 
-    def table(self, rows: Sequence[Row], total_cents: int | None, currency: str) -> Composer:
+    def table(
+        self, rows: Sequence[Row], total_cents: int | None, currency: str, heading: str = ""
+    ) -> Composer:
+        """The `invoice_table` block; `heading` names the first column (else "Invoice")."""
         with force_locale(self.language):
             html = render_template(
-                "email/_invoices.html", rows=rows, total_cents=total_cents, currency=currency
+                "email/_invoices.html",
+                rows=rows,
+                total_cents=total_cents,
+                currency=currency,
+                heading=heading,
             )
             lines = [f"{r.number}  {i18n.money(r.amount_cents, r.currency)}" for r in rows]
             if total_cents is not None:
@@ -369,6 +378,19 @@ class RequestMails(PaymentMails):
         )
 
 
+class PlanMails(PaymentMails):
+    """Mails about a debtor's payment plans."""
+
+    def update(self, session: Session, plan: InstalmentPlan, note: str) -> None:
+        """Tell the debtor where the plan stands now (proposed, cancelled ...), with its
+        schedule and the admin's note; once per plan and status."""
+        debtor = plan.debtor
+        if not debtor.primary_email:
+            return
+        composer = plan_values(self.composer(debtor), plan, note, self.settings)
+        self._queue(session, "plan_update", debtor, composer, f"plan:{plan.id}:{plan.status}")
+
+
 def request_values(
     composer: Composer, request: DebtorRequest, answer: str, settings: Settings
 ) -> Composer:
@@ -381,6 +403,30 @@ def request_values(
         }
     composer.values["answer"] = answer
     composer.values["requests_link"] = f"{settings.base_url}/requests"
+    return composer
+
+
+def plan_values(
+    composer: Composer, plan: InstalmentPlan, note: str, settings: Settings
+) -> Composer:
+    """The variables of a plan update: the plan in words, its schedule as a table (rendered
+    by the system), the admin's note and the link to the plan in the portal."""
+    currency = plan.currency
+    with force_locale(composer.language):
+        composer.values["plan"] = {
+            "status": i18n.plan_status_label(plan.status),
+            "total": i18n.money(plan.total_cents, currency),
+            "count": len(plan.instalments),
+        }
+        rows = [
+            Row(f"{i.seq}. {i18n.date(i.due_date)}", i.cents, currency) for i in plan.instalments
+        ]
+        heading = gettext("Due")
+    composer.table(rows, plan.total_cents, currency, heading)
+    composer.html_blocks["schedule_table"] = composer.html_blocks.pop("invoice_table")
+    composer.text_blocks["schedule_table"] = composer.text_blocks.pop("invoice_table")
+    composer.values["note"] = note
+    composer.values["plan_link"] = f"{settings.base_url}/plans/{plan.id}"
     return composer
 
 
@@ -728,6 +774,8 @@ def preview_composer(
         return request_values(
             composer, sample, "We checked the invoice; the amount is right.", settings
         )
+    if key == "plan_update":
+        return _sample_plan(composer, day, settings)
     if key == "email_confirm":
         return email_confirm_values(
             composer, f"{settings.base_url}/contact/confirm/preview", "new@example.com"
@@ -759,6 +807,21 @@ def _sample_invoices(day: dt.date) -> list[Invoice]:
         )
         for number, cents, age in (("2026-0101", 12100, 21), ("2026-0117", 48400, 7))
     ]
+
+
+def _sample_plan(composer: Composer, day: dt.date, settings: Settings) -> Composer:
+    """A made-up proposed plan of three monthly instalments (never added to a session)."""
+    from portal.domain import plans
+
+    start = day + dt.timedelta(days=7)
+    plan = InstalmentPlan(id=0, status="proposed", currency="EUR", total_cents=60500)
+    plan.instalments = [
+        Instalment(seq=n, due_date=d, cents=c)
+        for n, (d, c) in enumerate(plans.schedule(60500, 3, start, plans.MONTHLY), start=1)
+    ]
+    return plan_values(
+        composer, plan, "As agreed on the phone: three monthly instalments.", settings
+    )
 
 
 def _sample_receipt(composer: Composer, invoices: Sequence[Invoice], day: dt.date) -> Composer:
