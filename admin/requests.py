@@ -16,6 +16,7 @@ from admin import bp
 from admin.session import actor, admin_required, current_admin
 from portal import tasks
 from portal.db import db
+from portal.domain import plan_admin
 from portal.domain import requests as req
 from portal.domain.clock import today
 from portal.domain.money import AmountError, parse_amount
@@ -66,6 +67,7 @@ def request_detail(request_id: int) -> str:
         people=people,
         form=ConfirmForm(),
         broken=req.broken_promise(item, _today()),
+        plans=plan_admin.for_request(db.session(), item.id) if item.kind == "plan" else [],
         today=_today(),
     )
 

@@ -124,6 +124,7 @@ def _register_template_helpers(app: Flask) -> None:
         request_badge=i18n.request_badge,
         plan_status_label=i18n.plan_status_label,
         plan_badge=i18n.plan_badge,
+        plan_event_label=i18n.plan_event_label,
         dispute_reason_label=i18n.dispute_reason_label,
         message_text=i18n.message_text,
         epc_qr=epc_qr_data_uri,

@@ -176,7 +176,20 @@ def event_label(event: AuditEvent) -> str:
         return gettext("Cancelled after the dispute")
     if event.action == "request.upheld":
         return gettext("Dispute answered: the invoice stands")
+    if event.action.startswith("plan."):
+        return plan_event_label(event.action)
     return gettext("Other event")
+
+
+def plan_event_label(action: str) -> str:
+    """An audit event of a payment plan, in words."""
+    return {
+        "plan.accepted": gettext("Payment plan agreed"),
+        "plan.review_asked": gettext("Payment plan sent for review"),
+        "plan.proposed": gettext("Payment plan proposed"),
+        "plan.declined": gettext("Payment plan proposal declined"),
+        "plan.cancelled": gettext("Payment plan cancelled"),
+    }.get(action, gettext("Other event"))
 
 
 def request_kind_label(kind: str) -> str:
