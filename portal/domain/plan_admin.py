@@ -185,7 +185,6 @@ def propose(
         total_cents=proposal.total_cents,
         currency=proposal.currency,
         agreement_text="",
-        accepted_at=None,
         proposed_by=proposed_by[:80],
         request_id=request.id if request is not None else None,
         replaces_id=replaces.id if replaces is not None else None,
@@ -198,6 +197,9 @@ def propose(
     ]
     session.add(plan)
     session.flush()
+    # the model's default stamps accepted_at on insert (made for plans agreed at once);
+    # a proposal is not agreed yet
+    plan.accepted_at = None
     if request is not None:
         message = note.strip() or f"plan #{plan.id}"
         if not req.move(session, request, RequestState.ANSWERED, actor, message):
