@@ -191,7 +191,7 @@ class PlanPolicyForm(FlaskForm):
         render_kw={"min": 0, "max": 3650},
     )
     down_payment_pct = IntegerField(
-        _l("Down payment (% of the total, 0 for none)"),
+        _l("Down payment (percentage of the total, 0 for none)"),
         validators=[
             InputRequired(message=_l("Enter a whole number.")),
             NumberRange(0, 90, message=_l("Enter a number from %(min)s to %(max)s.")),
@@ -239,7 +239,7 @@ class PlanDraftForm(FlaskForm):
         _l("How often"), choices=_frequency_choices(), validators=[AnyOf(("monthly", "biweekly"))]
     )
     down_payment_pct = IntegerField(
-        _l("Down payment (% of the total, 0 for none)"),
+        _l("Down payment (percentage of the total, 0 for none)"),
         default=0,
         validators=[
             InputRequired(message=_l("Enter a whole number.")),
