@@ -217,6 +217,7 @@ def propose(
         request_id=plan.request_id,
         replaces_id=plan.replaces_id,
         outside_policy=[p.msgid for p in proposal.warnings],
+        note=note.strip()[:500],
     )
     notifier.update(session, plan, note.strip())
     return plan
