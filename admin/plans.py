@@ -223,6 +223,28 @@ def _propose_page(
     ), status
 
 
+def request_plan_form(item: DebtorRequest) -> dict[str, Any]:
+    """The propose form for a plan request, prefilled with what the debtor asked for
+    (for the request page and the propose page)."""
+    details = item.details or {}
+    schedule = details.get("schedule") or []
+    policy = instalments.policy_for(db.session(), item.debtor.segment_id)
+    form = PlanDraftForm(formdata=None)
+    form.frequency.data = details.get("frequency") or plans.MONTHLY
+    form.count.data = len(schedule) or 3
+    form.start.data = max(_today(), _iso(schedule[0][0]) if schedule else _today())
+    form.down_payment_pct.data = policy.down_payment_pct
+    pool = instalments.eligible_invoices(db.session(), item.debtor_id)
+    return {
+        "plan_form": form,
+        "pool": pool,
+        "chosen": set(plan_admin.request_invoice_ids(item)),
+        "replaces": None,
+        "first": _today(),
+        "action_url": url_for("admin.request_plan", request_id=item.id),
+    }
+
+
 @bp.route("/requests/<int:request_id>/plan", methods=["GET", "POST"])
 @admin_required()
 def request_plan(request_id: int) -> Any:
@@ -231,22 +253,18 @@ def request_plan(request_id: int) -> Any:
         abort(404)
     if item.closed:
         abort(409)
-    details = item.details or {}
-    schedule = details.get("schedule") or []
-    defaults: dict[str, Any] = {
-        "frequency": details.get("frequency") or plans.MONTHLY,
-        "count": len(schedule) or 3,
-        "start": max(_today(), _iso(schedule[0][0]) if schedule else _today()),
-    }
-    policy = instalments.policy_for(db.session(), item.debtor.segment_id)
-    defaults["down_payment_pct"] = policy.down_payment_pct
+    prefilled = request_plan_form(item)
+    form = prefilled["plan_form"]
     return _propose_page(
         item.debtor,
         _("Propose a plan for request #%(id)s", id=item.id),
         item=item,
-        defaults=defaults,
-        chosen=set(plan_admin.request_invoice_ids(item)),
+        defaults={name: getattr(form, name).data for name in PREFILLED},
+        chosen=prefilled["chosen"],
     )
+
+
+PREFILLED = ("frequency", "count", "start", "down_payment_pct")
 
 
 def _iso(value: object) -> dt.date:

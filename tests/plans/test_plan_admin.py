@@ -181,7 +181,8 @@ def test_a_plan_proposed_from_a_request_is_accepted_and_holds_reminders(app, seg
 
     clerk = staff_client(app)
     detail = clerk.get(f"/admin/requests/{item.id}").get_data(as_text=True)
-    assert f"/admin/requests/{item.id}/plan" in detail
+    assert f'action="/admin/requests/{item.id}/plan"' in detail  # the form, prefilled
+    assert 'name="count"' in detail and 'value="8"' in detail
     form_page = clerk.get(f"/admin/requests/{item.id}/plan").get_data(as_text=True)
     assert 'name="count"' in form_page and 'value="8"' in form_page  # prefilled
     assert f'name="invoice" value="{invoice.id}" checked' in form_page
