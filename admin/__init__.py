@@ -15,6 +15,7 @@ from admin import (
     letters,
     messages,
     payments,
+    plans,
     requests,
     routes,
     settings,

@@ -7,9 +7,32 @@ import re
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import AnyOf, DataRequired, Length, Regexp, ValidationError
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    Field,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.domain.money import AmountError, parse_amount
 from portal.domain.phones import PhoneError, normalise
 from portal.forms import EMAIL_SHAPE
 
@@ -96,4 +119,145 @@ class ResetForm(FlaskForm):
         _l("The same password again"),
         validators=[DataRequired()],
         render_kw={"autocomplete": "new-password"},
+    )
+
+
+def _frequency_choices() -> list[SelectChoice]:
+    return [
+        SelectChoice("monthly", _l("Every month")),
+        SelectChoice("biweekly", _l("Every two weeks")),
+    ]
+
+
+class AmountField(StringField):
+    """An amount typed as 12,50 or 12.50; `cents` holds it once validated."""
+
+    cents: int | None = None
+
+    def pre_validate(self, form: object) -> None:
+        self.cents = None
+        if not (self.data or "").strip():
+            return
+        try:
+            self.cents = parse_amount(self.data or "")
+        except AmountError:
+            raise ValidationError(_l("Enter an amount like 50,00.")) from None
+
+
+def _at_least(cents: int, message: str) -> object:
+    def check(form: object, field: Field) -> None:
+        value = getattr(field, "cents", None)
+        if value is not None and value < cents:
+            raise ValidationError(message)
+
+    return check
+
+
+class PlanPolicyForm(FlaskForm):
+    """A segment's payment plan policy: what a debtor may arrange without review."""
+
+    min_total = AmountField(
+        _l("Smallest total for a plan"),
+        validators=[
+            DataRequired(message=_l("Enter an amount like 50,00.")),
+            Length(max=20),
+            _at_least(0, _l("The total cannot be negative.")),
+        ],
+        render_kw={"inputmode": "decimal"},
+    )
+    max_instalments = IntegerField(
+        _l("Most instalments"),
+        validators=[
+            InputRequired(message=_l("Enter a whole number.")),
+            NumberRange(1, 120, message=_l("Enter a number from %(min)s to %(max)s.")),
+        ],
+        render_kw={"min": 1, "max": 120},
+    )
+    min_instalment = AmountField(
+        _l("Smallest instalment"),
+        validators=[
+            DataRequired(message=_l("Enter an amount like 50,00.")),
+            Length(max=20),
+            _at_least(1, _l("The smallest instalment is more than zero.")),
+        ],
+        render_kw={"inputmode": "decimal"},
+    )
+    max_days = IntegerField(
+        _l("Longest duration (days from first to last instalment)"),
+        validators=[
+            InputRequired(message=_l("Enter a whole number.")),
+            NumberRange(0, 3650, message=_l("Enter a number from %(min)s to %(max)s.")),
+        ],
+        render_kw={"min": 0, "max": 3650},
+    )
+    down_payment_pct = IntegerField(
+        _l("Down payment (percentage of the total, 0 for none)"),
+        validators=[
+            InputRequired(message=_l("Enter a whole number.")),
+            NumberRange(0, 90, message=_l("Enter a number from %(min)s to %(max)s.")),
+        ],
+        render_kw={"min": 0, "max": 90},
+    )
+    frequencies = SelectMultipleField(
+        _l("Debtors may pay"),
+        choices=_frequency_choices(),
+        validators=[DataRequired(message=_l("Offer at least one frequency."))],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    breach_days = IntegerField(
+        _l("An instalment this many days late ends the plan"),
+        validators=[
+            InputRequired(message=_l("Enter a whole number.")),
+            NumberRange(1, 90, message=_l("Enter a number from %(min)s to %(max)s.")),
+        ],
+        render_kw={"min": 1, "max": 90},
+    )
+    auto_approve = BooleanField(_l("Debtors may agree online to a plan within these rules"))
+
+
+class PlanDraftForm(FlaskForm):
+    """A plan an admin sets up for a debtor; the invoices come as `invoice` checkboxes."""
+
+    count = IntegerField(
+        _l("Number of instalments"),
+        validators=[
+            Optional(),
+            NumberRange(1, 120, message=_l("Enter a number from %(min)s to %(max)s.")),
+        ],
+        render_kw={"min": 1, "max": 120},
+    )
+    per_instalment = AmountField(
+        _l("Or: amount per instalment"),
+        validators=[Optional(), Length(max=20)],
+        render_kw={"inputmode": "decimal"},
+    )
+    start = DateField(
+        _l("First instalment on"), validators=[DataRequired(message=_l("Choose a day."))]
+    )
+    frequency = SelectField(
+        _l("How often"), choices=_frequency_choices(), validators=[AnyOf(("monthly", "biweekly"))]
+    )
+    down_payment_pct = IntegerField(
+        _l("Down payment (percentage of the total, 0 for none)"),
+        default=0,
+        validators=[
+            InputRequired(message=_l("Enter a whole number.")),
+            NumberRange(0, 90, message=_l("Enter a number from %(min)s to %(max)s.")),
+        ],
+        render_kw={"min": 0, "max": 90},
+    )
+    note = TextAreaField(_l("Note for the debtor (in the mail)"), validators=[Length(max=2000)])
+
+    def validate_per_instalment(self, field: AmountField) -> None:
+        if field.cents is not None and field.cents <= 0:
+            raise ValidationError(_l("Enter an amount like 50,00."))
+        if field.cents is None and not self.count.data:
+            raise ValidationError(_l("Choose a number of instalments or an amount per instalment."))
+
+
+class CancelPlanForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Reason (the debtor reads it in the mail)"),
+        validators=[DataRequired(message=_l("Give the reason for cancelling.")), Length(max=250)],
     )

@@ -13,6 +13,7 @@ from admin.session import actor, admin_required
 from portal.db import db
 from portal.domain import debtors as debtor_domain
 from portal.domain import invoices as inv
+from portal.domain import plan_admin
 from portal.domain.clock import today
 from portal.htmx import render_page
 from portal.models import AuditEvent, Brand, Debtor, Invoice, Segment
@@ -91,6 +92,7 @@ def debtor_detail(debtor_id: int) -> Any:
     return render_template(
         "admin/debtor.html",
         debtor=debtor,
+        plans=plan_admin.of_debtor(db.session(), debtor.id),
         form=form,
         invoices=invoices,
         events=events,

@@ -13,9 +13,11 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
+from admin.plans import request_plan_form
 from admin.session import actor, admin_required, current_admin
 from portal import tasks
 from portal.db import db
+from portal.domain import plan_admin
 from portal.domain import requests as req
 from portal.domain.clock import today
 from portal.domain.money import AmountError, parse_amount
@@ -71,6 +73,8 @@ def request_detail(request_id: int) -> str:
         people=people,
         form=ConfirmForm(),
         broken=req.broken_promise(item, _today()),
+        plans=plan_admin.for_request(db.session(), item.id) if item.kind == "plan" else [],
+        **(request_plan_form(item) if item.kind == "plan" and not item.closed else {}),
         today=_today(),
     )
 

@@ -183,7 +183,20 @@ def event_label(event: AuditEvent) -> str:
         return gettext("Cancelled after the dispute")
     if event.action == "request.upheld":
         return gettext("Dispute answered: the invoice stands")
+    if event.action.startswith("plan."):
+        return plan_event_label(event.action)
     return gettext("Other event")
+
+
+def plan_event_label(action: str) -> str:
+    """An audit event of a payment plan, in words."""
+    return {
+        "plan.accepted": gettext("Payment plan agreed"),
+        "plan.review_asked": gettext("Payment plan sent for review"),
+        "plan.proposed": gettext("Payment plan proposed"),
+        "plan.declined": gettext("Payment plan proposal declined"),
+        "plan.cancelled": gettext("Payment plan cancelled"),
+    }.get(action, gettext("Other event"))
 
 
 def request_kind_label(kind: str) -> str:
@@ -212,6 +225,30 @@ def request_badge(state: str) -> Markup:
     css = {"resolved": "badge-paid", "rejected": "badge-muted", "answered": "badge-partly"}
     return Markup('<span class="badge {}">{}</span>').format(
         css.get(state, "badge-open"), request_state_label(state)
+    )
+
+
+def plan_status_label(status: str) -> str:
+    """Where a payment plan stands, in words."""
+    return {
+        "proposed": gettext("Proposed, waiting for agreement"),
+        "active": gettext("Running"),
+        "completed": gettext("Paid in full"),
+        "breached": gettext("Ended: an instalment was missed"),
+        "cancelled": gettext("Cancelled"),
+    }.get(status, status)
+
+
+def plan_badge(status: str) -> Markup:
+    """A plan's status in words and colour together."""
+    css = {
+        "active": "badge-partly",
+        "completed": "badge-paid",
+        "breached": "badge-overdue",
+        "cancelled": "badge-muted",
+    }
+    return Markup('<span class="badge {}">{}</span>').format(
+        css.get(status, "badge-open"), plan_status_label(status)
     )
 
 
@@ -292,25 +329,6 @@ def _status_word(key: str) -> str:
     if key == "in_plan":
         return gettext("In plan")
     return gettext("Open")
-
-
-def plan_status_label(status: str) -> str:
-    """Where a payment plan stands, in words."""
-    return {
-        "proposed": gettext("Proposed, waiting for you"),
-        "active": gettext("Running"),
-        "completed": gettext("Completed"),
-        "breached": gettext("Ended: an instalment was not paid"),
-        "cancelled": gettext("Cancelled"),
-    }.get(status, status)
-
-
-def plan_badge(status: str) -> Markup:
-    """A plan's state in words and colour together."""
-    css = {"completed": "badge-paid", "breached": "badge-overdue", "cancelled": "badge-muted"}
-    return Markup('<span class="badge {}">{}</span>').format(
-        css.get(status, "badge-open"), plan_status_label(status)
-    )
 
 
 def method_name(method: str) -> str:

@@ -91,10 +91,17 @@ class Composer:
         self.values["debtor"] = {"name": debtor.name, "number": debtor.number}
         return self
 
-    def table(self, rows: Sequence[Row], total_cents: int | None, currency: str) -> Composer:
+    def table(
+        self, rows: Sequence[Row], total_cents: int | None, currency: str, heading: str = ""
+    ) -> Composer:
+        """The `invoice_table` block; `heading` names the first column (else "Invoice")."""
         with force_locale(self.language):
             html = render_template(
-                "email/_invoices.html", rows=rows, total_cents=total_cents, currency=currency
+                "email/_invoices.html",
+                rows=rows,
+                total_cents=total_cents,
+                currency=currency,
+                heading=heading,
             )
             lines = [f"{r.number}  {i18n.money(r.amount_cents, r.currency)}" for r in rows]
             if total_cents is not None:
@@ -373,6 +380,19 @@ class RequestMails(PaymentMails):
         )
 
 
+class PlanMails(PaymentMails):
+    """Mails about a debtor's payment plans."""
+
+    def update(self, session: Session, plan: InstalmentPlan, note: str) -> None:
+        """Tell the debtor where the plan stands now (proposed, cancelled ...), with its
+        schedule and the admin's note; once per plan and status."""
+        debtor = plan.debtor
+        if not debtor.primary_email:
+            return
+        composer = plan_values(self.composer(debtor), plan, note, self.settings)
+        self._queue(session, "plan_update", debtor, composer, f"plan:{plan.id}:{plan.status}")
+
+
 def request_values(
     composer: Composer, request: DebtorRequest, answer: str, settings: Settings
 ) -> Composer:
@@ -385,6 +405,30 @@ def request_values(
         }
     composer.values["answer"] = answer
     composer.values["requests_link"] = f"{settings.base_url}/requests"
+    return composer
+
+
+def plan_values(
+    composer: Composer, plan: InstalmentPlan, note: str, settings: Settings
+) -> Composer:
+    """The variables of a plan update: the plan in words, its schedule as a table (rendered
+    by the system), the admin's note and the link to the plan in the portal."""
+    currency = plan.currency
+    with force_locale(composer.language):
+        composer.values["plan"] = {
+            "status": i18n.plan_status_label(plan.status),
+            "total": i18n.money(plan.total_cents, currency),
+            "count": len(plan.instalments),
+        }
+        rows = [
+            Row(f"{i.seq}. {i18n.date(i.due_date)}", i.cents, currency) for i in plan.instalments
+        ]
+        heading = gettext("Due")
+    composer.table(rows, plan.total_cents, currency, heading)
+    composer.html_blocks["schedule_table"] = composer.html_blocks.pop("invoice_table")
+    composer.text_blocks["schedule_table"] = composer.text_blocks.pop("invoice_table")
+    composer.values["note"] = note
+    composer.values["plan_link"] = f"{settings.base_url}/plans/{plan.id}"
     return composer
 
 
@@ -839,6 +883,8 @@ def preview_composer(
         return request_values(
             composer, sample, "We checked the invoice; the amount is right.", settings
         )
+    if key == "plan_update":
+        return _sample_proposed_plan(composer, day, settings)
     if key == "email_confirm":
         return email_confirm_values(
             composer, f"{settings.base_url}/contact/confirm/preview", "new@example.com"
@@ -848,7 +894,7 @@ def preview_composer(
         composer.values["days"] = settings.pay_link_days
         return composer
     if key in ("instalment_due", "plan_breached"):
-        return _sample_plan(composer, invoices, link, key, settings, day)
+        return _sample_instalment_mail(composer, invoices, link, key, settings, day)
     return reminder_values(composer, kind, invoices, link, costs_cents, day + dt.timedelta(days=15))
 
 
@@ -859,7 +905,19 @@ def _login_values(composer: Composer, link: str) -> Composer:
     return composer.button("login_button", link, label)
 
 
-def _sample_plan(
+def _made_up_plan(total_cents: int, start: dt.date, status: str) -> InstalmentPlan:
+    """A plan of three monthly instalments for previews (never added to a session)."""
+    from portal.domain import plans
+
+    plan = InstalmentPlan(id=0, status=status, currency="EUR", total_cents=total_cents)
+    plan.instalments = [
+        Instalment(seq=n, due_date=d, cents=c, paid_cents=0)
+        for n, (d, c) in enumerate(plans.schedule(total_cents, 3, start, plans.MONTHLY), start=1)
+    ]
+    return plan
+
+
+def _sample_instalment_mail(
     composer: Composer,
     invoices: Sequence[Invoice],
     link: str,
@@ -867,16 +925,10 @@ def _sample_plan(
     settings: Settings,
     day: dt.date,
 ) -> Composer:
-    """A made-up plan of three instalments over `invoices` (never added to a session)."""
+    """An instalment reminder (the second, due in three days) or a breach notice (the
+    first, missed) of a made-up plan over `invoices`."""
     total = sum(i.open_cents for i in invoices)
-    plan = InstalmentPlan(id=0, currency=invoices[0].currency, total_cents=total)
-    third = total // 3
-    plan.instalments = [
-        Instalment(seq=n, due_date=day + dt.timedelta(days=30 * (n - 2) + 3), cents=cents)
-        for n, cents in ((1, third), (2, third), (3, total - 2 * third))
-    ]
-    for instalment in plan.instalments:
-        instalment.paid_cents = 0
+    plan = _made_up_plan(total, day - dt.timedelta(days=27), "active")
     plan_link = f"{settings.base_url}/plans/preview"
     if key == "plan_breached":
         composer.open_invoices(invoices, link)
@@ -898,6 +950,14 @@ def _sample_invoices(day: dt.date) -> list[Invoice]:
         )
         for number, cents, age in (("2026-0101", 12100, 21), ("2026-0117", 48400, 7))
     ]
+
+
+def _sample_proposed_plan(composer: Composer, day: dt.date, settings: Settings) -> Composer:
+    """A made-up proposed plan of three monthly instalments (never added to a session)."""
+    plan = _made_up_plan(60500, day + dt.timedelta(days=7), "proposed")
+    return plan_values(
+        composer, plan, "As agreed on the phone: three monthly instalments.", settings
+    )
 
 
 def _sample_receipt(composer: Composer, invoices: Sequence[Invoice], day: dt.date) -> Composer:

@@ -154,12 +154,18 @@ def propose(
     if len({i.currency for i in chosen}) > 1:
         proposal.problems.append(Problem(N_("A plan can only hold invoices in one currency.")))
         return proposal
+    if frequency not in plans.FREQUENCIES:
+        proposal.problems.append(Problem(N_("Choose how often from the list.")))
+        return proposal
     proposal.problems.extend(plans.check_start(start, today))
+    pct = policy.down_payment_pct
     try:
         if per_instalment_cents is not None:
-            rows = plans.by_amount(proposal.total_cents, per_instalment_cents, start, frequency)
+            rows = plans.by_amount(
+                proposal.total_cents, per_instalment_cents, start, frequency, pct
+            )
         else:
-            rows = plans.schedule(proposal.total_cents, count or 0, start, frequency)
+            rows = plans.schedule(proposal.total_cents, count or 0, start, frequency, pct)
     except ValueError:
         proposal.problems.append(
             Problem(
@@ -169,7 +175,8 @@ def propose(
         )
         return proposal
     proposal.schedule = rows
-    proposal.problems.extend(plans.check(policy, plans.plan_of(proposal.total_cents, rows)))
+    plan = plans.plan_of(proposal.total_cents, rows, frequency)
+    proposal.problems.extend(plans.check(policy, plan))
     return proposal
 
 

@@ -3,7 +3,9 @@
 Pure functions, no session: `schedule()` splits a total over a number of instalments,
 `by_amount()` over instalments of a chosen size, and `check()` says which rules of a
 `Policy` a plan breaks, as `Problem` messages translated when shown. Amounts are cents and
-always add up to the total exactly; the last instalment takes the remainder.
+always add up to the total exactly; the last instalment takes the remainder. With a down
+payment the first instalment is `down_payment()` of the total and the rest is split after
+it the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from portal.domain.problems import N_, Problem
 MONTHLY = "monthly"
 BIWEEKLY = "biweekly"
 FREQUENCIES = (MONTHLY, BIWEEKLY)
+# why a frequency the policy does not offer is refused, by what it does offer
+ONLY_OFFERED: dict[tuple[str, ...], str] = {
+    (MONTHLY,): N_("Instalments can only be paid every month."),
+    (BIWEEKLY,): N_("Instalments can only be paid every two weeks."),
+}
 MAX_COUNT = 120  # no schedule is ever longer than this, whatever a form asks
 
 
@@ -42,10 +49,12 @@ DEFAULT_POLICY = Policy()
 
 @dataclass(frozen=True)
 class Plan:
-    """A proposed plan: the total and its instalments (due date, cents), oldest first."""
+    """A proposed plan: the total and its instalments (due date, cents), oldest first;
+    `frequency` is checked against the policy when it is given."""
 
     total_cents: int
     instalments: tuple[tuple[dt.date, int], ...]
+    frequency: str | None = None
 
     @property
     def start(self) -> dt.date:
@@ -78,36 +87,67 @@ def due_dates(start: dt.date, count: int, frequency: str) -> list[dt.date]:
     return [start + dt.timedelta(days=14 * i) for i in range(count)]
 
 
-def schedule(total_cents: int, count: int, start: dt.date, frequency: str) -> Schedule:
-    """`total_cents` split over `count` equal instalments; the last takes the remainder."""
+def down_payment(total_cents: int, pct: int) -> int:
+    """The first instalment a down payment of `pct` percent asks: rounded up to the cent."""
+    if not 0 <= pct <= 100:
+        raise ValueError("the down payment is a percentage between 0 and 100")
+    return -(-total_cents * pct // 100)
+
+
+def _split(total_cents: int, count: int) -> list[int]:
+    """`total_cents` in `count` equal amounts (never one of nothing); the last takes the rest."""
+    count = min(count, total_cents)
+    base = total_cents // count
+    return [base] * (count - 1) + [total_cents - base * (count - 1)]
+
+
+def _with_down_payment(total_cents: int, pct: int) -> tuple[list[int], int]:
+    """The down payment as a list (empty without one) and what is left after it."""
+    first = down_payment(total_cents, pct) if pct else 0
+    if first <= 0 or first >= total_cents:
+        return [], total_cents
+    return [first], total_cents - first
+
+
+def schedule(
+    total_cents: int, count: int, start: dt.date, frequency: str, down_payment_pct: int = 0
+) -> Schedule:
+    """`total_cents` split over `count` equal instalments; the last takes the remainder.
+    With `down_payment_pct` the first is `down_payment()` and the other `count - 1` split
+    what is left."""
     if total_cents <= 0:
         raise ValueError("the total must be positive")
     if not 1 <= count <= MAX_COUNT:
         raise ValueError(f"the number of instalments must lie between 1 and {MAX_COUNT}")
-    count = min(count, total_cents)  # never an instalment of nothing
-    base = total_cents // count
-    amounts = [base] * (count - 1) + [total_cents - base * (count - 1)]
-    return list(zip(due_dates(start, count, frequency), amounts, strict=True))
+    head, rest = _with_down_payment(total_cents, down_payment_pct) if count > 1 else ([], 0)
+    amounts = head + _split(rest, count - 1) if head else _split(total_cents, count)
+    return list(zip(due_dates(start, len(amounts), frequency), amounts, strict=True))
 
 
 def by_amount(
-    total_cents: int, per_instalment_cents: int, start: dt.date, frequency: str
+    total_cents: int,
+    per_instalment_cents: int,
+    start: dt.date,
+    frequency: str,
+    down_payment_pct: int = 0,
 ) -> Schedule:
-    """`total_cents` in instalments of `per_instalment_cents`; the last pays what is left."""
+    """`total_cents` in instalments of `per_instalment_cents`; the last pays what is left.
+    With `down_payment_pct` the first is `down_payment()` and the instalments follow it."""
     if total_cents <= 0:
         raise ValueError("the total must be positive")
     if per_instalment_cents <= 0:
         raise ValueError("the instalment must be positive")
-    count = -(-total_cents // per_instalment_cents)
-    if count > MAX_COUNT:
+    head, rest = _with_down_payment(total_cents, down_payment_pct)
+    count = -(-rest // per_instalment_cents)
+    if count + len(head) > MAX_COUNT:
         raise ValueError(f"more than {MAX_COUNT} instalments")
-    amounts = [per_instalment_cents] * (count - 1)
-    amounts.append(total_cents - per_instalment_cents * (count - 1))
-    return list(zip(due_dates(start, count, frequency), amounts, strict=True))
+    amounts = head + [per_instalment_cents] * (count - 1)
+    amounts.append(rest - per_instalment_cents * (count - 1))
+    return list(zip(due_dates(start, len(amounts), frequency), amounts, strict=True))
 
 
-def plan_of(total_cents: int, rows: Schedule) -> Plan:
-    return Plan(total_cents=total_cents, instalments=tuple(rows))
+def plan_of(total_cents: int, rows: Schedule, frequency: str | None = None) -> Plan:
+    return Plan(total_cents=total_cents, instalments=tuple(rows), frequency=frequency)
 
 
 def euros(cents: int) -> str:
@@ -120,6 +160,10 @@ def euros(cents: int) -> str:
 def check(policy: Policy, plan: Plan) -> list[Problem]:
     """The rules of `policy` that `plan` breaks; empty when it may be arranged as is."""
     problems: list[Problem] = []
+    if plan.frequency is not None and plan.frequency not in policy.frequencies:
+        problems.append(
+            Problem(ONLY_OFFERED.get(policy.frequencies, N_("Choose how often from the list.")))
+        )
     if plan.total_cents < policy.min_total_cents:
         problems.append(
             Problem(
@@ -141,6 +185,18 @@ def check(policy: Policy, plan: Plan) -> list[Problem]:
                 amount=euros(policy.min_instalment_cents),
             )
         )
+    if policy.down_payment_pct and plan.instalments:
+        needed = down_payment(plan.total_cents, policy.down_payment_pct)
+        if plan.instalments[0][1] < needed:
+            problems.append(
+                Problem(
+                    N_(
+                        "The first instalment must be at least %(amount)s (%(pct)d%% of the total)."
+                    ),
+                    amount=euros(needed),
+                    pct=policy.down_payment_pct,
+                )
+            )
     if plan.days > policy.max_days:
         problems.append(
             Problem(N_("A payment plan must be paid within %(days)d days."), days=policy.max_days)

@@ -154,3 +154,9 @@ class PlanForm(FlaskForm):
         validators=[AnyOf(("monthly", "biweekly"))],
     )
     agree = BooleanField(_l("I agree to this payment plan."))
+
+
+class AgreeForm(FlaskForm):
+    """Agreeing to a payment plan someone proposed: one checkbox."""
+
+    agree = BooleanField(_l("I agree to this payment plan."))

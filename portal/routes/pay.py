@@ -54,8 +54,8 @@ def refusal_text(reason: str) -> str:
         "no_method": _("No online payment method is available for this currency."),
         "method_not_offered": _("Choose one of the payment methods shown."),
         "instalment_not_payable": _(
-            "This instalment cannot be paid now: it may be paid already, or an earlier one"
-            " comes first."
+            "This instalment cannot be paid now: it may be paid already, an earlier one may"
+            " come first, or the payment plan has ended."
         ),
     }
     return texts.get(reason, _("This payment cannot be started."))

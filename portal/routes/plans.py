@@ -18,18 +18,17 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from werkzeug.wrappers import Response as BaseResponse
 
 from portal import i18n
 from portal.db import db
 from portal.debtor_session import current_debtor, debtor_required
-from portal.domain import documents, instalments, plan_progress, plans
+from portal.domain import documents, instalments, plan_admin, plan_progress, plans
 from portal.domain.clock import today
 from portal.domain.money import AmountError, parse_amount
-from portal.forms import PlanForm
+from portal.forms import AgreeForm, PlanForm
 from portal.htmx import redirect_to
-from portal.i18n import current_language, money
-from portal.models import Debtor, PlanStatus
+from portal.i18n import current_language, message_text, money
+from portal.models import Debtor, InstalmentPlan, PlanStatus
 from portal.routes.portal import download
 
 bp = Blueprint("plans", __name__)
@@ -47,6 +46,16 @@ def _today() -> dt.date:
 
 def _chosen_ids() -> list[int]:
     return [int(v) for v in request.form.getlist("invoice") if v.isdigit()]
+
+
+def _plan_form(debtor: Debtor) -> PlanForm:
+    """The plan form offering only the frequencies of the debtor's segment's policy."""
+    form = PlanForm()
+    offered = instalments.policy_for(db.session(), debtor.segment_id).frequencies
+    choices = form.frequency.choices
+    assert isinstance(choices, list)  # declared on the form as a list of SelectChoice
+    form.frequency.choices = [c for c in choices if getattr(c, "value", None) in offered]
+    return form
 
 
 def _proposal(form: PlanForm, debtor: Debtor) -> instalments.Proposal | None:
@@ -111,7 +120,7 @@ def _render(form: PlanForm, proposal: instalments.Proposal | None, status: int =
 @debtor_required
 def new_plan() -> Any:
     debtor = _debtor()
-    form = PlanForm()
+    form = _plan_form(debtor)
     if request.method == "GET":
         form.start.data = _today()
         form.count.data = 3
@@ -153,8 +162,9 @@ def new_plan() -> Any:
 @debtor_required
 def preview() -> Any:
     """The schedule for the form as it stands (htmx swaps it into the page)."""
-    form = PlanForm()
-    proposal = _proposal(form, _debtor())
+    debtor = _debtor()
+    form = _plan_form(debtor)
+    proposal = _proposal(form, debtor)
     return render_template(
         "plans/_plan_preview.html",
         form=form,
@@ -180,11 +190,92 @@ def agreement_pdf(plan_id: int) -> Response:
     return download(pdf, "application/pdf", f"{_('payment-plan')}-{plan.id}.pdf")
 
 
-@bp.get("/plans/<int:plan_id>")
-@debtor_required
-def plan_detail(plan_id: int) -> str | BaseResponse:
-    plan = instalments.get_plan(db.session(), _debtor().id, plan_id) or abort(404)
+def plan_agreement_text(plan: InstalmentPlan) -> str:
+    """What the debtor agrees to when accepting a proposed plan, in their language."""
+    currency = plan.currency
+    lines = [
+        _(
+            "I agree to pay %(total)s for invoices %(numbers)s in %(count)d instalments:",
+            total=money(plan.total_cents, currency),
+            numbers=", ".join(link.invoice.number for link in plan.invoices),
+            count=len(plan.instalments),
+        )
+    ]
+    lines += [f"{i.due_date.isoformat()}: {money(i.cents, currency)}" for i in plan.instalments]
+    lines.append(_("If I miss an instalment, reminders for these invoices resume."))
+    if plan.replaces_id:
+        lines.append(_("This plan replaces my earlier payment plan."))
+    return "\n".join(lines)
+
+
+def _own_plan(plan_id: int) -> InstalmentPlan:
+    """The debtor's own plan; another debtor's id is a 404."""
+    return instalments.get_plan(db.session(), _debtor().id, plan_id) or abort(404)
+
+
+def _detail(plan: InstalmentPlan, form: AgreeForm, error: str = "", status: int = 200) -> Any:
+    agreement = plan_agreement_text(plan) if plan.status == PlanStatus.PROPOSED.value else ""
     following = plan_progress.first_open(plan) if plan.status == PlanStatus.ACTIVE else None
     return render_template(
-        "plans/detail.html", plan=plan, next_instalment=following, today=_today()
+        "plans/detail.html",
+        plan=plan,
+        form=form,
+        agreement=agreement,
+        error=error,
+        next_instalment=following,
+        today=_today(),
+    ), status
+
+
+@bp.get("/plans/<int:plan_id>")
+@debtor_required
+def plan_detail(plan_id: int) -> Any:
+    return _detail(_own_plan(plan_id), AgreeForm())
+
+
+@bp.post("/plans/<int:plan_id>/accept")
+@debtor_required
+def plan_accept(plan_id: int) -> Any:
+    """The debtor agrees to a plan an admin proposed."""
+    plan = _own_plan(plan_id)
+    form = AgreeForm()
+    if plan.status != PlanStatus.PROPOSED.value:
+        abort(409)
+    if not form.validate_on_submit() or not form.agree.data:
+        form.agree.errors = [_("Tick the box to agree to the plan.")]
+        return _detail(plan, form, status=422)
+    debtor = _debtor()
+    try:
+        plan_admin.accept(
+            db.session(),
+            plan,
+            plan_agreement_text(plan),
+            request.remote_addr or "",
+            f"debtor:{debtor.id}",
+            dt.datetime.now(dt.UTC),
+            _today(),
+        )
+    except instalments.PlanRefused as problem:
+        db.session.rollback()
+        return _detail(_own_plan(plan_id), form, message_text(problem), 422)
+    except instalments.IllegalPlanMove:
+        abort(409)
+    db.session.commit()
+    flash(
+        _("Thank you. Your payment plan is agreed; reminders for these invoices wait."), "success"
     )
+    return redirect_to(url_for("plans.plan_detail", plan_id=plan.id))
+
+
+@bp.post("/plans/<int:plan_id>/decline")
+@debtor_required
+def plan_decline(plan_id: int) -> Any:
+    """The debtor does not want the proposed plan."""
+    plan = _own_plan(plan_id)
+    if plan.status != PlanStatus.PROPOSED.value:
+        abort(409)
+    debtor = _debtor()
+    plan_admin.decline(db.session(), plan, f"debtor:{debtor.id}", dt.datetime.now(dt.UTC))
+    db.session.commit()
+    flash(_("You declined the proposal. Contact us if you want another plan."), "success")
+    return redirect_to(url_for("plans.plan_detail", plan_id=plan.id))

@@ -140,3 +140,60 @@ def test_euros_and_start():
     assert plans.check_start(today, today) == []
     assert plans.check_start(today - dt.timedelta(days=1), today)
     assert plans.check_start(today + dt.timedelta(days=31), today)
+
+
+pcts = st.integers(min_value=1, max_value=90)
+
+
+@given(totals, counts, starts, frequencies, pcts)
+def test_a_down_payment_comes_first_and_the_rest_adds_up(total, count, start, frequency, pct):
+    rows = plans.schedule(total, count, start, frequency, down_payment_pct=pct)
+    assert sum(c for _, c in rows) == total
+    assert all(c > 0 for _, c in rows)
+    assert all(a[0] < b[0] for a, b in itertools.pairwise(rows))
+    assert rows[0][1] >= plans.down_payment(total, pct)
+    if len(rows) > 1:
+        assert rows[0][1] == -(-total * pct // 100)
+        assert len(rows) <= count
+        rest = [c for _, c in rows[1:]]
+        assert len(set(rest[:-1])) <= 1 and rest[-1] >= rest[0]
+    # a plan built this way never breaks the policy's down payment rule
+    plan = plans.plan_of(total, rows)
+    assert not any(
+        "first instalment" in p.msgid for p in plans.check(Policy(down_payment_pct=pct), plan)
+    )
+
+
+@given(totals, st.integers(min_value=1, max_value=10_000_000), starts, frequencies, pcts)
+def test_by_amount_with_a_down_payment_adds_up(total, per, start, frequency, pct):
+    try:
+        rows = plans.by_amount(total, per, start, frequency, down_payment_pct=pct)
+    except ValueError:
+        rest = total - plans.down_payment(total, pct)
+        assert -(-rest // per) + 1 > plans.MAX_COUNT
+        return
+    assert sum(c for _, c in rows) == total
+    assert rows[0][1] >= plans.down_payment(total, pct)
+    assert all(c == per for _, c in rows[1:-1])
+    assert all(c > 0 for _, c in rows)
+
+
+def test_down_payment_table():
+    rows = plans.schedule(30000, 3, D(2026, 1, 1), MONTHLY, down_payment_pct=20)
+    assert [c for _, c in rows] == [6000, 12000, 12000]
+    assert plans.down_payment(10001, 10) == 1001  # rounded up to the cent
+    rows = plans.by_amount(30000, 10000, D(2026, 1, 1), MONTHLY, down_payment_pct=20)
+    assert [c for _, c in rows] == [6000, 10000, 10000, 4000]
+    assert plans.schedule(1, 3, D(2026, 1, 1), MONTHLY, down_payment_pct=20) == [(D(2026, 1, 1), 1)]
+
+
+def test_check_refuses_a_frequency_and_a_small_first_instalment():
+    policy = Policy(down_payment_pct=50, frequencies=(MONTHLY,))
+    even = plans.schedule(30000, 3, D(2026, 1, 1), BIWEEKLY)
+    problems = [str(p) for p in plans.check(policy, plans.plan_of(30000, even, BIWEEKLY))]
+    assert problems == [
+        "Instalments can only be paid every month.",
+        "The first instalment must be at least € 150,00 (50% of the total).",
+    ]
+    good = plans.schedule(30000, 3, D(2026, 1, 1), MONTHLY, down_payment_pct=50)
+    assert plans.check(policy, plans.plan_of(30000, good, MONTHLY)) == []

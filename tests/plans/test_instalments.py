@@ -118,3 +118,35 @@ def test_an_accepted_plan_is_recorded_and_holds_reminders(app, segment):
     assert instalments.eligible_invoices(db.session(), debtor.id) == []
     assert instalments.get_plan(db.session(), debtor.id, plan.id) is stored
     assert instalments.get_plan(db.session(), create_debtor().id, plan.id) is None
+
+
+def test_the_policy_offers_frequencies_and_asks_a_down_payment(app):
+    segment = create_segment()
+    db.session.add(
+        PlanPolicy(
+            segment_id=segment.id,
+            min_total_cents=10_000,
+            max_instalments=6,
+            min_instalment_cents=2_500,
+            max_days=180,
+            down_payment_pct=20,
+            frequencies="monthly",
+        )
+    )
+    db.session.commit()
+    debtor = create_debtor(segment_id=segment.id)
+    invoice = overdue(debtor, total_cents=30_000)
+    proposal = instalments.propose(
+        db.session(), debtor, [invoice.id], TODAY, plans.MONTHLY, TODAY, count=3
+    )
+    assert [c for _, c in proposal.schedule] == [6_000, 12_000, 12_000]
+    assert proposal.can_accept
+    biweekly = instalments.propose(
+        db.session(), debtor, [invoice.id], TODAY, plans.BIWEEKLY, TODAY, count=3
+    )
+    assert [str(p) for p in biweekly.problems] == ["Instalments can only be paid every month."]
+    assert not biweekly.can_accept
+    weekly = instalments.propose(
+        db.session(), debtor, [invoice.id], TODAY, "weekly", TODAY, count=3
+    )
+    assert [str(p) for p in weekly.problems] == ["Choose how often from the list."]

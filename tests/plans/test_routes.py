@@ -166,3 +166,36 @@ def test_a_plan_outside_the_policy_goes_to_the_admin_inbox(app):
     assert len(item.details["schedule"]) == 12
     assert db.session.scalars(select(InstalmentPlan)).all() == []
     assert "Payment plan" in client.get("/requests").get_data(as_text=True)
+
+
+def test_the_form_offers_only_the_policys_frequencies_and_shows_the_down_payment(app):
+    from portal.models import PlanPolicy
+    from tests.factories import create_segment
+
+    segment = create_segment()
+    db.session.add(
+        PlanPolicy(
+            segment_id=segment.id,
+            min_total_cents=10_000,
+            max_instalments=6,
+            min_instalment_cents=2_500,
+            max_days=180,
+            down_payment_pct=20,
+            frequencies="biweekly",
+        )
+    )
+    db.session.commit()
+    client = english_client(app)
+    debtor = create_debtor(segment_id=segment.id)
+    invoice = create_invoice(debtor, total_cents=30_000)
+    login_as(client, debtor)
+    page = client.get("/plans/new").get_data(as_text=True)
+    assert 'value="biweekly"' in page and 'value="monthly"' not in page
+    response = client.post(
+        "/plans/preview",
+        data=form(client, [invoice], start=_today(app), frequency="biweekly"),
+        headers={"HX-Request": "true"},
+    )
+    html = response.get_data(as_text=True)
+    assert "down payment" in html and "20% of the total" in html
+    assert "€60.00" in html and "€120.00" in html

@@ -119,6 +119,12 @@ SPECS: dict[str, Spec] = {
             {"html": ("answer",), "text": ("answer",)},
         ),
         Spec(
+            "plan_update",
+            "system",
+            (*_COMMON, "plan", "schedule_table", "note", "plan_link"),
+            {"html": ("schedule_table",), "text": ("schedule_table", "plan_link")},
+        ),
+        Spec(
             "email_confirm",
             "system",
             ("debtor", "brand", "confirm_link", "confirm_button", "hours", "email"),
@@ -177,6 +183,10 @@ VARIABLE_HELP: dict[str, str] = {
     "request": N_("request.kind, request.state (in words), request.invoice (number or empty)"),
     "answer": N_("the answer written in the inbox"),
     "requests_link": N_("the address of the debtor's requests page"),
+    "plan": N_("plan.status (in words), plan.total (formatted), plan.count (instalments)"),
+    "schedule_table": N_("the table of instalments with due dates (rendered by the system)"),
+    "note": N_("the note written by the admin (empty when none)"),
+    "plan_link": N_("the address of the plan in the debtor's portal"),
     "confirm_link": N_("the link that confirms the new email address"),
     "confirm_button": N_("the confirm button (rendered by the system)"),
     "hours": N_("how long the confirmation link works, in hours"),
@@ -185,7 +195,6 @@ VARIABLE_HELP: dict[str, str] = {
         "instalment.seq, instalment.count, instalment.amount, instalment.due_date,"
         " instalment.overdue (true once the due date has passed), instalment.days_overdue"
     ),
-    "plan_link": N_("the address of the payment plan in the portal"),
 }
 
 

@@ -1,0 +1,430 @@
+"""Payment plans that a person arranges: an admin proposes a plan (answering a debtor's plan
+request, or for a debtor of their own accord), changes an active plan by proposing its
+successor, or cancels a plan; the debtor accepts or declines a proposal in the portal.
+
+A proposal is an `InstalmentPlan` in status `proposed` with its invoices and instalments;
+it holds nothing until the debtor accepts it. Accepting records the agreement (text, time,
+IP), moves it to `active` through `instalments.move`, pauses the invoices' reminders
+(`instalments.hold_invoices`) and cancels the plan it replaces. Cancelling an active plan
+lets the reminders of its invoices continue (`holds.resume`, only holds of reason "plan").
+Mails go through a `Notifier` (mails.PlanMails) in the same transaction. No Flask here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from portal.domain import audit, plans
+from portal.domain import requests as req
+from portal.domain.dunning import holds
+from portal.domain.instalments import (
+    IllegalPlanMove,
+    PlanRefused,
+    eligible_invoices,
+    hold_invoices,
+    move,
+    policy_for,
+)
+from portal.domain.problems import N_, Problem
+from portal.models import (
+    PAYABLE_KINDS,
+    AuditEvent,
+    Debtor,
+    DebtorRequest,
+    Instalment,
+    InstalmentPlan,
+    Invoice,
+    InvoiceStatus,
+    PlanInvoice,
+    PlanStatus,
+    RequestEvent,
+    RequestKind,
+    RequestState,
+)
+
+__all__ = ["IllegalPlanMove", "PlanRefused"]
+
+PAGE_SIZE = 50
+
+
+class Notifier(Protocol):
+    """Writes the plan mails to the outbox (mails.PlanMails)."""
+
+    def update(self, session: Session, plan: InstalmentPlan, note: str) -> None: ...
+
+
+@dataclass
+class Draft:
+    """A plan as an admin sets it up: its invoices and schedule. `errors` stop it;
+    `warnings` are the segment policy's rules it breaks (an admin may still propose it)."""
+
+    debtor: Debtor
+    invoices: list[Invoice]
+    frequency: str
+    schedule: plans.Schedule = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def total_cents(self) -> int:
+        return sum(i.open_cents for i in self.invoices)
+
+    @property
+    def currency(self) -> str:
+        return self.invoices[0].currency if self.invoices else "EUR"
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.schedule) and not self.errors
+
+
+def _open(invoice: Invoice) -> bool:
+    return (
+        invoice.status == InvoiceStatus.OPEN.value
+        and invoice.kind in PAYABLE_KINDS
+        and invoice.open_cents > 0
+    )
+
+
+def draft(
+    session: Session,
+    debtor: Debtor,
+    invoice_ids: Iterable[int],
+    start: dt.date,
+    frequency: str,
+    today: dt.date,
+    *,
+    count: int | None = None,
+    per_instalment_cents: int | None = None,
+    down_payment_pct: int = 0,
+    replacing: InstalmentPlan | None = None,
+) -> Draft:
+    """A schedule over the debtor's chosen invoices that may go into a plan: the eligible
+    ones, or for a change the still-open invoices of the plan it replaces."""
+    wanted = set(invoice_ids)
+    if replacing is not None:
+        pool = [link.invoice for link in replacing.invoices if _open(link.invoice)]
+    else:
+        pool = eligible_invoices(session, debtor.id)
+    chosen = [i for i in pool if i.id in wanted]
+    result = Draft(debtor=debtor, invoices=chosen, frequency=frequency)
+    if not chosen:
+        result.errors.append(Problem(N_("Choose at least one open invoice.")))
+        return result
+    if len({i.currency for i in chosen}) > 1:
+        result.errors.append(Problem(N_("A plan can only hold invoices in one currency.")))
+        return result
+    if frequency not in plans.FREQUENCIES:
+        result.errors.append(Problem(N_("Choose how often from the list.")))
+        return result
+    if not 0 <= down_payment_pct <= 90:
+        result.errors.append(Problem(N_("The down payment is a percentage from 0 to 90.")))
+        return result
+    if start < today:
+        result.errors.append(Problem(N_("The first instalment cannot fall in the past.")))
+    try:
+        if per_instalment_cents is not None:
+            rows = plans.by_amount(
+                result.total_cents, per_instalment_cents, start, frequency, down_payment_pct
+            )
+        else:
+            rows = plans.schedule(
+                result.total_cents, count or 0, start, frequency, down_payment_pct
+            )
+    except ValueError:
+        result.errors.append(
+            Problem(N_("A plan has from 1 to %(count)d instalments."), count=plans.MAX_COUNT)
+        )
+        return result
+    result.schedule = rows
+    policy = policy_for(session, debtor.segment_id)
+    result.warnings = plans.check(policy, plans.plan_of(result.total_cents, rows, frequency))
+    return result
+
+
+def propose(
+    session: Session,
+    proposal: Draft,
+    proposed_by: str,
+    actor: str,
+    notifier: Notifier,
+    note: str = "",
+    request: DebtorRequest | None = None,
+    replaces: InstalmentPlan | None = None,
+) -> InstalmentPlan:
+    """Record `proposal` as a plan in status `proposed` and mail the debtor. Answering a
+    plan request moves that request to `answered`; a change names the plan it replaces."""
+    if not proposal.ok:
+        first = (
+            proposal.errors[0]
+            if proposal.errors
+            else Problem(N_("Choose at least one open invoice."))
+        )
+        raise PlanRefused(first.msgid, **first.params)
+    debtor = proposal.debtor
+    if request is not None:
+        if request.kind != RequestKind.PLAN.value or request.debtor_id != debtor.id:
+            raise PlanRefused(N_("This is not a payment plan request of this debtor."))
+        if request.closed:
+            raise req.IllegalTransition(request.state, RequestState.ANSWERED)
+    if replaces is not None:
+        if replaces.debtor_id != debtor.id:
+            raise PlanRefused(N_("This plan belongs to another debtor."))
+        if replaces.status != PlanStatus.ACTIVE.value:
+            raise IllegalPlanMove(replaces.status, PlanStatus.CANCELLED)
+    plan = InstalmentPlan(
+        debtor_id=debtor.id,
+        status=PlanStatus.PROPOSED.value,
+        frequency=proposal.frequency,
+        total_cents=proposal.total_cents,
+        currency=proposal.currency,
+        agreement_text="",
+        proposed_by=proposed_by[:80],
+        request_id=request.id if request is not None else None,
+        replaces_id=replaces.id if replaces is not None else None,
+    )
+    plan.debtor = debtor
+    plan.invoices = [PlanInvoice(invoice=i, open_cents=i.open_cents) for i in proposal.invoices]
+    plan.instalments = [
+        Instalment(seq=n, due_date=day, cents=cents)
+        for n, (day, cents) in enumerate(proposal.schedule, start=1)
+    ]
+    session.add(plan)
+    session.flush()
+    # the model's default stamps accepted_at on insert (made for plans agreed at once);
+    # a proposal is not agreed yet
+    plan.accepted_at = None
+    if request is not None:
+        message = note.strip() or f"plan #{plan.id}"
+        if not req.move(session, request, RequestState.ANSWERED, actor, message):
+            request.events.append(
+                RequestEvent(actor=actor, action="plan_proposed", message=message)
+            )
+    audit.record(
+        session,
+        actor,
+        "plan.proposed",
+        debtor_id=debtor.id,
+        plan_id=plan.id,
+        total_cents=plan.total_cents,
+        instalments=len(plan.instalments),
+        request_id=plan.request_id,
+        replaces_id=plan.replaces_id,
+        outside_policy=[p.msgid for p in proposal.warnings],
+        note=note.strip()[:500],
+    )
+    notifier.update(session, plan, note.strip())
+    return plan
+
+
+def change(
+    session: Session,
+    plan: InstalmentPlan,
+    today: dt.date,
+    start: dt.date,
+    frequency: str,
+    *,
+    count: int | None = None,
+    per_instalment_cents: int | None = None,
+    down_payment_pct: int = 0,
+) -> Draft:
+    """The draft of a successor to an active plan over what is still open of its invoices."""
+    if plan.status != PlanStatus.ACTIVE.value:
+        raise IllegalPlanMove(plan.status, PlanStatus.CANCELLED)
+    return draft(
+        session,
+        plan.debtor,
+        [link.invoice_id for link in plan.invoices],
+        start,
+        frequency,
+        today,
+        count=count,
+        per_instalment_cents=per_instalment_cents,
+        down_payment_pct=down_payment_pct,
+        replacing=plan,
+    )
+
+
+def accept(
+    session: Session,
+    plan: InstalmentPlan,
+    agreement_text: str,
+    ip: str,
+    actor: str,
+    now: dt.datetime,
+    today: dt.date,
+) -> None:
+    """The debtor agrees to a proposed plan: record the agreement, make it active, hold
+    its invoices' reminders and cancel the plan it replaces."""
+    if plan.status != PlanStatus.PROPOSED.value:
+        raise IllegalPlanMove(plan.status, PlanStatus.ACTIVE)
+    replaced = session.get(InstalmentPlan, plan.replaces_id) if plan.replaces_id else None
+    for link in plan.invoices:
+        invoice = link.invoice
+        if not _open(invoice) or invoice.hold_reason == "dispute":
+            raise PlanRefused(
+                N_(
+                    "Invoice %(number)s is no longer open, so this proposal cannot be agreed."
+                    " We will send you a new one."
+                ),
+                number=invoice.number,
+            )
+        if invoice.open_cents != link.open_cents:
+            raise PlanRefused(
+                N_(
+                    "The open amount of invoice %(number)s has changed since this proposal was"
+                    " made, so it cannot be agreed. We will send you a new one."
+                ),
+                number=invoice.number,
+            )
+    busy = session.scalars(
+        select(PlanInvoice.invoice_id)
+        .join(InstalmentPlan, InstalmentPlan.id == PlanInvoice.plan_id)
+        .where(
+            InstalmentPlan.debtor_id == plan.debtor_id,
+            InstalmentPlan.status == PlanStatus.ACTIVE.value,
+            InstalmentPlan.id != (replaced.id if replaced is not None else -1),
+            PlanInvoice.invoice_id.in_([link.invoice_id for link in plan.invoices]),
+        )
+    ).first()
+    if busy is not None:
+        raise PlanRefused(N_("An invoice of this proposal is already in another plan."))
+    if replaced is not None and replaced.status == PlanStatus.ACTIVE.value:
+        move(replaced, PlanStatus.CANCELLED, now, f"replaced by plan #{plan.id}")
+        audit.record(
+            session,
+            actor,
+            "plan.cancelled",
+            debtor_id=plan.debtor_id,
+            plan_id=replaced.id,
+            reason="replaced",
+            replaced_by=plan.id,
+        )
+    move(plan, PlanStatus.ACTIVE, now)
+    plan.agreement_text = agreement_text
+    plan.accepted_at = now
+    plan.accepted_ip = ip[:45]
+    hold_invoices(session, plan, policy_for(session, plan.debtor.segment_id), actor, today)
+    audit.record(
+        session,
+        actor,
+        "plan.accepted",
+        debtor_id=plan.debtor_id,
+        plan_id=plan.id,
+        total_cents=plan.total_cents,
+        instalments=len(plan.instalments),
+        replaces_id=plan.replaces_id,
+    )
+
+
+def decline(session: Session, plan: InstalmentPlan, actor: str, now: dt.datetime) -> None:
+    """The debtor does not want the proposed plan: it is cancelled; nothing was held."""
+    if plan.status != PlanStatus.PROPOSED.value:
+        raise IllegalPlanMove(plan.status, PlanStatus.CANCELLED)
+    move(plan, PlanStatus.CANCELLED, now, "declined by the debtor")
+    audit.record(session, actor, "plan.declined", debtor_id=plan.debtor_id, plan_id=plan.id)
+
+
+def cancel(
+    session: Session,
+    plan: InstalmentPlan,
+    reason: str,
+    actor: str,
+    now: dt.datetime,
+    notifier: Notifier,
+) -> list[Invoice]:
+    """Cancel an active or proposed plan with a reason and mail the debtor. An active
+    plan's invoices that it held (reason "plan") get their reminders back; returns them."""
+    if not reason.strip():
+        raise PlanRefused(N_("Give the reason for cancelling."))
+    was_active = plan.status == PlanStatus.ACTIVE.value
+    move(plan, PlanStatus.CANCELLED, now, reason.strip())
+    resumed: list[Invoice] = []
+    if was_active:
+        for link in plan.invoices:
+            if link.invoice.hold_reason == "plan" and holds.resume(session, link.invoice, actor):
+                resumed.append(link.invoice)
+    audit.record(
+        session,
+        actor,
+        "plan.cancelled",
+        debtor_id=plan.debtor_id,
+        plan_id=plan.id,
+        reason=reason.strip()[:250],
+        resumed=[i.id for i in resumed],
+    )
+    notifier.update(session, plan, reason.strip())
+    return resumed
+
+
+def get(session: Session, plan_id: int) -> InstalmentPlan | None:
+    """One plan with its debtor, invoices and instalments (admin: any debtor's)."""
+    return session.scalars(
+        select(InstalmentPlan)
+        .where(InstalmentPlan.id == plan_id)
+        .options(
+            selectinload(InstalmentPlan.instalments),
+            selectinload(InstalmentPlan.invoices).selectinload(PlanInvoice.invoice),
+            selectinload(InstalmentPlan.debtor),
+        )
+    ).first()
+
+
+def listing(
+    session: Session, status: str | None, page: int
+) -> tuple[Sequence[InstalmentPlan], int]:
+    """One page of plans, newest first, optionally of one status; and how many in all."""
+    where = [InstalmentPlan.status == status] if status in set(PlanStatus) else []
+    total = session.scalar(select(func.count()).select_from(InstalmentPlan).where(*where)) or 0
+    rows = session.scalars(
+        select(InstalmentPlan)
+        .where(*where)
+        .options(selectinload(InstalmentPlan.debtor), selectinload(InstalmentPlan.instalments))
+        .order_by(InstalmentPlan.id.desc())
+        .limit(PAGE_SIZE)
+        .offset(max(page - 1, 0) * PAGE_SIZE)
+    ).all()
+    return rows, total
+
+
+def of_debtor(session: Session, debtor_id: int) -> Sequence[InstalmentPlan]:
+    """A debtor's plans, newest first."""
+    return session.scalars(
+        select(InstalmentPlan)
+        .where(InstalmentPlan.debtor_id == debtor_id)
+        .options(selectinload(InstalmentPlan.instalments))
+        .order_by(InstalmentPlan.id.desc())
+    ).all()
+
+
+def for_request(session: Session, request_id: int) -> Sequence[InstalmentPlan]:
+    """The plans proposed in answer to a request, newest first."""
+    return session.scalars(
+        select(InstalmentPlan)
+        .where(InstalmentPlan.request_id == request_id)
+        .order_by(InstalmentPlan.id.desc())
+    ).all()
+
+
+def trail(session: Session, plan: InstalmentPlan) -> list[AuditEvent]:
+    """The audit events about this plan, oldest first (the debtor's plan events, matched
+    on the plan id in their details)."""
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.debtor_id == plan.debtor_id, AuditEvent.action.startswith("plan."))
+        .order_by(AuditEvent.at, AuditEvent.id)
+        .limit(1000)
+    )
+    return [e for e in events if (e.details or {}).get("plan_id") == plan.id]
+
+
+def request_invoice_ids(request: DebtorRequest) -> list[int]:
+    """The invoice ids a plan request asked about (from its details)."""
+    raw = (request.details or {}).get("invoice_ids") or []
+    return [int(v) for v in raw if isinstance(v, int) or (isinstance(v, str) and v.isdigit())]
