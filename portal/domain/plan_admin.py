@@ -6,7 +6,8 @@ A proposal is an `InstalmentPlan` in status `proposed` with its invoices and ins
 it holds nothing until the debtor accepts it. Accepting records the agreement (text, time,
 IP), moves it to `active` through `instalments.move`, pauses the invoices' reminders
 (`instalments.hold_invoices`) and cancels the plan it replaces. Cancelling an active plan
-lets the reminders of its invoices continue (`holds.resume`, only holds of reason "plan").
+lets the reminders of its invoices continue (`plan_progress.release`: only holds of reason
+"plan"; its instalment pay-links stop).
 Mails go through a `Notifier` (mails.PlanMails) in the same transaction. No Flask here.
 """
 
@@ -20,9 +21,8 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain import audit, plans
+from portal.domain import audit, plan_progress, plans
 from portal.domain import requests as req
-from portal.domain.dunning import holds
 from portal.domain.instalments import (
     IllegalPlanMove,
     PlanRefused,
@@ -297,6 +297,7 @@ def accept(
         raise PlanRefused(N_("An invoice of this proposal is already in another plan."))
     if replaced is not None and replaced.status == PlanStatus.ACTIVE.value:
         move(replaced, PlanStatus.CANCELLED, now, f"replaced by plan #{plan.id}")
+        plan_progress.release(session, replaced, actor)  # the new plan holds them again below
         audit.record(
             session,
             actor,
@@ -345,11 +346,7 @@ def cancel(
         raise PlanRefused(N_("Give the reason for cancelling."))
     was_active = plan.status == PlanStatus.ACTIVE.value
     move(plan, PlanStatus.CANCELLED, now, reason.strip())
-    resumed: list[Invoice] = []
-    if was_active:
-        for link in plan.invoices:
-            if link.invoice.hold_reason == "plan" and holds.resume(session, link.invoice, actor):
-                resumed.append(link.invoice)
+    resumed = plan_progress.release(session, plan, actor) if was_active else []
     audit.record(
         session,
         actor,

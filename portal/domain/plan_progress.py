@@ -80,17 +80,20 @@ def refresh(session: Session, plan: InstalmentPlan, now: dt.datetime) -> bool:
             changed = True
     if first_open(plan) is None:
         instalments.move(plan, PlanStatus.COMPLETED, now, "all instalments paid")
-        _release(session, plan, "system")
+        release(session, plan, "system")
         audit.record(session, "system", "plan.completed", debtor_id=plan.debtor_id, plan_id=plan.id)
         changed = True
     return changed
 
 
-def _release(session: Session, plan: InstalmentPlan, actor: str) -> None:
-    """Lift the plan's hold from its invoices and stop its instalment pay-links."""
-    for link in plan.invoices:
-        if link.invoice.hold_reason == "plan":
-            holds.resume(session, link.invoice, actor)
+def release(session: Session, plan: InstalmentPlan, actor: str) -> list[Invoice]:
+    """Lift the plan's hold from its invoices (only holds of reason "plan") and stop its
+    instalment pay-links; returns the invoices whose reminders continue."""
+    resumed = [
+        link.invoice
+        for link in plan.invoices
+        if link.invoice.hold_reason == "plan" and holds.resume(session, link.invoice, actor)
+    ]
     for pay_link in session.scalars(
         select(PayLink).where(
             PayLink.instalment_id.in_([i.id for i in plan.instalments]),
@@ -98,6 +101,7 @@ def _release(session: Session, plan: InstalmentPlan, actor: str) -> None:
         )
     ):
         pay_link.status, pay_link.revoked_at = "revoked", utcnow()
+    return resumed
 
 
 def active_plans(
@@ -235,7 +239,7 @@ def breach(
     instalments.move(
         plan, PlanStatus.BREACHED, now, f"instalment {missed.seq} due {missed.due_date} not paid"
     )
-    _release(session, plan, "system")
+    release(session, plan, "system")
     schedule = engine.schedule_for(session, plan.debtor)
     gap = schedule.min_gap_days if schedule is not None else 7
     still_open = open_invoices(plan)

@@ -18,8 +18,9 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
 
-from portal import i18n
+from portal import i18n, tasks
 from portal.db import db
 from portal.debtor_session import current_debtor, debtor_required
 from portal.domain import documents, instalments, plan_admin, plan_progress, plans
@@ -28,6 +29,7 @@ from portal.domain.money import AmountError, parse_amount
 from portal.forms import AgreeForm, PlanForm
 from portal.htmx import redirect_to
 from portal.i18n import current_language, message_text, money
+from portal.mails import PlanMails
 from portal.models import Debtor, InstalmentPlan, PlanStatus
 from portal.routes.portal import download
 
@@ -116,6 +118,24 @@ def _render(form: PlanForm, proposal: instalments.Proposal | None, status: int =
     return render_template("plans/new.html", **context), status
 
 
+def _agreed(plan: InstalmentPlan) -> BaseResponse:
+    """Confirm an agreed plan by mail (its schedule and where to pay), commit, and show it."""
+    PlanMails(current_app.config["SETTINGS"]).update(
+        db.session(),
+        plan,
+        _(
+            "Thank you: your payment plan is agreed. Pay each instalment in your portal or"
+            " through the link in its reminder; the agreement is there as a PDF too."
+        ),
+    )
+    db.session.commit()
+    tasks.send_outbox()
+    flash(
+        _("Thank you. Your payment plan is agreed; reminders for these invoices wait."), "success"
+    )
+    return redirect_to(url_for("plans.plan_detail", plan_id=plan.id))
+
+
 @bp.route("/plans/new", methods=["GET", "POST"])
 @debtor_required
 def new_plan() -> Any:
@@ -151,11 +171,7 @@ def new_plan() -> Any:
     except instalments.PlanRefused:
         db.session.rollback()
         return _render(form, proposal, 422)
-    db.session.commit()
-    flash(
-        _("Thank you. Your payment plan is agreed; reminders for these invoices wait."), "success"
-    )
-    return redirect_to(url_for("plans.plan_detail", plan_id=plan.id))
+    return _agreed(plan)
 
 
 @bp.post("/plans/preview")
@@ -260,11 +276,7 @@ def plan_accept(plan_id: int) -> Any:
         return _detail(_own_plan(plan_id), form, message_text(problem), 422)
     except instalments.IllegalPlanMove:
         abort(409)
-    db.session.commit()
-    flash(
-        _("Thank you. Your payment plan is agreed; reminders for these invoices wait."), "success"
-    )
-    return redirect_to(url_for("plans.plan_detail", plan_id=plan.id))
+    return _agreed(plan)
 
 
 @bp.post("/plans/<int:plan_id>/decline")

@@ -71,6 +71,9 @@ def test_a_debtor_agrees_to_a_plan_and_pays_the_first_instalment(
     expect(page.get_by_text("Running")).to_be_visible()
     expect(page.get_by_text("Next: instalment 1, €75.00")).to_be_visible()
     shot(page, "plan-detail")
+    confirmation = inbox.wait_for("ria@example.com")  # the agreed schedule, by mail
+    assert str(confirmation["Subject"]).endswith(": running")
+    inbox.clear()
     page.get_by_role("button", name="Pay instalment 1").click()
     expect(page.get_by_role("heading", name="Pay instalment 1 of 4")).to_be_visible()
     shot(page, "plan-pay")

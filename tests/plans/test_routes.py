@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal.db import db
 from portal.domain.clock import today
-from portal.models import Instalment, InstalmentPlan, Invoice
+from portal.models import Instalment, InstalmentPlan, Invoice, OutboxMessage
 from tests.conftest import csrf, english_client, login_as
 from tests.factories import create_debtor, create_invoice
 
@@ -101,6 +101,12 @@ def test_agreeing_records_the_plan_and_holds_reminders(app):
     assert rows[0].due_date == day
     db.session.expire_all()
     assert {db.session.get(Invoice, i.id).hold_reason for i in (first, second)} == {"plan"}
+    confirmation = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == "plan_update")
+    ).one()  # the schedule by mail, to keep
+    assert confirmation.recipient == debtor.primary_email
+    assert "your payment plan is agreed" in confirmation.body_text
+    assert "€100.00" in confirmation.body_text
 
     detail = client.get(f"/plans/{plan.id}").get_data(as_text=True)
     assert first.number in detail and second.number in detail
