@@ -39,7 +39,7 @@ from portal.extensions import limiter
 from portal.forms import ConfirmForm
 from portal.htmx import sandboxed_html
 from portal.mails import queue_admin_reset_mail
-from portal.models import AdminUser, AuditEvent, OutboxMessage
+from portal.models import AdminUser, AuditEvent, OutboxMessage, utcnow
 
 OUTBOX_PAGE = 50
 OUTBOX_STATUSES = ("pending", "sending", "sent", "local", "failed")
@@ -121,7 +121,7 @@ def dashboard() -> str:
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
         ).all()
     )
-    from portal.domain import requests
+    from portal.domain import plan_admin, requests
     from portal.domain.dunning import engine as dunning
     from portal.domain.dunning import interest
 
@@ -135,6 +135,7 @@ def dashboard() -> str:
         tomorrow=tomorrow,
         missing_rates=interest.missing_half_years(db.session(), day),
         request_counts=requests.open_counts(db.session()),
+        plan_counts=plan_admin.counts(db.session(), utcnow() - dt.timedelta(days=30)),
     )
 
 

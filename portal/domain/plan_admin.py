@@ -373,6 +373,20 @@ def get(session: Session, plan_id: int) -> InstalmentPlan | None:
     ).first()
 
 
+def counts(session: Session, since: dt.datetime) -> dict[str, int]:
+    """Plans per status for the dashboard: running and proposed ones, and those that ended
+    (breached, completed, cancelled) since `since`."""
+    ended = InstalmentPlan.ended_at >= since
+    rows = session.execute(
+        select(InstalmentPlan.status, func.count())
+        .where(
+            InstalmentPlan.status.in_([PlanStatus.ACTIVE.value, PlanStatus.PROPOSED.value]) | ended
+        )
+        .group_by(InstalmentPlan.status)
+    ).all()
+    return {str(status): int(n) for status, n in rows}
+
+
 def listing(
     session: Session, status: str | None, page: int
 ) -> tuple[Sequence[InstalmentPlan], int]:

@@ -353,3 +353,20 @@ def test_a_failed_instalment_payment_gets_a_second_chance_for_that_instalment(ap
     url = re.search(r"http://portal\.test(/p/\S+)", mail.body_text).group(1)
     page = client.get(url).get_data(as_text=True)
     assert "Pay €100.00" in page
+
+
+def test_the_dashboard_counts_running_and_recently_ended_plans(app, client):
+    from tests.admin.test_admin import admin_login
+    from tests.factories import create_admin
+
+    late = create_debtor(do_not_contact=True)
+    active_plan(late, overdue(late, 30_000))
+    daily(app, START + dt.timedelta(days=20))  # breached
+    running = create_debtor()
+    active_plan(running, overdue(running, 30_000))
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    html = " ".join(client.get("/admin/").get_data(as_text=True).split())
+    assert "Running: <strong>1</strong>" in html
+    assert "Ended: an instalment was missed: <strong>1</strong>" in html
+    assert 'href="/admin/plans?status=breached"' in html
