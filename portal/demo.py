@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import i18n
 from portal.config import Settings
 from portal.domain import admins, audit, instalments, login, plans
 from portal.domain.clock import today
@@ -120,9 +121,19 @@ def _plan(session: Session, debtor: Debtor, day: dt.date) -> None:
     chosen = [i.id for i in instalments.eligible_invoices(session, debtor.id)[:2]]
     start = day + dt.timedelta(days=7)
     proposal = instalments.propose(session, debtor, chosen, start, plans.MONTHLY, day, count=3)
-    if proposal.can_accept:
-        text = "Ik ga akkoord met deze betalingsregeling (demo)."
-        instalments.accept(session, debtor, proposal, text, "127.0.0.1", "seed", day)
+    if not proposal.can_accept:
+        return
+    lines = [
+        f"Ik ga akkoord om {i18n.money(proposal.total_cents, 'EUR', 'nl')} voor de facturen"
+        f" {', '.join(i.number for i in proposal.invoices)} te betalen in"
+        f" {len(proposal.schedule)} termijnen:",
+        *(
+            f"{i18n.date(due, 'nl')}: {i18n.money(cents, 'EUR', 'nl')}"
+            for due, cents in proposal.schedule
+        ),
+        "Als ik een termijn mis, gaan de herinneringen voor deze facturen weer lopen.",
+    ]
+    instalments.accept(session, debtor, proposal, "\n".join(lines), "127.0.0.1", "seed", day)
 
 
 def _debtor(rng: random.Random, i: int, brand: Brand, segment: Segment, b2b: bool) -> Debtor:
