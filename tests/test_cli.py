@@ -25,7 +25,7 @@ def test_seed_demo_is_idempotent_and_prints_a_working_link(app, client):
     assert partly > 0
     plan = db.session.scalars(select(InstalmentPlan)).one()  # the demo debtor's, running
     assert (plan.status, len(plan.instalments), len(plan.invoices)) == ("active", 3, 2)
-    assert plan.agreement_text.startswith("Ik ga akkoord om € ")
+    assert plan.agreement_text.startswith("Ik ga akkoord om €\xa0")
 
     second = runner.invoke(args=["seed-demo"])
     assert "already present" in second.output
