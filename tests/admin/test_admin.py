@@ -227,11 +227,14 @@ def test_dashboard_totals_per_brand_and_segment(client):
         debtor, total_cents=10000, invoice_date=dt.date(2020, 1, 1), due_date=dt.date(2020, 1, 15)
     )
     create_invoice(debtor, total_cents=2500, invoice_date=dt.date.today())
+    tester = create_debtor(brand, segment_id=segment.id, number="test:SHOP-1")
+    create_invoice(tester, number="test:ORDER-1", total_cents=99_900)  # an API test key's
     create_admin("boss@example.com")
     admin_login(client, "boss@example.com")
     html = client.get("/admin/").get_data(as_text=True)
     assert "Consumers" in html and "Zonnestroom" in html
     assert "€125.00" in html and "€100.00" in html
+    assert "€1,124.00" not in html and "999" not in html  # test records stay out
 
 
 def test_outbox_viewer_shows_mail_sandboxed(client):

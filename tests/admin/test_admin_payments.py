@@ -351,7 +351,10 @@ def test_export_for_booking(app, client):
     payment = started(app, debtor, [create_invoice(debtor, number="E-1", total_cents=1250)])
     paid_by_webhook(client, payment)
     clerk(client)
-    response = client.get("/admin/payments.csv?status=paid")
+    booked = client.get("/admin/payments.csv?status=paid").get_data(as_text=True)
+    assert len(list(csv.reader(io.StringIO(booked), delimiter=";"))) == 1  # a sandbox payment
+    # is a test payment: never booked unless asked for
+    response = client.get("/admin/payments.csv?status=paid&mode=test")
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True)), delimiter=";"))
     header, row = rows[0], rows[1]
     record = dict(zip(header, row, strict=True))

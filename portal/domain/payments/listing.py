@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class PaymentFilter:
     flagged: bool = False
     q: str = ""
     page: int = 1
+    mode: str = ""  # "" all, "live" or "test" (sandbox and providers' test mode)
 
     @classmethod
     def parse(cls, args: dict[str, str]) -> PaymentFilter:
@@ -45,6 +47,7 @@ class PaymentFilter:
             flagged=args.get("flagged") == "1",
             q=args.get("q", "").strip()[:60],
             page=max(1, int(page)) if page.isdigit() else 1,
+            mode=args.get("mode", "") if args.get("mode") in ("live", "test") else "",
         )
 
 
@@ -60,6 +63,8 @@ def _query(flt: PaymentFilter) -> Select[Payment]:
         query = query.where(Payment.brand_id == flt.brand_id)
     if flt.flagged:
         query = query.where(Payment.flag != "")
+    if flt.mode:
+        query = query.where(Payment.test_mode.is_(flt.mode == "test"))
     if flt.q:
         like = f"%{flt.q}%"
         query = query.where(
@@ -125,7 +130,10 @@ EXPORT_COLUMNS = (
 
 
 def export_rows(session: Session, flt: PaymentFilter) -> Iterable[list[str]]:
-    """Every payment matching the filter, as rows for the accounting package."""
+    """Every payment matching the filter, as rows for the accounting package. Test payments
+    are never booked: they are left out unless the filter asks for them."""
+    if not flt.mode:
+        flt = dataclasses.replace(flt, mode="live")
     query = _query(flt).options(selectinload(Payment.allocations), selectinload(Payment.debtor))
     for payment in session.scalars(query).yield_per(500):
         booked = "; ".join(
