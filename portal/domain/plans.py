@@ -103,10 +103,10 @@ def _split(total_cents: int, count: int) -> list[int]:
 
 def _with_down_payment(total_cents: int, pct: int) -> tuple[list[int], int]:
     """The down payment as a list (empty without one) and what is left after it."""
-    first = down_payment(total_cents, pct) if pct else 0
-    if first <= 0 or first >= total_cents:
+    first = min(down_payment(total_cents, pct), total_cents) if pct else 0
+    if first <= 0:
         return [], total_cents
-    return [first], total_cents - first
+    return [first], total_cents - first  # a tiny total may be all down payment
 
 
 def schedule(
@@ -120,7 +120,10 @@ def schedule(
     if not 1 <= count <= MAX_COUNT:
         raise ValueError(f"the number of instalments must lie between 1 and {MAX_COUNT}")
     head, rest = _with_down_payment(total_cents, down_payment_pct) if count > 1 else ([], 0)
-    amounts = head + _split(rest, count - 1) if head else _split(total_cents, count)
+    if not head:
+        amounts = _split(total_cents, count)
+    else:
+        amounts = head + (_split(rest, count - 1) if rest else [])
     return list(zip(due_dates(start, len(amounts), frequency), amounts, strict=True))
 
 
@@ -142,7 +145,8 @@ def by_amount(
     if count + len(head) > MAX_COUNT:
         raise ValueError(f"more than {MAX_COUNT} instalments")
     amounts = head + [per_instalment_cents] * (count - 1)
-    amounts.append(rest - per_instalment_cents * (count - 1))
+    if rest:
+        amounts.append(rest - per_instalment_cents * (count - 1))
     return list(zip(due_dates(start, len(amounts), frequency), amounts, strict=True))
 
 
