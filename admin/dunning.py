@@ -18,6 +18,7 @@ from portal.db import db
 from portal.domain.clock import today
 from portal.domain.dunning import engine, holds, interest, schedules
 from portal.domain.money import AmountError, parse_amount
+from portal.domain.params import whole
 from portal.forms import ConfirmForm
 from portal.i18n import message_text
 from portal.mails import ReminderMails
@@ -81,7 +82,7 @@ def invoice_send_step(invoice_id: int) -> BaseResponse:
         engine.send_now(
             db.session(),
             invoice,
-            int(raw) if raw.isdigit() else 0,
+            whole(raw) or 0,
             ReminderMails(settings),
             today(settings.portal_timezone),
             actor(),
@@ -128,7 +129,7 @@ def _step_rows(form: Any) -> list[schedules.StepInput]:
         raw_id = form.get(prefix + "id", "")
         rows.append(
             schedules.StepInput(
-                step_id=int(raw_id) if raw_id.isdigit() else None,
+                step_id=whole(raw_id),
                 offset_days=int(offset),
                 kind=form.get(prefix + "kind", ""),
                 fee_rule=form.get(prefix + "fee", "none"),
@@ -195,7 +196,7 @@ def schedule_copy() -> Any:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     raw = request.form.get("source", "")
-    source = db.session.get(ReminderSchedule, int(raw)) if raw.isdigit() else None
+    source = db.session.get(ReminderSchedule, whole(raw) or 0)
     if source is None:
         abort(400)
     try:

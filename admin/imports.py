@@ -22,6 +22,7 @@ from portal.domain.imports import engine, jobs, profiles
 from portal.domain.imports.columns import LABELS
 from portal.domain.imports.pdfs import MAX_ZIP_BYTES
 from portal.domain.imports.readers import MAX_BYTES
+from portal.domain.params import whole
 from portal.forms import ConfirmForm
 from portal.htmx import is_htmx, redirect_to, render_page
 from portal.i18n import message_text
@@ -57,7 +58,7 @@ def _brand(brand_id: str | None) -> Brand:
 def _mapping(args: Any) -> dict[str, Any]:
     """Column choices from the mapping form: map_<field>=<column index> or '' (none)."""
     return {
-        key[4:]: (int(value) if value.isdigit() else None)
+        key[4:]: whole(value, low=0)
         for key, value in args.items()
         if key.startswith("map_") and key[4:] in LABELS
     }
@@ -152,9 +153,7 @@ def upload() -> Any:
 
 def _profile_and_form_mapping(brand: Brand, args: Any) -> dict[str, Any]:
     profile_id = args.get("profile", "")
-    mapping = profiles.mapping_of(
-        db.session(), brand.id, int(profile_id) if profile_id.isdigit() else None
-    )
+    mapping = profiles.mapping_of(db.session(), brand.id, whole(profile_id))
     mapping.update(_mapping(args))  # choices made on the preview page win over the profile
     return mapping
 

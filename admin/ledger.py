@@ -15,13 +15,14 @@ from portal.domain import debtors as debtor_domain
 from portal.domain import invoices as inv
 from portal.domain import plan_admin
 from portal.domain.clock import today
+from portal.domain.params import whole
 from portal.htmx import render_page
 from portal.models import AuditEvent, Brand, Debtor, Invoice, Segment
 
 
 def _page() -> int:
     value = request.args.get("page", "1")
-    return max(1, int(value)) if value.isdigit() else 1
+    return whole(value, high=100_000) or 1
 
 
 @bp.get("/debtors")
@@ -29,9 +30,7 @@ def _page() -> int:
 def debtors() -> Any:
     q = request.args.get("q", "")[:80]
     brand = request.args.get("brand", "")
-    rows, has_next = debtor_domain.search(
-        db.session(), q, int(brand) if brand.isdigit() else None, _page()
-    )
+    rows, has_next = debtor_domain.search(db.session(), q, whole(brand), _page())
     return render_page(
         "admin/debtors.html",
         "admin/_debtor_rows.html",

@@ -28,6 +28,7 @@ from portal.db import db
 from portal.domain.clock import today
 from portal.domain.messaging import sms, templates
 from portal.domain.messaging.outbox import LOGO_CID, queue_email
+from portal.domain.params import whole
 from portal.forms import ConfirmForm
 from portal.htmx import sandboxed_html
 from portal.mails import logo_data_uri, preview_composer, sample_contexts, sender_for
@@ -107,10 +108,10 @@ def _debtors_for_preview(brand: Brand) -> list[Debtor]:
 
 
 def _preview_debtor(brand: Brand) -> Debtor | None:
-    raw = request.values.get("debtor_id", "")
-    if not raw.isdigit():
+    debtor_id = whole(request.values.get("debtor_id", ""))
+    if debtor_id is None:
         return None
-    debtor = db.session.get(Debtor, int(raw))
+    debtor = db.session.get(Debtor, debtor_id)
     return debtor if debtor is not None and debtor.brand_id == brand.id else None
 
 
@@ -253,7 +254,7 @@ def message_revert(brand_id: int, key: str, language: str) -> BaseResponse:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     brand = _brand(brand_id)
-    raw = request.form.get("version", "")
+    version = whole(request.form.get("version", ""), low=0)  # 0: the shipped default
     settings = current_app.config["SETTINGS"]
     sample = sample_contexts(db.session(), brand, key, language, settings, _day())
     try:
@@ -262,7 +263,7 @@ def message_revert(brand_id: int, key: str, language: str) -> BaseResponse:
             brand.id,
             key,
             language,
-            int(raw) if raw.isdigit() else -1,
+            -1 if version is None else version,
             actor(),
             sample,
         )

@@ -18,6 +18,7 @@ from admin.session import actor, admin_required
 from portal import paying, tasks
 from portal.db import db
 from portal.domain import audit, embed
+from portal.domain.params import whole
 from portal.domain.payments import listing, paylinks, second_chance, service
 from portal.domain.payments.providers.base import Ignored, Method, ProviderError, Status
 from portal.domain.payments.providers.registry import names
@@ -216,7 +217,7 @@ def pay_link_create(invoice_id: int) -> BaseResponse:
         abort(400)
     invoice = db.session.get(Invoice, invoice_id) or abort(404)
     raw = request.form.get("days", "").strip() or str(paying.settings().pay_link_days)
-    days = int(raw) if raw.isdigit() else 0
+    days = whole(raw, high=3650) or 0
     if not 1 <= days <= 365:
         flash(_("Enter how many days the link stays valid: a whole number from 1 to 365."), "error")
     elif not second_chance.still_open([invoice]):

@@ -19,6 +19,7 @@ from portal.db import db
 from portal.domain import audit, instalments, plan_admin, plans
 from portal.domain import requests as req
 from portal.domain.clock import today
+from portal.domain.params import ids, whole
 from portal.i18n import message_text
 from portal.mails import PlanMails
 from portal.models import Debtor, DebtorRequest, InstalmentPlan, PlanPolicy, PlanStatus, Segment
@@ -93,7 +94,7 @@ def plan_list() -> str:
     status = request.args.get("status", "")
     status = status if status in set(PlanStatus) else ""
     raw_page = request.args.get("page", "1")
-    page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
+    page = whole(raw_page, high=100_000) or 1
     rows, total = plan_admin.listing(db.session(), status or None, page)
     pages = max(1, -(-total // plan_admin.PAGE_SIZE))
     return render_template(
@@ -138,16 +139,16 @@ def _draft(
     """The draft the form describes, or None while the form itself has errors."""
     if not form.validate_on_submit() or form.start.data is None:
         return None
-    ids = (
+    chosen = (
         [link.invoice_id for link in replacing.invoices]
         if replacing is not None
-        else [int(v) for v in request.form.getlist("invoice") if v.isdigit()]
+        else ids(request.form.getlist("invoice"))
     )
     per = form.per_instalment.cents
     return plan_admin.draft(
         db.session(),
         debtor,
-        ids,
+        chosen,
         form.start.data,
         form.frequency.data or plans.MONTHLY,
         _today(),
@@ -175,7 +176,7 @@ def _propose_page(
         for name, value in (defaults or {}).items():
             getattr(form, name).data = value
     else:
-        chosen = {int(v) for v in request.form.getlist("invoice") if v.isdigit()}
+        chosen = set(ids(request.form.getlist("invoice")))
         draft = _draft(form, debtor, replaces)
         if draft is not None and draft.ok and request.form.get("action") == "propose":
             admin = current_admin()

@@ -21,6 +21,7 @@ from portal.domain import plan_admin
 from portal.domain import requests as req
 from portal.domain.clock import today
 from portal.domain.money import AmountError, parse_amount
+from portal.domain.params import whole
 from portal.forms import ConfirmForm
 from portal.i18n import message_text
 from portal.mails import RequestMails
@@ -90,7 +91,7 @@ def request_assign(request_id: int) -> BaseResponse:
     _guard()
     item = _load(request_id)
     raw = request.form.get("admin_id", "")
-    admin_id = int(raw) if raw.isdigit() else None
+    admin_id = whole(raw)
     if admin_id is not None and db.session.get(AdminUser, admin_id) is None:
         abort(400)
     req.assign(db.session(), item, admin_id, actor())

@@ -21,6 +21,7 @@ from portal.domain.brands import (
     text_on,
 )
 from portal.domain.money import parse_amount
+from portal.domain.params import whole
 from portal.domain.payments.providers.base import Method
 from portal.forms import ConfirmForm
 from portal.models import FONTS, LANGUAGES, Brand, ReminderSchedule, Segment
@@ -155,7 +156,7 @@ def segments() -> Any:
             error = _("The minimum part payment is an amount of at least 1.00.")
         else:
             segment_id = request.form.get("segment_id", "")
-            segment = db.session.get(Segment, int(segment_id)) if segment_id.isdigit() else None
+            segment = db.session.get(Segment, whole(segment_id) or 0)
             clash = db.session.scalar(select(Segment.id).where(Segment.name == name))
             if clash and (segment is None or clash != segment.id):
                 error = _("There is already a segment with that name.")

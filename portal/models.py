@@ -1057,7 +1057,7 @@ class InstalmentPlan(Base):
     total_cents: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     agreement_text: Mapped[str] = mapped_column(Text, default="")
-    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # when agreed
     accepted_ip: Mapped[str] = mapped_column(String(45), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     proposed_by: Mapped[str] = mapped_column(String(80), default="", server_default="")
@@ -1069,6 +1069,8 @@ class InstalmentPlan(Base):
     )
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     end_reason: Mapped[str] = mapped_column(String(250), default="", server_default="")
+    # the policy's breach days when agreed: a later policy change does not move the goalposts
+    breach_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")
 
     debtor: Mapped[Debtor] = relationship()
     instalments: Mapped[list[Instalment]] = relationship(

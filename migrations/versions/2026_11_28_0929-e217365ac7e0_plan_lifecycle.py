@@ -31,6 +31,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('replaces_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('end_reason', sa.String(length=250), server_default='', nullable=False))
+        batch_op.add_column(sa.Column('breach_days', sa.Integer(), server_default='14', nullable=False))
         batch_op.alter_column('accepted_at',
                existing_type=sa.DateTime(timezone=True),
                nullable=True)
@@ -88,6 +89,7 @@ def downgrade() -> None:
         batch_op.alter_column('accepted_at',
                existing_type=sa.DateTime(timezone=True),
                nullable=False)
+        batch_op.drop_column('breach_days')
         batch_op.drop_column('end_reason')
         batch_op.drop_column('ended_at')
         batch_op.drop_column('replaces_id')

@@ -9,7 +9,7 @@ is simply not part of the proposal. Recording a plan pauses the reminders of its
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -32,6 +32,7 @@ from portal.models import (
     RequestEvent,
     RequestKind,
     RequestState,
+    utcnow,
 )
 
 
@@ -180,6 +181,33 @@ def propose(
     return proposal
 
 
+def new_plan(
+    debtor: Debtor,
+    invoices: Sequence[Invoice],
+    schedule: plans.Schedule,
+    frequency: str,
+    **extra: object,
+) -> InstalmentPlan:
+    """A plan in status `proposed` over `invoices` (their open amounts now) with the
+    instalments of `schedule`; not yet added to the session."""
+    plan = InstalmentPlan(
+        debtor_id=debtor.id,
+        status=PlanStatus.PROPOSED.value,
+        frequency=frequency,
+        total_cents=sum(i.open_cents for i in invoices),
+        currency=invoices[0].currency,
+        agreement_text="",
+        **extra,
+    )
+    plan.debtor = debtor
+    plan.invoices = [PlanInvoice(invoice=i, open_cents=i.open_cents) for i in invoices]
+    plan.instalments = [
+        Instalment(seq=n, due_date=day, cents=cents)
+        for n, (day, cents) in enumerate(schedule, start=1)
+    ]
+    return plan
+
+
 def accept(
     session: Session,
     debtor: Debtor,
@@ -189,47 +217,96 @@ def accept(
     actor: str,
     today: dt.date,
 ) -> InstalmentPlan:
-    """Record the plan the debtor agreed to and pause its invoices' reminders."""
+    """Record the plan the debtor agreed to online and pause its invoices' reminders."""
     if not proposal.can_accept:
         raise PlanRefused(N_("This plan needs our review before it can be agreed."))
-    plan = InstalmentPlan(
-        debtor_id=debtor.id,
-        status=PlanStatus.ACTIVE.value,
-        frequency=proposal.frequency,
-        total_cents=proposal.total_cents,
-        currency=proposal.invoices[0].currency,
-        agreement_text=agreement_text,
-        accepted_ip=ip[:45],
-    )
-    plan.invoices = [PlanInvoice(invoice=i, open_cents=i.open_cents) for i in proposal.invoices]
-    plan.instalments = [
-        Instalment(seq=n, due_date=day, cents=cents)
-        for n, (day, cents) in enumerate(proposal.schedule, start=1)
-    ]
+    plan = new_plan(debtor, proposal.invoices, proposal.schedule, proposal.frequency)
     session.add(plan)
     session.flush()
-    hold_invoices(session, plan, proposal.policy, actor, today)
+    activate(session, plan, agreement_text, ip, actor, utcnow(), today)
+    return plan
+
+
+def activate(
+    session: Session,
+    plan: InstalmentPlan,
+    agreement_text: str,
+    ip: str,
+    actor: str,
+    now: dt.datetime,
+    today: dt.date,
+) -> None:
+    """The debtor agrees: record the agreement, make the plan active, hold its invoices'
+    reminders and withdraw other proposals over the same invoices.
+
+    The debtor's row is locked first, so two agreements at once (a double click, two
+    tabs) cannot put one invoice in two running plans."""
+    session.execute(select(Debtor.id).where(Debtor.id == plan.debtor_id).with_for_update())
+    if plan.instalments[0].due_date < today:
+        raise PlanRefused(
+            N_(
+                "The first instalment of this proposal was due on %(date)s, which has passed."
+                " Please ask us for a new proposal."
+            ),
+            date=plan.instalments[0].due_date.isoformat(),
+        )
+    ids = [link.invoice_id for link in plan.invoices]
+    others = list(
+        session.scalars(
+            select(InstalmentPlan)
+            .join(PlanInvoice, PlanInvoice.plan_id == InstalmentPlan.id)
+            .where(
+                InstalmentPlan.debtor_id == plan.debtor_id,
+                InstalmentPlan.id != plan.id,
+                InstalmentPlan.status.in_([PlanStatus.ACTIVE.value, PlanStatus.PROPOSED.value]),
+                PlanInvoice.invoice_id.in_(ids),
+            )
+            .distinct()
+            .execution_options(populate_existing=True)
+        )
+    )
+    if any(other.status == PlanStatus.ACTIVE for other in others):
+        raise PlanRefused(N_("An invoice of this proposal is already in another plan."))
+    move(plan, PlanStatus.ACTIVE, now)
+    plan.agreement_text = agreement_text
+    plan.accepted_at = now
+    plan.accepted_ip = ip[:45]
+    plan.breach_days = policy_for(session, plan.debtor.segment_id).breach_days
+    hold_invoices(session, plan, actor, today)
+    for other in others:  # proposals over these invoices can no longer be agreed
+        move(other, PlanStatus.CANCELLED, now, f"superseded by plan #{plan.id}")
+        audit.record(
+            session,
+            actor,
+            "plan.cancelled",
+            debtor_id=plan.debtor_id,
+            plan_id=other.id,
+            reason="superseded",
+            replaced_by=plan.id,
+        )
     audit.record(
         session,
         actor,
         "plan.accepted",
-        debtor_id=debtor.id,
+        debtor_id=plan.debtor_id,
         plan_id=plan.id,
         total_cents=plan.total_cents,
         instalments=len(plan.instalments),
+        replaces_id=plan.replaces_id,
     )
-    return plan
 
 
-def hold_invoices(
-    session: Session, plan: InstalmentPlan, policy: plans.Policy, actor: str, today: dt.date
-) -> None:
-    """Pause the reminders of the plan's invoices. The daily plan check ends the plan at a
-    breach; the hold ends by itself when the last instalment could have been breached, so
-    no plan pauses reminders for ever, even if that check never ran."""
-    until = plan.instalments[-1].due_date + dt.timedelta(days=policy.breach_days)
+def hold_until(plan: InstalmentPlan) -> dt.date:
+    """When a plan's hold ends by itself: the daily plan check ends the plan at a breach,
+    and the hold lapses when the last instalment could have been breached, so no plan
+    pauses reminders for ever, even if that check never ran."""
+    return plan.instalments[-1].due_date + dt.timedelta(days=plan.breach_days)
+
+
+def hold_invoices(session: Session, plan: InstalmentPlan, actor: str, today: dt.date) -> None:
+    """Pause the reminders of the plan's invoices (reason "plan") until `hold_until`."""
     for link in plan.invoices:
-        holds.pause(session, link.invoice, "plan", until, actor, today)
+        holds.pause(session, link.invoice, "plan", hold_until(plan), actor, today)
 
 
 def ask_review(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from portal.domain.params import whole
 from portal.models import AuditEvent, Debtor, Invoice, InvoiceStatus
 
 PAGE_SIZE = 25
@@ -228,7 +229,7 @@ class AdminFilter:
     def parse(cls, args: dict[str, str]) -> AdminFilter:
         def number(key: str) -> int | None:
             value = args.get(key, "")
-            return int(value) if value.isdigit() else None
+            return whole(value, low=0)
 
         status = args.get("status", "open")
         return cls(

@@ -26,18 +26,19 @@ from portal.domain import requests as req
 from portal.domain.instalments import (
     IllegalPlanMove,
     PlanRefused,
+    activate,
     eligible_invoices,
-    hold_invoices,
     move,
+    new_plan,
     policy_for,
 )
+from portal.domain.params import whole
 from portal.domain.problems import N_, Problem
 from portal.models import (
     PAYABLE_KINDS,
     AuditEvent,
     Debtor,
     DebtorRequest,
-    Instalment,
     InstalmentPlan,
     Invoice,
     InvoiceStatus,
@@ -178,28 +179,17 @@ def propose(
             raise PlanRefused(N_("This plan belongs to another debtor."))
         if replaces.status != PlanStatus.ACTIVE.value:
             raise IllegalPlanMove(replaces.status, PlanStatus.CANCELLED)
-    plan = InstalmentPlan(
-        debtor_id=debtor.id,
-        status=PlanStatus.PROPOSED.value,
-        frequency=proposal.frequency,
-        total_cents=proposal.total_cents,
-        currency=proposal.currency,
-        agreement_text="",
+    plan = new_plan(
+        debtor,
+        proposal.invoices,
+        proposal.schedule,
+        proposal.frequency,
         proposed_by=proposed_by[:80],
         request_id=request.id if request is not None else None,
         replaces_id=replaces.id if replaces is not None else None,
     )
-    plan.debtor = debtor
-    plan.invoices = [PlanInvoice(invoice=i, open_cents=i.open_cents) for i in proposal.invoices]
-    plan.instalments = [
-        Instalment(seq=n, due_date=day, cents=cents)
-        for n, (day, cents) in enumerate(proposal.schedule, start=1)
-    ]
     session.add(plan)
     session.flush()
-    # the model's default stamps accepted_at on insert (made for plans agreed at once);
-    # a proposal is not agreed yet
-    plan.accepted_at = None
     if request is not None:
         message = note.strip() or f"plan #{plan.id}"
         if not req.move(session, request, RequestState.ANSWERED, actor, message):
@@ -262,6 +252,7 @@ def accept(
 ) -> None:
     """The debtor agrees to a proposed plan: record the agreement, make it active, hold
     its invoices' reminders and cancel the plan it replaces."""
+    lock(session, plan)
     if plan.status != PlanStatus.PROPOSED.value:
         raise IllegalPlanMove(plan.status, PlanStatus.ACTIVE)
     replaced = session.get(InstalmentPlan, plan.replaces_id) if plan.replaces_id else None
@@ -283,18 +274,6 @@ def accept(
                 ),
                 number=invoice.number,
             )
-    busy = session.scalars(
-        select(PlanInvoice.invoice_id)
-        .join(InstalmentPlan, InstalmentPlan.id == PlanInvoice.plan_id)
-        .where(
-            InstalmentPlan.debtor_id == plan.debtor_id,
-            InstalmentPlan.status == PlanStatus.ACTIVE.value,
-            InstalmentPlan.id != (replaced.id if replaced is not None else -1),
-            PlanInvoice.invoice_id.in_([link.invoice_id for link in plan.invoices]),
-        )
-    ).first()
-    if busy is not None:
-        raise PlanRefused(N_("An invoice of this proposal is already in another plan."))
     if replaced is not None and replaced.status == PlanStatus.ACTIVE.value:
         move(replaced, PlanStatus.CANCELLED, now, f"replaced by plan #{plan.id}")
         plan_progress.release(session, replaced, actor)  # the new plan holds them again below
@@ -307,25 +286,18 @@ def accept(
             reason="replaced",
             replaced_by=plan.id,
         )
-    move(plan, PlanStatus.ACTIVE, now)
-    plan.agreement_text = agreement_text
-    plan.accepted_at = now
-    plan.accepted_ip = ip[:45]
-    hold_invoices(session, plan, policy_for(session, plan.debtor.segment_id), actor, today)
-    audit.record(
-        session,
-        actor,
-        "plan.accepted",
-        debtor_id=plan.debtor_id,
-        plan_id=plan.id,
-        total_cents=plan.total_cents,
-        instalments=len(plan.instalments),
-        replaces_id=plan.replaces_id,
-    )
+    activate(session, plan, agreement_text, ip, actor, now, today)
+
+
+def lock(session: Session, plan: InstalmentPlan) -> None:
+    """Take the plan's row lock and read it afresh: a debtor's click and an admin's, or a
+    double click, then see each other's result instead of both acting on the same state."""
+    session.refresh(plan, with_for_update=True)
 
 
 def decline(session: Session, plan: InstalmentPlan, actor: str, now: dt.datetime) -> None:
     """The debtor does not want the proposed plan: it is cancelled; nothing was held."""
+    lock(session, plan)
     if plan.status != PlanStatus.PROPOSED.value:
         raise IllegalPlanMove(plan.status, PlanStatus.CANCELLED)
     move(plan, PlanStatus.CANCELLED, now, "declined by the debtor")
@@ -344,6 +316,7 @@ def cancel(
     plan's invoices that it held (reason "plan") get their reminders back; returns them."""
     if not reason.strip():
         raise PlanRefused(N_("Give the reason for cancelling."))
+    lock(session, plan)
     was_active = plan.status == PlanStatus.ACTIVE.value
     move(plan, PlanStatus.CANCELLED, now, reason.strip())
     resumed = plan_progress.release(session, plan, actor) if was_active else []
@@ -438,4 +411,4 @@ def trail(session: Session, plan: InstalmentPlan) -> list[AuditEvent]:
 def request_invoice_ids(request: DebtorRequest) -> list[int]:
     """The invoice ids a plan request asked about (from its details)."""
     raw = (request.details or {}).get("invoice_ids") or []
-    return [int(v) for v in raw if isinstance(v, int) or (isinstance(v, str) and v.isdigit())]
+    return [n for n in (whole(v) for v in raw) if n is not None]

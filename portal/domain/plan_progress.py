@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 from portal.domain import audit, instalments
 from portal.domain.dunning import engine, holds
 from portal.models import (
+    Debtor,
     Instalment,
     InstalmentPlan,
     Invoice,
@@ -45,13 +46,17 @@ REMIND_BEFORE_DAYS = 3  # the friendly note ahead of a due date
 REMIND_AFTER_DAYS = 3  # the reminder once an instalment is this late
 
 
+# an invoice handed over for collection is still owed: it does not count as paid
+STILL_OWED = (InvoiceStatus.OPEN.value, InvoiceStatus.HANDED_OVER.value)
+
+
 def paid_toward(plan: InstalmentPlan) -> int:
     """What has been paid on the plan's invoices since it was agreed (0 to the total)."""
     agreed = sum(link.open_cents for link in plan.invoices)
     now_open = sum(
         max(link.invoice.open_cents, 0)
         for link in plan.invoices
-        if link.invoice.status == InvoiceStatus.OPEN
+        if link.invoice.status in STILL_OWED
     )
     return min(max(agreed - now_open, 0), plan.total_cents)
 
@@ -105,7 +110,7 @@ def release(session: Session, plan: InstalmentPlan, actor: str) -> list[Invoice]
 
 
 def active_plans(
-    session: Session, invoice_ids: Iterable[int] | None = None
+    session: Session, invoice_ids: Iterable[int] | None = None, lock: bool = False
 ) -> list[InstalmentPlan]:
     """Active plans (holding any of `invoice_ids`, when given), with what they hold."""
     stmt = (
@@ -126,6 +131,8 @@ def active_plans(
                 PlanInvoice.plan_id == InstalmentPlan.id, PlanInvoice.invoice_id.in_(ids)
             )
         )
+    if lock:
+        stmt = stmt.with_for_update(of=InstalmentPlan).execution_options(populate_existing=True)
     return list(session.scalars(stmt))
 
 
@@ -143,9 +150,39 @@ def holding(session: Session, debtor_id: int, invoice_id: int) -> InstalmentPlan
 
 
 def after_money(session: Session, invoice_ids: Sequence[int], now: dt.datetime) -> None:
-    """Bring the plans holding these invoices up to date after money arrived or went back."""
-    for plan in active_plans(session, invoice_ids):
+    """Bring the plans holding these invoices up to date after money arrived or went back,
+    or an open amount changed otherwise (an import, a credit). The caller holds the
+    invoices' row locks; the plans are locked after them, as the daily check does."""
+    for plan in active_plans(session, invoice_ids, lock=True):
         refresh(session, plan, now)
+
+
+def after_import(session: Session, brand_id: int, now: dt.datetime) -> None:
+    """Bring the brand's active plans up to date after an import changed open amounts
+    (a whole batch: every running plan of the brand, not a list of ids)."""
+    ids = select(Debtor.id).where(Debtor.brand_id == brand_id)
+    plans = session.scalars(
+        select(InstalmentPlan)
+        .where(InstalmentPlan.status == PlanStatus.ACTIVE.value, InstalmentPlan.debtor_id.in_(ids))
+        .options(
+            selectinload(InstalmentPlan.instalments),
+            selectinload(InstalmentPlan.invoices).selectinload(PlanInvoice.invoice),
+        )
+        .with_for_update(of=InstalmentPlan)
+        .execution_options(populate_existing=True)
+    )
+    for plan in plans:
+        refresh(session, plan, now)
+
+
+def hold_again(session: Session, invoice: Invoice, actor: str, today: dt.date) -> bool:
+    """Put back the hold of the active plan holding `invoice`, once another hold (a
+    dispute, a pause by hand) has ended; False when no plan holds it."""
+    plan = holding(session, invoice.debtor_id, invoice.id)
+    if plan is None or invoice.hold_reason or instalments.hold_until(plan) < today:
+        return False
+    holds.pause(session, invoice, "plan", instalments.hold_until(plan), actor, today)
+    return True
 
 
 class PlanMailer(Protocol):
@@ -197,34 +234,76 @@ def _sent(session: Session, key: str) -> bool:
 def daily(
     session: Session, day: dt.date, mailer: PlanMailer, now: dt.datetime | None = None
 ) -> DailyResult:
-    """The day's check of every active plan (the caller commits)."""
+    """The day's check of every active plan, one short transaction per plan (committed
+    here). Each plan's invoices and then the plan are locked and read afresh, in the order
+    a payment booking takes them, so a payment arriving meanwhile and a second run at the
+    same time are seen, never overwritten."""
     now = now or utcnow()
     result = DailyResult()
-    for plan in active_plans(session):
-        result.checked += 1
-        refresh(session, plan, now)
-        if plan.status != PlanStatus.ACTIVE:
-            result.completed += 1
-            continue
-        instalment = first_open(plan)
-        assert instalment is not None  # an active plan after refresh has one open
-        policy = instalments.policy_for(session, plan.debtor.segment_id)
-        late = (day - instalment.due_date).days
-        if late >= policy.breach_days:
-            breach(session, plan, instalment, day, now, mailer)
-            result.breached += 1
-            continue
-        when = None
-        if 0 <= -late <= REMIND_BEFORE_DAYS:
-            when = "before"
-        elif late >= REMIND_AFTER_DAYS:
-            when = "after"
-        if when is None or plan.debtor.do_not_contact:
-            continue
-        key = reminder_key(instalment, when)
-        if not _sent(session, key) and mailer.instalment_due(session, plan, instalment, day, key):
-            result.reminded += 1
+    ids = session.scalars(
+        select(InstalmentPlan.id)
+        .where(InstalmentPlan.status == PlanStatus.ACTIVE.value)
+        .order_by(InstalmentPlan.id)
+    ).all()
+    session.commit()
+    for plan_id in ids:
+        plan = _locked(session, plan_id)
+        if plan.status == PlanStatus.ACTIVE:
+            result.checked += 1
+            _check(session, plan, day, now, mailer, result)
+        session.commit()
     return result
+
+
+def _locked(session: Session, plan_id: int) -> InstalmentPlan:
+    session.execute(
+        select(Invoice.id)
+        .join(PlanInvoice, PlanInvoice.invoice_id == Invoice.id)
+        .where(PlanInvoice.plan_id == plan_id)
+        .order_by(Invoice.id)
+        .with_for_update(of=Invoice)
+    ).all()
+    return session.execute(
+        select(InstalmentPlan)
+        .where(InstalmentPlan.id == plan_id)
+        .with_for_update(of=InstalmentPlan)
+        .execution_options(populate_existing=True)
+        .options(
+            selectinload(InstalmentPlan.instalments),
+            selectinload(InstalmentPlan.invoices).selectinload(PlanInvoice.invoice),
+        )
+    ).scalar_one()
+
+
+def _check(
+    session: Session,
+    plan: InstalmentPlan,
+    day: dt.date,
+    now: dt.datetime,
+    mailer: PlanMailer,
+    result: DailyResult,
+) -> None:
+    refresh(session, plan, now)
+    if plan.status != PlanStatus.ACTIVE:
+        result.completed += 1
+        return
+    instalment = first_open(plan)
+    assert instalment is not None  # an active plan after refresh has one open
+    late = (day - instalment.due_date).days
+    if late >= plan.breach_days:
+        breach(session, plan, instalment, day, now, mailer)
+        result.breached += 1
+        return
+    when = None
+    if 0 <= -late <= REMIND_BEFORE_DAYS:
+        when = "before"
+    elif late >= REMIND_AFTER_DAYS:
+        when = "after"
+    if when is None or plan.debtor.do_not_contact:
+        return
+    key = reminder_key(instalment, when)
+    if not _sent(session, key) and mailer.instalment_due(session, plan, instalment, day, key):
+        result.reminded += 1
 
 
 def breach(
@@ -247,9 +326,12 @@ def breach(
     if not plan.debtor.do_not_contact and still_open:
         notified = mailer.breached(session, plan, missed, day, f"plan:{plan.id}:breached")
     if notified and gap > 1:
-        # the notice counts as a reminder: the next step keeps the schedule's gap from it
+        # the notice counts as a reminder: the next step keeps the schedule's gap from it;
+        # an invoice held for another reason (a dispute, say) keeps that hold
         for invoice in still_open:
-            holds.pause(session, invoice, "breach", day + dt.timedelta(days=gap - 1), "system", day)
+            if not invoice.hold_reason:
+                until = day + dt.timedelta(days=gap - 1)
+                holds.pause(session, invoice, "breach", until, "system", day)
     audit.record(
         session,
         "system",

@@ -17,8 +17,9 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain import audit, phones, tokens
+from portal.domain import audit, phones, plan_progress, tokens
 from portal.domain.dunning import holds
+from portal.domain.params import whole
 from portal.domain.problems import N_, Problem
 from portal.models import (
     DISPUTE_REASONS,
@@ -449,6 +450,9 @@ def decide_dispute(
         )
     if invoice.hold_reason == "dispute":
         holds.resume(session, invoice, actor)
+        plan_progress.hold_again(session, invoice, actor, today)  # a running plan holds it
+    if outcome in ("credit", "cancel"):
+        plan_progress.after_money(session, [invoice.id], utcnow())
     request.outcome = outcome
     move(session, request, S.REJECTED if outcome == "uphold" else S.RESOLVED, actor, answer.strip())
     notifier.update(session, request, answer.strip())
@@ -549,7 +553,7 @@ class InboxFilter:
             kind=kind if kind in tuple(RequestKind) else "",
             state=state if state in ("active", "all", *tuple(RequestState)) else "active",
             assigned=assigned if assigned in ("me", "nobody") else "",
-            page=min(int(page), 10_000) if page.isdigit() and int(page) > 0 else 1,
+            page=whole(page, high=10_000) or 1,
         )
 
     def args(self, page: int) -> dict[str, str | int]:

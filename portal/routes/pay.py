@@ -29,6 +29,7 @@ from portal.db import db
 from portal.debtor_session import current_debtor, debtor_required
 from portal.domain import embed
 from portal.domain.money import parse_amount
+from portal.domain.params import ids, whole
 from portal.domain.payments import paylinks, service
 from portal.domain.payments.providers.base import Method, ProviderError, Status
 from portal.htmx import redirect_to, render_page
@@ -62,18 +63,12 @@ def refusal_text(reason: str) -> str:
 
 
 def _invoice_ids() -> list[int]:
-    ids = []
-    for raw in request.values.getlist("invoice"):
-        try:
-            ids.append(int(raw))
-        except ValueError:
-            continue
-    return ids
+    return ids(request.values.getlist("invoice"))
 
 
 def _instalment_id() -> int | None:
     raw = request.values.get("instalment", "")
-    return int(raw) if raw.isdigit() else None
+    return whole(raw)
 
 
 def _select(debtor: Debtor) -> service.Selection:

@@ -26,11 +26,12 @@ from portal.debtor_session import current_debtor, debtor_required
 from portal.domain import documents, instalments, plan_admin, plan_progress, plans
 from portal.domain.clock import today
 from portal.domain.money import AmountError, parse_amount
+from portal.domain.params import ids
 from portal.forms import AgreeForm, PlanForm
 from portal.htmx import redirect_to
 from portal.i18n import current_language, message_text, money
 from portal.mails import PlanMails
-from portal.models import Debtor, InstalmentPlan, PlanStatus
+from portal.models import Debtor, InstalmentPlan, PlanStatus, utcnow
 from portal.routes.portal import download
 
 bp = Blueprint("plans", __name__)
@@ -47,7 +48,7 @@ def _today() -> dt.date:
 
 
 def _chosen_ids() -> list[int]:
-    return [int(v) for v in request.form.getlist("invoice") if v.isdigit()]
+    return ids(request.form.getlist("invoice"))
 
 
 def _plan_form(debtor: Debtor) -> PlanForm:
@@ -231,6 +232,7 @@ def _own_plan(plan_id: int) -> InstalmentPlan:
 
 def _detail(plan: InstalmentPlan, form: AgreeForm, error: str = "", status: int = 200) -> Any:
     agreement = plan_agreement_text(plan) if plan.status == PlanStatus.PROPOSED.value else ""
+    plan_progress.refresh(db.session(), plan, utcnow())  # shown as it stands now
     following = plan_progress.first_open(plan) if plan.status == PlanStatus.ACTIVE else None
     return render_template(
         "plans/detail.html",

@@ -187,7 +187,9 @@ def test_down_payment_table():
     assert plans.schedule(1, 3, D(2026, 1, 1), MONTHLY, down_payment_pct=20) == [(D(2026, 1, 1), 1)]
     # a total so small that the down payment is all of it: one instalment, not 1 + 1 cent
     assert plans.schedule(2, 3, D(2026, 1, 1), MONTHLY, down_payment_pct=51) == [(D(2026, 1, 1), 2)]
-    assert plans.by_amount(2, 1, D(2026, 1, 1), MONTHLY, down_payment_pct=51) == [(D(2026, 1, 1), 2)]
+    assert plans.by_amount(2, 1, D(2026, 1, 1), MONTHLY, down_payment_pct=51) == [
+        (D(2026, 1, 1), 2)
+    ]
 
 
 def test_check_refuses_a_frequency_and_a_small_first_instalment():

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from portal.domain import plan_progress
 from portal.domain.bulk import insert_rows
 from portal.domain.imports.columns import LABELS, REQUIRED, Header, apply_overrides, find_header
 from portal.domain.imports.readers import ReadError, read_rows
@@ -819,6 +820,8 @@ def commit(
             AuditEvent,
             [_event(by, "invoice.paid_elsewhere", now, None, i) for i in plan.paid_elsewhere],
         )
+    if plan.updates or plan.paid_elsewhere:  # money booked in the accounting package
+        plan_progress.after_import(session, brand.id, now)
     counts = {
         "new_debtors": len(plan.new_debtors),
         "new_invoices": len(plan.inserts),

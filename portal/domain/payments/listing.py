@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from portal.domain.params import whole
 from portal.domain.payments.providers.base import Method, Status
 from portal.domain.payments.providers.registry import names
 from portal.models import Debtor, Payment, WebhookDelivery
@@ -43,10 +44,10 @@ class PaymentFilter:
             status=status if status in Status.__members__.values() else "",
             provider=provider if provider in names() else "",
             method=method if method in Method.__members__.values() else "",
-            brand_id=int(brand) if brand.isdigit() else None,
+            brand_id=whole(brand),
             flagged=args.get("flagged") == "1",
             q=args.get("q", "").strip()[:60],
-            page=max(1, int(page)) if page.isdigit() else 1,
+            page=whole(page, high=100_000) or 1,
             mode=args.get("mode", "") if args.get("mode") in ("live", "test") else "",
         )
 

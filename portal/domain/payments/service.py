@@ -168,6 +168,8 @@ def select_instalment(session: Session, debtor: Debtor, instalment_id: int) -> S
             InstalmentPlan.status == PlanStatus.ACTIVE.value,
         )
     )
+    if instalment is not None:  # money booked another way (an import) counts at once
+        plan_progress.refresh(session, instalment.plan, utcnow())
     if instalment is None or plan_progress.first_open(instalment.plan) is not instalment:
         raise PaymentRefused("instalment_not_payable")
     invoices = plan_progress.open_invoices(instalment.plan)
