@@ -90,20 +90,34 @@ def _proposal(form: PlanForm, debtor: Debtor) -> instalments.Proposal | None:
     )
 
 
-def agreement_text(proposal: instalments.Proposal) -> str:
+def _agreement(
+    total_cents: int,
+    currency: str,
+    numbers: list[str],
+    schedule: plans.Schedule,
+    replaces: bool = False,
+) -> str:
     """What the debtor agrees to, in their language, with the amounts the server computed."""
-    currency = proposal.invoices[0].currency
     lines = [
         _(
             "I agree to pay %(total)s for invoices %(numbers)s in %(count)d instalments:",
-            total=money(proposal.total_cents, currency),
-            numbers=", ".join(i.number for i in proposal.invoices),
-            count=len(proposal.schedule),
+            total=money(total_cents, currency),
+            numbers=", ".join(numbers),
+            count=len(schedule),
         )
     ]
-    lines += [f"{day.isoformat()}: {money(cents, currency)}" for day, cents in proposal.schedule]
+    lines += [f"{i18n.date(day)}: {money(cents, currency)}" for day, cents in schedule]
     lines.append(_("If I miss an instalment, reminders for these invoices resume."))
+    if replaces:
+        lines.append(_("This plan replaces my earlier payment plan."))
     return "\n".join(lines)
+
+
+def agreement_text(proposal: instalments.Proposal) -> str:
+    """The agreement of a plan the debtor asks for online."""
+    numbers = [i.number for i in proposal.invoices]
+    currency = proposal.invoices[0].currency
+    return _agreement(proposal.total_cents, currency, numbers, proposal.schedule)
 
 
 def _render(form: PlanForm, proposal: instalments.Proposal | None, status: int = 200) -> Any:
@@ -208,21 +222,10 @@ def agreement_pdf(plan_id: int) -> Response:
 
 
 def plan_agreement_text(plan: InstalmentPlan) -> str:
-    """What the debtor agrees to when accepting a proposed plan, in their language."""
-    currency = plan.currency
-    lines = [
-        _(
-            "I agree to pay %(total)s for invoices %(numbers)s in %(count)d instalments:",
-            total=money(plan.total_cents, currency),
-            numbers=", ".join(link.invoice.number for link in plan.invoices),
-            count=len(plan.instalments),
-        )
-    ]
-    lines += [f"{i.due_date.isoformat()}: {money(i.cents, currency)}" for i in plan.instalments]
-    lines.append(_("If I miss an instalment, reminders for these invoices resume."))
-    if plan.replaces_id:
-        lines.append(_("This plan replaces my earlier payment plan."))
-    return "\n".join(lines)
+    """The agreement of a plan an admin proposed."""
+    numbers = [link.invoice.number for link in plan.invoices]
+    schedule = [(i.due_date, i.cents) for i in plan.instalments]
+    return _agreement(plan.total_cents, plan.currency, numbers, schedule, bool(plan.replaces_id))
 
 
 def _own_plan(plan_id: int) -> InstalmentPlan:
