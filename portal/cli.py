@@ -273,6 +273,7 @@ def register(app: Flask) -> None:
             plans = run_plans_now(when)
             click.echo(
                 f"payment plans: {plans.checked} checked, {plans.completed} completed, "
+                f"{plans.expired} proposals expired, "
                 f"{plans.reminded} instalment reminders, {plans.breached} ended by a breach"
             )
         result = run_dunning_now(when, dry_run=dry_run)

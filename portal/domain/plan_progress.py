@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.domain import audit, instalments
@@ -220,6 +220,7 @@ class DailyResult:
     completed: int = 0
     reminded: int = 0
     breached: int = 0
+    expired: int = 0  # proposals not agreed before their first instalment was due
 
 
 def reminder_key(instalment: Instalment, when: str) -> str:
@@ -239,7 +240,7 @@ def daily(
     a payment booking takes them, so a payment arriving meanwhile and a second run at the
     same time are seen, never overwritten."""
     now = now or utcnow()
-    result = DailyResult()
+    result = DailyResult(expired=expire_proposals(session, day, now))
     ids = session.scalars(
         select(InstalmentPlan.id)
         .where(InstalmentPlan.status == PlanStatus.ACTIVE.value)
@@ -253,6 +254,33 @@ def daily(
             _check(session, plan, day, now, mailer, result)
         session.commit()
     return result
+
+
+def expire_proposals(session: Session, day: dt.date, now: dt.datetime) -> int:
+    """Cancel proposals whose first instalment fell due before the debtor agreed: they can
+    no longer be agreed (`instalments.activate` refuses them). Committed here."""
+    first_due = (
+        select(func.min(Instalment.due_date))
+        .where(Instalment.plan_id == InstalmentPlan.id)
+        .scalar_subquery()
+    )
+    stale = session.scalars(
+        select(InstalmentPlan)
+        .where(InstalmentPlan.status == PlanStatus.PROPOSED.value, first_due < day)
+        .with_for_update()
+    ).all()
+    for plan in stale:
+        instalments.move(plan, PlanStatus.CANCELLED, now, "not agreed before the first due date")
+        audit.record(
+            session,
+            "system",
+            "plan.cancelled",
+            debtor_id=plan.debtor_id,
+            plan_id=plan.id,
+            reason="expired",
+        )
+    session.commit()
+    return len(stale)
 
 
 def _locked(session: Session, plan_id: int) -> InstalmentPlan:

@@ -129,3 +129,14 @@ def test_a_handed_over_invoice_is_still_owed(app):
     db.session.commit()
     plan_progress.refresh(db.session(), plan, service.utcnow())
     assert plan.status == "active" and [i.paid_cents for i in plan.instalments] == [0, 0, 0]
+
+
+def test_a_proposal_not_agreed_by_its_first_due_date_expires(app):
+    debtor = create_debtor()
+    start = dt.date.today() + dt.timedelta(days=5)
+    proposal = proposed(debtor, overdue(debtor, 30_000), start)
+    assert daily(app, start).expired == 0  # the day itself can still be agreed
+    assert fresh(InstalmentPlan, proposal.id).status == "proposed"
+    assert daily(app, start + dt.timedelta(days=1)).expired == 1
+    plan = fresh(InstalmentPlan, proposal.id)
+    assert (plan.status, plan.end_reason) == ("cancelled", "not agreed before the first due date")
