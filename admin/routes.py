@@ -31,6 +31,7 @@ from admin.session import (
     pending_totp_user,
     refresh,
 )
+from portal import tasks
 from portal.db import db
 from portal.domain import admins, audit
 from portal.domain import dashboard as figures
@@ -112,6 +113,9 @@ def logout() -> Any:
     return log_out(redirect(url_for("admin.login"), code=303))
 
 
+PREVIEW_FRESH = dt.timedelta(minutes=15)
+
+
 @bp.get("/")
 @admin_required()
 def dashboard() -> str:
@@ -126,12 +130,19 @@ def dashboard() -> str:
     from portal.domain.dunning import interest
 
     tomorrow = day + dt.timedelta(days=1)
+    counted = dunning.stored_preview(db.session(), tomorrow)
+    if counted is None:  # the first view of the day: count now (the worker keeps it fresh)
+        counted = dunning.count_and_store(db.session(), tomorrow, utcnow())
+        db.session.commit()
+    elif counted.computed_at < utcnow() - PREVIEW_FRESH:
+        tasks.count_tomorrow()  # the worker counts again; these figures show meanwhile
     return render_template(
         "admin/dashboard.html",
         brands=figures.totals(db.session(), "brand", day),
         segments=figures.totals(db.session(), "segment", day),
         outbox_counts=outbox_counts,
-        next_run=dunning.preview(db.session(), tomorrow),
+        next_run=counted.preview,
+        counted_at=counted.computed_at,
         tomorrow=tomorrow,
         missing_rates=interest.missing_half_years(db.session(), day),
         request_counts=requests.open_counts(db.session()),

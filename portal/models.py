@@ -444,6 +444,18 @@ class TemplatePreview(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
+class RunPreview(Base):
+    """What a day's dunning run would send, as counted by the worker for the dashboard
+    (counting takes seconds on a million invoices, too long for each page view)."""
+
+    __tablename__ = "run_preview"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    by_kind: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    by_channel: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class ImportBatch(Base):
     """One committed upload; its hash lets a second upload of the same file be refused."""
 

@@ -14,6 +14,7 @@ from huey import Huey, RedisHuey, SqliteHuey, crontab
 from portal.db import db
 from portal.domain.messaging import outbox, sms
 from portal.domain.messaging.email import transport_for
+from portal.models import utcnow
 
 
 def _build_huey() -> Huey:
@@ -194,12 +195,38 @@ def run_plans_now(day: dt.date | None = None) -> Any:
         return result
 
 
+def count_tomorrow_now() -> Any:
+    """Count tomorrow's dunning run for the dashboard and keep the figures."""
+    from portal import paying
+    from portal.domain.clock import today
+    from portal.domain.dunning import engine
+
+    with _app_context():
+        tomorrow = today(paying.settings().portal_timezone) + dt.timedelta(days=1)
+        counted = engine.count_and_store(db.session(), tomorrow, utcnow())
+        db.session.commit()
+        return counted
+
+
+@huey.task()
+def count_tomorrow() -> None:
+    """Count tomorrow's run in the worker (asked for by a dashboard showing old figures)."""
+    count_tomorrow_now()
+
+
+@huey.periodic_task(crontab(minute="*/10"))
+def count_tomorrow_periodically() -> None:
+    """Keep the dashboard's figures for tomorrow at most ten minutes old."""
+    count_tomorrow_now()
+
+
 @huey.periodic_task(crontab(hour="7", minute="0"))
 def dunning_daily() -> None:
     """Every morning: payment plans first (a breach returns invoices to the schedule), then
     the reminders that are due today."""
     run_plans_now()
     run_dunning_now()
+    count_tomorrow_now()
 
 
 @huey.task(retries=3, retry_delay=60)
@@ -217,6 +244,7 @@ def notify_new_invoices(batch_id: int) -> None:
             )
         if sent:
             send_outbox_now()
+    count_tomorrow()  # the batch changes what tomorrow's run sends
 
 
 def deliver_webhooks_now() -> Any:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Date, and_, exists, func, literal, or_, select
+from sqlalchemy import Date, and_, delete, exists, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
@@ -43,6 +43,7 @@ from portal.models import (
     OutboxMessage,
     ReminderSchedule,
     ReminderStep,
+    RunPreview,
     Segment,
 )
 
@@ -470,6 +471,34 @@ def preview(session: Session, day: dt.date) -> Preview:
                 c for c in step.channel_list if reachable(debtors[debtor_id], c)
             )
     return result
+
+
+@dataclass
+class Counted:
+    """A stored preview and when it was counted."""
+
+    preview: Preview
+    computed_at: dt.datetime
+
+
+def count_and_store(session: Session, day: dt.date, now: dt.datetime) -> Counted:
+    """Count the run of `day` and keep the figures (the caller commits)."""
+    result = preview(session, day)
+    row = session.get(RunPreview, day) or RunPreview(day=day)
+    row.by_kind, row.by_channel = dict(result.by_kind), dict(result.by_channel)
+    row.computed_at = now
+    session.add(row)
+    session.execute(delete(RunPreview).where(RunPreview.day < day))
+    return Counted(result, now)
+
+
+def stored_preview(session: Session, day: dt.date) -> Counted | None:
+    """The figures last counted for the run of `day`, or None."""
+    row = session.get(RunPreview, day)
+    if row is None:
+        return None
+    counted = Preview(Counter(row.by_kind), Counter(row.by_channel))
+    return Counted(counted, row.computed_at)
 
 
 def schedule_for(session: Session, debtor: Debtor) -> ReminderSchedule | None:
