@@ -378,3 +378,19 @@ def test_the_dashboard_counts_tomorrows_messages_per_channel(app, segment, clien
     admin_login(client, "boss@example.com")
     page = client.get("/admin/").get_data(as_text=True)
     assert "<strong>2</strong> emails" in page and "<strong>1</strong> SMS" in page
+
+
+def test_the_preview_reads_debtors_in_chunks_and_counts_them_all(app, segment, monkeypatch):
+    # PostgreSQL takes at most 65,535 parameters: a million invoices have more due debtors
+    day = DUE + dt.timedelta(days=7)
+    for _n in range(5):
+        create_invoice(
+            create_debtor(segment_id=segment.id),
+            invoice_date=DUE - dt.timedelta(days=14),
+            due_date=DUE,
+        )
+    whole = engine.preview(db.session(), day)
+    monkeypatch.setattr(engine, "PREVIEW_CHUNK", 2)
+    chunked = engine.preview(db.session(), day)
+    assert whole.by_kind["reminder"] == chunked.by_kind["reminder"] == 5
+    assert whole.by_channel == chunked.by_channel

@@ -449,19 +449,24 @@ class Preview:
     by_channel: Counter[str] = field(default_factory=Counter)
 
 
+PREVIEW_CHUNK = 10_000  # debtors per query (PostgreSQL takes at most 65,535 parameters)
+
+
 def preview(session: Session, day: dt.date) -> Preview:
     """What the run of `day` would send: one group per debtor and step; a message per
     channel of the step that reaches the debtor."""
     groups = {(d.debtor_id, d.step_id) for d in due_steps(session, day)}
     steps = {s.id: s for s in session.scalars(select(ReminderStep))}
-    debtors = {
-        d.id: d
-        for d in session.scalars(
-            select(Debtor)
-            .where(Debtor.id.in_({debtor_id for debtor_id, _step in groups}))
-            .options(selectinload(Debtor.emails))
+    wanted = sorted({debtor_id for debtor_id, _step in groups})
+    debtors: dict[int, Debtor] = {}
+    for start in range(0, len(wanted), PREVIEW_CHUNK):  # a database takes so many parameters
+        chunk = wanted[start : start + PREVIEW_CHUNK]
+        debtors.update(
+            (d.id, d)
+            for d in session.scalars(
+                select(Debtor).where(Debtor.id.in_(chunk)).options(selectinload(Debtor.emails))
+            )
         )
-    }
     result = Preview()
     for debtor_id, step_id in groups:
         step = steps[step_id]
