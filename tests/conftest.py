@@ -21,7 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, delete, text
+from sqlalchemy import create_engine, delete, insert, select, text
 from sqlalchemy.engine import make_url
 
 from portal import create_app
@@ -159,6 +159,7 @@ def app(settings: Settings) -> Flask:
     application.config.update(TESTING=True, SERVER_NAME="portal.test", SANDBOX_WEBHOOKS_OFF=True)
     with application.app_context():
         upgrade_database()
+        remember_shipped_rows()
     return application
 
 
@@ -191,12 +192,32 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
         db.factory.configure(bind=db.engine)
 
 
+# rows the migrations ship (default schedules, statutory interest rates): emptying the
+# tables puts them back, or every later test in the same process would run without them
+SHIPPED = ("reminder_schedule", "reminder_step", "interest_rate")
+_shipped_rows: dict[str, list[dict[str, object]]] = {}
+
+
+def remember_shipped_rows() -> None:
+    """Keep what the migrations inserted, right after migrating."""
+    assert db.engine is not None
+    with db.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            if table.name in SHIPPED:
+                rows = conn.execute(select(table)).mappings()
+                _shipped_rows[table.name] = [dict(row) for row in rows]
+
+
 def empty_tables() -> None:
-    """Delete every row (tests that commit for real start and end with this)."""
+    """Delete every row but what the migrations ship (tests that commit for real start and
+    end with this)."""
     assert db.engine is not None
     with db.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(delete(table))
+        for table in Base.metadata.sorted_tables:
+            if _shipped_rows.get(table.name):
+                conn.execute(insert(table), _shipped_rows[table.name])
 
 
 @pytest.fixture
