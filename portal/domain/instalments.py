@@ -134,6 +134,34 @@ class Proposal:
         return self.within_policy and self.policy.auto_approve
 
 
+def refusal(invoices: Sequence[Invoice], frequency: str) -> Problem | None:
+    """Why these invoices cannot go into one plan at this frequency, or None."""
+    if not invoices:
+        return Problem(N_("Choose at least one open invoice."))
+    if len({i.currency for i in invoices}) > 1:
+        return Problem(N_("A plan can only hold invoices in one currency."))
+    if frequency not in plans.FREQUENCIES:
+        return Problem(N_("Choose how often from the list."))
+    return None
+
+
+def arrange(
+    total_cents: int,
+    start: dt.date,
+    frequency: str,
+    count: int | None,
+    per_instalment_cents: int | None,
+    down_payment_pct: int,
+) -> plans.Schedule:
+    """The schedule a form asks for: by amount per instalment when one is given, else by
+    number of instalments. Raises ValueError for a schedule that cannot be made."""
+    if per_instalment_cents is not None:
+        return plans.by_amount(
+            total_cents, per_instalment_cents, start, frequency, down_payment_pct
+        )
+    return plans.schedule(total_cents, count or 0, start, frequency, down_payment_pct)
+
+
 def propose(
     session: Session,
     debtor: Debtor,
@@ -149,24 +177,20 @@ def propose(
     chosen = [i for i in eligible_invoices(session, debtor.id) if i.id in wanted]
     policy = policy_for(session, debtor.segment_id)
     proposal = Proposal(invoices=chosen, schedule=[], frequency=frequency, policy=policy)
-    if not chosen:
-        proposal.problems.append(Problem(N_("Choose at least one open invoice.")))
-        return proposal
-    if len({i.currency for i in chosen}) > 1:
-        proposal.problems.append(Problem(N_("A plan can only hold invoices in one currency.")))
-        return proposal
-    if frequency not in plans.FREQUENCIES:
-        proposal.problems.append(Problem(N_("Choose how often from the list.")))
+    refused = refusal(chosen, frequency)
+    if refused is not None:
+        proposal.problems.append(refused)
         return proposal
     proposal.problems.extend(plans.check_start(start, today))
-    pct = policy.down_payment_pct
     try:
-        if per_instalment_cents is not None:
-            rows = plans.by_amount(
-                proposal.total_cents, per_instalment_cents, start, frequency, pct
-            )
-        else:
-            rows = plans.schedule(proposal.total_cents, count or 0, start, frequency, pct)
+        rows = arrange(
+            proposal.total_cents,
+            start,
+            frequency,
+            count,
+            per_instalment_cents,
+            policy.down_payment_pct,
+        )
     except ValueError:
         proposal.problems.append(
             Problem(

@@ -27,10 +27,12 @@ from portal.domain.instalments import (
     IllegalPlanMove,
     PlanRefused,
     activate,
+    arrange,
     eligible_invoices,
     move,
     new_plan,
     policy_for,
+    refusal,
 )
 from portal.domain.params import whole
 from portal.domain.problems import N_, Problem
@@ -115,14 +117,9 @@ def draft(
         pool = eligible_invoices(session, debtor.id)
     chosen = [i for i in pool if i.id in wanted]
     result = Draft(debtor=debtor, invoices=chosen, frequency=frequency)
-    if not chosen:
-        result.errors.append(Problem(N_("Choose at least one open invoice.")))
-        return result
-    if len({i.currency for i in chosen}) > 1:
-        result.errors.append(Problem(N_("A plan can only hold invoices in one currency.")))
-        return result
-    if frequency not in plans.FREQUENCIES:
-        result.errors.append(Problem(N_("Choose how often from the list.")))
+    refused = refusal(chosen, frequency)
+    if refused is not None:
+        result.errors.append(refused)
         return result
     if not 0 <= down_payment_pct <= 90:
         result.errors.append(Problem(N_("The down payment is a percentage from 0 to 90.")))
@@ -130,14 +127,9 @@ def draft(
     if start < today:
         result.errors.append(Problem(N_("The first instalment cannot fall in the past.")))
     try:
-        if per_instalment_cents is not None:
-            rows = plans.by_amount(
-                result.total_cents, per_instalment_cents, start, frequency, down_payment_pct
-            )
-        else:
-            rows = plans.schedule(
-                result.total_cents, count or 0, start, frequency, down_payment_pct
-            )
+        rows = arrange(
+            result.total_cents, start, frequency, count, per_instalment_cents, down_payment_pct
+        )
     except ValueError:
         result.errors.append(
             Problem(N_("A plan has from 1 to %(count)d instalments."), count=plans.MAX_COUNT)
