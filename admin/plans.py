@@ -18,15 +18,11 @@ from portal import tasks
 from portal.db import db
 from portal.domain import audit, instalments, plan_admin, plans
 from portal.domain import requests as req
-from portal.domain.clock import today
 from portal.domain.params import ids, whole
 from portal.i18n import message_text
 from portal.mails import PlanMails
 from portal.models import Debtor, DebtorRequest, InstalmentPlan, PlanPolicy, PlanStatus, Segment
-
-
-def _today() -> dt.date:
-    return today(current_app.config["SETTINGS"].portal_timezone)
+from portal.paying import business_today
 
 
 def _mails() -> PlanMails:
@@ -151,7 +147,7 @@ def _draft(
         chosen,
         form.start.data,
         form.frequency.data or plans.MONTHLY,
-        _today(),
+        business_today(),
         count=None if per is not None else form.count.data,
         per_instalment_cents=per,
         down_payment_pct=form.down_payment_pct.data or 0,
@@ -220,7 +216,7 @@ def _propose_page(
         chosen=chosen if chosen is not None else {i.id for i in pool},
         item=item,
         replaces=replaces,
-        first=_today(),
+        first=business_today(),
     ), status
 
 
@@ -233,7 +229,7 @@ def request_plan_form(item: DebtorRequest) -> dict[str, Any]:
     form = PlanDraftForm(formdata=None)
     form.frequency.data = details.get("frequency") or plans.MONTHLY
     form.count.data = len(schedule) or 3
-    form.start.data = max(_today(), _iso(schedule[0][0]) if schedule else _today())
+    form.start.data = max(business_today(), _iso(schedule[0][0]) if schedule else business_today())
     form.down_payment_pct.data = policy.down_payment_pct
     pool = instalments.eligible_invoices(db.session(), item.debtor_id)
     return {
@@ -241,7 +237,7 @@ def request_plan_form(item: DebtorRequest) -> dict[str, Any]:
         "pool": pool,
         "chosen": set(plan_admin.request_invoice_ids(item)),
         "replaces": None,
-        "first": _today(),
+        "first": business_today(),
         "action_url": url_for("admin.request_plan", request_id=item.id),
     }
 
@@ -285,7 +281,7 @@ def debtor_plan(debtor_id: int) -> Any:
         _("Propose a plan to %(name)s", name=debtor.name),
         defaults={
             "count": 3,
-            "start": _today() + dt.timedelta(days=7),
+            "start": business_today() + dt.timedelta(days=7),
             "frequency": policy.frequencies[0] if policy.frequencies else plans.MONTHLY,
             "down_payment_pct": policy.down_payment_pct,
         },
@@ -305,7 +301,7 @@ def plan_change(plan_id: int) -> Any:
         replaces=plan,
         defaults={
             "count": max(len(unpaid), 1),
-            "start": max(_today(), unpaid[0].due_date if unpaid else _today()),
+            "start": max(business_today(), unpaid[0].due_date if unpaid else business_today()),
             "frequency": plan.frequency,
             "down_payment_pct": 0,
         },

@@ -19,17 +19,13 @@ from portal import tasks
 from portal.db import db
 from portal.domain import plan_admin
 from portal.domain import requests as req
-from portal.domain.clock import today
 from portal.domain.money import AmountError, parse_amount
 from portal.domain.params import whole
 from portal.forms import ConfirmForm
 from portal.i18n import message_text
 from portal.mails import RequestMails
 from portal.models import AdminUser, DebtorRequest, RequestAttachment
-
-
-def _today() -> dt.date:
-    return today(current_app.config["SETTINGS"].portal_timezone)
+from portal.paying import business_today
 
 
 def _mails() -> RequestMails:
@@ -56,7 +52,7 @@ def request_inbox() -> str:
         rows=rows,
         has_next=has_next,
         flt=flt,
-        today=_today(),
+        today=business_today(),
         now=dt.datetime.now(dt.UTC),
     )
 
@@ -73,10 +69,10 @@ def request_detail(request_id: int) -> str:
         item=item,
         people=people,
         form=ConfirmForm(),
-        broken=req.broken_promise(item, _today()),
+        broken=req.broken_promise(item, business_today()),
         plans=plan_admin.for_request(db.session(), item.id) if item.kind == "plan" else [],
         **(request_plan_form(item) if item.kind == "plan" and not item.closed else {}),
-        today=_today(),
+        today=business_today(),
     )
 
 
@@ -150,7 +146,7 @@ def request_decide(request_id: int) -> Any:
                 except AmountError:
                     credit = 0
             req.decide_dispute(
-                db.session(), item, outcome, credit, answer, actor(), _mails(), _today()
+                db.session(), item, outcome, credit, answer, actor(), _mails(), business_today()
             )
         else:
             req.close(db.session(), item, outcome, answer, actor(), _mails())

@@ -75,6 +75,13 @@ def _idle_expired() -> bool:
     return int(time.time()) - int(seen) > idle
 
 
+def signed_in_debtor() -> Debtor:
+    """The debtor of a view behind `debtor_required` (never None there)."""
+    debtor = current_debtor()
+    assert debtor is not None  # guaranteed by @debtor_required
+    return debtor
+
+
 def debtor_required(view: F) -> F:
     """Let the view run only for a logged-in debtor who has chosen an account."""
 

@@ -1,10 +1,14 @@
-"""The app's side of payments: providers, mails and URLs bound to this app's settings."""
+"""The app's side of payments: providers, mails and URLs bound to this app's settings, and
+the business day those settings define."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from flask import current_app
 
 from portal.config import Settings
+from portal.domain.clock import today
 from portal.domain.payments.providers import registry
 from portal.domain.payments.providers.base import Provider
 from portal.mails import PaymentMails
@@ -15,6 +19,11 @@ def settings() -> Settings:
     """The running app's settings."""
     settings_: Settings = current_app.config["SETTINGS"]
     return settings_
+
+
+def business_today() -> dt.date:
+    """Today in the business timezone (Europe/Amsterdam unless configured)."""
+    return today(settings().portal_timezone)
 
 
 def provider(name: str | None = None) -> Provider:

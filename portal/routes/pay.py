@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from portal import CSP, paying, tasks
 from portal.db import db
-from portal.debtor_session import current_debtor, debtor_required
+from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import embed
 from portal.domain.money import parse_amount
 from portal.domain.params import ids, whole
@@ -79,12 +79,6 @@ def _select(debtor: Debtor) -> service.Selection:
     return service.select_invoices(db.session(), debtor, _invoice_ids())
 
 
-def _debtor() -> Debtor:
-    debtor = current_debtor()
-    assert debtor is not None  # guaranteed by @debtor_required
-    return debtor
-
-
 def _choose_context(
     selection: service.Selection, pay_link: PayLink | None = None, **extra: object
 ) -> dict[str, object]:
@@ -103,7 +97,7 @@ def _choose_context(
 def choose() -> Response | str:
     """The chosen invoices, their total and the methods; the debtor confirms here."""
     try:
-        selection = _select(_debtor())
+        selection = _select(signed_in_debtor())
     except service.PaymentRefused as exc:
         flash(refusal_text(exc.reason), "error")
         return Response(render_template("pay/refused.html"), 422)
@@ -114,7 +108,7 @@ def choose() -> Response | str:
 @debtor_required
 def running_total() -> Response:
     """The pay bar under the invoice table, recomputed as boxes are ticked (HTMX)."""
-    debtor = _debtor()
+    debtor = signed_in_debtor()
     ids = set(_invoice_ids())
     chosen: Sequence[Invoice] = []
     if ids:
@@ -187,7 +181,7 @@ def _instalment_description(wish: service.StartRequest) -> Callable[[Sequence[In
 @debtor_required
 def start() -> BaseResponse:
     """Create the provider payment now (iDEAL sessions expire in minutes) and go there."""
-    debtor = _debtor()
+    debtor = signed_in_debtor()
     instalment_id = _instalment_id()
     retry = (
         url_for("pay.choose", instalment=instalment_id)

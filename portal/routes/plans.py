@@ -22,9 +22,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from portal import i18n, tasks
 from portal.db import db
-from portal.debtor_session import current_debtor, debtor_required
+from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import documents, instalments, plan_admin, plan_progress, plans
-from portal.domain.clock import today
 from portal.domain.money import AmountError, parse_amount
 from portal.domain.params import ids
 from portal.forms import AgreeForm, PlanForm
@@ -32,19 +31,10 @@ from portal.htmx import redirect_to
 from portal.i18n import current_language, message_text, money
 from portal.mails import PlanMails
 from portal.models import Debtor, InstalmentPlan, PlanStatus, utcnow
+from portal.paying import business_today
 from portal.routes.portal import download
 
 bp = Blueprint("plans", __name__)
-
-
-def _debtor() -> Debtor:
-    debtor = current_debtor()
-    assert debtor is not None  # guaranteed by @debtor_required
-    return debtor
-
-
-def _today() -> dt.date:
-    return today(current_app.config["SETTINGS"].portal_timezone)
 
 
 def _chosen_ids() -> list[int]:
@@ -84,7 +74,7 @@ def _proposal(form: PlanForm, debtor: Debtor) -> instalments.Proposal | None:
         _chosen_ids(),
         form.start.data,
         form.frequency.data or plans.MONTHLY,
-        _today(),
+        business_today(),
         count=form.count.data,
         per_instalment_cents=per,
     )
@@ -121,14 +111,14 @@ def agreement_text(proposal: instalments.Proposal) -> str:
 
 
 def _render(form: PlanForm, proposal: instalments.Proposal | None, status: int = 200) -> Any:
-    debtor = _debtor()
+    debtor = signed_in_debtor()
     context = {
         "form": form,
         "proposal": proposal,
         "invoices": instalments.eligible_invoices(db.session(), debtor.id),
         "chosen": set(_chosen_ids()),
         "agreement": agreement_text(proposal) if proposal and proposal.schedule else "",
-        "first": _today(),
+        "first": business_today(),
     }
     return render_template("plans/new.html", **context), status
 
@@ -154,10 +144,10 @@ def _agreed(plan: InstalmentPlan) -> BaseResponse:
 @bp.route("/plans/new", methods=["GET", "POST"])
 @debtor_required
 def new_plan() -> Any:
-    debtor = _debtor()
+    debtor = signed_in_debtor()
     form = _plan_form(debtor)
     if request.method == "GET":
-        form.start.data = _today()
+        form.start.data = business_today()
         form.count.data = 3
         return _render(form, None)
     proposal = _proposal(form, debtor)
@@ -181,7 +171,7 @@ def new_plan() -> Any:
             agreement_text(proposal),
             request.remote_addr or "",
             f"debtor:{debtor.id}",
-            _today(),
+            business_today(),
         )
     except instalments.PlanRefused:
         db.session.rollback()
@@ -193,7 +183,7 @@ def new_plan() -> Any:
 @debtor_required
 def preview() -> Any:
     """The schedule for the form as it stands (htmx swaps it into the page)."""
-    debtor = _debtor()
+    debtor = signed_in_debtor()
     form = _plan_form(debtor)
     proposal = _proposal(form, debtor)
     return render_template(
@@ -208,7 +198,7 @@ def preview() -> Any:
 @debtor_required
 def agreement_pdf(plan_id: int) -> Response:
     """The agreement as accepted, as a PDF to keep."""
-    plan = instalments.get_plan(db.session(), _debtor().id, plan_id) or abort(404)
+    plan = instalments.get_plan(db.session(), signed_in_debtor().id, plan_id) or abort(404)
     if plan.accepted_at is None:
         abort(404)
     pdf = documents.plan_agreement_pdf(
@@ -230,7 +220,7 @@ def plan_agreement_text(plan: InstalmentPlan) -> str:
 
 def _own_plan(plan_id: int) -> InstalmentPlan:
     """The debtor's own plan; another debtor's id is a 404."""
-    return instalments.get_plan(db.session(), _debtor().id, plan_id) or abort(404)
+    return instalments.get_plan(db.session(), signed_in_debtor().id, plan_id) or abort(404)
 
 
 def _detail(plan: InstalmentPlan, form: AgreeForm, error: str = "", status: int = 200) -> Any:
@@ -244,7 +234,7 @@ def _detail(plan: InstalmentPlan, form: AgreeForm, error: str = "", status: int 
         agreement=agreement,
         error=error,
         next_instalment=following,
-        today=_today(),
+        today=business_today(),
     ), status
 
 
@@ -265,7 +255,7 @@ def plan_accept(plan_id: int) -> Any:
     if not form.validate_on_submit() or not form.agree.data:
         form.agree.errors = [_("Tick the box to agree to the plan.")]
         return _detail(plan, form, status=422)
-    debtor = _debtor()
+    debtor = signed_in_debtor()
     try:
         plan_admin.accept(
             db.session(),
@@ -274,7 +264,7 @@ def plan_accept(plan_id: int) -> Any:
             request.remote_addr or "",
             f"debtor:{debtor.id}",
             dt.datetime.now(dt.UTC),
-            _today(),
+            business_today(),
         )
     except instalments.PlanRefused as problem:
         db.session.rollback()
@@ -291,7 +281,7 @@ def plan_decline(plan_id: int) -> Any:
     plan = _own_plan(plan_id)
     if plan.status != PlanStatus.PROPOSED.value:
         abort(409)
-    debtor = _debtor()
+    debtor = signed_in_debtor()
     plan_admin.decline(db.session(), plan, f"debtor:{debtor.id}", dt.datetime.now(dt.UTC))
     db.session.commit()
     flash(_("You declined the proposal. Contact us if you want another plan."), "success")

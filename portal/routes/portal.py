@@ -3,59 +3,47 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import gettext as _
 
 from portal.db import db
-from portal.debtor_session import current_debtor, debtor_required
+from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import documents, plan_progress
 from portal.domain import invoices as inv
-from portal.domain.clock import today
 from portal.htmx import render_page
 from portal.i18n import current_language
-from portal.models import Debtor
+from portal.paying import business_today
 
 bp = Blueprint("portal", __name__)
-
-
-def _debtor() -> Debtor:
-    debtor = current_debtor()
-    assert debtor is not None  # guaranteed by @debtor_required
-    return debtor
-
-
-def _today() -> Any:
-    return today(current_app.config["SETTINGS"].portal_timezone)
 
 
 @bp.get("/overview")
 @debtor_required
 def overview() -> str:
-    debtor = _debtor()
-    summary = inv.overview(db.session(), debtor.id, _today())
+    debtor = signed_in_debtor()
+    summary = inv.overview(db.session(), debtor.id, business_today())
     recent = inv.list_invoices(db.session(), debtor.id, inv.InvoiceFilter(status="open"))
     return render_template(
-        "overview.html", debtor=debtor, summary=summary, page=recent, today=_today()
+        "overview.html", debtor=debtor, summary=summary, page=recent, today=business_today()
     )
 
 
 @bp.get("/invoices")
 @debtor_required
 def invoice_list() -> Response:
-    debtor = _debtor()
+    debtor = signed_in_debtor()
     flt = inv.InvoiceFilter.parse(request.args.to_dict())
     page = inv.list_invoices(db.session(), debtor.id, flt)
     return render_page(
-        "invoices/list.html", "invoices/_list.html", flt=flt, page=page, today=_today()
+        "invoices/list.html", "invoices/_list.html", flt=flt, page=page, today=business_today()
     )
 
 
 @bp.get("/invoices/<int:invoice_id>")
 @debtor_required
 def invoice_detail(invoice_id: int) -> str:
-    invoice = inv.get_for_debtor(db.session(), _debtor().id, invoice_id) or abort(404)
+    invoice = inv.get_for_debtor(db.session(), signed_in_debtor().id, invoice_id) or abort(404)
     events = inv.timeline(db.session(), invoice.id)
     plan = plan_progress.holding(db.session(), invoice.debtor_id, invoice.id)
     return render_template(
@@ -63,7 +51,7 @@ def invoice_detail(invoice_id: int) -> str:
         invoice=invoice,
         plan=plan,
         next_instalment=plan_progress.first_open(plan) if plan else None,
-        status=inv.status_view(invoice, _today()),
+        status=inv.status_view(invoice, business_today()),
         payments=[e for e in events if e.action == "payment.received"],
         events=events,
     )
@@ -72,7 +60,7 @@ def invoice_detail(invoice_id: int) -> str:
 @bp.get("/invoices/<int:invoice_id>/pdf")
 @debtor_required
 def invoice_pdf(invoice_id: int) -> Response:
-    invoice = inv.get_for_debtor(db.session(), _debtor().id, invoice_id) or abort(404)
+    invoice = inv.get_for_debtor(db.session(), signed_in_debtor().id, invoice_id) or abort(404)
     pdf, _cached = documents.invoice_copy(
         db.session(), invoice, current_language(), render_template, _cache_dir()
     )
@@ -83,10 +71,10 @@ def invoice_pdf(invoice_id: int) -> Response:
 @bp.get("/statement.pdf")
 @debtor_required
 def statement_pdf() -> Response:
-    debtor = _debtor()
+    debtor = signed_in_debtor()
     rows = inv.open_invoices(db.session(), debtor.id)
     pdf = documents.statement_pdf(
-        db.session(), debtor, rows, _today(), current_language(), render_template
+        db.session(), debtor, rows, business_today(), current_language(), render_template
     )
     name = _("statement")
     return download(pdf, "application/pdf", f"{name}-{debtor.number}.pdf")
@@ -95,7 +83,7 @@ def statement_pdf() -> Response:
 @bp.get("/statement.xlsx")
 @debtor_required
 def statement_xlsx() -> Response:
-    debtor = _debtor()
+    debtor = signed_in_debtor()
     rows = inv.open_invoices(db.session(), debtor.id)
     labels = {
         "sheet": _("Statement"),
@@ -109,7 +97,7 @@ def statement_xlsx() -> Response:
         "total": _("Amount"),
         "open": _("Open"),
     }
-    data = documents.statement_xlsx(debtor, rows, _today(), labels)
+    data = documents.statement_xlsx(debtor, rows, business_today(), labels)
     mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     name = _("statement")
     return download(data, mime, f"{name}-{debtor.number}.xlsx")

@@ -14,37 +14,27 @@ from wtforms.fields.choices import SelectChoice
 
 from portal import tasks
 from portal.db import db
-from portal.debtor_session import current_debtor, debtor_required
+from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import instalments
 from portal.domain import invoices as inv
 from portal.domain import requests as req
-from portal.domain.clock import today
 from portal.extensions import limiter
 from portal.forms import ConfirmForm, ContactForm, DisputeForm, PromiseForm, QuestionForm
 from portal.htmx import redirect_to
 from portal.i18n import message_text
 from portal.mails import RequestMails
-from portal.models import Debtor, DebtorRequest, Invoice
+from portal.models import DebtorRequest, Invoice
+from portal.paying import business_today
 
 bp = Blueprint("requests", __name__)
 
 
-def _debtor() -> Debtor:
-    debtor = current_debtor()
-    assert debtor is not None  # guaranteed by @debtor_required
-    return debtor
-
-
-def _today() -> dt.date:
-    return today(current_app.config["SETTINGS"].portal_timezone)
-
-
 def _actor() -> str:
-    return f"debtor:{_debtor().id}"
+    return f"debtor:{signed_in_debtor().id}"
 
 
 def _invoice(invoice_id: int) -> Invoice:
-    return inv.get_for_debtor(db.session(), _debtor().id, invoice_id) or abort(404)
+    return inv.get_for_debtor(db.session(), signed_in_debtor().id, invoice_id) or abort(404)
 
 
 def _done(message: str) -> BaseResponse:
@@ -89,7 +79,7 @@ def dispute(invoice_id: int) -> Any:
                 form.message.data or "",
                 _read_upload(),
                 _actor(),
-                _today(),
+                business_today(),
             )
         )
         if made:
@@ -104,7 +94,7 @@ def promise(invoice_id: int) -> Any:
     invoice = _invoice(invoice_id)
     form = PromiseForm()
     error = ""
-    day = _today()
+    day = business_today()
     if form.validate_on_submit():
         made, error = _submit(
             lambda: req.promise(
@@ -123,7 +113,7 @@ def promise(invoice_id: int) -> Any:
 @bp.route("/requests/question", methods=["GET", "POST"])
 @debtor_required
 def question() -> Any:
-    debtor = _debtor()
+    debtor = signed_in_debtor()
     form = QuestionForm()
     open_rows = inv.open_invoices(db.session(), debtor.id)
     form.invoice_id.choices = [SelectChoice("", _("No invoice in particular"))] + [
@@ -144,7 +134,7 @@ def question() -> Any:
 
 
 def _debtor_key() -> str:
-    return f"contact-change:{_debtor().id}"
+    return f"contact-change:{signed_in_debtor().id}"
 
 
 @bp.route("/requests/contact", methods=["GET", "POST"])
@@ -152,7 +142,7 @@ def _debtor_key() -> str:
 # each change may mail a confirmation to an address the debtor typed: keep that rare
 @limiter.limit("5 per hour", methods=["POST"], key_func=_debtor_key)
 def contact() -> Any:
-    debtor = _debtor()
+    debtor = signed_in_debtor()
     form = ContactForm()
     error = ""
     if form.validate_on_submit():
@@ -184,15 +174,15 @@ def contact() -> Any:
 @bp.get("/requests")
 @debtor_required
 def my_requests() -> str:
-    rows = req.for_debtor(db.session(), _debtor().id)
-    plans = instalments.plans_of(db.session(), _debtor().id)
+    rows = req.for_debtor(db.session(), signed_in_debtor().id)
+    plans = instalments.plans_of(db.session(), signed_in_debtor().id)
     return render_template("requests/list.html", rows=rows, plans=plans)
 
 
 @bp.get("/requests/<int:request_id>")
 @debtor_required
 def request_detail(request_id: int) -> str:
-    item = req.get_for_debtor(db.session(), _debtor().id, request_id) or abort(404)
+    item = req.get_for_debtor(db.session(), signed_in_debtor().id, request_id) or abort(404)
     return render_template("requests/detail.html", item=item)
 
 
