@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.interfaces import ORMOption
 
 from portal.domain import audit, plans
 from portal.domain.dunning import holds
@@ -361,15 +362,20 @@ def ask_review(
     return request
 
 
+def with_parts() -> tuple[ORMOption, ...]:
+    """Load options for a plan with its instalments and its invoices (no query per row)."""
+    return (
+        selectinload(InstalmentPlan.instalments),
+        selectinload(InstalmentPlan.invoices).selectinload(PlanInvoice.invoice),
+    )
+
+
 def plans_of(session: Session, debtor_id: int) -> list[InstalmentPlan]:
     """The debtor's plans, newest first, with their instalments and invoices."""
     stmt = (
         select(InstalmentPlan)
         .where(InstalmentPlan.debtor_id == debtor_id)
-        .options(
-            selectinload(InstalmentPlan.instalments),
-            selectinload(InstalmentPlan.invoices).selectinload(PlanInvoice.invoice),
-        )
+        .options(*with_parts())
         .order_by(InstalmentPlan.id.desc())
     )
     return list(session.scalars(stmt))
@@ -378,7 +384,7 @@ def plans_of(session: Session, debtor_id: int) -> list[InstalmentPlan]:
 def get_plan(session: Session, debtor_id: int, plan_id: int) -> InstalmentPlan | None:
     """The plan only when it belongs to this debtor; otherwise None (a 404)."""
     return session.scalars(
-        select(InstalmentPlan).where(
-            InstalmentPlan.id == plan_id, InstalmentPlan.debtor_id == debtor_id
-        )
+        select(InstalmentPlan)
+        .where(InstalmentPlan.id == plan_id, InstalmentPlan.debtor_id == debtor_id)
+        .options(*with_parts())
     ).first()

@@ -33,6 +33,7 @@ from portal.domain.instalments import (
     new_plan,
     policy_for,
     refusal,
+    with_parts,
 )
 from portal.domain.params import whole
 from portal.domain.problems import N_, Problem
@@ -44,7 +45,6 @@ from portal.models import (
     InstalmentPlan,
     Invoice,
     InvoiceStatus,
-    PlanInvoice,
     PlanStatus,
     RequestEvent,
     RequestKind,
@@ -331,8 +331,7 @@ def get(session: Session, plan_id: int) -> InstalmentPlan | None:
         select(InstalmentPlan)
         .where(InstalmentPlan.id == plan_id)
         .options(
-            selectinload(InstalmentPlan.instalments),
-            selectinload(InstalmentPlan.invoices).selectinload(PlanInvoice.invoice),
+            *with_parts(),
             selectinload(InstalmentPlan.debtor),
         )
     ).first()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from portal.domain import audit, instalments
 from portal.domain.dunning import engine, holds
@@ -116,10 +116,7 @@ def active_plans(
     stmt = (
         select(InstalmentPlan)
         .where(InstalmentPlan.status == PlanStatus.ACTIVE.value)
-        .options(
-            selectinload(InstalmentPlan.instalments),
-            selectinload(InstalmentPlan.invoices).selectinload(PlanInvoice.invoice),
-        )
+        .options(*instalments.with_parts())
         .order_by(InstalmentPlan.id)
     )
     if invoice_ids is not None:
@@ -164,10 +161,7 @@ def after_import(session: Session, brand_id: int, now: dt.datetime) -> None:
     plans = session.scalars(
         select(InstalmentPlan)
         .where(InstalmentPlan.status == PlanStatus.ACTIVE.value, InstalmentPlan.debtor_id.in_(ids))
-        .options(
-            selectinload(InstalmentPlan.instalments),
-            selectinload(InstalmentPlan.invoices).selectinload(PlanInvoice.invoice),
-        )
+        .options(*instalments.with_parts())
         .with_for_update(of=InstalmentPlan)
         .execution_options(populate_existing=True)
     )
@@ -296,10 +290,7 @@ def _locked(session: Session, plan_id: int) -> InstalmentPlan:
         .where(InstalmentPlan.id == plan_id)
         .with_for_update(of=InstalmentPlan)
         .execution_options(populate_existing=True)
-        .options(
-            selectinload(InstalmentPlan.instalments),
-            selectinload(InstalmentPlan.invoices).selectinload(PlanInvoice.invoice),
-        )
+        .options(*instalments.with_parts())
     ).scalar_one()
 
 

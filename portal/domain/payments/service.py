@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import audit, outgoing, plan_progress
+from portal.domain import audit, instalments, outgoing, plan_progress
 from portal.domain.payments.providers.base import (
     CheckoutRequest,
     Method,
@@ -159,20 +159,23 @@ def select_instalment(session: Session, debtor: Debtor, instalment_id: int) -> S
     """The next instalment to pay of one of the debtor's active plans, over the plan's
     open invoices. Any other instalment (paid, later, of another debtor or of a plan that
     ended) is refused: money always fills the oldest instalment first."""
-    instalment = session.scalar(
-        select(Instalment)
-        .join(InstalmentPlan, InstalmentPlan.id == Instalment.plan_id)
+    plan = session.scalar(
+        select(InstalmentPlan)
+        .join(Instalment, Instalment.plan_id == InstalmentPlan.id)
         .where(
             Instalment.id == instalment_id,
             InstalmentPlan.debtor_id == debtor.id,
             InstalmentPlan.status == PlanStatus.ACTIVE.value,
         )
+        .options(*instalments.with_parts())
     )
-    if instalment is not None:  # money booked another way (an import) counts at once
-        plan_progress.refresh(session, instalment.plan, utcnow())
-    if instalment is None or plan_progress.first_open(instalment.plan) is not instalment:
+    if plan is None:
         raise PaymentRefused("instalment_not_payable")
-    invoices = plan_progress.open_invoices(instalment.plan)
+    plan_progress.refresh(session, plan, utcnow())  # money booked another way counts at once
+    instalment = plan_progress.first_open(plan)
+    if instalment is None or instalment.id != instalment_id:
+        raise PaymentRefused("instalment_not_payable")
+    invoices = plan_progress.open_invoices(plan)
     if not invoices:
         raise PaymentRefused("instalment_not_payable")
     return Selection(debtor, invoices, instalment)
