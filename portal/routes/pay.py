@@ -13,6 +13,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     make_response,
     render_template,
@@ -24,14 +25,14 @@ from flask_babel import ngettext
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import CSP, paying, tasks
+from portal import paying, tasks
 from portal.db import db
 from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import embed
 from portal.domain.money import parse_amount
 from portal.domain.params import ids, whole
 from portal.domain.payments import paylinks, service
-from portal.domain.payments.providers.base import Method, ProviderError, Status
+from portal.domain.payments.providers.base import Method, ProviderError, Status, origin
 from portal.htmx import redirect_to, render_page
 from portal.models import ApiPayLink, Debtor, Instalment, Invoice, PayLink, Payment
 
@@ -79,29 +80,40 @@ def _select(debtor: Debtor) -> service.Selection:
     return service.select_invoices(db.session(), debtor, _invoice_ids())
 
 
-def _choose_context(
-    selection: service.Selection, pay_link: PayLink | None = None, **extra: object
-) -> dict[str, object]:
+def _pay_page(
+    template: str,
+    selection: service.Selection,
+    pay_link: PayLink | None = None,
+    frame_origins: Sequence[str] = (),
+    **extra: object,
+) -> Response:
+    """A page whose form starts a payment. Its CSP lets the form's redirect reach the
+    checkout of the provider this payment will use (the same choice `_start` makes)."""
     provider = paying.provider_for_link(selection.debtor.brand, pay_link)
-    return {
-        "selection": selection,
-        "methods": service.offered_methods(provider, selection.debtor, selection.currency),
-        "page_brand": selection.debtor.brand,
-        "pay_link": pay_link,
+    page = render_template(
+        template,
+        selection=selection,
+        methods=service.offered_methods(provider, selection.debtor, selection.currency),
+        page_brand=selection.debtor.brand,
+        pay_link=pay_link,
         **extra,
-    }
+    )
+    response = make_response(page)
+    policy = embed.frame_csp(paying.checkout_csp(provider), list(frame_origins))
+    response.headers["Content-Security-Policy"] = policy
+    return response
 
 
 @bp.get("/pay")
 @debtor_required
-def choose() -> Response | str:
+def choose() -> Response:
     """The chosen invoices, their total and the methods; the debtor confirms here."""
     try:
         selection = _select(signed_in_debtor())
     except service.PaymentRefused as exc:
         flash(refusal_text(exc.reason), "error")
         return Response(render_template("pay/refused.html"), 422)
-    return render_template("pay/choose.html", **_choose_context(selection))
+    return _pay_page("pay/choose.html", selection)
 
 
 @bp.get("/pay/total")
@@ -153,6 +165,14 @@ def _start(debtor: Debtor, wish: service.StartRequest, retry_url: str) -> BaseRe
         flash(_("The payment service cannot be reached right now. Please try again."), "error")
         return redirect_to(retry_url)
     db.session.commit()
+    if origin(payment.checkout_url) not in provider.checkout_origins:
+        # the pay page's CSP did not name it: browsers will refuse to follow the redirect
+        current_app.logger.error(
+            "%s checkout %s is outside its checkout origins %s",
+            provider.name,
+            origin(payment.checkout_url),
+            provider.checkout_origins,
+        )
     return redirect_to(payment.checkout_url)
 
 
@@ -262,7 +282,7 @@ def _shop_url(payment: Payment) -> str:
 
 # ------------------------------------------------------------------ pay-links
 @bp.route("/p/<token>", methods=["GET", "POST"])
-def link(token: str) -> BaseResponse | tuple[str, int] | str:
+def link(token: str) -> BaseResponse | tuple[str, int]:
     """A pay-link: the invoices and amount, nothing else personal; POST starts paying."""
     resolved = paylinks.resolve(db.session(), token, paying.settings().secret_key)
     if resolved.state == paylinks.LinkState.INVALID or resolved.link is None:
@@ -307,11 +327,4 @@ def link(token: str) -> BaseResponse | tuple[str, int] | str:
     # in a frame (only the brand's listed sites may frame it), the page offers a link that
     # opens it in the top window: the checkout never runs inside a frame
     framed = request.headers.get("Sec-Fetch-Dest") == "iframe"
-    response = make_response(
-        render_template(
-            "pay/link.html",
-            **_choose_context(selection, token=token, pay_link=pay_link, framed=framed),
-        )
-    )
-    response.headers["Content-Security-Policy"] = embed.frame_csp(CSP, origins)
-    return response
+    return _pay_page("pay/link.html", selection, pay_link, origins, token=token, framed=framed)

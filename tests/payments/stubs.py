@@ -9,10 +9,16 @@ the person at the checkout or the bank (pay, fail, cancel, expire, refund, charg
 Mollie: POST /v2/payments, GET /v2/payments/{id}.
 Stripe: POST /v1/checkout/sessions, GET /v1/checkout/sessions/{id} (expand),
 GET /v1/checkout/sessions?payment_intent=..., GET /v1/disputes?charge=...
+
+Each stub also serves its hosted checkout on its own origin (another port than the app's,
+so another origin, as the real checkouts are): a page where a person pays (or cancels),
+after which the stub sends the webhook where the real provider would and sends the
+browser back to the `redirectUrl` / `success_url`, as a browser test needs.
 """
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import re
@@ -21,8 +27,9 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import requests
 import stripe
 
 _ids = itertools.count(1000)
@@ -38,8 +45,38 @@ class Recorded:
     body: Any
 
 
+@dataclass(frozen=True)
+class Html:
+    """A page for the browser (the hosted checkout)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A redirect for the browser."""
+
+    location: str
+
+
+def _page(title: str, body: str) -> Html:
+    return Html(
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"</head><body><main><h1>{title}</h1>{body}</main></body></html>"
+    )
+
+
+def _post(url: str, data: bytes, headers: dict[str, str]) -> int:
+    """POST a webhook the way the provider's servers do; the HTTP status it got."""
+    return requests.post(url, data=data, headers=headers, timeout=10).status_code
+
+
 class _Server:
-    """A ThreadingHTTPServer on a free port whose handler calls `self.route`."""
+    """A ThreadingHTTPServer on a free port whose handler calls `self.route`.
+
+    `route` answers (status, payload): JSON for the API, `Html` or `Redirect` (303) for
+    the browser at the hosted checkout.
+    """
 
     content_type = "application/json"
 
@@ -52,9 +89,18 @@ class _Server:
                 raw = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 status, payload = stub.route(self.command, self.path, headers, raw)
-                data = json.dumps(payload).encode()
+                if isinstance(payload, Redirect):
+                    self.send_response(status)
+                    self.send_header("Location", payload.location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if isinstance(payload, Html):
+                    data, kind = payload.text.encode(), "text/html; charset=utf-8"
+                else:
+                    data, kind = json.dumps(payload).encode(), stub.content_type
                 self.send_response(status)
-                self.send_header("Content-Type", stub.content_type)
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -124,14 +170,19 @@ def _mollie_error(
 class MollieStub(_Server):
     """Mollie's Payments API v2 for a test-mode profile."""
 
+    name = "mollie"
     content_type = "application/hal+json"
 
     def __init__(self) -> None:
         super().__init__()
         self.payments: dict[str, dict[str, Any]] = {}
         self.created: dict[str, dict[str, Any]] = {}  # the create body, per payment id
+        self.webhook_answers: list[int] = []  # our webhook's HTTP status, per delivery
 
     def route(self, method, path, headers, raw):
+        parts = urlsplit(path).path.strip("/").split("/")
+        if parts[0] == "checkout":  # the person's browser: no API key
+            return self._checkout(method, parts[1:], raw)
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
@@ -141,7 +192,6 @@ class MollieStub(_Server):
             return _mollie_error(
                 401, "Unauthorized Request", "Missing authentication, or failed to authenticate"
             )
-        parts = urlsplit(path).path.strip("/").split("/")
         if method == "POST" and parts == ["v2", "payments"]:
             return self._create(body if isinstance(body, dict) else {})
         if method == "GET" and parts[:2] == ["v2", "payments"] and len(parts) == 3:
@@ -204,7 +254,7 @@ class MollieStub(_Server):
             "_links": {
                 "self": {"href": f"{self.url}/v2/payments/{ref}", "type": "application/hal+json"},
                 "checkout": {
-                    "href": f"https://www.mollie.test/checkout/select-method/{ref[3:]}",
+                    "href": f"{self.url}/checkout/select-method/{ref[3:]}",
                     "type": "text/html",
                 },
                 "dashboard": {
@@ -221,6 +271,51 @@ class MollieStub(_Server):
             self.payments[ref] = payment
             self.created[ref] = body
         return 201, payment
+
+    # ------------------------------------------------- the hosted checkout
+    def _checkout(self, method: str, parts: list[str], raw: bytes) -> tuple[int, Any]:
+        """/checkout/select-method/<token> sends the person on to the chosen method's page
+        (a redirect on Mollie's own origin, as Mollie skips its method choice when the
+        payment names one); there the person pays or cancels. Then Mollie calls the
+        webhook, when the payment has one, and sends the browser to `redirectUrl`."""
+        ref = f"tr_{parts[-1]}" if len(parts) == 2 else ""
+        with self.lock:
+            payment = json.loads(json.dumps(self.payments.get(ref)))
+        if payment is None:
+            return 404, _page("Payment not found", "")
+        if parts[0] == "select-method":
+            return 302, Redirect(f"{self.url}/checkout/{payment['method'] or 'ideal'}/{parts[1]}")
+        if method == "GET":
+            if payment["status"] != "open":
+                back = html.escape(payment["redirectUrl"])
+                return 200, _page(
+                    "Mollie test checkout",
+                    f'<p>This payment is {payment["status"]}.</p><a href="{back}">Back</a>',
+                )
+            amount = payment["amount"]
+            return 200, _page(
+                "Mollie test checkout",
+                f"<p>{html.escape(payment['description'])}</p>"
+                f"<p>{amount['currency']} {amount['value']} by {parts[0]}</p>"
+                '<form method="post"><button name="outcome" value="paid">Pay</button> '
+                '<button name="outcome" value="canceled">Cancel payment</button></form>',
+            )
+        outcome = dict(parse_qsl(raw.decode())).get("outcome")
+        if outcome not in ("paid", "canceled"):
+            return 400, _page("Choose pay or cancel", "")
+        if payment["status"] == "open":
+            if outcome == "paid":
+                self.pay(ref, parts[0])
+            else:
+                self.cancel(ref)
+            if payment.get("webhookUrl"):  # classic Mollie webhook: an unsigned form post
+                answer = _post(
+                    payment["webhookUrl"],
+                    urlencode({"id": ref}).encode(),
+                    {"Content-Type": "application/x-www-form-urlencoded"},
+                )
+                self.webhook_answers.append(answer)
+        return 303, Redirect(payment["redirectUrl"])
 
     # ------------------------------------------------- what the person or bank does
     def move(self, ref: str, status: str, **fields: Any) -> None:
@@ -320,15 +415,22 @@ def _stripe_error(
 class StripeStub(_Server):
     """Stripe Checkout Sessions (v1) with their payment intents, charges and disputes."""
 
+    name = "stripe"
+
     def __init__(self) -> None:
         super().__init__()
         self.sessions: dict[str, dict[str, Any]] = {}
         self.intents: dict[str, dict[str, Any]] = {}
         self.disputes: dict[str, dict[str, Any]] = {}
         self.created: dict[str, dict[str, Any]] = {}  # the create params, per session id
+        # the endpoint set in Stripe's dashboard (none: no events are sent)
+        self.webhook_endpoint = ""
+        self.webhook_answers: list[int] = []  # our webhook's HTTP status, per event
 
     def route(self, method, path, headers, raw):
         split = urlsplit(path)
+        if split.path.startswith("/c/pay/"):  # the person's browser: no API key
+            return self._checkout(method, split.path.removeprefix("/c/pay/"), raw)
         query = parse_qsl(split.query)
         body = _nested(parse_qsl(raw.decode())) if raw else {}
         self.record(method, path, headers, body)
@@ -418,7 +520,7 @@ class StripeStub(_Server):
             "status": "open",
             "success_url": params.get("success_url"),
             "ui_mode": "hosted",
-            "url": f"https://checkout.stripe.test/c/pay/{ref}",
+            "url": f"{self.url}/c/pay/{ref}",
         }
         self.sessions[ref] = session
         self.created[ref] = params
@@ -432,6 +534,49 @@ class StripeStub(_Server):
         elif intent_id:
             view["payment_intent"] = intent_id
         return view
+
+    # ------------------------------------------------- the hosted checkout
+    def _checkout(self, method: str, ref: str, raw: bytes) -> tuple[int, Any]:
+        """/c/pay/<session>: the person picks one of the session's methods and pays, or
+        goes back (to `cancel_url`; the session stays open). Paying completes the session,
+        sends `checkout.session.completed` to the dashboard's endpoint, signed, and sends
+        the browser to `success_url`."""
+        with self.lock:
+            session = json.loads(json.dumps(self.sessions.get(ref)))
+        if session is None:
+            return 404, _page("Checkout Session not found", "")
+        if method == "GET":
+            if session["status"] != "open":
+                return 200, _page("Stripe test checkout", "<p>This session is no longer open.</p>")
+            name = self.created[ref]["line_items"][0]["price_data"]["product_data"]["name"]
+            choices = "".join(
+                f'<label><input type="radio" name="method" value="{m}"'
+                f"{' checked' if i == 0 else ''}> {m}</label> "
+                for i, m in enumerate(session["payment_method_types"])
+            )
+            return 200, _page(
+                "Stripe test checkout",
+                f"<p>{html.escape(name)}</p>"
+                f"<p>{session['currency'].upper()} {_value(session['amount_total'])}</p>"
+                f'<form method="post"><fieldset>{choices}</fieldset>'
+                '<button name="outcome" value="paid">Pay</button></form>'
+                f'<a href="{html.escape(session["cancel_url"])}">Back</a>',
+            )
+        chosen = dict(parse_qsl(raw.decode())).get("method", "")
+        if chosen not in session["payment_method_types"]:
+            return 400, _page("Choose a payment method", "")
+        if session["status"] == "open":
+            self.pay(ref, chosen)
+            self.notify("checkout.session.completed", ref)
+        return 303, Redirect(session["success_url"])
+
+    def notify(self, kind: str, ref: str) -> None:
+        """Send event `kind` about session `ref`, signed, to the dashboard's endpoint."""
+        if not self.webhook_endpoint:
+            return
+        body, header = self.event(kind, self.sessions[ref])
+        headers = {"Content-Type": "application/json", "Stripe-Signature": header}
+        self.webhook_answers.append(_post(self.webhook_endpoint, body, headers))
 
     # ------------------------------------------------- what the person or bank does
     def _attempt(self, ref: str, status: str, method: str, error: str | None = None) -> None:

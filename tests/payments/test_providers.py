@@ -28,6 +28,7 @@ from portal.domain.payments.providers.base import (
     ProviderError,
     Status,
     WebhookRequest,
+    origin,
     value_to_cents,
 )
 from portal.models import SandboxPayment
@@ -233,6 +234,8 @@ def test_create_sends_our_payment_and_reports_it_open(driver):
     checkout = driver.provider.create(request())
     assert checkout.provider_ref and checkout.status == Status.OPEN
     assert checkout.checkout_url.startswith(("http://", "https://"))
+    # the pay page's CSP form-action names these: a checkout elsewhere would be blocked
+    assert origin(checkout.checkout_url) in driver.provider.checkout_origins
     assert driver.sent(checkout.provider_ref) == Sent(
         12345, "EUR", "Invoices F-1, F-2", "https://pay.example.com/pay/return/pay_Ref123"
     )

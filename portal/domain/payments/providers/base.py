@@ -10,9 +10,11 @@ in the provider's current state.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit
 
 
 class Status(enum.StrEnum):
@@ -104,6 +106,8 @@ class Provider(Protocol):
 
     name: str
     methods: frozenset[Method]  # what this provider can offer at all
+    # where `create()` sends the browser: the pay pages add these to their CSP form-action
+    checkout_origins: tuple[str, ...]
 
     def supports(self, method: Method, currency: str) -> bool:
         """Whether `method` can be used for payments in `currency`."""
@@ -125,6 +129,33 @@ class Provider(Protocol):
         """The provider_ref a delivery is about; raises Forged (answer 400), Ignored (200),
         or ProviderError (503) when finding the reference needs the provider (Stripe refunds)."""
         ...
+
+
+_HOST_RE = re.compile(r"[a-z0-9.-]+|[0-9a-f:.]*:[0-9a-f:.]*", re.ASCII)  # a name, or IPv6
+
+
+def origin(url: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL, as CSP source lists name sites; None for
+    anything else (no scheme, another scheme, a host that is not a plain name or address)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not _HOST_RE.fullmatch(host):
+        return None
+    if ":" in host:
+        host = f"[{host}]"  # urlsplit drops the brackets of an IPv6 address
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def checkout_origins(known: tuple[str, ...], api_url: str = "") -> tuple[str, ...]:
+    """A provider's checkout origins: `known` ones, and that of an API URL override (the
+    stand-ins that tests run serve the checkout from the API's own origin)."""
+    override = origin(api_url) if api_url else None
+    return known + ((override,) if override and override not in known else ())
 
 
 EURO_ONLY = frozenset({Method.IDEAL, Method.BANCONTACT})

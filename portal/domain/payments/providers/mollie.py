@@ -30,6 +30,7 @@ from portal.domain.payments.providers.base import (
     Status,
     WebhookRequest,
     cents_to_value,
+    checkout_origins,
     euro_only_support,
     value_to_cents,
 )
@@ -45,6 +46,10 @@ TO_MOLLIE = {
 }
 FROM_MOLLIE = {v: k for k, v in TO_MOLLIE.items()}
 STATUSES = {s.value: s for s in Status}  # Mollie spells its statuses as we do
+# the hosted checkout (`_links.checkout`). The pay page's form-action is checked on each
+# redirect of the form's navigation until a page loads; where that page sends the person
+# next (a bank, PayPal) is a navigation of Mollie's page, outside our CSP
+CHECKOUT_ORIGINS = ("https://www.mollie.com",)
 
 
 # names that never resolve on the public internet (RFC 2606, 6761, 6762, 8375)
@@ -74,6 +79,7 @@ class MollieProvider:
     methods = frozenset(TO_MOLLIE)
 
     def __init__(self, api_key: str, api_url: str = "") -> None:
+        self.checkout_origins = checkout_origins(CHECKOUT_ORIGINS, api_url)
         self.client = Client(api_endpoint=api_url, timeout=(3, 15), retry=1)
         try:
             self.client.set_api_key(api_key)

@@ -26,6 +26,7 @@ from portal.domain.payments.providers.base import (
     Status,
     WebhookRequest,
     euro_only_support,
+    origin,
 )
 from portal.domain.payments.providers.registry import register
 from portal.models import SandboxPayment
@@ -42,6 +43,10 @@ class SandboxProvider:
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
+        # the checkout is a page of this app at BASE_URL ('self', unless the browser came
+        # in by another name)
+        own = origin(self.base_url)
+        self.checkout_origins: tuple[str, ...] = (own,) if own else ()
 
     def supports(self, method: Method, currency: str) -> bool:
         """Same rules as the real providers: iDEAL and Bancontact only in euro."""

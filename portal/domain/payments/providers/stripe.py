@@ -24,6 +24,7 @@ from portal.domain.payments.providers.base import (
     ProviderStatus,
     Status,
     WebhookRequest,
+    checkout_origins,
     euro_only_support,
 )
 from portal.domain.payments.providers.registry import register
@@ -38,6 +39,7 @@ CHARGE_EVENTS = {"charge.refunded", "charge.dispute.created", "charge.dispute.cl
 SESSION_SECONDS = 3600
 METHOD_NAMES = frozenset(m.value for m in Method)
 LOCALES = {"nl", "fr", "en"}  # the portal's languages; Stripe picks for anything else
+CHECKOUT_ORIGINS = ("https://checkout.stripe.com",)  # hosted Checkout's `url`
 
 
 class StripeProvider:
@@ -49,6 +51,7 @@ class StripeProvider:
     def __init__(self, secret_key: str, webhook_secret: str, api_url: str = "") -> None:
         if not secret_key:
             raise ProviderError("STRIPE_SECRET_KEY is not set")
+        self.checkout_origins = checkout_origins(CHECKOUT_ORIGINS, api_url)
         # the debtor waits on create: fail in seconds, not after the SDK's default 80
         options: dict[str, Any] = {
             "max_network_retries": 0,
