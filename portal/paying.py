@@ -7,9 +7,7 @@ import datetime as dt
 
 from flask import current_app
 
-from portal import CSP
 from portal.config import Settings
-from portal.csp import add_sources
 from portal.domain.clock import today
 from portal.domain.payments.providers import registry
 from portal.domain.payments.providers.base import Provider
@@ -63,13 +61,3 @@ def webhook_url(provider_name: str) -> str:
 def return_url(public_id: str) -> str:
     """Where the provider sends the debtor back to."""
     return f"{settings().base_url}/pay/return/{public_id}"
-
-
-def checkout_csp(provider_: Provider, policy: str | None = None) -> str:
-    """The CSP of a page whose form starts a payment with `provider_`.
-
-    Browsers apply the page's `form-action` to every redirect that follows its form (the
-    303 to the checkout, and any redirect the checkout answers with on its way), so the
-    page names the provider's checkout origins there; every other page keeps `'self'`.
-    """
-    return add_sources(policy or CSP, "form-action", provider_.checkout_origins)

@@ -16,6 +16,7 @@ from flask import (
     current_app,
     flash,
     make_response,
+    redirect,
     render_template,
     request,
     url_for,
@@ -25,7 +26,7 @@ from flask_babel import ngettext
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import paying, tasks
+from portal import CSP, paying, tasks
 from portal.db import db
 from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import embed
@@ -33,7 +34,7 @@ from portal.domain.money import parse_amount
 from portal.domain.params import ids, whole
 from portal.domain.payments import paylinks, service
 from portal.domain.payments.providers.base import Method, ProviderError, Status, origin
-from portal.htmx import redirect_to, render_page
+from portal.htmx import is_htmx, redirect_to, render_page
 from portal.models import ApiPayLink, Debtor, Instalment, Invoice, PayLink, Payment
 
 bp = Blueprint("pay", __name__)
@@ -87,8 +88,7 @@ def _pay_page(
     frame_origins: Sequence[str] = (),
     **extra: object,
 ) -> Response:
-    """A page whose form starts a payment. Its CSP lets the form's redirect reach the
-    checkout of the provider this payment will use (the same choice `_start` makes)."""
+    """A page whose form starts a payment with the provider `_start` will choose."""
     provider = paying.provider_for_link(selection.debtor.brand, pay_link)
     page = render_template(
         template,
@@ -99,8 +99,8 @@ def _pay_page(
         **extra,
     )
     response = make_response(page)
-    policy = embed.frame_csp(paying.checkout_csp(provider), list(frame_origins))
-    response.headers["Content-Security-Policy"] = policy
+    if frame_origins:
+        response.headers["Content-Security-Policy"] = embed.frame_csp(CSP, list(frame_origins))
     return response
 
 
@@ -165,15 +165,42 @@ def _start(debtor: Debtor, wish: service.StartRequest, retry_url: str) -> BaseRe
         flash(_("The payment service cannot be reached right now. Please try again."), "error")
         return redirect_to(retry_url)
     db.session.commit()
+    if is_htmx():  # htmx moves the window by script: no form navigation, nothing to block
+        return redirect_to(payment.checkout_url)
+    return redirect(url_for("pay.go", public_id=payment.public_id), code=303)
+
+
+PROVIDER_NAMES = {"mollie": "Mollie", "stripe": "Stripe", "sandbox": "Sandbox"}
+
+
+@bp.get("/pay/go/<public_id>")
+def go(public_id: str) -> BaseResponse | str:
+    """The step between the pay form and the provider's checkout, on our own origin.
+
+    Browsers apply the pay page's CSP `form-action` to every redirect that follows its
+    form, also the ones the checkout answers with on its way (Mollie sends PayPal and bank
+    payments on to their own sites), which no list of ours can know. The form's redirects
+    stay on our origin and end here; this page moves on to the checkout by itself (a meta
+    refresh, not a form), with a link for when it does not.
+    """
+    payment = _payment(public_id)
+    if payment.checkout_url is None or payment.status not in ("created", "open"):
+        return redirect(url_for("pay.returned", public_id=public_id), code=303)
+    provider = paying.provider(payment.provider)
     if origin(payment.checkout_url) not in provider.checkout_origins:
-        # the pay page's CSP did not name it: browsers will refuse to follow the redirect
+        # a changed provider domain, or an answer not to be trusted: worth a look
         current_app.logger.error(
             "%s checkout %s is outside its checkout origins %s",
             provider.name,
             origin(payment.checkout_url),
             provider.checkout_origins,
         )
-    return redirect_to(payment.checkout_url)
+    return render_template(
+        "pay/go.html",
+        checkout_url=payment.checkout_url,
+        provider_name=PROVIDER_NAMES.get(payment.provider, payment.provider),
+        page_brand=payment.brand,
+    )
 
 
 def _description(invoices: Sequence[Invoice]) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from portal.db import db
 from portal.domain.payments import service
 from portal.domain.payments.providers import registry, sandbox
@@ -36,3 +39,19 @@ def provider_says(payment: Payment, status: Status, **changes) -> None:
     for key, value in changes.items():
         setattr(record, key, value)
     db.session.commit()
+
+
+_REFRESH = re.compile(r'<meta http-equiv="refresh" content="0;url=([^"]+)">')
+
+
+def checkout_of(client, response) -> str:
+    """Where the browser ends up after the pay form: its 303 leads to the hand-off page on
+    our own origin, which moves on to the provider's checkout by a meta refresh."""
+    assert response.status_code == 303, response.status_code
+    step = response.headers["Location"]
+    assert "/pay/go/" in step, step
+    page = client.get(step)
+    assert page.status_code == 200
+    found = _REFRESH.search(page.get_data(as_text=True))
+    assert found is not None
+    return html.unescape(found.group(1))

@@ -24,6 +24,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -131,6 +132,22 @@ class _Server:
         raise NotImplementedError
 
 
+class _Wallet(_Server):
+    """Where a provider sends the person on for some methods (PayPal, a bank's own page):
+    a third origin, neither the app's nor the provider's. It serves the same checkout page
+    as its provider, so what the person does there is recorded by the provider."""
+
+    def __init__(self, checkout: Callable[[str, list[str], bytes], tuple[int, Any]]) -> None:
+        self.checkout = checkout
+        super().__init__()
+
+    def route(self, method, path, headers, raw):
+        parts = urlsplit(path).path.strip("/").split("/")
+        if parts[0] == "checkout":
+            return self.checkout(method, parts[1:], raw)
+        return 404, _page("Not found", "")
+
+
 # --------------------------------------------------------------------------- Mollie
 MOLLIE_KEY = "test_betaalportaal0123456789abcdefghij"
 MOLLIE_METHODS = {"ideal", "bancontact", "paypal", "creditcard"}
@@ -178,6 +195,12 @@ class MollieStub(_Server):
         self.payments: dict[str, dict[str, Any]] = {}
         self.created: dict[str, dict[str, Any]] = {}  # the create body, per payment id
         self.webhook_answers: list[int] = []  # our webhook's HTTP status, per delivery
+        self.wallet = _Wallet(self._checkout)  # PayPal's own pages, on a third origin
+
+    def stop(self) -> None:
+        """Shut down the API and the wallet's pages."""
+        self.wallet.stop()
+        super().stop()
 
     def route(self, method, path, headers, raw):
         parts = urlsplit(path).path.strip("/").split("/")
@@ -275,8 +298,9 @@ class MollieStub(_Server):
     # ------------------------------------------------- the hosted checkout
     def _checkout(self, method: str, parts: list[str], raw: bytes) -> tuple[int, Any]:
         """/checkout/select-method/<token> sends the person on to the chosen method's page
-        (a redirect on Mollie's own origin, as Mollie skips its method choice when the
-        payment names one); there the person pays or cancels. Then Mollie calls the
+        (Mollie skips its method choice when the payment names one): a redirect on Mollie's
+        own origin, or for PayPal on to PayPal's origin (the wallet), a hop that the pay
+        page's CSP cannot know of. There the person pays or cancels. Then Mollie calls the
         webhook, when the payment has one, and sends the browser to `redirectUrl`."""
         ref = f"tr_{parts[-1]}" if len(parts) == 2 else ""
         with self.lock:
@@ -284,7 +308,9 @@ class MollieStub(_Server):
         if payment is None:
             return 404, _page("Payment not found", "")
         if parts[0] == "select-method":
-            return 302, Redirect(f"{self.url}/checkout/{payment['method'] or 'ideal'}/{parts[1]}")
+            chosen = payment["method"] or "ideal"
+            host = self.wallet.url if chosen == "paypal" else self.url
+            return 302, Redirect(f"{host}/checkout/{chosen}/{parts[1]}")
         if method == "GET":
             if payment["status"] != "open":
                 back = html.escape(payment["redirectUrl"])
