@@ -129,3 +129,59 @@ def test_upgrade_keeps_data_in_tables_that_are_rebuilt(fresh_engine):
         assert conn.execute(text("SELECT count(*) FROM invoice_reminder")).scalar() == 1
         assert conn.execute(text("SELECT number FROM invoice")).scalar() == "F1"
     assert_no_differences(fresh_engine)
+
+
+def test_customers_made_over_the_api_keep_belonging_to_their_key(fresh_engine):
+    """Customers a key created before keys owned customers are found in the audit log."""
+    import datetime as dt
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from portal.cli import alembic_config
+
+    cfg = alembic_config()
+    cfg.attributes["engine"] = fresh_engine
+    command.upgrade(cfg, "5b1916f27469")
+    now = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    with fresh_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO brand (id, slug, name, primary_color, accent_color, font,"
+                " sender_name, sender_email, support_email, support_phone, iban,"
+                " enterprise_number, vat_number, address, country, default_language,"
+                " payment_methods, updated_at) VALUES (1, 'b', 'B', '#000000', '#000000',"
+                " 'system', '', '', '', '', '', '', '', '', 'NL', 'nl', 'ideal', :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO api_key (id, brand_id, label, prefix, key_hash, test_mode,"
+                " created_by, created_at) VALUES (7, 1, 'shop', 'bp_live_x', 'h', false, '',"
+                " :now)"
+            ),
+            {"now": now},
+        )
+        for debtor_id in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO debtor (id, brand_id, number, name, kind, language, phone,"
+                    " address_line, postcode, city, country, created_at, do_not_contact)"
+                    " VALUES (:id, 1, :number, 'Debtor', 'b2c', 'nl', '', '', '', '', 'NL',"
+                    " :now, false)"
+                ),
+                {"id": debtor_id, "number": f"D{debtor_id}", "now": now},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO audit_event (at, actor, action, debtor_id, details) VALUES"
+                " (:now, 'api:7', 'debtor.created', 1, '{}'),"
+                " (:now, 'admin:1', 'admin.debtor_updated', 2, '{}')"
+            ),
+            {"now": now},
+        )
+    upgrade(fresh_engine)
+    with fresh_engine.connect() as conn:
+        owners = dict(conn.execute(text("SELECT id, api_key_id FROM debtor ORDER BY id")).all())
+    assert owners == {1: 7, 2: None}  # the imported customer belongs to no key
