@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from admin import bp
@@ -13,9 +14,10 @@ from admin.session import actor, admin_required
 from portal.db import db
 from portal.domain import debtors as debtor_domain
 from portal.domain import invoices as inv
-from portal.domain import plan_admin
+from portal.domain import login, plan_admin
 from portal.domain.clock import today
 from portal.domain.params import whole
+from portal.forms import ConfirmForm
 from portal.htmx import render_page
 from portal.models import AuditEvent, Brand, Debtor, Invoice, Segment
 
@@ -99,6 +101,20 @@ def debtor_detail(debtor_id: int) -> Any:
         saved=saved or request.args.get("saved"),
         segments=list(db.session.scalars(select(Segment).order_by(Segment.name))),
     ), status
+
+
+@bp.post("/debtors/<int:debtor_id>/sign-out-everywhere")
+@admin_required()
+def debtor_sign_out(debtor_id: int) -> Any:
+    """End every portal session that can open this debtor's account (a lost phone, a
+    shared computer); audited."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    debtor = db.session.get(Debtor, debtor_id) or abort(404)
+    login.end_all_sessions(db.session(), [debtor.id], actor(), "signed out by an admin")
+    db.session.commit()
+    flash(_("Every portal session of this debtor has ended."), "success")
+    return redirect(url_for("admin.debtor_detail", debtor_id=debtor.id), 303)
 
 
 @bp.get("/invoices")

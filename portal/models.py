@@ -181,6 +181,9 @@ class DebtorEmail(Base):
     email: Mapped[str] = mapped_column(String(254), index=True)  # stored lower-cased
     bouncing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     bounce_reason: Mapped[str] = mapped_column(String(250), default="", server_default="")
+    # a portal session opened with this address on this account carries the version it
+    # began with; logout, sign-out-everywhere and email changes raise it (debtor_session)
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     debtor: Mapped[Debtor] = relationship(back_populates="emails")
 

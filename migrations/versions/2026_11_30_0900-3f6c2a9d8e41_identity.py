@@ -6,7 +6,9 @@ Create Date: 2026-11-30 09:00:00
 
 - debtor.api_key_id: the key that created the customer (filled from the audit log for
   customers made over the API before this revision);
-- api_key.link_existing: a full admin let the key add invoices to customers it did not make.
+- api_key.link_existing: a full admin let the key add invoices to customers it did not make;
+- debtor_email.session_version: portal sessions end when it is raised (logout, sign out
+  everywhere, an email change).
 """
 
 from collections.abc import Sequence
@@ -32,6 +34,10 @@ def upgrade() -> None:
             op.f('fk_debtor_api_key_id_api_key'), 'api_key', ['api_key_id'], ['id'],
             ondelete='SET NULL',
         )
+    with op.batch_alter_table('debtor_email', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('session_version', sa.Integer(), server_default='1', nullable=False)
+        )
     # customers a key made before: the audit log names the key ("api:<id>")
     op.execute(
         """
@@ -46,6 +52,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('debtor_email', schema=None) as batch_op:
+        batch_op.drop_column('session_version')
     with op.batch_alter_table('debtor', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('fk_debtor_api_key_id_api_key'), type_='foreignkey')
         batch_op.drop_column('api_key_id')

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.domain import audit
+from portal.domain import audit, login
 from portal.models import Debtor, DebtorEmail, Invoice, InvoiceStatus
 
 
@@ -117,6 +117,8 @@ def update_contact(
         kept = {e.email: e for e in debtor.emails if e.email in wanted}
         debtor.emails = [kept.get(e) or DebtorEmail(email=e) for e in wanted]
         changed.append("emails")
+        session.flush()
+        login.end_all_sessions(session, [debtor.id], by, "email changed")
     if changed:
         audit.record(session, by, "admin.debtor_updated", debtor_id=debtor.id, fields=changed)
     return changed

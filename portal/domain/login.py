@@ -97,10 +97,18 @@ def check_token(session: Session, raw: str, *, now: Callable[[], dt.datetime] = 
     return token.email
 
 
-def consume_token(
-    session: Session, raw: str, *, now: Callable[[], dt.datetime] = utcnow
-) -> list[Debtor]:
-    """Use the link once and return the debtors its address may open.
+@dataclass(frozen=True)
+class SignIn:
+    """A used link: the address it was sent to, the debtor accounts that address opens
+    and the session version of each (address, account) pair, for the session cookie."""
+
+    email: str
+    debtors: list[Debtor]
+    versions: dict[int, int]
+
+
+def consume_token(session: Session, raw: str, *, now: Callable[[], dt.datetime] = utcnow) -> SignIn:
+    """Use the link once: which debtors its address may open, for a new session.
 
     The conditional UPDATE is the single-use guard: of two concurrent presses of
     "continue", exactly one changes the row.
@@ -125,7 +133,8 @@ def consume_token(
     debtors = debtors_for_email(session, token.email)
     for debtor in debtors:
         audit.record(session, f"debtor:{debtor.id}", "login.success", debtor_id=debtor.id)
-    return debtors
+    versions = session_versions(session, token.email, [d.id for d in debtors])
+    return SignIn(email=token.email, debtors=debtors, versions=versions)
 
 
 def _find(session: Session, raw: str) -> LoginToken:
@@ -137,3 +146,52 @@ def _find(session: Session, raw: str) -> LoginToken:
     if token is None:
         raise InvalidToken(TokenProblem.UNKNOWN)
     return token
+
+
+# -------------------------------------------------------------------------- sessions
+# A portal session remembers, per debtor account, the `session_version` of the address it
+# was opened with (DebtorEmail). Raising a version ends every session that carries the old
+# one, copied cookies included: the cookie is signed but lives in the browser, so only a
+# value kept here can take it back.
+
+
+def session_versions(session: Session, email: str, debtor_ids: list[int]) -> dict[int, int]:
+    """The current version of (address, account) for each account the address still opens."""
+    if not debtor_ids:
+        return {}
+    rows = session.execute(
+        select(DebtorEmail.debtor_id, DebtorEmail.session_version).where(
+            DebtorEmail.email == normalize_email(email), DebtorEmail.debtor_id.in_(debtor_ids)
+        )
+    )
+    return {debtor_id: version for debtor_id, version in rows}
+
+
+def sign_out(session: Session, email: str, debtor_ids: list[int]) -> None:
+    """Logout: end every session this address has on these accounts (other addresses of
+    the same accounts keep theirs)."""
+    if not debtor_ids:
+        return
+    session.execute(
+        update(DebtorEmail)
+        .where(DebtorEmail.email == normalize_email(email), DebtorEmail.debtor_id.in_(debtor_ids))
+        .values(session_version=DebtorEmail.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    for debtor_id in debtor_ids:
+        audit.record(session, f"debtor:{debtor_id}", "login.signed_out", debtor_id=debtor_id)
+
+
+def end_all_sessions(session: Session, debtor_ids: list[int], actor: str, reason: str) -> None:
+    """End every portal session on these accounts, whatever address opened it: "sign out
+    everywhere" (by the debtor or an admin) and email changes."""
+    if not debtor_ids:
+        return
+    session.execute(
+        update(DebtorEmail)
+        .where(DebtorEmail.debtor_id.in_(debtor_ids))
+        .values(session_version=DebtorEmail.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    for debtor_id in debtor_ids:
+        audit.record(session, actor, "login.sessions_ended", debtor_id=debtor_id, reason=reason)

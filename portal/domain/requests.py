@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain import audit, phones, plan_progress, tokens
+from portal.domain import audit, login, phones, plan_progress, tokens
 from portal.domain.dunning import holds
 from portal.domain.params import whole
 from portal.domain.problems import N_, Problem
@@ -353,6 +353,8 @@ def confirm_email(session: Session, raw: str) -> DebtorRequest | None:
     move(session, request, S.RESOLVED, f"debtor:{token.debtor_id}")
     request.outcome = "changed"
     session.get_one(Debtor, token.debtor_id).contact_confirmed_at = token.used_at
+    # whoever could read the old mailbox may hold a session: every session ends
+    login.end_all_sessions(session, [token.debtor_id], f"debtor:{token.debtor_id}", "email changed")
     audit.record(
         session,
         f"debtor:{token.debtor_id}",

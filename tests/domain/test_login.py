@@ -42,7 +42,7 @@ def test_unknown_address_creates_nothing(app):
 def test_token_works_once(app):
     debtor = create_debtor(emails=["anna@example.com"])
     raw = request("anna@example.com").link.rsplit("/", 1)[1]
-    assert [d.id for d in login.consume_token(db.session, raw, now=at(T0))] == [debtor.id]
+    assert [d.id for d in login.consume_token(db.session, raw, now=at(T0)).debtors] == [debtor.id]
     with pytest.raises(login.InvalidToken) as info:
         login.consume_token(db.session, raw, now=at(T0))
     assert info.value.problem == login.TokenProblem.USED
@@ -78,4 +78,6 @@ def test_shared_address_opens_every_account_it_belongs_to(app):
     create_debtor(emails=["other@example.com"])
     raw = request("office@accountant.example").link.rsplit("/", 1)[1]
     opened = login.consume_token(db.session, raw, now=at(T0))
-    assert [d.id for d in opened] == [a.id, b.id]
+    assert [d.id for d in opened.debtors] == [a.id, b.id]
+    assert opened.email == "office@accountant.example"
+    assert opened.versions == {a.id: 1, b.id: 1}
