@@ -8,7 +8,10 @@ Create Date: 2026-11-30 09:00:00
   customers made over the API before this revision);
 - api_key.link_existing: a full admin let the key add invoices to customers it did not make;
 - debtor_email.session_version: portal sessions end when it is raised (logout, sign out
-  everywhere, an email change).
+  everywhere, an email change);
+- credential mails (sign-in, admin reset, email confirmation) are written when sent from now
+  on: those queued before held their link in the row, so their bodies are cut and the ones
+  not yet sent are given up (the person asks again).
 """
 
 from collections.abc import Sequence
@@ -48,6 +51,24 @@ def upgrade() -> None:
         )
         WHERE api_key_id IS NULL
         """
+    )
+    # credential mails queued before: no usable link may stay in the outbox
+    op.execute(
+        sa.text(
+            """
+            UPDATE outbox_message
+            SET body_text = :removed, body_html = '',
+                last_error = CASE WHEN status IN ('pending', 'sending')
+                    THEN :why ELSE last_error END,
+                status = CASE WHEN status IN ('pending', 'sending')
+                    THEN 'failed' ELSE status END
+            WHERE kind IN ('login_link', 'admin_reset', 'email_confirm')
+              AND render_key IS NULL
+            """
+        ).bindparams(
+            removed="[The link in this message was removed after delivery.]",
+            why="not sent: links are made when sent since this upgrade; ask for a new one",
+        )
     )
 
 

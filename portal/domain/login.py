@@ -29,11 +29,12 @@ class InvalidToken(Exception):
 
 
 @dataclass(frozen=True)
-class LinkMail:
-    """What the caller needs to write the login mail."""
+class LinkRequest:
+    """An address asked for a link: the token row (not usable yet: the worker issues it
+    when the mail is sent) and the accounts the address opens, for the mail's brand."""
 
+    token_id: int
     email: str
-    link: str
     debtors: list[Debtor]
 
 
@@ -57,34 +58,60 @@ def request_link(
     session: Session,
     email: str,
     *,
-    base_url: str,
     ip: str = "",
-    minutes: int = 15,
     now: Callable[[], dt.datetime] = utcnow,
-) -> LinkMail | None:
-    """Create a login token when the address belongs to a debtor.
+) -> LinkRequest | None:
+    """Note a login request when the address belongs to a debtor.
 
-    Returns None for an unknown address; the caller must answer exactly as for a
-    known one so the page does not reveal who is a customer.
+    The token row holds no usable value yet: `issue` makes one when the mail is sent, so
+    the database never holds a live link and the minutes count from sending. Returns
+    None for an unknown address; the caller must answer exactly as for a known one so
+    the page does not reveal who is a customer.
     """
     email = normalize_email(email)
     debtors = debtors_for_email(session, email)
     if not debtors:
         return None
-    raw, digest = tokens.generate()
     created = now()
-    session.add(
-        LoginToken(
-            token_hash=digest,
-            email=email,
-            created_at=created,
-            expires_at=created + dt.timedelta(minutes=minutes),
-            requested_ip=ip[:45],
-        )
+    token = LoginToken(
+        token_hash=tokens.placeholder(),
+        email=email,
+        created_at=created,
+        expires_at=created,  # not usable before it is issued
+        requested_ip=ip[:45],
     )
+    session.add(token)
+    session.flush()
     for debtor in debtors:
         audit.record(session, "system", "login.link_sent", debtor_id=debtor.id)
-    return LinkMail(email=email, link=f"{base_url}/login/{raw}", debtors=debtors)
+    return LinkRequest(token_id=token.id, email=email, debtors=debtors)
+
+
+def issue(
+    session: Session,
+    token_id: int,
+    *,
+    minutes: int = 15,
+    now: Callable[[], dt.datetime] = utcnow,
+) -> str | None:
+    """Make the token's link value now, as the mail goes out; valid `minutes` from now.
+
+    Issuing again (a retried send) makes a new value and the earlier one stops working.
+    Only the hash is stored; the caller puts the raw value in the mail and nowhere else.
+    None when the token was used or is gone.
+    """
+    token = session.get(LoginToken, token_id)
+    if token is None or token.used_at is not None:
+        return None
+    raw, digest = tokens.generate()
+    token.token_hash = digest
+    token.expires_at = now() + dt.timedelta(minutes=minutes)
+    return raw
+
+
+def link_for(base_url: str, raw: str) -> str:
+    """The sign-in URL of a raw token."""
+    return f"{base_url}/login/{raw}"
 
 
 def check_token(session: Session, raw: str, *, now: Callable[[], dt.datetime] = utcnow) -> str:

@@ -39,17 +39,13 @@ def login() -> Any:
         status = 422 if request.method == "POST" else 200
         return render_template("auth/login.html", form=form), status
     settings = current_app.config["SETTINGS"]
-    link = login_domain.request_link(
-        db.session(),
-        form.email.data or "",
-        base_url=settings.base_url,
-        ip=request.remote_addr or "",
-        minutes=settings.login_token_minutes,
+    asked = login_domain.request_link(
+        db.session(), form.email.data or "", ip=request.remote_addr or ""
     )
-    if link is not None:
-        queue_login_mail(db.session(), link, settings, settings.login_token_minutes)
+    if asked is not None:
+        queue_login_mail(db.session(), asked, settings)
     db.session.commit()
-    if link is not None:
+    if asked is not None:
         tasks.send_outbox()
     return redirect_to(url_for("auth.link_sent"))
 

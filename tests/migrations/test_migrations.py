@@ -131,8 +131,9 @@ def test_upgrade_keeps_data_in_tables_that_are_rebuilt(fresh_engine):
     assert_no_differences(fresh_engine)
 
 
-def test_customers_made_over_the_api_keep_belonging_to_their_key(fresh_engine):
-    """Customers a key created before keys owned customers are found in the audit log."""
+def test_upgrade_gives_customers_to_their_key_and_clears_links_from_the_outbox(fresh_engine):
+    """Customers a key created before keys owned customers are found in the audit log;
+    credential mails queued before links were made when sent lose their links."""
     import datetime as dt
 
     from alembic import command
@@ -181,7 +182,33 @@ def test_customers_made_over_the_api_keep_belonging_to_their_key(fresh_engine):
             ),
             {"now": now},
         )
+        for kind, status, body in (
+            ("login_link", "pending", "http://x/login/LIVE-LOGIN"),
+            ("email_confirm", "sent", "http://x/contact/confirm/LIVE-CONFIRM"),
+            ("admin_reset", "failed", "http://x/admin/password/reset/LIVE-RESET"),
+            ("reminder", "pending", "Please pay"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO outbox_message (channel, kind, recipient, subject, body_text,"
+                    " body_html, sender, status, attempts, last_error, created_at,"
+                    " next_attempt_at) VALUES ('email', :kind, 'a@example.com', 's', :body,"
+                    " :body, '', :status, 0, '', :now, :now)"
+                ),
+                {"kind": kind, "status": status, "body": body, "now": now},
+            )
     upgrade(fresh_engine)
     with fresh_engine.connect() as conn:
         owners = dict(conn.execute(text("SELECT id, api_key_id FROM debtor ORDER BY id")).all())
+        rows = conn.execute(
+            text("SELECT kind, status, body_text, body_html FROM outbox_message ORDER BY id")
+        ).all()
     assert owners == {1: 7, 2: None}  # the imported customer belongs to no key
+    assert [(r.kind, r.status) for r in rows] == [
+        ("login_link", "failed"),  # not sent: the person asks again
+        ("email_confirm", "sent"),
+        ("admin_reset", "failed"),
+        ("reminder", "pending"),
+    ]
+    assert not any("LIVE" in r.body_text + r.body_html for r in rows)
+    assert rows[3].body_text == "Please pay"

@@ -112,5 +112,52 @@ def test_an_email_change_ends_every_session(app, client, inbox):
     assert thief.get("/overview").status_code == 302
     assert client.get("/overview").status_code == 302
     assert "Sign in again with your new address" in confirmed.get_data(as_text=True)
+    assert "was changed" in str(inbox.wait_for("oud@example.com")["Subject"])  # told
     sign_in(client, inbox, "nieuw@example.com")
     assert client.get("/overview").status_code == 200
+
+
+def test_only_a_full_admin_changes_email_addresses_and_the_old_ones_are_told(client, inbox):
+    from portal.models import Debtor
+
+    debtor = create_debtor(name="Anna Visser", emails=["oud@example.com"])
+    sign_in(client, inbox, "oud@example.com")
+    thief = copy_of(client)
+    url = f"/admin/debtors/{debtor.id}"
+    form = {"name": "Anna Visser", "country": "NL", "language": "en", "kind": "b2c"}
+
+    create_admin("clerk@example.com", role="clerk")
+    clerk = english_client(client.application)
+    admin_login(clerk, "clerk@example.com")
+    page = clerk.get(url).get_data(as_text=True)
+    assert re.search(r'<input[^>]*name="emails"[^>]*readonly', page)
+    takeover = {**form, "csrf_token": csrf_from(page), "emails": "mallory@evil.example"}
+    refused = clerk.post(url, data=takeover)
+    assert refused.status_code == 422
+    assert "Only a full admin may change email addresses" in refused.get_data(as_text=True)
+    assert [e.email for e in db.session.get(Debtor, debtor.id).emails] == ["oud@example.com"]
+    # a clerk may still change the rest, with the addresses as they are
+    kept = {**form, "csrf_token": csrf_from(page), "emails": "oud@example.com", "city": "Gouda"}
+    assert clerk.post(url, data=kept).status_code == 303
+    assert thief.get("/overview").status_code == 200
+
+    boss = create_admin("boss@example.com")
+    staff = english_client(client.application)
+    admin_login(staff, "boss@example.com")
+    token = page_csrf(staff, url)
+    inbox.clear()
+    done = staff.post(url, data={**form, "csrf_token": token, "emails": "nieuw@example.com"})
+    assert done.status_code == 303
+    assert [e.email for e in db.session.get(Debtor, debtor.id).emails] == ["nieuw@example.com"]
+    told = inbox.wait_for("oud@example.com")
+    assert "was changed" in str(told["Subject"])
+    assert inbox.to("nieuw@example.com") == []
+    assert thief.get("/overview").status_code == 302
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "admin.debtor_emails_changed")
+    ).one()
+    assert event.actor == f"admin:{boss.id}"
+    assert (event.details["old"], event.details["new"]) == (
+        ["oud@example.com"],
+        ["nieuw@example.com"],
+    )
