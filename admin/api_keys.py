@@ -1,4 +1,5 @@
-"""Admin: API keys per brand (full admins): create (the key is shown once) and revoke."""
+"""Admin: API keys per brand (full admins): create (the key is shown once), revoke, and the
+right to add invoices to existing customers."""
 
 from __future__ import annotations
 
@@ -71,6 +72,28 @@ def api_key_revoke(key_id: int) -> Any:
             _("Key %(label)s is revoked; requests with it now get 401.", label=key.label),
             "success",
         )
+    db.session.commit()
+    return redirect(url_for("admin.api_keys"), 303)
+
+
+@bp.post("/api-keys/<int:key_id>/existing-customers")
+@admin_required(full_admin=True)
+def api_key_existing(key_id: int) -> Any:
+    """Let a key add invoices to customers it did not create (imported ones), or stop it."""
+    key = db.session.get(ApiKey, key_id) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    allowed = request.form.get("allow") == "1"
+    if api.allow_existing(db.session(), key, allowed, actor()):
+        if allowed:
+            message = _(
+                "Key %(label)s may now add invoices to existing customers; it still cannot "
+                "read or change their contact data.",
+                label=key.label,
+            )
+        else:
+            message = _("Key %(label)s works on its own customers only.", label=key.label)
+        flash(message, "success")
     db.session.commit()
     return redirect(url_for("admin.api_keys"), 303)
 

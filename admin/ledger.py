@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from admin import bp
 from admin.forms import ContactForm
-from admin.session import actor, admin_required
+from admin.session import actor, admin_required, current_admin
+from portal import tasks
 from portal.db import db
 from portal.domain import debtors as debtor_domain
 from portal.domain import invoices as inv
-from portal.domain import plan_admin
+from portal.domain import login, plan_admin
 from portal.domain.clock import today
 from portal.domain.params import whole
+from portal.forms import ConfirmForm
 from portal.htmx import render_page
+from portal.mails import RequestMails
 from portal.models import AuditEvent, Brand, Debtor, Invoice, Segment
 
 
@@ -70,9 +74,26 @@ def debtor_detail(debtor_id: int) -> Any:
             "segment_id": int(form.segment_id.data) if form.segment_id.data else None,
         }
         emails = (form.emails.data or "").replace(";", ",").split(",")
-        saved = debtor_domain.update_contact(db.session(), debtor, values, emails, by=actor())
-        db.session.commit()
-        return redirect(url_for("admin.debtor_detail", debtor_id=debtor.id, saved=1), code=303)
+        user = current_admin()
+        try:
+            saved = debtor_domain.update_contact(
+                db.session(),
+                debtor,
+                values,
+                emails,
+                by=actor(),
+                may_change_emails=bool(user and user.is_admin),
+                notifier=RequestMails(current_app.config["SETTINGS"]),
+            )
+        except debtor_domain.EmailChangeRefused:
+            db.session.rollback()
+            debtor = db.session.get(Debtor, debtor_id) or abort(404)
+            form.emails.errors = [_("Only a full admin may change email addresses.")]
+        else:
+            db.session.commit()
+            if "emails" in saved:
+                tasks.send_outbox()  # the old addresses are told
+            return redirect(url_for("admin.debtor_detail", debtor_id=debtor.id, saved=1), code=303)
     day = today(current_app.config["SETTINGS"].portal_timezone)
     invoices = list(
         db.session.scalars(
@@ -99,6 +120,20 @@ def debtor_detail(debtor_id: int) -> Any:
         saved=saved or request.args.get("saved"),
         segments=list(db.session.scalars(select(Segment).order_by(Segment.name))),
     ), status
+
+
+@bp.post("/debtors/<int:debtor_id>/sign-out-everywhere")
+@admin_required()
+def debtor_sign_out(debtor_id: int) -> Any:
+    """End every portal session that can open this debtor's account (a lost phone, a
+    shared computer); audited."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    debtor = db.session.get(Debtor, debtor_id) or abort(404)
+    login.end_all_sessions(db.session(), [debtor.id], actor(), "signed out by an admin")
+    db.session.commit()
+    flash(_("Every portal session of this debtor has ended."), "success")
+    return redirect(url_for("admin.debtor_detail", debtor_id=debtor.id), 303)
 
 
 @bp.get("/invoices")

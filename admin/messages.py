@@ -43,6 +43,7 @@ KEY_NAMES = {
     "new_invoices": _l("New invoices"),
     "second_chance": _l("Second chance after a failed payment"),
     "receipt": _l("Payment receipt"),
+    "email_changed": _l("Email address changed (to the old addresses)"),
     "sms_nudge": _l("SMS: friendly note before the due date"),
     "sms_reminder": _l("SMS: reminder"),
     "sms_notice": _l("SMS: formal notice"),

@@ -178,6 +178,7 @@ def session_cookie(debtor_id: int) -> str:
             "debtor_ids": [debtor_id],
             "debtor_id": debtor_id,
             "email": "debtor1@example.com",
+            "versions": [1],  # debtor_email.session_version as a fresh address has it
             "seen": int(time.time()) + 3600,
             "_permanent": True,
         }

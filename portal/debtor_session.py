@@ -1,4 +1,6 @@
-"""The debtor's login session: which debtor accounts it may open, and idle timeout."""
+"""The debtor's login session: which debtor accounts it may open, idle timeout, and the
+server-side version that lets logout, "sign out everywhere" and an email change end it
+(copied cookies included)."""
 
 from __future__ import annotations
 
@@ -12,17 +14,21 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.db import db
+from portal.domain import login
 from portal.models import Debtor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def start(debtor_ids: list[int], email: str) -> None:
-    """Begin a fresh session (new cookie contents) for these debtor accounts."""
+def start(debtor_ids: list[int], email: str, versions: dict[int, int]) -> None:
+    """Begin a fresh session (new cookie contents) for these debtor accounts, opened with
+    `email`; `versions` are the (address, account) session versions it is valid for."""
     lang = session.get("lang")
     session.clear()
+    g.pop("session_debtor_ids", None)
     session["debtor_ids"] = debtor_ids
     session["email"] = email
+    session["versions"] = [versions.get(i, 0) for i in debtor_ids]
     session["seen"] = int(time.time())
     if len(debtor_ids) == 1:
         session["debtor_id"] = debtor_ids[0]
@@ -32,16 +38,49 @@ def start(debtor_ids: list[int], email: str) -> None:
 
 
 def end() -> None:
-    """Log out: forget everything but the language choice."""
+    """Forget everything in this browser's cookie but the language choice (the server-side
+    versions end copies of it: see `sign_out`)."""
     lang = session.get("lang")
     session.clear()
+    g.pop("session_debtor_ids", None)
+    g.pop("debtor", None)
     if lang:
         session["lang"] = lang
 
 
+def sign_out() -> None:
+    """Logout: end this address's sessions on these accounts, on every device, then this
+    cookie (the caller commits)."""
+    login.sign_out(db.session(), str(session.get("email", "")), allowed_ids())
+    end()
+
+
+def sign_out_everywhere(debtor_id: int, actor: str) -> None:
+    """End every session that can open this account, whoever opened it and on whatever
+    device, this one included (the caller commits)."""
+    login.end_all_sessions(db.session(), [debtor_id], actor, "signed out everywhere")
+    end()
+
+
 def allowed_ids() -> list[int]:
-    """Debtor accounts this session may open."""
-    return [int(i) for i in session.get("debtor_ids", [])]
+    """Debtor accounts this session may open; none once a version it carries was raised
+    (the session then ends)."""
+    if "session_debtor_ids" not in g:
+        g.session_debtor_ids = _checked_ids()
+    return list(g.session_debtor_ids)
+
+
+def _checked_ids() -> list[int]:
+    ids = [int(i) for i in session.get("debtor_ids", [])]
+    if not ids:
+        return []
+    carried = session.get("versions")
+    current = login.session_versions(db.session(), str(session.get("email", "")), ids)
+    if not isinstance(carried, list) or [current.get(i) for i in ids] != carried:
+        end()
+        g.session_ended = True
+        return []
+    return ids
 
 
 def choose(debtor_id: int) -> bool:
@@ -92,6 +131,8 @@ def debtor_required(view: F) -> F:
             flash(_("You were signed out after 30 minutes without activity."), "info")
             return redirect(url_for("auth.login", next=request.full_path))
         if not allowed_ids():
+            if g.get("session_ended"):
+                flash(_("You were signed out. Ask for a new sign-in link."), "info")
             return redirect(url_for("auth.login"))
         if current_debtor() is None:
             return redirect(url_for("auth.choose"))

@@ -246,9 +246,13 @@ def pay_link_for(session: Session, settings: Settings, email: str = DEMO_EMAIL) 
 
 
 def login_link_for(session: Session, settings: Settings, email: str = DEMO_EMAIL) -> str | None:
-    """A fresh login link for a demo address (printed by `make run`)."""
-    result = login.request_link(session, email, base_url=settings.base_url)
-    return result.link if result else None
+    """A fresh login link for a demo address, printed by `make run` and `login-link` (on
+    the operator's console only: no mail, and the database keeps only its hash)."""
+    asked = login.request_link(session, email)
+    if asked is None:
+        return None
+    raw = login.issue(session, asked.token_id, minutes=settings.login_token_minutes)
+    return login.link_for(settings.base_url, raw) if raw else None
 
 
 def _logo(initials: str, background: str, accent: str) -> bytes:

@@ -166,8 +166,14 @@ def event_label(event: AuditEvent) -> str:
         return gettext("Sign-in link sent")
     if event.action == "login.success":
         return gettext("Signed in to the portal")
+    if event.action == "login.signed_out":
+        return gettext("Signed out of the portal")
+    if event.action == "login.sessions_ended":
+        return gettext("Every portal session ended")
     if event.action == "admin.debtor_updated":
         return gettext("Contact data changed")
+    if event.action == "admin.debtor_emails_changed":
+        return gettext("Email addresses changed; the old ones were told")
     if event.action == "request.dispute":
         return gettext("Disputed: reminders wait for our answer")
     if event.action == "request.promise":

@@ -154,6 +154,9 @@ class Debtor(Base):
     do_not_contact: Mapped[bool] = mapped_column(default=False, server_default=false())
     # the debtor changed contact details in the portal: imports never overwrite them
     contact_confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # the API key that created this customer: only that key may add to its contact data or
+    # read its name; others add invoices at most (ApiKey.link_existing)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     brand: Mapped[Brand] = relationship(lazy="joined", innerjoin=True)
@@ -178,6 +181,9 @@ class DebtorEmail(Base):
     email: Mapped[str] = mapped_column(String(254), index=True)  # stored lower-cased
     bouncing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     bounce_reason: Mapped[str] = mapped_column(String(250), default="", server_default="")
+    # a portal session opened with this address on this account carries the version it
+    # began with; logout, sign-out-everywhere and email changes raise it (debtor_session)
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     debtor: Mapped[Debtor] = relationship(back_populates="emails")
 
@@ -909,6 +915,8 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # test keys pay through the sandbox and make test records, kept out of dunning
     test_mode: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # granted by a full admin: the key may add invoices to customers it did not create
+    link_existing: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_by: Mapped[str] = mapped_column(String(80), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -65,7 +65,14 @@ def document(base_url: str) -> dict[str, Any]:
                     "description": (
                         "Finds the debtor by number and the invoice by number, creating "
                         "them when new, and makes a new pay-link for that invoice. "
-                        "`reminders: false` keeps the invoice out of the reminder schedule."
+                        "`reminders: false` keeps the invoice out of the reminder schedule.\n\n"
+                        "A key works on the customers it created. A customer number that "
+                        "belongs to another customer (imported by the creditor, or made by "
+                        "another key) is refused with 409 `customer-not-yours`, unless an "
+                        "administrator let this key add invoices to existing customers. Even "
+                        "then the key only adds invoices to such a customer: the `name`, "
+                        "`email`, `language`, `country` and `kind` sent are ignored, and "
+                        "answers show the customer's `name` as null."
                     ),
                     "parameters": [
                         {
@@ -87,8 +94,10 @@ def document(base_url: str) -> dict[str, Any]:
                         "201": {"description": "Created.", "content": _link_ref()},
                         "400": _problem("The body is not JSON."),
                         "409": _problem(
-                            "The invoice exists with another debtor, amount or currency, or "
-                            "is not open; or the Idempotency-Key's first request still runs."
+                            "The customer number belongs to a customer this key did not "
+                            "create and may not add invoices to (`customer-not-yours`); the "
+                            "invoice exists with another debtor, amount or currency, or is "
+                            "not open; or the Idempotency-Key's first request still runs."
                         ),
                         "422": _problem("Field problems (see `errors`), or a reused key."),
                         **COMMON_ERRORS,
@@ -172,9 +181,20 @@ SCHEMAS: dict[str, Any] = {
                         "type": "string",
                         "maxLength": 200,
                         "pattern": PLAIN,
-                        "description": "Used for a new debtor (default: the number).",
+                        "description": (
+                            "Used for a new debtor (default: the number); never changes an "
+                            "existing one."
+                        ),
                     },
-                    "email": {"type": "string", "format": "email", "maxLength": 254},
+                    "email": {
+                        "type": "string",
+                        "format": "email",
+                        "maxLength": 254,
+                        "description": (
+                            "May sign in to the customer's portal: set on a new customer, "
+                            "added to one this key created, ignored otherwise."
+                        ),
+                    },
                     "language": {"enum": ["nl", "en", "fr"]},
                     "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
                     "kind": {"enum": ["b2c", "b2b"]},
@@ -248,7 +268,10 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "id": {"type": "integer"},
                     "number": TEXT,
-                    "name": TEXT,
+                    "name": {
+                        "type": ["string", "null"],
+                        "description": "Null for a customer this key did not create.",
+                    },
                 },
             },
             "invoice": {

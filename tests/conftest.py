@@ -260,9 +260,15 @@ def csrf(client: FlaskClient, path: str = "/login") -> str:
 
 def login_as(client: FlaskClient, *debtors: Debtor) -> None:
     """Put a logged-in debtor session on the client (the flow itself is tested elsewhere)."""
+    from portal.domain.login import session_versions
+
+    email = debtors[0].primary_email
+    versions = session_versions(db.session(), email, [d.id for d in debtors])
+    db.session.commit()  # the read began a transaction: the next request starts afresh
     with client.session_transaction() as sess:
         sess["debtor_ids"] = [d.id for d in debtors]
-        sess["email"] = debtors[0].primary_email
+        sess["email"] = email
+        sess["versions"] = [versions.get(d.id, 0) for d in debtors]
         sess["seen"] = int(time.time())
         if len(debtors) == 1:
             sess["debtor_id"] = debtors[0].id

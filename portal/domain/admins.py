@@ -195,24 +195,43 @@ RESET_MINUTES = 30
 
 def request_reset(
     session: Session, email: str, *, now: Callable[[], dt.datetime] = utcnow
-) -> tuple[AdminUser, str] | None:
-    """A reset token for an active admin (None for unknown addresses: answer the same)."""
+) -> tuple[AdminUser, AdminResetToken] | None:
+    """A reset token for an active admin (None for unknown addresses: answer the same).
+
+    It holds no usable value until `issue_reset` makes one as the mail is sent."""
     user = session.scalars(
         select(AdminUser).where(AdminUser.email == email.strip().lower(), AdminUser.active)
     ).first()
     if user is None:
         return None
-    raw, digest = tokens.generate()
     moment = now()
-    session.add(
-        AdminResetToken(
-            admin_id=user.id,
-            token_hash=digest,
-            created_at=moment,
-            expires_at=moment + dt.timedelta(minutes=RESET_MINUTES),
-        )
+    token = AdminResetToken(
+        admin_id=user.id,
+        token_hash=tokens.placeholder(),
+        created_at=moment,
+        expires_at=moment,  # not usable before it is issued
     )
+    session.add(token)
+    session.flush()
     audit.record(session, f"admin:{user.id}", "admin.reset_requested")
+    return user, token
+
+
+def issue_reset(
+    session: Session, token_id: int, *, now: Callable[[], dt.datetime] = utcnow
+) -> tuple[AdminUser, str] | None:
+    """Make a reset link's value as its mail goes out (valid RESET_MINUTES from now; a
+    second call makes a new one and ends the first). None when used, or the admin is
+    no longer active."""
+    token = session.get(AdminResetToken, token_id)
+    if token is None or token.used_at is not None:
+        return None
+    user = session.get(AdminUser, token.admin_id)
+    if user is None or not user.active:
+        return None
+    raw, digest = tokens.generate()
+    token.token_hash = digest
+    token.expires_at = now() + dt.timedelta(minutes=RESET_MINUTES)
     return user, raw
 
 

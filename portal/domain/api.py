@@ -4,6 +4,12 @@ Keys are `bp_live_…` / `bp_test_…` followed by 32 random bytes; only their S
 stored. A test key's records live apart from the real ones: its debtor and invoice numbers
 get the `TEST_PREFIX` in the database (so a test call never touches a real customer), its
 invoices are held out of dunning, and its pay-links pay through the sandbox.
+
+A key works on the customers it created (`Debtor.api_key_id`). A customer number that
+belongs to someone else (imported, or made by another key) is refused with `NotYours`,
+unless a full admin let the key link to existing customers (`ApiKey.link_existing`); even
+then the key only adds invoices: it never adds, changes or reads contact data or names of a
+customer it did not create.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from portal.models import (
     Invoice,
     InvoiceStatus,
     PayLink,
+    PayLinkInvoice,
     utcnow,
 )
 
@@ -94,6 +101,18 @@ def authenticate(session: Session, raw: str, now: dt.datetime | None = None) -> 
     return key
 
 
+def allow_existing(session: Session, key: ApiKey, allowed: bool, actor: str) -> bool:
+    """Let `key` add invoices to customers it did not create (or stop it); False when
+    nothing changed. Audited: this right decides whose data a shop can reach."""
+    if key.link_existing == allowed or key.revoked_at is not None:
+        return False
+    key.link_existing = allowed
+    audit.record(
+        session, actor, "api_key.link_existing", key=key.id, brand=key.brand_id, allowed=allowed
+    )
+    return True
+
+
 def keys_of_brands(session: Session) -> list[ApiKey]:
     """Every key, newest first (admin)."""
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id.desc())))
@@ -110,6 +129,11 @@ class Invalid(Exception):
 
 class Conflict(Exception):
     """The request is well-formed but clashes with what exists."""
+
+
+class NotYours(Exception):
+    """The customer number belongs to a customer this key did not create, and the key may
+    not add invoices to existing customers. Says nothing more about that customer."""
 
 
 @dataclass(frozen=True)
@@ -296,16 +320,39 @@ def _debtor(session: Session, key: ApiKey, wish: PayLinkRequest) -> Debtor:
             kind=wish.kind,
             language=wish.language or brand.default_language,
             country=wish.country or brand.country,
+            api_key_id=key.id,
         )
         if wish.email:
             debtor.emails = [DebtorEmail(email=wish.email)]
         session.add(debtor)
         session.flush()
         audit.record(session, f"api:{key.id}", "debtor.created", debtor_id=debtor.id)
+    elif not created_by(key, debtor):
+        if not key.link_existing:
+            raise NotYours()
+        # linked to a customer someone else made: invoices only, the contact data stays
     elif wish.email and wish.email not in {e.email for e in debtor.emails}:
         # an address is added, never replaced: one the debtor confirmed stays theirs
         debtor.emails.append(DebtorEmail(email=wish.email))
     return debtor
+
+
+def created_by(key: ApiKey, debtor: Debtor) -> bool:
+    """Whether `key` made this customer (and so may see its name and add addresses)."""
+    return debtor.api_key_id is not None and debtor.api_key_id == key.id
+
+
+def _linked_before(session: Session, key: ApiKey, invoice: Invoice) -> bool:
+    """Whether this key made a pay-link for the invoice (it created it, then)."""
+    return (
+        session.scalar(
+            select(ApiPayLink.pay_link_id)
+            .join(PayLinkInvoice, PayLinkInvoice.pay_link_id == ApiPayLink.pay_link_id)
+            .where(ApiPayLink.api_key_id == key.id, PayLinkInvoice.invoice_id == invoice.id)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _invoice(
@@ -318,6 +365,9 @@ def _invoice(
     if invoice is not None:
         if invoice.debtor_id != debtor.id:
             raise Conflict("this invoice number belongs to another debtor")
+        if not created_by(key, debtor) and not _linked_before(session, key, invoice):
+            # a linked key adds invoices; it does not open the customer's other ones
+            raise Conflict("this invoice number is already in use")
         if (invoice.total_cents, invoice.currency) != (wish.amount_cents, wish.currency):
             raise Conflict("this invoice exists with another amount or currency")
         if not invoice.payable:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.domain import audit
+from portal.domain import audit, login
 from portal.models import Debtor, DebtorEmail, Invoice, InvoiceStatus
 
 
@@ -104,19 +105,52 @@ CONTACT_FIELDS = (
 )
 
 
+class EmailChangeRefused(Exception):
+    """Only a full admin may change a debtor's email addresses: an address opens the
+    debtor's portal."""
+
+
+class EmailNotifier(Protocol):
+    """Writes the mail that tells the old addresses (mails.RequestMails)."""
+
+    def email_changed(self, session: Session, debtor: Debtor, addresses: Sequence[str]) -> None: ...
+
+
 def update_contact(
-    session: Session, debtor: Debtor, values: dict[str, object], emails: list[str], *, by: str
+    session: Session,
+    debtor: Debtor,
+    values: dict[str, object],
+    emails: list[str],
+    *,
+    by: str,
+    may_change_emails: bool,
+    notifier: EmailNotifier,
 ) -> list[str]:
-    """Change a debtor's contact data; returns the names of the fields that changed."""
+    """Change a debtor's contact data; returns the names of the fields that changed.
+
+    A change of the email addresses (any address added, removed or moved to the front)
+    needs `may_change_emails` (a full admin; else EmailChangeRefused and nothing changes),
+    is audited with the old and new addresses, tells every old address, and ends every
+    portal session of the debtor.
+    """
+    before = [e.email for e in debtor.emails]
+    wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e.strip()))
+    if wanted != before and not may_change_emails:
+        raise EmailChangeRefused()
     changed = [f for f in CONTACT_FIELDS if f in values and getattr(debtor, f) != values[f]]
     for field in changed:
         setattr(debtor, field, values[field])
-    wanted = list(dict.fromkeys(e.strip().lower() for e in emails if e.strip()))
-    if wanted != [e.email for e in debtor.emails]:
+    if wanted != before:
         # keep the rows of addresses that stay: replacing them would insert before deleting
         kept = {e.email: e for e in debtor.emails if e.email in wanted}
         debtor.emails = [kept.get(e) or DebtorEmail(email=e) for e in wanted]
         changed.append("emails")
+        session.flush()
+        login.end_all_sessions(session, [debtor.id], by, "email changed")
+        audit.record(
+            session, by, "admin.debtor_emails_changed", debtor_id=debtor.id, old=before, new=wanted
+        )
+        notifier.email_changed(session, debtor, before)
     if changed:
         audit.record(session, by, "admin.debtor_updated", debtor_id=debtor.id, fields=changed)
     return changed

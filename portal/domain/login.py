@@ -29,11 +29,12 @@ class InvalidToken(Exception):
 
 
 @dataclass(frozen=True)
-class LinkMail:
-    """What the caller needs to write the login mail."""
+class LinkRequest:
+    """An address asked for a link: the token row (not usable yet: the worker issues it
+    when the mail is sent) and the accounts the address opens, for the mail's brand."""
 
+    token_id: int
     email: str
-    link: str
     debtors: list[Debtor]
 
 
@@ -57,34 +58,60 @@ def request_link(
     session: Session,
     email: str,
     *,
-    base_url: str,
     ip: str = "",
-    minutes: int = 15,
     now: Callable[[], dt.datetime] = utcnow,
-) -> LinkMail | None:
-    """Create a login token when the address belongs to a debtor.
+) -> LinkRequest | None:
+    """Note a login request when the address belongs to a debtor.
 
-    Returns None for an unknown address; the caller must answer exactly as for a
-    known one so the page does not reveal who is a customer.
+    The token row holds no usable value yet: `issue` makes one when the mail is sent, so
+    the database never holds a live link and the minutes count from sending. Returns
+    None for an unknown address; the caller must answer exactly as for a known one so
+    the page does not reveal who is a customer.
     """
     email = normalize_email(email)
     debtors = debtors_for_email(session, email)
     if not debtors:
         return None
-    raw, digest = tokens.generate()
     created = now()
-    session.add(
-        LoginToken(
-            token_hash=digest,
-            email=email,
-            created_at=created,
-            expires_at=created + dt.timedelta(minutes=minutes),
-            requested_ip=ip[:45],
-        )
+    token = LoginToken(
+        token_hash=tokens.placeholder(),
+        email=email,
+        created_at=created,
+        expires_at=created,  # not usable before it is issued
+        requested_ip=ip[:45],
     )
+    session.add(token)
+    session.flush()
     for debtor in debtors:
         audit.record(session, "system", "login.link_sent", debtor_id=debtor.id)
-    return LinkMail(email=email, link=f"{base_url}/login/{raw}", debtors=debtors)
+    return LinkRequest(token_id=token.id, email=email, debtors=debtors)
+
+
+def issue(
+    session: Session,
+    token_id: int,
+    *,
+    minutes: int = 15,
+    now: Callable[[], dt.datetime] = utcnow,
+) -> str | None:
+    """Make the token's link value now, as the mail goes out; valid `minutes` from now.
+
+    Issuing again (a retried send) makes a new value and the earlier one stops working.
+    Only the hash is stored; the caller puts the raw value in the mail and nowhere else.
+    None when the token was used or is gone.
+    """
+    token = session.get(LoginToken, token_id)
+    if token is None or token.used_at is not None:
+        return None
+    raw, digest = tokens.generate()
+    token.token_hash = digest
+    token.expires_at = now() + dt.timedelta(minutes=minutes)
+    return raw
+
+
+def link_for(base_url: str, raw: str) -> str:
+    """The sign-in URL of a raw token."""
+    return f"{base_url}/login/{raw}"
 
 
 def check_token(session: Session, raw: str, *, now: Callable[[], dt.datetime] = utcnow) -> str:
@@ -97,10 +124,18 @@ def check_token(session: Session, raw: str, *, now: Callable[[], dt.datetime] = 
     return token.email
 
 
-def consume_token(
-    session: Session, raw: str, *, now: Callable[[], dt.datetime] = utcnow
-) -> list[Debtor]:
-    """Use the link once and return the debtors its address may open.
+@dataclass(frozen=True)
+class SignIn:
+    """A used link: the address it was sent to, the debtor accounts that address opens
+    and the session version of each (address, account) pair, for the session cookie."""
+
+    email: str
+    debtors: list[Debtor]
+    versions: dict[int, int]
+
+
+def consume_token(session: Session, raw: str, *, now: Callable[[], dt.datetime] = utcnow) -> SignIn:
+    """Use the link once: which debtors its address may open, for a new session.
 
     The conditional UPDATE is the single-use guard: of two concurrent presses of
     "continue", exactly one changes the row.
@@ -125,7 +160,8 @@ def consume_token(
     debtors = debtors_for_email(session, token.email)
     for debtor in debtors:
         audit.record(session, f"debtor:{debtor.id}", "login.success", debtor_id=debtor.id)
-    return debtors
+    versions = session_versions(session, token.email, [d.id for d in debtors])
+    return SignIn(email=token.email, debtors=debtors, versions=versions)
 
 
 def _find(session: Session, raw: str) -> LoginToken:
@@ -137,3 +173,52 @@ def _find(session: Session, raw: str) -> LoginToken:
     if token is None:
         raise InvalidToken(TokenProblem.UNKNOWN)
     return token
+
+
+# -------------------------------------------------------------------------- sessions
+# A portal session remembers, per debtor account, the `session_version` of the address it
+# was opened with (DebtorEmail). Raising a version ends every session that carries the old
+# one, copied cookies included: the cookie is signed but lives in the browser, so only a
+# value kept here can take it back.
+
+
+def session_versions(session: Session, email: str, debtor_ids: list[int]) -> dict[int, int]:
+    """The current version of (address, account) for each account the address still opens."""
+    if not debtor_ids:
+        return {}
+    rows = session.execute(
+        select(DebtorEmail.debtor_id, DebtorEmail.session_version).where(
+            DebtorEmail.email == normalize_email(email), DebtorEmail.debtor_id.in_(debtor_ids)
+        )
+    )
+    return {debtor_id: version for debtor_id, version in rows}
+
+
+def sign_out(session: Session, email: str, debtor_ids: list[int]) -> None:
+    """Logout: end every session this address has on these accounts (other addresses of
+    the same accounts keep theirs)."""
+    if not debtor_ids:
+        return
+    session.execute(
+        update(DebtorEmail)
+        .where(DebtorEmail.email == normalize_email(email), DebtorEmail.debtor_id.in_(debtor_ids))
+        .values(session_version=DebtorEmail.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    for debtor_id in debtor_ids:
+        audit.record(session, f"debtor:{debtor_id}", "login.signed_out", debtor_id=debtor_id)
+
+
+def end_all_sessions(session: Session, debtor_ids: list[int], actor: str, reason: str) -> None:
+    """End every portal session on these accounts, whatever address opened it: "sign out
+    everywhere" (by the debtor or an admin) and email changes."""
+    if not debtor_ids:
+        return
+    session.execute(
+        update(DebtorEmail)
+        .where(DebtorEmail.debtor_id.in_(debtor_ids))
+        .values(session_version=DebtorEmail.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    for debtor_id in debtor_ids:
+        audit.record(session, actor, "login.sessions_ended", debtor_id=debtor_id, reason=reason)

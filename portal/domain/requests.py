@@ -17,7 +17,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain import audit, phones, plan_progress, tokens
+from portal.domain import audit, login, phones, plan_progress, tokens
 from portal.domain.dunning import holds
 from portal.domain.params import whole
 from portal.domain.problems import N_, Problem
@@ -76,8 +76,10 @@ class Notifier(Protocol):
     def update(self, session: Session, request: DebtorRequest, text: str) -> None: ...
 
     def email_confirm(
-        self, session: Session, request: DebtorRequest, email: str, raw_token: str
+        self, session: Session, request: DebtorRequest, token: EmailChangeToken
     ) -> None: ...
+
+    def email_changed(self, session: Session, debtor: Debtor, addresses: Sequence[str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -289,17 +291,17 @@ def change_contact(
             session, actor, "request.contact_changed", debtor_id=debtor_id, fields=sorted(applied)
         )
     if "email" in changes:
-        raw, digest = tokens.generate()
-        session.add(
-            EmailChangeToken(
-                request_id=request.id,
-                debtor_id=debtor_id,
-                email=changes["email"],
-                token_hash=digest,
-                expires_at=utcnow() + dt.timedelta(minutes=EMAIL_CONFIRM_MINUTES),
-            )
+        # no usable value yet: the worker issues it when the mail goes out
+        token = EmailChangeToken(
+            request_id=request.id,
+            debtor_id=debtor_id,
+            email=changes["email"],
+            token_hash=tokens.placeholder(),
+            expires_at=utcnow(),
         )
-        notifier.email_confirm(session, request, changes["email"], raw)
+        session.add(token)
+        session.flush()
+        notifier.email_confirm(session, request, token)
     else:
         move(session, request, S.RESOLVED, "system")
         request.outcome = "changed"
@@ -310,6 +312,22 @@ def _current(debtor: object, key: str) -> str:
     if key == "email":
         return str(getattr(debtor, "primary_email", ""))
     return str(getattr(debtor, key, ""))
+
+
+def issue_email_token(
+    session: Session, token_id: int, now: dt.datetime | None = None
+) -> tuple[EmailChangeToken, str] | None:
+    """Make a confirmation link's value as its mail goes out (valid EMAIL_CONFIRM_MINUTES
+    from then; a second call ends the first). None when used or the request is closed."""
+    token = session.get(EmailChangeToken, token_id)
+    if token is None or token.used_at is not None:
+        return None
+    if session.get_one(DebtorRequest, token.request_id).closed:
+        return None
+    raw, digest = tokens.generate()
+    token.token_hash = digest
+    token.expires_at = (now or utcnow()) + dt.timedelta(minutes=EMAIL_CONFIRM_MINUTES)
+    return token, raw
 
 
 def find_email_token(session: Session, raw: str) -> EmailChangeToken | None:
@@ -324,8 +342,9 @@ def find_email_token(session: Session, raw: str) -> EmailChangeToken | None:
     return token
 
 
-def confirm_email(session: Session, raw: str) -> DebtorRequest | None:
-    """Use a confirmation link once: the new address replaces the debtor's main one."""
+def confirm_email(session: Session, raw: str, notifier: Notifier) -> DebtorRequest | None:
+    """Use a confirmation link once: the new address replaces the debtor's main one, the
+    old one is told, and every portal session of the account ends."""
     token = find_email_token(session, raw)
     if token is None:
         return None
@@ -353,6 +372,10 @@ def confirm_email(session: Session, raw: str) -> DebtorRequest | None:
     move(session, request, S.RESOLVED, f"debtor:{token.debtor_id}")
     request.outcome = "changed"
     session.get_one(Debtor, token.debtor_id).contact_confirmed_at = token.used_at
+    # whoever could read the old mailbox may hold a session: every session ends
+    login.end_all_sessions(session, [token.debtor_id], f"debtor:{token.debtor_id}", "email changed")
+    if old and old != token.email:
+        notifier.email_changed(session, session.get_one(Debtor, token.debtor_id), [old])
     audit.record(
         session,
         f"debtor:{token.debtor_id}",

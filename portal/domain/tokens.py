@@ -24,3 +24,9 @@ def digest(raw: str) -> str:
 def looks_valid(raw: str) -> bool:
     """Cheap shape check so garbled links never reach the database."""
     return bool(_TOKEN_SHAPE.match(raw))
+
+
+def placeholder() -> str:
+    """A digest to store until a token is issued: of random bytes nobody keeps, so no link
+    matches it (the column stays unique and never null)."""
+    return digest(secrets.token_urlsafe(TOKEN_BYTES))

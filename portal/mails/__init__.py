@@ -3,7 +3,8 @@ what the system renders itself, wrapped in the branded layout and written to the
 
 compose    the Composer: variables, system-rendered blocks, the branded layout
 values     the variables of each kind of mail
-system     sign-in links (debtors) and password resets (admins)
+system     mails with a credential (sign-in links, admin resets, email confirmation):
+           queued with a token id, written with a fresh link at each send attempt
 debtors    receipts, second chances, requests, plans and instalments
 reminders  the dunning run's reminders, rendering when sent, letters
 previews   what the message editor shows and checks before a text is saved
@@ -20,10 +21,16 @@ from portal.mails.compose import (
 from portal.mails.debtors import InstalmentMails, PaymentMails, PlanMails, RequestMails
 from portal.mails.previews import preview_composer, sample_contexts
 from portal.mails.reminders import LetterWriter, ReminderMails, SendTimeRenderer, letters_pdf
-from portal.mails.system import queue_admin_reset_mail, queue_login_mail
+from portal.mails.system import (
+    CredentialMails,
+    queue_admin_reset_mail,
+    queue_email_confirm_mail,
+    queue_login_mail,
+)
 
 __all__ = [
     "Composer",
+    "CredentialMails",
     "InstalmentMails",
     "LetterWriter",
     "PaymentMails",
@@ -37,6 +44,7 @@ __all__ = [
     "pay_link_url",
     "preview_composer",
     "queue_admin_reset_mail",
+    "queue_email_confirm_mail",
     "queue_login_mail",
     "render_message",
     "sample_contexts",

@@ -20,8 +20,8 @@ from portal.mails.compose import (
     render_message,
     sender_for,
 )
+from portal.mails.system import queue_email_confirm_mail
 from portal.mails.values import (
-    email_confirm_values,
     instalment_pay,
     instalment_row,
     instalment_values,
@@ -32,6 +32,7 @@ from portal.mails.values import (
 from portal.models import (
     Debtor,
     DebtorRequest,
+    EmailChangeToken,
     Instalment,
     InstalmentPlan,
     Invoice,
@@ -125,24 +126,30 @@ class RequestMails(PaymentMails):
         )
 
     def email_confirm(
-        self, session: Session, request: DebtorRequest, email: str, raw_token: str
+        self, session: Session, request: DebtorRequest, token: EmailChangeToken
     ) -> None:
-        """The single-use link to the new address; the change waits for it."""
-        debtor = request.debtor
-        link = f"{self.settings.base_url}/contact/confirm/{raw_token}"
-        composer = email_confirm_values(self.composer(debtor), link, email)
-        subject, text, html = render_message(session, composer, "email_confirm")
-        queue_email(
-            session,
-            kind="email_confirm",
-            recipient=email,
-            subject=subject,
-            body_text=text,
-            body_html=html,
-            sender=sender_for(debtor.brand, self.settings),
-            debtor_id=debtor.id,
-            brand_id=debtor.brand_id,
-        )
+        """The single-use link to the new address (made when the mail is sent); the change
+        waits for it."""
+        queue_email_confirm_mail(session, request, token, self.settings)
+
+    def email_changed(self, session: Session, debtor: Debtor, addresses: Sequence[str]) -> None:
+        """Tell each address the account had before that its addresses were changed (in
+        the portal or by an admin), so a change the owner did not make does not go
+        unnoticed."""
+        composer = self.composer(debtor)
+        subject, text, html = render_message(session, composer, "email_changed")
+        for address in dict.fromkeys(addresses):
+            queue_email(
+                session,
+                kind="email_changed",
+                recipient=address,
+                subject=subject,
+                body_text=text,
+                body_html=html,
+                sender=sender_for(debtor.brand, self.settings),
+                debtor_id=debtor.id,
+                brand_id=debtor.brand_id,
+            )
 
 
 class PlanMails(PaymentMails):

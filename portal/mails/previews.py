@@ -98,6 +98,8 @@ def preview_composer(
         )
     if key == "plan_update":
         return _sample_proposed_plan(composer, day, settings)
+    if key == "email_changed":
+        return composer
     if key == "email_confirm":
         return email_confirm_values(
             composer, f"{settings.base_url}/contact/confirm/preview", "new@example.com"

@@ -18,7 +18,7 @@ from portal.domain import documents
 from portal.domain.brands import safe_color
 from portal.domain.dunning import engine
 from portal.domain.messaging import letters, sms, templates
-from portal.domain.messaging.outbox import LOGO_CID, queue_email
+from portal.domain.messaging.outbox import CREDENTIAL_KINDS, LOGO_CID, Written, queue_email
 from portal.domain.payments import paylinks
 from portal.mails.compose import (
     Composer,
@@ -28,6 +28,7 @@ from portal.mails.compose import (
 from portal.mails.debtors import (
     PaymentMails,
 )
+from portal.mails.system import CredentialMails
 from portal.mails.values import (
     new_invoice_values,
     reminder_values,
@@ -196,6 +197,7 @@ class SendTimeRenderer(ReminderMails):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._sources: dict[tuple[int, str, str], templates.Source] = {}
+        self._credentials = CredentialMails(settings)
 
     def _source(self, session: Session, composer: Composer, key: str) -> templates.Source:
         memo = (composer.brand.id, key, composer.language)
@@ -203,9 +205,11 @@ class SendTimeRenderer(ReminderMails):
             self._sources[memo] = templates.current(session, *memo)
         return self._sources[memo]
 
-    def __call__(self, session: Session, message: OutboxMessage) -> bool:
+    def __call__(self, session: Session, message: OutboxMessage) -> bool | Written:
         """Fill in subject and bodies (an SMS: its text); False when none of the invoices
-        is open any more."""
+        is open any more. A credential mail is written for this attempt only (`Written`)."""
+        if message.render_key in CREDENTIAL_KINDS:
+            return self._credentials(session, message)
         composer = self.reminder_composer(session, message)
         if composer is None:
             return False

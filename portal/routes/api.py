@@ -1,7 +1,8 @@
 """The webshop REST API under /api/v1: JSON in and out, errors as RFC 9457 problems.
 
 Auth is `Authorization: Bearer bp_live_…` (or `bp_test_…`); a key sees only its own
-brand's pay-links made over the API in its own mode. Creates honour `Idempotency-Key`.
+brand's pay-links made over the API in its own mode, and the names only of customers it
+created. Creates honour `Idempotency-Key`.
 Amounts are integer cents (`amount_cents`), never decimal strings or floats.
 """
 
@@ -133,8 +134,9 @@ def _key() -> ApiKey:
 
 
 # --------------------------------------------------------------------------- views
-def link_json(record: ApiPayLink, *, with_embed: bool = True) -> dict[str, Any]:
-    """The API's view of a pay-link (lists leave the embedding snippets out)."""
+def link_json(record: ApiPayLink, key: ApiKey, *, with_embed: bool = True) -> dict[str, Any]:
+    """The API's view of a pay-link for `key` (lists leave the embedding snippets out); the
+    customer's name only when this key created the customer."""
     settings = paying.settings()
     link = record.pay_link
     invoice = link.invoices[0] if link.invoices else None
@@ -153,7 +155,7 @@ def link_json(record: ApiPayLink, *, with_embed: bool = True) -> dict[str, Any]:
         "debtor": {
             "id": link.debtor.id,
             "number": api.shown_number(link.debtor.number),
-            "name": link.debtor.name,
+            "name": link.debtor.name if api.created_by(key, link.debtor) else None,
         },
         "invoice": None
         if invoice is None
@@ -198,7 +200,18 @@ def _create(key: ApiKey, body: Any) -> tuple[int, dict[str, Any]]:
     except api.Conflict as exc:
         db.session.rollback()
         return 409, _problem_body(409, "Conflict", str(exc), "conflict")
-    return 201, link_json(record)
+    except api.NotYours:
+        db.session.rollback()
+        return 409, _problem_body(
+            409,
+            "Customer number in use",
+            "This customer number belongs to a customer this key did not create. Send the "
+            "shop's own customer number, or ask the portal's administrator to let this key "
+            "add invoices to existing customers.",
+            "customer-not-yours",
+            errors=[{"pointer": "/debtor/number", "detail": "in use by another customer"}],
+        )
+    return 201, link_json(record, key)
 
 
 def _problem_body(status: int, title: str, detail: str, slug: str, **extra: Any) -> dict[str, Any]:
@@ -288,7 +301,7 @@ def _cursor_serializer() -> URLSafeSerializer:
 def get_pay_link(link_id: int) -> Response:
     """One pay-link."""
     record = _record_or_404(link_id)
-    answer = link_json(record)
+    answer = link_json(record, _key())
     db.session.commit()  # last_used_at
     return _json(answer)
 
@@ -336,7 +349,7 @@ def list_pay_links() -> Response:
     rows = rows[:limit]
     next_cursor = _cursor_serializer().dumps(rows[-1].pay_link_id) if more else None
     answer = {
-        "data": [link_json(r, with_embed=False) for r in rows],
+        "data": [link_json(r, key, with_embed=False) for r in rows],
         "next_cursor": next_cursor,
     }
     db.session.commit()
@@ -349,7 +362,7 @@ def revoke_pay_link(link_id: int) -> Response:
     record = _record_or_404(link_id)
     paylinks.revoke(db.session(), record.pay_link, f"api:{_key().id}")
     db.session.flush()
-    answer = link_json(record)
+    answer = link_json(record, _key())
     db.session.commit()
     return _json(answer)
 

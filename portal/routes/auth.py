@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from portal import debtor_session, tasks
 from portal.db import db
+from portal.debtor_session import debtor_required
 from portal.domain import login as login_domain
 from portal.extensions import limiter
 from portal.forms import ChooseForm, ConfirmForm, LoginForm
@@ -37,17 +39,13 @@ def login() -> Any:
         status = 422 if request.method == "POST" else 200
         return render_template("auth/login.html", form=form), status
     settings = current_app.config["SETTINGS"]
-    link = login_domain.request_link(
-        db.session(),
-        form.email.data or "",
-        base_url=settings.base_url,
-        ip=request.remote_addr or "",
-        minutes=settings.login_token_minutes,
+    asked = login_domain.request_link(
+        db.session(), form.email.data or "", ip=request.remote_addr or ""
     )
-    if link is not None:
-        queue_login_mail(db.session(), link, settings, settings.login_token_minutes)
+    if asked is not None:
+        queue_login_mail(db.session(), asked, settings)
     db.session.commit()
-    if link is not None:
+    if asked is not None:
         tasks.send_outbox()
     return redirect_to(url_for("auth.link_sent"))
 
@@ -73,14 +71,15 @@ def consume(token: str) -> Any:
     if not form.validate_on_submit():
         return render_template("errors/csrf.html"), 400
     try:
-        debtors = login_domain.consume_token(db.session(), token)
+        signed_in = login_domain.consume_token(db.session(), token)
     except login_domain.InvalidToken as exc:
         db.session.rollback()
         return _link_problem(exc)
     db.session.commit()
+    debtors = signed_in.debtors
     if not debtors:  # the address was removed from every account since the mail went out
         return _link_problem(login_domain.InvalidToken(login_domain.TokenProblem.UNKNOWN))
-    debtor_session.start([d.id for d in debtors], debtors[0].emails[0].email)
+    debtor_session.start([d.id for d in debtors], signed_in.email, signed_in.versions)
     if len(debtors) > 1:
         return redirect(url_for("auth.choose"), code=303)
     return redirect(url_for("portal.overview"), code=303)
@@ -108,8 +107,24 @@ def choose() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    """End the session here and its copies; then the login page (a GET, so a reload works)."""
     form = ConfirmForm()
     if not form.validate_on_submit():
         return render_template("errors/csrf.html"), 400
-    debtor_session.end()
-    return render_template("auth/logged_out.html", form=LoginForm())
+    debtor_session.sign_out()
+    db.session.commit()
+    flash(_("You are signed out. Thank you for your visit."), "success")
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.post("/sign-out-everywhere")
+@debtor_required
+def sign_out_everywhere() -> Any:
+    """End every session on this account, on every device, this one included."""
+    if not ConfirmForm().validate_on_submit():
+        return render_template("errors/csrf.html"), 400
+    debtor = debtor_session.signed_in_debtor()
+    debtor_session.sign_out_everywhere(debtor.id, f"debtor:{debtor.id}")
+    db.session.commit()
+    flash(_("You are signed out on every device. Ask for a new link to sign in again."), "success")
+    return redirect(url_for("auth.login"), code=303)

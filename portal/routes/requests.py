@@ -199,9 +199,10 @@ def confirm_email_page(token: str) -> Any:
 def confirm_email(token: str) -> Any:
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    done = req.confirm_email(db.session(), token)
+    done = req.confirm_email(db.session(), token, RequestMails(current_app.config["SETTINGS"]))
     if done is None:
         db.session.rollback()
         return render_template("requests/confirm.html", invalid=True), 410
     db.session.commit()
+    tasks.send_outbox()  # the old address is told
     return render_template("requests/confirm.html", confirmed=True)

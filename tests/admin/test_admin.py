@@ -249,8 +249,8 @@ def test_outbox_viewer_shows_mail_sandboxed(client):
     )
     db.session.add(message)
     db.session.commit()
-    create_admin("clerk@example.com", role="clerk")
-    admin_login(client, "clerk@example.com")
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
     listing = client.get("/admin/outbox?status=local").get_data(as_text=True)
     assert "Your invoice" in listing
     detail = client.get(f"/admin/outbox/{message.id}").get_data(as_text=True)
@@ -259,6 +259,24 @@ def test_outbox_viewer_shows_mail_sandboxed(client):
     csp = html.headers["Content-Security-Policy"]
     assert csp.startswith("sandbox") and "script-src" not in csp and "default-src 'none'" in csp
     assert client.get("/admin/outbox/999999").status_code == 404
+
+
+def test_the_outbox_is_for_full_admins_only(client):
+    message = OutboxMessage(
+        channel="email", kind="test", recipient="anna@example.com", subject="Hi", status="sent"
+    )
+    db.session.add(message)
+    db.session.commit()
+    create_admin("clerk@example.com", role="clerk")
+    admin_login(client, "clerk@example.com")
+    for path in (
+        "/admin/outbox",
+        f"/admin/outbox/{message.id}",
+        f"/admin/outbox/{message.id}/html",
+    ):
+        assert client.get(path).status_code == 403, path
+    dashboard = client.get("/admin/").get_data(as_text=True)
+    assert "/admin/outbox" not in dashboard  # neither in the menu nor behind the counts
 
 
 @pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example", "/overview"])

@@ -54,3 +54,44 @@ def test_clerks_cannot_manage_keys_and_labels_are_required(client):
     )
     assert response.status_code == 422
     assert db.session.scalars(select(ApiKey)).all() == []
+
+
+def test_only_a_full_admin_lets_a_key_reach_existing_customers_and_it_is_audited(client):
+    from portal.models import AuditEvent
+
+    brand = create_brand()
+    key, _ = api.create_key(db.session(), brand, "Webshop", test_mode=False, actor="test")
+    db.session.commit()
+    create_admin("clerk@example.com", role="clerk")
+    clerk = client.application.test_client()
+    admin_login(clerk, "clerk@example.com")
+    clerk_token = page_csrf(clerk, "/admin/debtors")
+    refused = clerk.post(
+        f"/admin/api-keys/{key.id}/existing-customers",
+        data={"csrf_token": clerk_token, "allow": "1"},
+    )
+    assert refused.status_code == 403
+    assert db.session.get(ApiKey, key.id).link_existing is False
+
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    page = client.get("/admin/api-keys").get_data(as_text=True)
+    assert "own customers only" in page
+    token = page_csrf(client, "/admin/api-keys")
+    done = client.post(
+        f"/admin/api-keys/{key.id}/existing-customers", data={"csrf_token": token, "allow": "1"}
+    )
+    assert done.status_code == 303
+    assert db.session.get(ApiKey, key.id).link_existing is True
+    assert "may add invoices" in client.get("/admin/api-keys").get_data(as_text=True)
+    client.post(
+        f"/admin/api-keys/{key.id}/existing-customers", data={"csrf_token": token, "allow": "0"}
+    )
+    assert db.session.get(ApiKey, key.id).link_existing is False
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "api_key.link_existing")
+    ).all()
+    assert [(e.actor.startswith("admin:"), e.details["allowed"]) for e in events] == [
+        (True, True),
+        (True, False),
+    ]

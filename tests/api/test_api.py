@@ -53,18 +53,99 @@ def test_create_pay_link_makes_debtor_invoice_and_link(client):
     assert db.session.get(ApiKey, key.id).last_used_at is not None
 
 
-def test_existing_debtor_matched_by_number_and_reminders_false_holds(client):
+def test_the_keys_own_customer_is_matched_by_number_and_reminders_false_holds(client):
     key, raw = make_key()
-    debtor = create_debtor(brand=key.brand, number="C-9")
+    first = client.post("/api/v1/pay-links", json=body(), headers=auth(raw))
     response = client.post(
         "/api/v1/pay-links",
-        json=body(debtor={"number": "C-9"}, reminders=False),
+        json=body(
+            debtor={"number": "C-1", "email": "jan@work.example"},
+            invoice={"number": "ORD-2", "amount_cents": 500},
+            reminders=False,
+        ),
         headers=auth(raw),
     )
     assert response.status_code == 201, response.json
-    assert response.json["debtor"]["id"] == debtor.id
+    assert response.json["debtor"]["id"] == first.json["debtor"]["id"]
+    assert response.json["debtor"]["name"] == "Jan Jansen"
+    debtor = db.session.get(Debtor, first.json["debtor"]["id"])
+    assert debtor.api_key_id == key.id
+    assert [e.email for e in debtor.emails] == ["jan@example.com", "jan@work.example"]
     invoice = db.session.get(Invoice, response.json["invoice"]["id"])
     assert invoice.hold_reason == api.HOLD_NO_REMINDERS
+
+
+def test_an_order_for_someone_elses_customer_is_refused_and_reveals_nothing(client, inbox):
+    from tests.conftest import csrf
+
+    key, raw = make_key()
+    imported = create_debtor(
+        brand=key.brand, number="C-9", name="Piet Geheim", emails=["piet@home.example"]
+    )
+    _, other_raw = make_key(brand=key.brand)
+    made = client.post(
+        "/api/v1/pay-links",
+        json=body(debtor={"number": "C-8", "name": "Els Anders"}),
+        headers=auth(other_raw),
+    )
+    assert made.status_code == 201
+    answers = []
+    for number in ("C-9", "C-8"):
+        takeover = body(
+            debtor={"number": number, "name": "Mallory", "email": "mallory@evil.example"},
+            invoice={"number": f"EVIL-{number}", "amount_cents": 100},
+        )
+        response = client.post("/api/v1/pay-links", json=takeover, headers=auth(raw))
+        assert response.status_code == 409
+        assert response.mimetype == "application/problem+json"
+        assert response.json["type"].endswith("/customer-not-yours")
+        text = response.get_data(as_text=True)
+        assert "Piet" not in text and "Els" not in text and "piet@" not in text
+        answers.append(response.json)
+    assert answers[0] == answers[1]  # imported or another key's: the same words
+    assert db.session.scalars(select(Invoice).where(Invoice.number.like("EVIL-%"))).all() == []
+    assert [e.email for e in db.session.get(Debtor, imported.id).emails] == ["piet@home.example"]
+    # the address the shop sent opens nothing: no login mail goes out
+    client.post("/login", data={"email": "mallory@evil.example", "csrf_token": csrf(client)})
+    assert inbox.to("mallory@evil.example") == []
+
+
+def test_a_key_allowed_existing_customers_adds_invoices_only(client):
+    key, raw = make_key()
+    imported = create_debtor(
+        brand=key.brand, number="C-9", name="Piet Geheim", emails=["piet@home.example"]
+    )
+    theirs = create_invoice(imported, number="F-100", total_cents=4000)
+    assert api.allow_existing(db.session(), db.session.get(ApiKey, key.id), True, "admin:1")
+    db.session.commit()
+    order = body(
+        debtor={
+            "number": "C-9",
+            "name": "Mallory",
+            "email": "mallory@evil.example",
+            "language": "fr",
+        },
+        invoice={"number": "ORD-9", "amount_cents": 2500},
+    )
+    response = client.post("/api/v1/pay-links", json=order, headers=auth(raw))
+    assert response.status_code == 201, response.json
+    assert response.json["debtor"] == {"id": imported.id, "number": "C-9", "name": None}
+    assert "Piet" not in response.get_data(as_text=True)
+    debtor = db.session.get(Debtor, imported.id)
+    assert (debtor.name, debtor.language) == ("Piet Geheim", "en")
+    assert [e.email for e in debtor.emails] == ["piet@home.example"]
+    assert db.session.get(Invoice, response.json["invoice"]["id"]).debtor_id == imported.id
+    # the same order again finds its own invoice; the customer's other invoices stay closed
+    again = client.post("/api/v1/pay-links", json=order, headers=auth(raw))
+    assert again.status_code == 201
+    assert again.json["invoice"]["id"] == response.json["invoice"]["id"]
+    peek = body(debtor={"number": "C-9"}, invoice={"number": theirs.number, "amount_cents": 4000})
+    refused = client.post("/api/v1/pay-links", json=peek, headers=auth(raw))
+    assert refused.status_code == 409 and "F-100" not in refused.json["detail"]
+    listed = client.get("/api/v1/pay-links", headers=auth(raw)).json["data"]
+    assert {row["debtor"]["name"] for row in listed} == {None}
+    one = client.get(f"/api/v1/pay-links/{response.json['id']}", headers=auth(raw)).json
+    assert one["debtor"]["name"] is None
 
 
 def test_test_key_makes_test_records_apart_from_live_ones(client):

@@ -17,20 +17,39 @@ def at(moment):
 
 
 def request(email, moment=T0):
-    return login.request_link(db.session, email, base_url="https://pay.example", now=at(moment))
+    """Ask for a link and issue it at once (the worker does this when it sends the mail)."""
+    asked = login.request_link(db.session, email, now=at(moment))
+    if asked is None:
+        return None
+    return login.issue(db.session, asked.token_id, now=at(moment))
 
 
 def test_link_holds_a_32_byte_token_and_only_its_hash_is_stored(app):
     create_debtor(emails=["Anna@Example.com"])
-    mail = request("  anna@example.COM ")
+    raw = request("  anna@example.COM ")
     db.session.commit()
-    raw = mail.link.rsplit("/", 1)[1]
     assert len(raw) == 43  # 32 random bytes, base64url
     stored = db.session.scalars(select(LoginToken)).one()
     assert stored.token_hash == hashlib.sha256(raw.encode()).hexdigest()
     assert raw not in stored.token_hash
     assert stored.email == "anna@example.com"
     assert stored.expires_at == T0 + dt.timedelta(minutes=15)
+
+
+def test_a_requested_link_works_only_once_issued_and_its_minutes_start_then(app):
+    create_debtor(emails=["anna@example.com"])
+    asked = login.request_link(db.session, "anna@example.com", now=at(T0))
+    assert db.session.get(LoginToken, asked.token_id).expires_at <= T0  # nothing usable yet
+    sent_at = T0 + dt.timedelta(minutes=40)  # the mail waited in the outbox
+    first = login.issue(db.session, asked.token_id, now=at(sent_at))
+    again = login.issue(db.session, asked.token_id, now=at(sent_at))  # a retried send
+    with pytest.raises(login.InvalidToken) as info:
+        login.check_token(db.session, first, now=at(sent_at))
+    assert info.value.problem == login.TokenProblem.UNKNOWN  # the retry replaced it
+    late = sent_at + dt.timedelta(minutes=14)
+    assert login.check_token(db.session, again, now=at(late)) == "anna@example.com"
+    login.consume_token(db.session, again, now=at(late))
+    assert login.issue(db.session, asked.token_id, now=at(late)) is None  # used: no more
 
 
 def test_unknown_address_creates_nothing(app):
@@ -41,8 +60,8 @@ def test_unknown_address_creates_nothing(app):
 
 def test_token_works_once(app):
     debtor = create_debtor(emails=["anna@example.com"])
-    raw = request("anna@example.com").link.rsplit("/", 1)[1]
-    assert [d.id for d in login.consume_token(db.session, raw, now=at(T0))] == [debtor.id]
+    raw = request("anna@example.com")
+    assert [d.id for d in login.consume_token(db.session, raw, now=at(T0)).debtors] == [debtor.id]
     with pytest.raises(login.InvalidToken) as info:
         login.consume_token(db.session, raw, now=at(T0))
     assert info.value.problem == login.TokenProblem.USED
@@ -50,7 +69,7 @@ def test_token_works_once(app):
 
 def test_token_expires_after_15_minutes(app):
     create_debtor(emails=["anna@example.com"])
-    raw = request("anna@example.com").link.rsplit("/", 1)[1]
+    raw = request("anna@example.com")
     assert login.check_token(db.session, raw, now=at(T0 + dt.timedelta(minutes=14, seconds=59)))
     with pytest.raises(login.InvalidToken) as info:
         login.consume_token(db.session, raw, now=at(T0 + dt.timedelta(minutes=15)))
@@ -66,7 +85,7 @@ def test_garbled_or_unknown_tokens_are_refused(app, raw):
 
 def test_checking_a_link_does_not_use_it(app):
     create_debtor(emails=["anna@example.com"])
-    raw = request("anna@example.com").link.rsplit("/", 1)[1]
+    raw = request("anna@example.com")
     login.check_token(db.session, raw, now=at(T0))
     login.check_token(db.session, raw, now=at(T0))
     assert login.consume_token(db.session, raw, now=at(T0))
@@ -76,6 +95,8 @@ def test_shared_address_opens_every_account_it_belongs_to(app):
     a = create_debtor(emails=["office@accountant.example"], name="Bakkerij Aa")
     b = create_debtor(emails=["office@accountant.example", "own@b.example"], name="Bouw Bb")
     create_debtor(emails=["other@example.com"])
-    raw = request("office@accountant.example").link.rsplit("/", 1)[1]
+    raw = request("office@accountant.example")
     opened = login.consume_token(db.session, raw, now=at(T0))
-    assert [d.id for d in opened] == [a.id, b.id]
+    assert [d.id for d in opened.debtors] == [a.id, b.id]
+    assert opened.email == "office@accountant.example"
+    assert opened.versions == {a.id: 1, b.id: 1}

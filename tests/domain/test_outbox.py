@@ -128,7 +128,7 @@ def test_recipient_refused_with_5xx_is_permanent(monkeypatch):
 
 
 def test_without_smtp_mail_stays_in_the_local_outbox(app):
-    message = queue(kind="login_link")
+    message = queue()
     result = outbox.send_pending(db.session, LocalTransport())
     assert result.kept_local == 1
     row = db.session.get(OutboxMessage, message.id)

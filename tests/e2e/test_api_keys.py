@@ -47,8 +47,13 @@ def test_admin_creates_a_key_sees_it_once_and_revokes_it(page: Page, live_server
     shoot(page, "api-keys-new")
 
     page.get_by_role("link", name="API keys").click()
-    expect(page.get_by_role("cell", name="Webshop")).to_be_visible()
+    expect(page.get_by_role("cell", name="Webshop", exact=True)).to_be_visible()
     assert raw not in page.content()
+    page.get_by_role("button", name="Allow invoices for existing customers, key Webshop").click()
+    expect(
+        page.get_by_text("Key Webshop may now add invoices to existing customers")
+    ).to_be_visible()
+    expect(page.get_by_role("cell", name=re.compile("^may add invoices"))).to_be_visible()
     response = page.request.get(
         f"{base}/api/v1/pay-links", headers={"Authorization": f"Bearer {raw}"}
     )

@@ -116,7 +116,10 @@ def test_a_debtor_signs_in_finds_an_invoice_downloads_it_and_signs_out(
     expect(page.locator("html")).to_have_attribute("lang", "nl")
 
     page.get_by_role("button", name="Uitloggen").click()
-    expect(page.get_by_role("heading", name="U bent uitgelogd")).to_be_visible()
+    expect(page).to_have_url(f"{base}/login")  # the address bar is a page that reloads
+    expect(page.get_by_role("status")).to_have_text("U bent uitgelogd. Bedankt voor uw bezoek.")
+    page.reload()
+    expect(page.get_by_label("E-mailadres")).to_be_visible()
     page.goto(f"{base}/overview")
     expect(page).to_have_url(f"{base}/login")
 

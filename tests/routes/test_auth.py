@@ -138,15 +138,6 @@ def test_shared_address_chooses_an_account(client, inbox):
     assert a.id != b.id
 
 
-def test_logout_ends_the_session(client):
-    debtor = create_debtor()
-    login_as(client, debtor)
-    page = client.get("/overview").get_data(as_text=True)
-    response = client.post("/logout", data={"csrf_token": csrf_from(page)})
-    assert "signed out" in response.get_data(as_text=True)
-    assert client.get("/overview").status_code == 302
-
-
 def test_idle_session_expires_after_30_minutes(client):
     debtor = create_debtor()
     login_as(client, debtor)

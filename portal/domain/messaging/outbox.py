@@ -17,10 +17,10 @@ from portal.models import Brand, DebtorEmail, OutboxMessage, OutboxStatus, utcno
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-REDACTED_KINDS = {
-    "login_link",
-    "admin_reset",
-}  # bodies hold a live credential: drop them once delivered
+# mails carrying a sign-in, reset or confirmation link: the worker writes them at each
+# attempt and sends the bodies without storing them (see `Written`)
+CREDENTIAL_KINDS = frozenset({"login_link", "admin_reset", "email_confirm"})
+REDACTED_KINDS = CREDENTIAL_KINDS  # what the row shows once delivered
 REDACTED_TEXT = "[The link in this message was removed after delivery.]"
 LOGO_CID = "brand-logo"  # the layout's <img src="cid:brand-logo">, attached when sent
 
@@ -43,8 +43,11 @@ def queue_email(
     """Add an email to the outbox in the caller's transaction.
 
     With `render_key` the subject and bodies stay empty: the worker renders them from
-    `render_data` just before sending (see `send_pending`'s `render`).
+    `render_data` just before sending (see `send_pending`'s `render`). A credential mail
+    (`CREDENTIAL_KINDS`) must be queued that way: its link is made when it is sent.
     """
+    if kind in CREDENTIAL_KINDS and (body_text or body_html or not render_key):
+        raise ValueError(f"a {kind} mail is written when sent: queue a render_key, no body")
     message = OutboxMessage(
         channel="email",
         kind=kind,
@@ -109,8 +112,20 @@ class SendResult:
             self.failed += 1
 
 
-Renderer = Callable[[Session, OutboxMessage], bool]
-"""Fills in a message queued with a render_key; False when nothing is left to send."""
+@dataclass(frozen=True)
+class Written:
+    """A message written for one attempt only: sent, never stored. A credential mail's
+    link is made at each attempt, so the row keeps no usable link in any state and a
+    retry sends a fresh one."""
+
+    subject: str
+    text: str
+    html: str
+
+
+Renderer = Callable[[Session, OutboxMessage], bool | Written]
+"""Fills in a message queued with a render_key (or returns a `Written` to send without
+storing); False when nothing is left to send."""
 
 
 def send_pending(
@@ -166,15 +181,15 @@ def _send_batch(
                 return result
             ready = []
             for message in messages:
-                if (
-                    message.render_key
-                    and not message.body_text
-                    and not _render(session, message, render)
-                ):
+                written: bool | Written = True
+                if message.render_key and not message.body_text:
+                    written = _render(session, message, render)
+                if not written:
                     result.dropped += message.status == OutboxStatus.DROPPED
                     result.failed += message.status == OutboxStatus.FAILED
                     continue
-                ready.append((message, _mail_of(session, message)))
+                once = written if isinstance(written, Written) else None
+                ready.append((message, _mail_of(session, message, once)))
             session.commit()  # claimed and written: a crash from here leaves them 'sending'
             for message, mail in ready:
                 outcome = _deliver(transport, mail)
@@ -187,25 +202,31 @@ def _send_batch(
     return result
 
 
-def _mail_of(session: Session, message: OutboxMessage) -> Mail:
+def _mail_of(session: Session, message: OutboxMessage, once: Written | None = None) -> Mail:
+    subject, text, html = (
+        (once.subject, once.text, once.html)
+        if once
+        else (message.subject, message.body_text, message.body_html)
+    )
     return Mail(
         sender=message.sender,
         recipient=message.recipient,
-        subject=message.subject,
-        text=message.body_text,
-        html=message.body_html,
+        subject=subject,
+        text=text,
+        html=html,
         message_id_hint=f"outbox-{message.id}",
-        inline_images=_inline_images(session, message),
+        inline_images=_inline_images(session, message, html),
     )
 
 
-def _render(session: Session, message: OutboxMessage, render: Renderer | None) -> bool:
+def _render(session: Session, message: OutboxMessage, render: Renderer | None) -> bool | Written:
     """Write the message now; False (and a final status) when it is not to be sent."""
     try:
         if render is None:
             raise RuntimeError("no renderer for messages written when sent")
-        if render(session, message):
-            return True
+        written = render(session, message)
+        if written:
+            return written
         message.status = OutboxStatus.DROPPED
         message.last_error = "nothing left to ask for when it was time to send"
     except Exception as exc:  # a broken text must not leave the message in 'sending'
@@ -215,9 +236,11 @@ def _render(session: Session, message: OutboxMessage, render: Renderer | None) -
     return False
 
 
-def _inline_images(session: Session, message: OutboxMessage) -> tuple[tuple[str, bytes, str], ...]:
+def _inline_images(
+    session: Session, message: OutboxMessage, html: str
+) -> tuple[tuple[str, bytes, str], ...]:
     """The brand's logo, when the HTML shows it."""
-    if message.brand_id is None or f"cid:{LOGO_CID}" not in message.body_html:
+    if message.brand_id is None or f"cid:{LOGO_CID}" not in html:
         return ()
     row = session.execute(
         select(Brand.logo, Brand.logo_mime).where(Brand.id == message.brand_id)

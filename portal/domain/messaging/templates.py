@@ -130,6 +130,7 @@ SPECS: dict[str, Spec] = {
             ("debtor", "brand", "confirm_link", "confirm_button", "hours", "email"),
             {"html": ("confirm_button",), "text": ("confirm_link",)},
         ),
+        Spec("email_changed", "system", _COMMON),  # to the old addresses
         Spec(
             "receipt",
             "system",
