@@ -276,6 +276,10 @@ class AdminUser(Base):
     active: Mapped[bool] = mapped_column(default=True)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(default=False)
+    # the secret shown while an authenticator app is being enrolled (kept here, not in the
+    # browser's cookie), and the time step of the last code used (a code works once)
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     session_version: Mapped[int] = mapped_column(Integer, default=1)
