@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import Settings
 from portal.db import db
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
+    if settings.trusted_proxies:
+        app.wsgi_app = behind_proxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     db.configure(settings.database_url, **engine_kwargs)
     app.teardown_appcontext(db.remove)
     csrf.init_app(app)
@@ -69,6 +72,18 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
 
     register_cli(app)
     return app
+
+
+def behind_proxies(wsgi_app: Any, count: int) -> Any:
+    """Read the client's address and scheme from the X-Forwarded-For and -Proto headers
+    that `count` reverse proxies in front add (TRUSTED_PROXIES).
+
+    Only the last `count` entries are believed: a client can send any X-Forwarded-For it
+    likes, and each proxy appends the address it saw. Rate limits and recorded addresses
+    (login requests, plan agreements, admin logins, webhooks) then name the real client.
+    X-Forwarded-Host is not read: the documented proxy passes the Host header itself.
+    """
+    return ProxyFix(wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0)
 
 
 def _register_blueprints(app: Flask, settings: Settings) -> None:
