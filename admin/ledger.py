@@ -15,14 +15,14 @@ from portal.domain import debtors as debtor_domain
 from portal.domain import invoices as inv
 from portal.domain import plan_admin
 from portal.domain.clock import today
-from portal.domain.params import whole
+from portal.domain.params import page_number, whole
 from portal.htmx import render_page
 from portal.models import AuditEvent, Brand, Debtor, Invoice, Segment
 
 
 def _page() -> int:
     value = request.args.get("page", "1")
-    return whole(value, high=100_000) or 1
+    return page_number(value)
 
 
 @bp.get("/debtors")

@@ -35,6 +35,7 @@ from portal.db import db
 from portal.domain import admins, audit
 from portal.domain import dashboard as figures
 from portal.domain.clock import today
+from portal.domain.params import page_number
 from portal.extensions import limiter
 from portal.forms import ConfirmForm
 from portal.htmx import sandboxed_html
@@ -157,10 +158,7 @@ def dashboard() -> str:
 @admin_required()
 def outbox() -> str:
     status = request.args.get("status", "")
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page", "1"))
     stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc())
     if status in OUTBOX_STATUSES:
         stmt = stmt.where(OutboxMessage.status == status)

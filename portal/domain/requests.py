@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.domain import audit, phones, plan_progress, tokens
 from portal.domain.dunning import holds
-from portal.domain.params import whole
+from portal.domain.params import page_number
 from portal.domain.problems import N_, Problem
 from portal.models import (
     DISPUTE_REASONS,
@@ -553,7 +553,7 @@ class InboxFilter:
             kind=kind if kind in tuple(RequestKind) else "",
             state=state if state in ("active", "all", *tuple(RequestState)) else "active",
             assigned=assigned if assigned in ("me", "nobody") else "",
-            page=whole(page, high=10_000) or 1,
+            page=page_number(page),
         )
 
     def args(self, page: int) -> dict[str, str | int]:
