@@ -821,6 +821,9 @@ class DebtorRequest(Base):
     # a contact change: the new values asked for ({"email": ..., "phone": ...})
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     outcome: Mapped[str] = mapped_column(String(20), default="")  # credit, cancel, uphold, ...
+    # a dispute or promise that paused the invoice's reminders by itself; False once the
+    # debtor has used the pauses they may take alone (it then waits for an admin)
+    paused_itself: Mapped[bool] = mapped_column(default=False, server_default=false())
     assigned_admin_id: Mapped[int | None] = mapped_column(
         ForeignKey("admin_user.id", ondelete="SET NULL")
     )
@@ -841,6 +844,15 @@ class DebtorRequest(Base):
     @property
     def closed(self) -> bool:
         return self.state in (RequestState.RESOLVED.value, RequestState.REJECTED.value)
+
+    @property
+    def awaits_pause_decision(self) -> bool:
+        """An open dispute or promise that did not pause reminders: an admin decides."""
+        return (
+            self.kind in (RequestKind.DISPUTE.value, RequestKind.PROMISE.value)
+            and not self.paused_itself
+            and not self.closed
+        )
 
 
 class RequestEvent(Base):

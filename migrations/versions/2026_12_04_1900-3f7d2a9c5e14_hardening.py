@@ -1,4 +1,5 @@
-"""hardening: TOTP codes used once, the enrolment secret kept server-side
+"""hardening: TOTP codes used once, the enrolment secret kept server-side; requests that
+paused reminders by themselves
 
 Revision ID: 3f7d2a9c5e14
 Revises: 5b1916f27469
@@ -21,9 +22,24 @@ def upgrade() -> None:
     with op.batch_alter_table('admin_user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('totp_pending_secret', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('totp_last_step', sa.Integer(), nullable=True))
+    with op.batch_alter_table('debtor_request', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('paused_itself', sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
+    # until now every dispute and promise paused its invoice's reminders by itself
+    requests = sa.table(
+        'debtor_request', sa.column('kind', sa.String), sa.column('paused_itself', sa.Boolean)
+    )
+    op.execute(
+        requests.update()
+        .where(requests.c.kind.in_(['dispute', 'promise']))
+        .values(paused_itself=True)
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('debtor_request', schema=None) as batch_op:
+        batch_op.drop_column('paused_itself')
     with op.batch_alter_table('admin_user', schema=None) as batch_op:
         batch_op.drop_column('totp_last_step')
         batch_op.drop_column('totp_pending_secret')
