@@ -17,7 +17,7 @@ from portal.domain import debtors as debtor_domain
 from portal.domain import invoices as inv
 from portal.domain import login, plan_admin
 from portal.domain.clock import today
-from portal.domain.params import whole
+from portal.domain.params import page_number, whole
 from portal.forms import ConfirmForm
 from portal.htmx import render_page
 from portal.mails import RequestMails
@@ -26,7 +26,7 @@ from portal.models import AuditEvent, Brand, Debtor, Invoice, Segment
 
 def _page() -> int:
     value = request.args.get("page", "1")
-    return whole(value, high=100_000) or 1
+    return page_number(value)
 
 
 @bp.get("/debtors")

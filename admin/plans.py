@@ -18,7 +18,7 @@ from portal import tasks
 from portal.db import db
 from portal.domain import audit, instalments, plan_admin, plans
 from portal.domain import requests as req
-from portal.domain.params import ids, whole
+from portal.domain.params import ids, page_number
 from portal.i18n import message_text
 from portal.mails import PlanMails
 from portal.models import Debtor, DebtorRequest, InstalmentPlan, PlanPolicy, PlanStatus, Segment
@@ -90,9 +90,12 @@ def plan_list() -> str:
     status = request.args.get("status", "")
     status = status if status in set(PlanStatus) else ""
     raw_page = request.args.get("page", "1")
-    page = whole(raw_page, high=100_000) or 1
+    page = page_number(raw_page)
     rows, total = plan_admin.listing(db.session(), status or None, page)
     pages = max(1, -(-total // plan_admin.PAGE_SIZE))
+    if page > pages:  # past the end (a typed or stale page number): show the last page
+        page = pages
+        rows, total = plan_admin.listing(db.session(), status or None, page)
     return render_template(
         "admin/plans.html",
         rows=rows,

@@ -149,7 +149,7 @@ def request_decide(request_id: int) -> Any:
                 db.session(), item, outcome, credit, answer, actor(), _mails(), business_today()
             )
         else:
-            req.close(db.session(), item, outcome, answer, actor(), _mails())
+            req.close(db.session(), item, outcome, answer, actor(), _mails(), business_today())
 
     return _act(item, decide, _("Decided; the customer gets your answer by email."))
 

@@ -15,7 +15,6 @@ from flask import (
     request,
     url_for,
 )
-from flask import session as flask_session
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -36,6 +35,7 @@ from portal.db import db
 from portal.domain import admins, audit
 from portal.domain import dashboard as figures
 from portal.domain.clock import today
+from portal.domain.params import page_number
 from portal.extensions import limiter
 from portal.forms import ConfirmForm
 from portal.htmx import sandboxed_html
@@ -70,7 +70,9 @@ def login() -> Any:
     if not form.validate_on_submit():
         status = 422 if request.method == "POST" else 200
         return render_template("admin/login.html", form=form), status
-    result = admins.check_password(db.session(), form.email.data or "", form.password.data or "")
+    result = admins.check_password(
+        db.session(), form.email.data or "", form.password.data or "", ip=request.remote_addr or ""
+    )
     db.session.commit()
     if result.outcome == admins.LoginOutcome.LOCKED:
         return render_template("admin/login.html", form=form, locked=result.locked_until), 429
@@ -91,7 +93,9 @@ def login_totp() -> Any:
         return redirect(url_for("admin.login"))
     form = TotpForm()
     if form.validate_on_submit():
-        ok = admins.check_totp(db.session(), user, form.code.data or "")
+        ok = admins.check_totp(
+            db.session(), user, form.code.data or "", ip=request.remote_addr or ""
+        )
         db.session.commit()
         if ok:
             return log_in(redirect(_safe_next(request.args.get("next")), code=303), user)
@@ -154,10 +158,7 @@ def dashboard() -> str:
 @admin_required(full_admin=True)  # mails hold what only their reader should see
 def outbox() -> str:
     status = request.args.get("status", "")
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page", "1"))
     stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc())
     if status in OUTBOX_STATUSES:
         stmt = stmt.where(OutboxMessage.status == status)
@@ -248,17 +249,17 @@ def two_factor() -> Any:
     """Enrol an authenticator app: scan the QR code, confirm with a code."""
     user = current_admin()
     assert user is not None
-    secret = flask_session.get("totp_enrol") or admins.new_totp_secret()
-    flask_session["totp_enrol"] = secret
     form = TotpForm()
     if not user.totp_enabled and form.validate_on_submit():
-        if admins.enable_totp(db.session(), user, secret, form.code.data or ""):
+        if admins.enable_totp(db.session(), user, form.code.data or ""):
             db.session.commit()
-            flask_session.pop("totp_enrol", None)
             return log_in(redirect(url_for("admin.two_factor"), code=303), user)
         form.code.errors = [_("That code is not right. Codes change every 30 seconds.")]
-    uri = admins.totp_uri(user, secret)
-    qr = segno.make(uri, error="m").svg_data_uri(scale=5)
+    secret = "" if user.totp_enabled else admins.pending_totp_secret(user)
+    db.session.commit()  # the pending secret, made on the first view
+    qr = ""
+    if secret:
+        qr = segno.make(admins.totp_uri(user, secret), error="m").svg_data_uri(scale=5)
     status = 422 if form.errors else 200
     return render_template(
         "admin/two_factor.html", user=user, form=form, qr=qr, secret=secret

@@ -9,9 +9,12 @@ from typing import Any
 from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from portal.config import Settings
 from portal.db import db
+from portal.domain.params import MAX_ID
 from portal.extensions import babel, csrf, limiter
 from portal.i18n import select_language
 
@@ -50,6 +53,8 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
+    if settings.trusted_proxies:
+        app.wsgi_app = behind_proxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     db.configure(settings.database_url, **engine_kwargs)
     app.teardown_appcontext(db.remove)
     csrf.init_app(app)
@@ -60,6 +65,7 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
 
     tasks.bind_app(app, immediate=settings.huey_immediate)
 
+    app.url_map.converters["int"] = DatabaseId
     _register_blueprints(app, settings)
     _register_template_helpers(app)
     _register_errors(app)
@@ -69,6 +75,27 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
 
     register_cli(app)
     return app
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:...>` in every route: at most the largest id an integer column holds, so a
+    URL with a huge number is a 404 instead of a database overflow (a 500)."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def behind_proxies(wsgi_app: Any, count: int) -> Any:
+    """Read the client's address and scheme from the X-Forwarded-For and -Proto headers
+    that `count` reverse proxies in front add (TRUSTED_PROXIES).
+
+    Only the last `count` entries are believed: a client can send any X-Forwarded-For it
+    likes, and each proxy appends the address it saw. Rate limits and recorded addresses
+    (login requests, plan agreements, admin logins, webhooks) then name the real client.
+    X-Forwarded-Host is not read: the documented proxy passes the Host header itself.
+    """
+    return ProxyFix(wsgi_app, x_for=count, x_proto=count, x_host=0, x_port=0, x_prefix=0)
 
 
 def _register_blueprints(app: Flask, settings: Settings) -> None:
@@ -159,7 +186,11 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def server_error(exc: Exception) -> tuple[str, int]:
+        """Log the traceback; the page says only that something went wrong."""
         app.logger.exception("Unhandled error on %s", request.path)
+        # the page's header may read the signed-in person: after a failed statement
+        # PostgreSQL refuses every query until the transaction is rolled back
+        db.session.rollback()
         return render_template("errors/http.html", code=500), 500
 
 

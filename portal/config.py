@@ -18,6 +18,7 @@ class ConfigError(RuntimeError):
 
 PAYMENT_PROVIDERS = ("sandbox", "mollie", "stripe")
 SMS_PROVIDERS = ("outbox", "twilio")
+MAX_PROXIES = 5  # more hops than this in front of one portal is a typo, not a setup
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Settings:
     outbox_per_minute: int = 600
     ratelimit_enabled: bool = True
     api_per_minute: int = 600  # requests per API key and minute
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers count
     huey_immediate: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -94,6 +96,7 @@ class Settings:
             import_booking_lag_days=_int(env, "IMPORT_BOOKING_LAG_DAYS", 14, 0, 365),
             outbox_per_minute=_int(env, "OUTBOX_PER_MINUTE", 600, 0, 1_000_000),
             api_per_minute=_int(env, "API_PER_MINUTE", 600, 1, 10_000_000),
+            trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, 0, MAX_PROXIES),
         )
         known = {f.name for f in fields(cls)}
         settings = replace(settings, **{k: v for k, v in overrides.items() if k in known})
@@ -107,6 +110,8 @@ class Settings:
             raise ConfigError(f"PAYMENT_PROVIDER must be one of {', '.join(PAYMENT_PROVIDERS)}.")
         if self.sms_provider not in SMS_PROVIDERS:
             raise ConfigError(f"SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}.")
+        if not 0 <= self.trusted_proxies <= MAX_PROXIES:
+            raise ConfigError(f"TRUSTED_PROXIES must be a whole number from 0 to {MAX_PROXIES}.")
         if self.is_production:
             problems = []
             if not self.secret_key:
@@ -142,7 +147,8 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     raw = env.get(name, "")
     if not raw:
         return default
-    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise ConfigError(f"{name} must be a whole number from {low} to {high}.")
     return int(raw)
 

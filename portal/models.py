@@ -282,6 +282,10 @@ class AdminUser(Base):
     active: Mapped[bool] = mapped_column(default=True)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled: Mapped[bool] = mapped_column(default=False)
+    # the secret shown while an authenticator app is being enrolled (kept here, not in the
+    # browser's cookie), and the time step of the last code used (a code works once)
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     session_version: Mapped[int] = mapped_column(Integer, default=1)
@@ -823,6 +827,9 @@ class DebtorRequest(Base):
     # a contact change: the new values asked for ({"email": ..., "phone": ...})
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     outcome: Mapped[str] = mapped_column(String(20), default="")  # credit, cancel, uphold, ...
+    # a dispute or promise that paused the invoice's reminders by itself; False once the
+    # debtor has used the pauses they may take alone (it then waits for an admin)
+    paused_itself: Mapped[bool] = mapped_column(default=False, server_default=false())
     assigned_admin_id: Mapped[int | None] = mapped_column(
         ForeignKey("admin_user.id", ondelete="SET NULL")
     )
@@ -843,6 +850,15 @@ class DebtorRequest(Base):
     @property
     def closed(self) -> bool:
         return self.state in (RequestState.RESOLVED.value, RequestState.REJECTED.value)
+
+    @property
+    def awaits_pause_decision(self) -> bool:
+        """An open dispute or promise that did not pause reminders: an admin decides."""
+        return (
+            self.kind in (RequestKind.DISPUTE.value, RequestKind.PROMISE.value)
+            and not self.paused_itself
+            and not self.closed
+        )
 
 
 class RequestEvent(Base):

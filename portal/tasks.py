@@ -86,6 +86,30 @@ def send_outbox_periodically() -> None:
     send_outbox_now()
 
 
+def send_login_link_now(email: str, ip: str) -> bool:
+    """Make a sign-in link for `email` when it belongs to a debtor, and mail it; False for
+    an unknown address (used by the task and tests)."""
+    from portal.domain import login
+    from portal.mails import queue_login_mail
+
+    with _app_context():
+        settings = current_app.config["SETTINGS"]
+        asked = login.request_link(db.session(), email, ip=ip)
+        if asked is None:
+            return False
+        queue_login_mail(db.session(), asked, settings)
+        db.session.commit()
+        send_outbox_now()
+        return True
+
+
+@huey.task()
+def send_login_link(email: str, ip: str) -> None:
+    """The work behind the login form, off the request: whether the address is known shows
+    neither in the answer nor in how long it takes (the page queues this task either way)."""
+    send_login_link_now(email, ip)
+
+
 @huey.task()
 def run_import_job(job_id: int) -> None:
     """Commit a large import in the background (admin/imports starts it)."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from portal.domain import audit, tokens
@@ -76,9 +77,15 @@ class LoginResult:
 
 
 def check_password(
-    session: Session, email: str, password: str, *, now: Callable[[], dt.datetime] = utcnow
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    ip: str = "",
+    now: Callable[[], dt.datetime] = utcnow,
 ) -> LoginResult:
-    """First step of the admin login. Failures count toward a growing lock."""
+    """First step of the admin login. Failures count toward a growing lock; the audit
+    line names the address the attempt came from (`ip`)."""
     moment = now()
     user = session.scalars(
         select(AdminUser).where(AdminUser.email == email.strip().lower())
@@ -89,45 +96,88 @@ def check_password(
     if user.locked_until and user.locked_until > moment:
         return LoginResult(LoginOutcome.LOCKED, locked_until=user.locked_until)
     if not _verify(user.password_hash, password):
-        _count_failure(session, user, moment, "admin.login_failed")
+        _count_failure(session, user, moment, "admin.login_failed", ip)
         return LoginResult(LoginOutcome.INVALID)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     if user.totp_enabled:
         return LoginResult(LoginOutcome.NEEDS_TOTP, user)
-    return LoginResult(LoginOutcome.OK, _logged_in(session, user, moment))
+    return LoginResult(LoginOutcome.OK, _logged_in(session, user, moment, ip))
+
+
+TOTP_STEP = 30  # seconds per code
+TOTP_SLACK = 1  # codes of one step before or after are accepted (clocks drift)
+
+
+def _matching_step(secret: str, code: str, moment: dt.datetime) -> int | None:
+    """The time step whose code `code` is (within the slack), or None."""
+    code = code.strip().replace(" ", "")
+    totp = pyotp.TOTP(secret, interval=TOTP_STEP)
+    now_step = totp.timecode(moment)
+    for step in range(now_step - TOTP_SLACK, now_step + TOTP_SLACK + 1):
+        if hmac.compare_digest(totp.generate_otp(step).encode(), code.encode()):
+            return step
+    return None
+
+
+def _use_step(session: Session, user: AdminUser, step: int) -> bool:
+    """Mark the code of `step` used; False when it (or a later one) was used already.
+
+    One conditional UPDATE, so two logins racing with the same code cannot both win."""
+    claimed = session.execute(
+        update(AdminUser)
+        .where(
+            AdminUser.id == user.id,
+            or_(AdminUser.totp_last_step.is_(None), AdminUser.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    user.totp_last_step = step
+    return True
 
 
 def check_totp(
-    session: Session, user: AdminUser, code: str, *, now: Callable[[], dt.datetime] = utcnow
+    session: Session,
+    user: AdminUser,
+    code: str,
+    *,
+    ip: str = "",
+    now: Callable[[], dt.datetime] = utcnow,
 ) -> bool:
-    """Second step: the code from the authenticator app (30 s steps, one step of slack)."""
+    """Second step: the code from the authenticator app (30 s steps, one step of slack).
+
+    A code works once: its step is recorded, and that step or an earlier one is refused
+    afterwards, so a code seen over someone's shoulder cannot be replayed in its window."""
     moment = now()
     if user.locked_until and user.locked_until > moment:
         return False
-    if user.totp_secret and pyotp.TOTP(user.totp_secret).verify(
-        code.strip().replace(" ", ""), for_time=moment, valid_window=1
-    ):
-        _logged_in(session, user, moment)
+    step = _matching_step(user.totp_secret, code, moment) if user.totp_secret else None
+    if step is not None and _use_step(session, user, step):
+        _logged_in(session, user, moment, ip)
         return True
-    _count_failure(session, user, moment, "admin.totp_failed")
+    _count_failure(session, user, moment, "admin.totp_failed", ip)
     return False
 
 
-def _count_failure(session: Session, user: AdminUser, moment: dt.datetime, action: str) -> None:
+def _count_failure(
+    session: Session, user: AdminUser, moment: dt.datetime, action: str, ip: str
+) -> None:
     """After FREE_FAILURES failures in a row, lock for 1, 2, 4 ... minutes (at most an hour)."""
     user.failed_logins += 1
     if user.failed_logins >= FREE_FAILURES:
         lock = dt.timedelta(minutes=2 ** min(user.failed_logins - FREE_FAILURES, 6))
         user.locked_until = moment + min(lock, MAX_LOCK)
-    audit.record(session, f"admin:{user.id}", action)
+    audit.record(session, f"admin:{user.id}", action, ip=ip)
 
 
-def _logged_in(session: Session, user: AdminUser, moment: dt.datetime) -> AdminUser:
+def _logged_in(session: Session, user: AdminUser, moment: dt.datetime, ip: str) -> AdminUser:
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = moment
-    audit.record(session, f"admin:{user.id}", "admin.login")
+    audit.record(session, f"admin:{user.id}", "admin.login", ip=ip)
     return user
 
 
@@ -138,9 +188,12 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-def new_totp_secret() -> str:
-    """A fresh secret for enrolling an authenticator app."""
-    return pyotp.random_base32()
+def pending_totp_secret(user: AdminUser) -> str:
+    """The secret being enrolled for `user`, made and kept on the admin row (never in the
+    browser's cookie, which the browser can read) until the app is confirmed."""
+    if not user.totp_pending_secret:
+        user.totp_pending_secret = pyotp.random_base32()
+    return user.totp_pending_secret
 
 
 def totp_uri(user: AdminUser, secret: str, issuer: str = "Betaalportaal") -> str:
@@ -151,16 +204,20 @@ def totp_uri(user: AdminUser, secret: str, issuer: str = "Betaalportaal") -> str
 def enable_totp(
     session: Session,
     user: AdminUser,
-    secret: str,
     code: str,
     *,
     now: Callable[[], dt.datetime] = utcnow,
 ) -> bool:
-    """Turn on the second factor once the person proves the app shows the right code."""
-    if not pyotp.TOTP(secret).verify(code.strip().replace(" ", ""), for_time=now(), valid_window=1):
+    """Turn on the second factor once the person proves the app shows the right code for
+    the pending secret; that code then counts as used."""
+    secret = user.totp_pending_secret
+    step = _matching_step(secret, code, now()) if secret else None
+    if secret is None or step is None:
         return False
     user.totp_secret = secret
+    user.totp_pending_secret = None
     user.totp_enabled = True
+    user.totp_last_step = step
     user.session_version += 1  # other sessions must log in again, now with the code
     audit.record(session, f"admin:{user.id}", "admin.totp_enabled")
     return True

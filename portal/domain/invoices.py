@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from portal.domain.params import whole
+from portal.domain.params import clamped, page_number, whole
 from portal.models import AuditEvent, Debtor, Invoice, InvoiceStatus
 
 PAGE_SIZE = 25
@@ -34,16 +34,12 @@ class InvoiceFilter:
         """Build from query-string values a person may have edited by hand."""
         status = args.get("status", "open")
         sort = args.get("sort", "due")
-        try:
-            page = max(1, int(args.get("page", "1")))
-        except ValueError:
-            page = 1
         return cls(
             status=status if status in STATUS_FILTERS else "open",
             q=args.get("q", "").strip()[:40],
             sort=sort if sort in SORTS else "due",
             desc=args.get("dir") == "desc",
-            page=page,
+            page=page_number(args.get("page", "1")),
         )
 
     def query_args(self, **changes: object) -> dict[str, object]:
@@ -212,6 +208,7 @@ def timeline(session: Session, invoice_id: int) -> list[AuditEvent]:
 
 
 ADMIN_PAGE = 50
+MAX_DAYS_OVERDUE = 36_500  # "overdue more than a century" is as far as the filter goes
 
 
 @dataclass(frozen=True)
@@ -236,9 +233,9 @@ class AdminFilter:
             brand_id=number("brand"),
             segment_id=number("segment"),
             status=status if status in ("open", "overdue", "paid", "all") else "open",
-            min_days_overdue=number("days") or 0,
+            min_days_overdue=clamped(args.get("days", ""), 0, MAX_DAYS_OVERDUE, 0),
             q=args.get("q", "").strip()[:40],
-            page=number("page") or 1,
+            page=page_number(args.get("page", "1")),
         )
 
 

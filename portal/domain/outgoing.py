@@ -6,7 +6,8 @@ outbox) and posted by the worker: JSON, signed with the header
 `Betaalportaal-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, retried with
 exponential back-off for up to a day. Target URLs must be https in production and never
 point at loopback or private addresses: checked when saved and again before each delivery
-(the name may resolve elsewhere by then).
+(the name may resolve elsewhere by then), and the delivery connects to the very address
+that was checked.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import logging
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,12 +57,32 @@ class UnsafeTarget(ValueError):
 
 
 # --------------------------------------------------------------------------- targets
-def check_url(url: str, *, production: bool, allow_private: bool = False) -> tuple[str, int]:
-    """Refuse what is not a public http(s) target; returns the host and port.
+@dataclass(frozen=True)
+class Target:
+    """Where a delivery goes: the URL's name (Host header, TLS server name and certificate)
+    and the one address that was checked, which is the only address connected to."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    address: str
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (the system resolver)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]).split("%")[0] for info in infos]
+
+
+def check_url(url: str, *, production: bool, allow_private: bool = False) -> Target:
+    """Refuse what is not a public http(s) target; returns it with the address to use.
 
     https only in production; every address the name resolves to must be public (no
     loopback, private, link-local or reserved address), unless `allow_private` (tests and
-    development only; production ignores it)."""
+    development only; production ignores it). The name is resolved here once: the delivery
+    connects to the address returned, so a name that resolves elsewhere a moment later
+    (DNS rebinding) cannot send the post to an address that was never checked."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -73,17 +95,18 @@ def check_url(url: str, *, production: bool, allow_private: bool = False) -> tup
     if parts.username or parts.password:
         raise UnsafeTarget("leave user names and passwords out of the URL")
     port = port or (443 if parts.scheme == "https" else 80)
-    if allow_private and not production:
-        return parts.hostname, port
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+        addresses = resolve(parts.hostname, port)
+    except (OSError, UnicodeError):
         raise UnsafeTarget("the host name does not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global or address.is_multicast:
-            raise UnsafeTarget("the host is a loopback, private or reserved address")
-    return parts.hostname, port
+    if not addresses:
+        raise UnsafeTarget("the host name does not resolve")
+    if not (allow_private and not production):
+        for address in addresses:
+            ip = ipaddress.ip_address(address)
+            if not ip.is_global or ip.is_multicast:
+                raise UnsafeTarget("the host is a loopback, private or reserved address")
+    return Target(url, parts.scheme, parts.hostname, port, addresses[0])
 
 
 def new_secret() -> str:
@@ -187,16 +210,39 @@ class Posted:
     error: str = ""
 
 
-Poster = Callable[[str, bytes, dict[str, str]], Posted]
+Poster = Callable[[Target, bytes, dict[str, str]], Posted]
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str]) -> Posted:
+def _pinned(target: Target) -> http.client.HTTPConnection:
+    """A connection to `target.address` that otherwise behaves as one to `target.host`: the
+    Host header, the TLS server name (SNI) and the certificate check all use the name."""
+    conn: http.client.HTTPConnection
+    if target.scheme == "https":
+        conn = http.client.HTTPSConnection(
+            target.host, target.port, timeout=TIMEOUT_SECONDS, context=tls_context()
+        )
+    else:
+        conn = http.client.HTTPConnection(target.host, target.port, timeout=TIMEOUT_SECONDS)
+
+    def connect_to_checked_address(
+        _address: tuple[str, int], timeout: float, source: tuple[str, int] | None = None
+    ) -> socket.socket:
+        return socket.create_connection((target.address, target.port), timeout, source)
+
+    # http.client opens its socket through this attribute; everything else stays by name
+    conn._create_connection = connect_to_checked_address  # type: ignore[attr-defined]
+    return conn
+
+
+def tls_context() -> ssl.SSLContext:
+    """Certificates are verified against the system's trusted roots."""
+    return ssl.create_default_context()
+
+
+def http_post(target: Target, body: bytes, headers: dict[str, str]) -> Posted:
     """POST without following redirects (a redirect could lead to a private address)."""
-    parts = urlsplit(url)
-    conn_cls = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    )
-    conn = conn_cls(parts.hostname or "", parts.port, timeout=TIMEOUT_SECONDS)
+    parts = urlsplit(target.url)
+    conn = _pinned(target)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         conn.request("POST", path, body=body, headers=headers)
@@ -269,7 +315,7 @@ def _post(
     if endpoint is None or not endpoint.active:
         return Posted(None, "no active endpoint for this brand")
     try:
-        check_url(endpoint.url, production=production, allow_private=allow_private)
+        target = check_url(endpoint.url, production=production, allow_private=allow_private)
     except UnsafeTarget as exc:
         return Posted(None, f"refused target: {exc}")
     body = event.payload.encode()
@@ -278,7 +324,7 @@ def _post(
         "User-Agent": "Betaalportaal-Webhooks/1",
         SIGNATURE_HEADER: sign(endpoint.secret, body, int(time.time())),
     }
-    return post(endpoint.url, body, headers)
+    return post(target, body, headers)
 
 
 def _record(event: WebhookEvent, outcome: Posted, now: dt.datetime, result: DeliveryResult) -> None:

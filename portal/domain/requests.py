@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.domain import audit, login, phones, plan_progress, tokens
 from portal.domain.dunning import holds
-from portal.domain.params import whole
+from portal.domain.params import page_number
 from portal.domain.problems import N_, Problem
 from portal.models import (
     DISPUTE_REASONS,
@@ -38,6 +38,12 @@ from portal.models import (
 )
 
 PROMISE_MAX_DAYS = 30  # a promise to pay may name a day at most this far ahead
+# How often a debtor may pause an invoice's reminders on their own word (README, Requests).
+# Two promises of at most 30 days each give up to about two months; a dispute pauses until
+# an admin decides it, so only the first dispute of an invoice does. Later ones still reach
+# the inbox, but reminders continue until an admin decides (and may pause them).
+PROMISES_THAT_PAUSE = 2
+DISPUTES_THAT_PAUSE = 1
 MAX_ATTACHMENT = 5 * 1024 * 1024  # bytes
 MAX_MESSAGE = 4000  # characters
 EMAIL_CONFIRM_MINUTES = 24 * 60  # how long the confirmation link of a new address works
@@ -157,6 +163,30 @@ def _open_of_kind(session: Session, invoice_id: int, kind: RequestKind) -> Debto
     ).first()
 
 
+def _paused_before(session: Session, invoice_id: int, kind: RequestKind) -> int:
+    """How many requests of `kind` paused this invoice's reminders by themselves."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                DebtorRequest.invoice_id == invoice_id,
+                DebtorRequest.kind == kind.value,
+                DebtorRequest.paused_itself.is_(True),
+            )
+        )
+        or 0
+    )
+
+
+def promise_pauses(session: Session, invoice: Invoice) -> bool:
+    """Whether a new promise on `invoice` would pause its reminders by itself."""
+    return _paused_before(session, invoice.id, RequestKind.PROMISE) < PROMISES_THAT_PAUSE
+
+
+def dispute_pauses(session: Session, invoice: Invoice) -> bool:
+    """Whether a new dispute of `invoice` would pause its reminders by itself."""
+    return _paused_before(session, invoice.id, RequestKind.DISPUTE) < DISPUTES_THAT_PAUSE
+
+
 def _disputable(invoice: Invoice) -> None:
     if invoice.kind != InvoiceKind.INVOICE.value or invoice.status != InvoiceStatus.OPEN.value:
         raise RequestRefused(N_("Only an open invoice can be disputed."))
@@ -171,7 +201,11 @@ def open_dispute(
     actor: str,
     today: dt.date,
 ) -> DebtorRequest:
-    """Dispute an invoice (already the debtor's): its reminders wait until it is decided."""
+    """Dispute an invoice (already the debtor's): its reminders wait until it is decided.
+
+    Only the invoice's first dispute pauses reminders by itself (`DISPUTES_THAT_PAUSE`): a
+    later one, after an admin decided the first, waits in the inbox while reminders go on
+    (`paused_itself` False), so disputing again cannot hold reminders back for ever."""
     _disputable(invoice)
     if reason not in DISPUTE_REASONS:
         raise RequestRefused(N_("Choose a reason."))
@@ -179,11 +213,20 @@ def open_dispute(
         raise RequestRefused(N_("Tell us what is wrong."))
     if _open_of_kind(session, invoice.id, RequestKind.DISPUTE):
         raise RequestRefused(N_("This invoice is already disputed; we will answer soon."))
+    pauses = dispute_pauses(session, invoice)
     request = _new(
-        session, RequestKind.DISPUTE, invoice.debtor_id, invoice, message, actor, reason=reason
+        session,
+        RequestKind.DISPUTE,
+        invoice.debtor_id,
+        invoice,
+        message,
+        actor,
+        reason=reason,
+        paused_itself=pauses,
     )
     _attach(request, upload)
-    holds.pause(session, invoice, "dispute", None, actor, today)
+    if pauses:
+        holds.pause(session, invoice, "dispute", None, actor, today)
     session.flush()
     audit.record(
         session,
@@ -200,7 +243,11 @@ def promise(
     session: Session, invoice: Invoice, day: dt.date, message: str, actor: str, today: dt.date
 ) -> DebtorRequest:
     """Promise to pay an invoice by `day`: its reminders wait until then. A promise not
-    kept simply lets the hold lapse (the dunning run sees a past date as no hold)."""
+    kept simply lets the hold lapse (the dunning run sees a past date as no hold).
+
+    Only the first `PROMISES_THAT_PAUSE` promises of an invoice pause its reminders by
+    themselves; a later one waits in the inbox while reminders go on, until an admin
+    accepts it (`close` resolved: the pause starts then) or rejects it."""
     if invoice.kind != InvoiceKind.INVOICE.value or not invoice.payable:
         raise RequestRefused(N_("Only an open invoice can be promised."))
     if not today <= day <= today + dt.timedelta(days=PROMISE_MAX_DAYS):
@@ -213,10 +260,19 @@ def promise(
     if earlier is not None:  # a new promise replaces the earlier one
         move(session, earlier, S.RESOLVED, actor, "")
         earlier.outcome = "replaced"
+    pauses = promise_pauses(session, invoice)
     request = _new(
-        session, RequestKind.PROMISE, invoice.debtor_id, invoice, message, actor, promise_date=day
+        session,
+        RequestKind.PROMISE,
+        invoice.debtor_id,
+        invoice,
+        message,
+        actor,
+        promise_date=day,
+        paused_itself=pauses,
     )
-    holds.pause(session, invoice, "promise", day, actor, today)
+    if pauses:
+        holds.pause(session, invoice, "promise", day, actor, today)
     session.flush()
     audit.record(
         session,
@@ -517,17 +573,20 @@ def close(
     answer: str,
     actor: str,
     notifier: Notifier,
+    today: dt.date,
 ) -> None:
     """Close a question, promise or contact change as resolved or rejected, with an answer
-    mailed to the debtor (a rejected promise lets reminders continue)."""
+    mailed to the debtor (a rejected promise lets reminders continue). Resolving a promise
+    that waited for a decision accepts it: reminders pause until its day from now on."""
     if state not in (S.RESOLVED, S.REJECTED):
         raise RequestRefused(N_("Choose what to do."))
     if not answer.strip():
         raise RequestRefused(N_("Write the answer for the customer."))
     if request.kind == RequestKind.DISPUTE:
         raise RequestRefused(N_("Decide a dispute with a credit, a cancellation or upholding."))
+    accepting = request.awaits_pause_decision and state == S.RESOLVED
     move(session, request, state, actor, answer.strip())
-    request.outcome = "closed"
+    request.outcome = "accepted" if accepting else "closed"
     invoice = request.invoice
     if (
         request.kind == RequestKind.PROMISE
@@ -536,7 +595,21 @@ def close(
         and invoice.hold_reason == "promise"
     ):
         holds.resume(session, invoice, actor)
+    if accepting and invoice is not None and _may_pause_for_promise(invoice, request, today):
+        holds.pause(session, invoice, "promise", request.promise_date, actor, today)
     notifier.update(session, request, answer.strip())
+
+
+def _may_pause_for_promise(invoice: Invoice, request: DebtorRequest, today: dt.date) -> bool:
+    """An accepted promise pauses reminders when its day is still ahead, the invoice is
+    still owed and no dispute or plan holds it already."""
+    day = request.promise_date
+    return (
+        invoice.payable
+        and day is not None
+        and day >= today
+        and not (invoice.hold_reason in ("dispute", "plan") and invoice.held_on(today))
+    )
 
 
 # ---------------------------------------------------------------------------- queries
@@ -576,7 +649,7 @@ class InboxFilter:
             kind=kind if kind in tuple(RequestKind) else "",
             state=state if state in ("active", "all", *tuple(RequestState)) else "active",
             assigned=assigned if assigned in ("me", "nobody") else "",
-            page=whole(page, high=10_000) or 1,
+            page=page_number(page),
         )
 
     def args(self, page: int) -> dict[str, str | int]:

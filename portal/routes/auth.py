@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal import debtor_session, tasks
@@ -14,7 +14,6 @@ from portal.domain import login as login_domain
 from portal.extensions import limiter
 from portal.forms import ChooseForm, ConfirmForm, LoginForm
 from portal.htmx import redirect_to
-from portal.mails import queue_login_mail
 
 bp = Blueprint("auth", __name__)
 
@@ -38,15 +37,11 @@ def login() -> Any:
     if not form.validate_on_submit():
         status = 422 if request.method == "POST" else 200
         return render_template("auth/login.html", form=form), status
-    settings = current_app.config["SETTINGS"]
-    asked = login_domain.request_link(
-        db.session(), form.email.data or "", ip=request.remote_addr or ""
-    )
-    if asked is not None:
-        queue_login_mail(db.session(), asked, settings)
-    db.session.commit()
-    if asked is not None:
-        tasks.send_outbox()
+    # the same step for known and unknown addresses: looking the address up, making the
+    # token and writing the mail happen in the worker, so neither the answer nor its
+    # timing tells who is a customer
+    email = login_domain.normalize_email(form.email.data or "")
+    tasks.send_login_link(email, request.remote_addr or "")
     return redirect_to(url_for("auth.link_sent"))
 
 

@@ -82,10 +82,20 @@ def dispute(invoice_id: int) -> Any:
                 business_today(),
             )
         )
-        if made:
+        if made and made.paused_itself:
             return _done(_("Thank you. Reminders for this invoice wait until we have answered."))
+        if made:
+            return _done(
+                _(
+                    "Thank you. This invoice was disputed before, so reminders continue until"
+                    " we have looked at your dispute."
+                )
+            )
     status = 422 if request.method == "POST" else 200
-    return render_template("requests/dispute.html", invoice=invoice, form=form, error=error), status
+    pauses = req.dispute_pauses(db.session(), invoice)
+    return render_template(
+        "requests/dispute.html", invoice=invoice, form=form, error=error, pauses=pauses
+    ), status
 
 
 @bp.route("/invoices/<int:invoice_id>/promise", methods=["GET", "POST"])
@@ -101,12 +111,25 @@ def promise(invoice_id: int) -> Any:
                 db.session(), invoice, form.pay_by.data, form.message.data or "", _actor(), day
             )
         )
-        if made:
+        if made and made.paused_itself:
             return _done(_("Thank you. We will not send reminders for this invoice until then."))
+        if made:
+            return _done(
+                _(
+                    "Thank you. You have already postponed this invoice twice, so reminders"
+                    " continue until we have looked at your promise."
+                )
+            )
     status = 422 if request.method == "POST" else 200
     latest = day + dt.timedelta(days=req.PROMISE_MAX_DAYS)
     return render_template(
-        "requests/promise.html", invoice=invoice, form=form, error=error, first=day, last=latest
+        "requests/promise.html",
+        invoice=invoice,
+        form=form,
+        error=error,
+        first=day,
+        last=latest,
+        pauses=req.promise_pauses(db.session(), invoice),
     ), status
 
 

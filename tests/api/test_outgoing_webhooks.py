@@ -2,6 +2,10 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import shutil
+import socket
+import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -21,11 +25,13 @@ class Receiver:
 
     def __init__(self, secret="", fail_first=0):
         self.secret, self.fail_first, self.received = secret, fail_first, []
+        self.hosts = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.hosts.append(self.headers["Host"])
                 header = self.headers["Betaalportaal-Signature"]
                 parts = dict(item.split("=", 1) for item in header.split(","))
                 expected = hmac.new(
@@ -112,7 +118,8 @@ def test_targets_must_be_public_and_https_in_production():
             outgoing.check_url(url, production=False)
     with pytest.raises(outgoing.UnsafeTarget):
         outgoing.check_url("http://93.184.216.34/x", production=True)
-    assert outgoing.check_url("https://93.184.216.34/x", production=True) == ("93.184.216.34", 443)
+    target = outgoing.check_url("https://93.184.216.34/x", production=True)
+    assert (target.host, target.port, target.address) == ("93.184.216.34", 443, "93.184.216.34")
     # production ignores the escape hatch for tests
     with pytest.raises(outgoing.UnsafeTarget):
         outgoing.check_url("https://127.0.0.1/x", production=True, allow_private=True)
@@ -216,5 +223,103 @@ def test_admin_sets_the_address_sees_the_secret_once_and_sends_a_test_event(clie
         assert "ping" in log
         again = client.post(f"/admin/webhooks/events/{event.id}/resend", data={"csrf_token": token})
         assert again.status_code == 303 and len(receiver.received) == 2
+    finally:
+        receiver.close()
+
+
+PUBLIC = "93.184.216.34"  # a public address; this test's network routes it to a local port
+
+
+@pytest.fixture
+def rebinding_dns(monkeypatch):
+    """shop.example answers a public address first and 127.0.0.1 after that (DNS rebinding);
+    connections to the public address reach `routes[port]` on this machine."""
+    real_lookup, real_connect = socket.getaddrinfo, socket.create_connection
+    asked = []
+    routes = {}
+
+    def lookup(host, port, *args, **kwargs):
+        if host != "shop.example":
+            return real_lookup(host, port, *args, **kwargs)
+        asked.append(host)
+        address = PUBLIC if len(asked) == 1 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    def connect(address, *args, **kwargs):
+        host, port = address
+        if host == PUBLIC:
+            return real_connect(("127.0.0.1", routes[port]), *args, **kwargs)
+        return real_connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    monkeypatch.setattr(socket, "create_connection", connect)
+    return asked, routes
+
+
+def test_the_delivery_connects_to_the_address_it_checked(app, rebinding_dns):
+    asked, routes = rebinding_dns
+    internal = Receiver()  # what the name points at once it has been checked
+    shop = Receiver()  # the shop, at the public address that was checked
+    try:
+        port = internal.server.server_port
+        routes[port] = shop.server.server_port
+        key, _ = make_key()
+        db.session.add(
+            WebhookEndpoint(brand_id=key.brand_id, url=f"http://shop.example:{port}/h", secret="s")
+        )
+        db.session.commit()
+        shop.secret = "s"
+        pay(api_link(key))
+        result = outgoing.deliver_due(db.session(), production=False)
+        assert result.sent == 1
+        assert internal.received == [] and len(shop.received) == 1
+        assert shop.hosts == [f"shop.example:{port}"]  # the name still goes along as Host
+        assert asked == ["shop.example"]  # resolved once, for the check
+    finally:
+        internal.close()
+        shop.close()
+
+
+def test_https_deliveries_name_the_host_for_tls_and_its_certificate(tmp_path, monkeypatch):
+    """Connecting to the checked address must not weaken TLS: the server name (SNI) and the
+    certificate check use the URL's host name."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    openssl = shutil.which("openssl") or "openssl"
+    subject = ["-subj", "/CN=shop.example", "-addext", "subjectAltName=DNS:shop.example"]
+    files = ["-keyout", str(key), "-out", str(cert)]
+    subprocess.run(  # noqa: S603 (a throwaway certificate)
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", *files, *subject],
+        check=True,
+        capture_output=True,
+    )
+    names = []
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    server_tls.sni_callback = lambda sock, name, ctx: names.append(name)
+    receiver = Receiver()
+    receiver.server.socket = server_tls.wrap_socket(receiver.server.socket, server_side=True)
+    port = receiver.server.server_port
+
+    def trusting_the_test_certificate():
+        context = ssl.create_default_context()
+        context.load_verify_locations(cert)
+        return context
+
+    monkeypatch.setattr(outgoing, "tls_context", trusting_the_test_certificate)
+    try:
+        ok = outgoing.Target(
+            f"https://shop.example:{port}/h", "https", "shop.example", port, "127.0.0.1"
+        )
+        assert (
+            outgoing.http_post(ok, b"{}", {"Betaalportaal-Signature": "t=1,v1=x"}).status
+            is not None
+        )
+        assert names == ["shop.example"] and receiver.hosts == [f"shop.example:{port}"]
+        # a certificate for another name is refused, whatever address was checked
+        other = outgoing.Target(
+            f"https://evil.example:{port}/h", "https", "evil.example", port, "127.0.0.1"
+        )
+        refused = outgoing.http_post(other, b"{}", {"Betaalportaal-Signature": "t=1,v1=x"})
+        assert refused.status is None and "CERTIFICATE_VERIFY_FAILED" in refused.error
     finally:
         receiver.close()

@@ -78,11 +78,12 @@ def test_a_breach_keeps_a_disputes_hold_and_a_settled_dispute_gives_the_plan_its
     db.session.commit()
     assert (disputed.hold_reason, disputed.hold_until) == ("plan", instalments.hold_until(plan))
 
-    req.open_dispute(db.session(), disputed, "other", "Again", None, "t", START)
+    # the other invoice's first dispute (a second one of `disputed` would not pause by itself)
+    req.open_dispute(db.session(), plain, "other", "Wrong", None, "t", START)
     db.session.commit()
     daily(app, START + dt.timedelta(days=20))  # the plan is breached while disputed
     assert db.session.get(InstalmentPlan, plan.id).status == "breached"
-    assert db.session.get(Invoice, disputed.id).hold_reason == "dispute"
+    assert db.session.get(Invoice, plain.id).hold_reason == "dispute"
 
 
 def test_an_import_that_books_money_updates_the_instalments_at_once(app, client):

@@ -23,6 +23,42 @@ def test_known_and_unknown_addresses_get_the_same_answer(client, inbox):
     assert inbox.to("stranger@example.com") == []
 
 
+def test_known_and_unknown_addresses_take_the_same_steps(client, monkeypatch):
+    """The answer's timing must not tell who is a customer: the request does the same work
+    for both (no lookup, no token, no mail; it queues the same task), measured as the SQL it
+    sends and the tasks it queues rather than as a time."""
+    from sqlalchemy import event
+
+    from portal import tasks
+
+    create_debtor(emails=["anna@example.com"])
+    token = csrf(client)
+    statements: list[str] = []
+    queued: list[tuple[str, str]] = []
+    # queue instead of running inline (tests run tasks at once), to see what was queued
+    monkeypatch.setattr(tasks, "send_login_link", lambda *a: queued.append(a), raising=False)
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    def steps(email):
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            answer = client.post("/login", data={"email": email, "csrf_token": token})
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        return answer.status_code, answer.headers["Location"], list(statements)
+
+    assert steps("Anna@Example.com") == steps("stranger@example.com") == (303, "/login/sent", [])
+    assert queued == [("anna@example.com", "127.0.0.1"), ("stranger@example.com", "127.0.0.1")]
+    # the task is where the difference lies: a link and a mail for a customer only
+    assert tasks.send_login_link_now("anna@example.com", "127.0.0.1") is True
+    assert tasks.send_login_link_now("stranger@example.com", "127.0.0.1") is False
+    tokens = db.session.scalars(select(LoginToken)).all()
+    assert [(t.email, t.requested_ip) for t in tokens] == [("anna@example.com", "127.0.0.1")]
+
+
 def test_login_mail_goes_out_over_smtp_with_text_and_html(client, inbox):
     create_debtor(emails=["anna@example.com"], language="nl")
     ask_link(client, "anna@example.com")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain.params import whole
+from portal.domain.params import page_number, whole
 from portal.domain.payments.providers.base import Method, Status
 from portal.domain.payments.providers.registry import names
 from portal.models import Debtor, Payment, WebhookDelivery
@@ -47,7 +47,7 @@ class PaymentFilter:
             brand_id=whole(brand),
             flagged=args.get("flagged") == "1",
             q=args.get("q", "").strip()[:60],
-            page=whole(page, high=100_000) or 1,
+            page=page_number(page),
             mode=args.get("mode", "") if args.get("mode") in ("live", "test") else "",
         )
 
