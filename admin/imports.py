@@ -17,7 +17,7 @@ from sqlalchemy import select
 from admin import bp
 from admin.session import actor, admin_required
 from portal.db import db
-from portal.domain import audit
+from portal.domain import audit, sheets
 from portal.domain.imports import engine, jobs, profiles
 from portal.domain.imports.columns import LABELS
 from portal.domain.imports.pdfs import MAX_ZIP_BYTES
@@ -228,7 +228,8 @@ def import_errors(file_hash: str) -> Response:
     for issue in result.issues:
         kind = _("Warning") if issue.severity == "warning" else _("Error")
         column = _(issue.column) if issue.column else ""
-        ws.append([issue.line or None, column, issue.value, message_text(issue), kind])
+        row = [issue.line or None, column, issue.value, message_text(issue), kind]
+        ws.append(sheets.xlsx_row(ws, row))  # values come from the uploaded file
     buffer = io.BytesIO()
     wb.save(buffer)
     response = Response(

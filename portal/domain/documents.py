@@ -15,7 +15,7 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import pdf
+from portal.domain import pdf, sheets
 from portal.models import Brand, Debtor, InstalmentPlan, Invoice
 
 Render = Callable[..., str]  # render(template_name, **context) -> HTML
@@ -138,29 +138,33 @@ def plan_agreement_pdf(
 def statement_xlsx(
     debtor: Debtor, invoices: Sequence[Invoice], today: dt.date, labels: dict[str, str]
 ) -> bytes:
-    """The open invoices as a spreadsheet with real dates and amounts (not text)."""
+    """The open invoices as a spreadsheet with real dates and amounts (not text); no text
+    from the invoices becomes a formula (`sheets.xlsx_row`)."""
     wb = Workbook()
     ws = wb.active
     assert ws is not None
     ws.title = labels.get("sheet", "Statement")[:31]
-    ws.append([labels["title"], debtor.name, debtor.number])
+    ws.append(sheets.xlsx_row(ws, [labels["title"], debtor.name, debtor.number]))
     ws.append([labels["date"], today])
     ws.append([])
     headers = ["number", "invoice_date", "due_date", "reference", "currency", "total", "open"]
-    ws.append([labels[h] for h in headers])
+    ws.append(sheets.xlsx_row(ws, [labels[h] for h in headers]))
     for cell in ws[4]:
         cell.font = Font(bold=True)
     for inv in invoices:
         ws.append(
-            [
-                inv.number,
-                inv.invoice_date,
-                inv.due_date,
-                inv.reference,
-                inv.currency,
-                inv.total_cents / 100,
-                inv.open_cents / 100,
-            ]
+            sheets.xlsx_row(
+                ws,
+                [
+                    inv.number,
+                    inv.invoice_date,
+                    inv.due_date,
+                    inv.reference,
+                    inv.currency,
+                    inv.total_cents / 100,
+                    inv.open_cents / 100,
+                ],
+            )
         )
     for row in ws.iter_rows(min_row=5, min_col=2, max_col=3):
         for cell in row:
