@@ -212,7 +212,7 @@ def _preview_page(result: engine.Preview, brand: Brand, file_hash: str, args: An
         args=args,
         labels=LABELS,
         shown=result.issues[:500],
-        pdf_match=jobs.pdf_match(_uploads(), file_hash, result),
+        pdf_match=jobs.pdf_match(_uploads(), file_hash, result, keep=False),
     )
 
 

@@ -6,12 +6,13 @@ SQLite). The process reports its resident memory before the upload and its peak 
 after the preview page was rendered; the difference is what the preview cost. Not part of
 the tests.
 
-    .venv/bin/python bench/import_preview.py [--rows 150000]
+    .venv/bin/python bench/import_preview.py [--rows 185000] [--format xlsx|csv]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import json
 import os
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -33,12 +35,18 @@ PASSWORD = "a long bench password"
 
 
 def make_file(path: Path, rows: int) -> None:
-    """An export with a preamble, 12 columns and some text per row, as packages write them."""
+    """An export with a preamble, 12 columns and some text per row, as packages write them
+    (.xlsx, or CSV with semicolons and Dutch dates and amounts when `path` ends in .csv)."""
     from openpyxl import Workbook
 
     rng = random.Random(5)
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet()
+    ws: Any = wb.create_sheet()
+    out = None
+    if path.suffix == ".csv":
+        out = path.open("w", encoding="utf-8", newline="")
+        writer = csv.writer(out, delimiter=";")
+        ws = _CsvSheet(writer)
     ws.append(["Openstaande posten per 1 november 2026"])
     ws.append([])
     ws.append(
@@ -78,7 +86,28 @@ def make_file(path: Path, rows: int) -> None:
                 "Amsterdam",
             ]
         )
-    wb.save(path)
+    if out is not None:
+        out.close()
+    else:
+        wb.save(path)
+
+
+class _CsvSheet:
+    """ws.append() for a CSV file, in the shapes Dutch packages export."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def append(self, row: list[Any]) -> None:
+        self.writer.writerow([_dutch(v) for v in row])
+
+
+def _dutch(value: Any) -> str:
+    if isinstance(value, dt.date):
+        return value.strftime("%d-%m-%Y")
+    if isinstance(value, float):
+        return f"{value:.2f}".replace(".", ",")
+    return str(value)
 
 
 def _status(field: str) -> float:
@@ -145,13 +174,14 @@ def child(path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=185_000)
+    parser.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(Path(args.child))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "openstaand.xlsx"
+        path = Path(tmp) / f"openstaand.{args.format}"
         make_file(path, args.rows)
         instance = Path(tmp) / "instance"
         url = f"sqlite:///{tmp}/bench.db"
@@ -183,7 +213,7 @@ def main() -> None:
             raise SystemExit(out.stdout + out.stderr)
         figures = json.loads(out.stdout.strip().splitlines()[-1])
     print(
-        f"preview of a {figures['file_mb']:.1f} MB .xlsx ({args.rows:,} rows): "
+        f"preview of a {figures['file_mb']:.1f} MB .{args.format} ({args.rows:,} rows): "
         f"RSS before upload {figures['before_mb']:.0f} MB, peak {figures['peak_mb']:.0f} MB "
         f"(+{figures['peak_mb'] - figures['before_mb']:.0f} MB), "
         f"{figures['seconds']:.1f} s, page {figures['page_kb']:.0f} KiB"

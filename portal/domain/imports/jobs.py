@@ -57,13 +57,16 @@ class Uploads:
             return {"phase": "queued", "done": 0, "total": 0}
 
 
-def pdf_match(uploads: Uploads, file_hash: str, result: engine.Preview) -> pdfs.PdfMatch | None:
-    """The ZIP of original PDFs that came with the upload, matched to its rows."""
+def pdf_match(
+    uploads: Uploads, file_hash: str, result: engine.Preview, *, keep: bool = True
+) -> pdfs.PdfMatch | None:
+    """The ZIP of original PDFs that came with the upload, matched to its rows (with
+    `keep=False` only their names, for the preview page)."""
     path = uploads.pdf_zip(file_hash)
     if not path.exists():
         return None
     try:
-        return pdfs.match_pdfs(path.read_bytes(), (r.invoice_number for r in result.rows))
+        return pdfs.match_pdfs(path, (r.invoice_number for r in result.rows), keep=keep)
     except engine.ReadError as exc:
         return pdfs.PdfMatch(refused=[str(exc)])
 

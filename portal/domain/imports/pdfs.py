@@ -6,7 +6,7 @@ import io
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -36,17 +36,33 @@ def _number_for(stem: str, numbers: set[str]) -> str | None:
     return None
 
 
-def match_pdfs(data: bytes, numbers: Iterable[str]) -> PdfMatch:
-    """Read a ZIP of PDFs and pair each with an invoice number from its file name."""
-    if len(data) > MAX_ZIP_BYTES:
+def _open(source: bytes | Path) -> zipfile.ZipFile:
+    size = source.stat().st_size if isinstance(source, Path) else len(source)
+    if size > MAX_ZIP_BYTES:
         raise ReadError("The ZIP is larger than 200 MB.")
+    try:
+        return zipfile.ZipFile(source if isinstance(source, Path) else io.BytesIO(source))
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ReadError("The PDF archive is not a ZIP file.") from exc
+
+
+def check_archive(data: bytes) -> None:
+    """What can be known of a ZIP of PDFs before it is kept: its size, that it is a ZIP,
+    and how many files it holds (ReadError otherwise); each PDF is judged when matched."""
+    with _open(data) as archive:
+        if sum(1 for i in archive.infolist() if not i.is_dir()) > MAX_FILES:
+            raise ReadError(f"The ZIP holds more than {MAX_FILES:,} files.")
+
+
+def match_pdfs(source: bytes | Path, numbers: Iterable[str], *, keep: bool = True) -> PdfMatch:
+    """Read a ZIP of PDFs and pair each with an invoice number from its file name.
+
+    With `keep=False` the PDFs are checked but not held (their content is b""): a preview
+    only needs the names, and a ZIP may hold 200 MB.
+    """
     wanted = set(numbers)
     result = PdfMatch()
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise ReadError("The PDF archive is not a ZIP file.") from exc
-    with archive:
+    with _open(source) as archive:
         entries = [i for i in archive.infolist() if not i.is_dir()]
         if len(entries) > MAX_FILES:
             raise ReadError(f"The ZIP holds more than {MAX_FILES:,} files.")
@@ -69,7 +85,7 @@ def match_pdfs(data: bytes, numbers: Iterable[str]) -> PdfMatch:
             if number is None:
                 result.unmatched.append(name)
             else:
-                result.matched[number] = content
+                result.matched[number] = content if keep else b""
     return result
 
 
