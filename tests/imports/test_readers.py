@@ -64,7 +64,7 @@ def test_a_csv_cell_beyond_the_csv_limit_is_a_clean_error_naming_its_row(brand):
     )
     result = run(csv_bytes(rows), brand)
     (problem,) = result.errors
-    assert problem.message.startswith("Row 3 has a cell longer than 131,072 characters")
+    assert problem.message.startswith("Row 3 has a cell longer than 131072 characters")
     assert result.rows == [] and not result.can_commit
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.domain.imports.readers import ReadError
+from portal.domain.problems import N_
 from portal.models import Invoice, utcnow
 
 MAX_ZIP_BYTES = 200 * 1024 * 1024
@@ -39,11 +40,11 @@ def _number_for(stem: str, numbers: set[str]) -> str | None:
 def _open(source: bytes | Path) -> zipfile.ZipFile:
     size = source.stat().st_size if isinstance(source, Path) else len(source)
     if size > MAX_ZIP_BYTES:
-        raise ReadError("The ZIP is larger than 200 MB.")
+        raise ReadError(N_("The ZIP of PDFs is larger than %(mb)d MB."), mb=MAX_ZIP_BYTES // 2**20)
     try:
         return zipfile.ZipFile(source if isinstance(source, Path) else io.BytesIO(source))
     except (zipfile.BadZipFile, OSError) as exc:
-        raise ReadError("The PDF archive is not a ZIP file.") from exc
+        raise ReadError(N_("The PDF archive is not a ZIP file.")) from exc
 
 
 def check_archive(data: bytes) -> None:
@@ -51,7 +52,7 @@ def check_archive(data: bytes) -> None:
     and how many files it holds (ReadError otherwise); each PDF is judged when matched."""
     with _open(data) as archive:
         if sum(1 for i in archive.infolist() if not i.is_dir()) > MAX_FILES:
-            raise ReadError(f"The ZIP holds more than {MAX_FILES:,} files.")
+            raise ReadError(N_("The ZIP holds more than %(n)s files."), n=f"{MAX_FILES:,}")
 
 
 def match_pdfs(source: bytes | Path, numbers: Iterable[str], *, keep: bool = True) -> PdfMatch:
@@ -65,7 +66,7 @@ def match_pdfs(source: bytes | Path, numbers: Iterable[str], *, keep: bool = Tru
     with _open(source) as archive:
         entries = [i for i in archive.infolist() if not i.is_dir()]
         if len(entries) > MAX_FILES:
-            raise ReadError(f"The ZIP holds more than {MAX_FILES:,} files.")
+            raise ReadError(N_("The ZIP holds more than %(n)s files."), n=f"{MAX_FILES:,}")
         for info in entries:
             name = PurePosixPath(info.filename).name
             if name.startswith(".") or info.filename.startswith("__MACOSX/"):

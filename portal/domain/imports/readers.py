@@ -227,11 +227,11 @@ def _csv_rows(data: bytes, encoding: str, delimiter: str, max_rows: int) -> Iter
             if "field larger than field limit" in str(exc):
                 raise ReadError(
                     N_(
-                        "Row %(row)d has a cell longer than %(max)s characters; "
+                        "Row %(row)d has a cell longer than %(max)d characters; "
                         "this does not look like an invoice list."
                     ),
                     row=row_number,
-                    max=f"{csv.field_size_limit():,}",
+                    max=csv.field_size_limit(),
                 ) from exc
             raise ReadError(
                 N_("Row %(row)d cannot be read as CSV: %(error)s"),
