@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
-import time
 from pathlib import Path
 from typing import Any
 
-from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from openpyxl import Workbook
 from sqlalchemy import select
@@ -17,11 +23,11 @@ from sqlalchemy import select
 from admin import bp
 from admin.session import actor, admin_required
 from portal.db import db
-from portal.domain import audit
+from portal.domain import audit, sheets
 from portal.domain.imports import engine, jobs, profiles
 from portal.domain.imports.columns import LABELS
 from portal.domain.imports.pdfs import MAX_ZIP_BYTES
-from portal.domain.imports.readers import MAX_BYTES
+from portal.domain.imports.readers import MAX_BYTES, ReadError
 from portal.domain.params import whole
 from portal.forms import ConfirmForm
 from portal.htmx import is_htmx, redirect_to, render_page
@@ -29,7 +35,6 @@ from portal.i18n import message_text
 from portal.models import Brand, ImportBatch, ImportJob, ImportProfile
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
-KEEP_UPLOADS_SECONDS = 24 * 3600
 
 
 def _uploads() -> jobs.Uploads:
@@ -42,7 +47,7 @@ def _stored(file_hash: str) -> bytes:
     if not _HASH.match(file_hash):
         abort(404)
     path = _uploads().data(file_hash)
-    if not path.exists():
+    if not path.exists():  # never uploaded, committed, a day old, or made room for newer ones
         abort(404)
     return path.read_bytes()
 
@@ -101,40 +106,23 @@ def _all_profiles() -> list[tuple[Brand, ImportProfile]]:
 @bp.post("/imports")
 @admin_required()
 def upload() -> Any:
+    """Check an upload and keep it for the preview; nothing unchecked is written to disk."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    brands = list(db.session.scalars(select(Brand).order_by(Brand.name)))
     brand = _brand(request.form.get("brand_id"))
     upload_file = request.files.get("file")
     data = upload_file.read(MAX_BYTES + 1) if upload_file else b""
-    error = None
     if not data:
-        error = _("Choose a file to upload.")
-    elif len(data) > MAX_BYTES:
-        error = _("The file is larger than 50 MB. Split it into smaller files.")
-    if error:
-        batches = list(
-            db.session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(20))
-        )
-        return render_template(
-            "admin/imports.html",
-            brands=brands,
-            batches=batches,
-            error=error,
-            profiles=_all_profiles(),
-        ), 422
-    file_hash = hashlib.sha256(data).hexdigest()
-    uploads = _uploads()
-    for old in uploads.folder.iterdir():
-        if time.time() - old.stat().st_mtime > KEEP_UPLOADS_SECONDS:
-            old.unlink(missing_ok=True)
-    uploads.data(file_hash).write_bytes(data)
+        return _refused(_("Choose a file to upload."))
+    if len(data) > MAX_BYTES:
+        return _refused(_("The file is larger than 50 MB. Split it into smaller files."))
     archive = request.files.get("pdfs")
     pdf_zip = archive.read(MAX_ZIP_BYTES + 1) if archive and archive.filename else b""
-    if pdf_zip:
-        uploads.pdf_zip(file_hash).write_bytes(pdf_zip)
-    else:
-        uploads.pdf_zip(file_hash).unlink(missing_ok=True)
+    quota = current_app.config["SETTINGS"].uploads_quota_mb * 1024 * 1024
+    try:
+        file_hash = jobs.keep_upload(db.session(), _uploads(), data, pdf_zip, quota=quota)
+    except (ReadError, jobs.UploadsFull) as exc:
+        return _refused(exc.translated(_))
     name = (upload_file.filename if upload_file else "") or "upload"
     mode = "open_items" if request.form.get("mode") == "open_items" else "full"
     profile = request.form.get("profile", "")
@@ -149,6 +137,20 @@ def upload() -> Any:
         ),
         code=303,
     )
+
+
+def _refused(error: str) -> tuple[str, int]:
+    """The upload form again, saying why the file was not taken."""
+    batches = list(
+        db.session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(20))
+    )
+    return render_template(
+        "admin/imports.html",
+        brands=list(db.session.scalars(select(Brand).order_by(Brand.name))),
+        batches=batches,
+        error=error,
+        profiles=_all_profiles(),
+    ), 422
 
 
 def _profile_and_form_mapping(brand: Brand, args: Any) -> dict[str, Any]:
@@ -212,7 +214,7 @@ def _preview_page(result: engine.Preview, brand: Brand, file_hash: str, args: An
         args=args,
         labels=LABELS,
         shown=result.issues[:500],
-        pdf_match=jobs.pdf_match(_uploads(), file_hash, result),
+        pdf_match=jobs.pdf_match(_uploads(), file_hash, result, keep=False),
     )
 
 
@@ -228,7 +230,8 @@ def import_errors(file_hash: str) -> Response:
     for issue in result.issues:
         kind = _("Warning") if issue.severity == "warning" else _("Error")
         column = _(issue.column) if issue.column else ""
-        ws.append([issue.line or None, column, issue.value, message_text(issue), kind])
+        row = [issue.line or None, column, issue.value, message_text(issue), kind]
+        ws.append(sheets.xlsx_row(ws, row))  # values come from the uploaded file
     buffer = io.BytesIO()
     wb.save(buffer)
     response = Response(

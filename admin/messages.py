@@ -174,11 +174,20 @@ def _preview(brand: Brand, key: str, language: str, source: templates.Source) ->
     composer = preview_composer(
         session, brand, key, language, settings, _day(), _preview_debtor(brand)
     )
-    if templates.SPECS[key].group == "sms":
-        text = composer.render_sms(source)
-        segments, _left = sms.sms_segments(text)
-        return {"faults": [], "sms": True, "text": text, "chars": len(text), "segments": segments}
-    subject, text, html = composer.render(source, logo_data_uri(brand))
+    try:  # the chosen debtor may have more invoices than the samples: a cap may still hit
+        if templates.SPECS[key].group == "sms":
+            text = composer.render_sms(source)
+            segments, _left = sms.sms_segments(text)
+            return {
+                "faults": [],
+                "sms": True,
+                "text": text,
+                "chars": len(text),
+                "segments": segments,
+            }
+        subject, text, html = composer.render(source, logo_data_uri(brand))
+    except templates.InvalidTemplate as exc:
+        return {"faults": exc.faults}
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session.execute(
@@ -297,7 +306,10 @@ def message_test(brand_id: int, key: str, language: str) -> Any:
     composer = preview_composer(
         session, brand, key, language, settings, _day(), _preview_debtor(brand)
     )
-    subject, text, html = composer.render(source, f"cid:{LOGO_CID}")
+    try:
+        subject, text, html = composer.render(source, f"cid:{LOGO_CID}")
+    except templates.InvalidTemplate as exc:
+        return _editor(brand, key, language, source, exc.faults, {"faults": exc.faults}), 422
     admin = _me()
     queue_email(
         session,

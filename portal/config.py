@@ -50,6 +50,7 @@ class Settings:
     pay_link_days: int = 60
     second_chance_minutes: int = 60
     import_booking_lag_days: int = 14
+    uploads_quota_mb: int = 1024  # kept import uploads, all together
     outbox_per_minute: int = 600
     ratelimit_enabled: bool = True
     api_per_minute: int = 600  # requests per API key and minute
@@ -94,6 +95,7 @@ class Settings:
             pay_link_days=_int(env, "PAY_LINK_DAYS", 60, 1, 365),
             second_chance_minutes=_int(env, "SECOND_CHANCE_MINUTES", 60, 0, 7 * 24 * 60),
             import_booking_lag_days=_int(env, "IMPORT_BOOKING_LAG_DAYS", 14, 0, 365),
+            uploads_quota_mb=_int(env, "UPLOADS_QUOTA_MB", 1024, 1, 10_000_000),
             outbox_per_minute=_int(env, "OUTBOX_PER_MINUTE", 600, 0, 1_000_000),
             api_per_minute=_int(env, "API_PER_MINUTE", 600, 1, 10_000_000),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, 0, MAX_PROXIES),

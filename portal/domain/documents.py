@@ -15,18 +15,31 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.domain import pdf, sheets
 from portal.models import Brand, Debtor, InstalmentPlan, Invoice
 
 Render = Callable[..., str]  # render(template_name, **context) -> HTML
 TEMPLATE_VERSION = "1"  # bump when templates/pdf changes, to refresh cached copies
 
 
-def html_to_pdf(html: str) -> bytes:
-    """Render HTML with WeasyPrint (imported late: it loads Pango)."""
-    from weasyprint import HTML
+def html_to_pdf(html: str, session: Session | None = None) -> bytes:
+    """Render HTML to PDF; it fetches only data URIs, static files and (with a session)
+    brand logos from the database (see `portal.domain.pdf`)."""
+    return pdf.render(html, logo_source(session) if session is not None else None)
 
-    pdf: bytes = HTML(string=html).write_pdf()
-    return pdf
+
+def logo_source(session: Session) -> pdf.LogoSource:
+    """Brand logos from the database, for the PDF fetcher."""
+
+    def logo(brand_id: int) -> tuple[bytes, str] | None:
+        row = session.execute(
+            select(Brand.logo, Brand.logo_mime).where(Brand.id == brand_id)
+        ).first()
+        if row is None or not row.logo or not row.logo_mime:
+            return None
+        return bytes(row.logo), str(row.logo_mime)
+
+    return logo
 
 
 def logo_data_uri(session: Session, brand: Brand) -> str:
@@ -72,14 +85,14 @@ def invoice_copy(
         logo=logo_data_uri(session, invoice.brand),
         lang=lang,
     )
-    pdf = html_to_pdf(html)
+    content = html_to_pdf(html, session)
     cache_dir.mkdir(parents=True, exist_ok=True)
     for stale in cache_dir.glob(f"invoice-{invoice.id}-*.pdf"):
         stale.unlink(missing_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pdf)
+    tmp.write_bytes(content)
     tmp.replace(path)
-    return pdf, False
+    return content, False
 
 
 def statement_pdf(
@@ -101,7 +114,7 @@ def statement_pdf(
         logo=logo_data_uri(session, debtor.brand),
         lang=lang,
     )
-    return html_to_pdf(html)
+    return html_to_pdf(html, session)
 
 
 def plan_agreement_pdf(
@@ -119,35 +132,39 @@ def plan_agreement_pdf(
         logo=logo_data_uri(session, plan.debtor.brand),
         lang=lang,
     )
-    return html_to_pdf(html)
+    return html_to_pdf(html, session)
 
 
 def statement_xlsx(
     debtor: Debtor, invoices: Sequence[Invoice], today: dt.date, labels: dict[str, str]
 ) -> bytes:
-    """The open invoices as a spreadsheet with real dates and amounts (not text)."""
+    """The open invoices as a spreadsheet with real dates and amounts (not text); no text
+    from the invoices becomes a formula (`sheets.xlsx_row`)."""
     wb = Workbook()
     ws = wb.active
     assert ws is not None
     ws.title = labels.get("sheet", "Statement")[:31]
-    ws.append([labels["title"], debtor.name, debtor.number])
+    ws.append(sheets.xlsx_row(ws, [labels["title"], debtor.name, debtor.number]))
     ws.append([labels["date"], today])
     ws.append([])
     headers = ["number", "invoice_date", "due_date", "reference", "currency", "total", "open"]
-    ws.append([labels[h] for h in headers])
+    ws.append(sheets.xlsx_row(ws, [labels[h] for h in headers]))
     for cell in ws[4]:
         cell.font = Font(bold=True)
     for inv in invoices:
         ws.append(
-            [
-                inv.number,
-                inv.invoice_date,
-                inv.due_date,
-                inv.reference,
-                inv.currency,
-                inv.total_cents / 100,
-                inv.open_cents / 100,
-            ]
+            sheets.xlsx_row(
+                ws,
+                [
+                    inv.number,
+                    inv.invoice_date,
+                    inv.due_date,
+                    inv.reference,
+                    inv.currency,
+                    inv.total_cents / 100,
+                    inv.open_cents / 100,
+                ],
+            )
         )
     for row in ws.iter_rows(min_row=5, min_col=2, max_col=3):
         for cell in row:

@@ -48,8 +48,10 @@ def preview_composer(
     settings: Settings,
     day: dt.date,
     debtor: Debtor | None = None,
+    made_up: int = 2,
 ) -> Composer:
-    """The variables `key` would get, for a real debtor of `brand` or for a made-up one.
+    """The variables `key` would get, for a real debtor of `brand` or for a made-up one
+    (with `made_up` invoices).
 
     A real debtor's open invoices are used as they are today; the pay-link is a dummy
     (a preview creates nothing), and costs follow the debtor's own schedule.
@@ -81,7 +83,7 @@ def preview_composer(
     else:
         composer.values["debtor"] = {"name": "Jansen B.V.", "number": "10001"}
     if not invoices:
-        invoices = _sample_invoices(day)
+        invoices = _sample_invoices(day, made_up)
         if kind in ("notice", "fourteen_day"):
             costs_cents = 4000
     if key == "login_link":
@@ -152,8 +154,10 @@ def _sample_instalment_mail(
     return instalment_pay(composer, link, 2)
 
 
-def _sample_invoices(day: dt.date) -> list[Invoice]:
-    """Two made-up invoices (never added to a session)."""
+def _sample_invoices(day: dt.date, count: int = 2) -> list[Invoice]:
+    """Made-up invoices, two unless asked for more (never added to a session)."""
+    made_up = [("2026-0101", 12100, 21), ("2026-0117", 48400, 7)]
+    made_up += [(f"2025-{n:05d}", 1000 + 37 * n, 30 + n % 300) for n in range(count - 2)]
     return [
         Invoice(
             number=number,
@@ -163,7 +167,7 @@ def _sample_invoices(day: dt.date) -> list[Invoice]:
             invoice_date=day - dt.timedelta(days=age + 30),
             due_date=day - dt.timedelta(days=age),
         )
-        for number, cents, age in (("2026-0101", 12100, 21), ("2026-0117", 48400, 7))
+        for number, cents, age in made_up[:count]
     ]
 
 
@@ -187,11 +191,24 @@ def _sample_receipt(composer: Composer, invoices: Sequence[Invoice], day: dt.dat
     return composer.table([Row(i.number, i.open_cents, "EUR") for i in invoices], total, "EUR")
 
 
+BUSY_DEBTOR_INVOICES = 500  # a text must also render for a debtor with this many invoices
+
+
 def sample_contexts(
     session: Session, brand: Brand, key: str, language: str, settings: Settings, day: dt.date
 ) -> dict[str, Mapping[str, Any]]:
-    """Contexts to try a template with before it is saved."""
+    """Contexts to try a template with before it is saved: a made-up debtor with two
+    invoices, and one with BUSY_DEBTOR_INVOICES (caps a text would hit only for a large
+    debtor are found before it is saved)."""
     html_context, text_context = preview_composer(
         session, brand, key, language, settings, day
     ).contexts()
-    return {"html": html_context, "text": text_context}
+    busy_html, busy_text = preview_composer(
+        session, brand, key, language, settings, day, made_up=BUSY_DEBTOR_INVOICES
+    ).contexts()
+    return {
+        "html": html_context,
+        "text": text_context,
+        "busy_html": busy_html,
+        "busy_text": busy_text,
+    }

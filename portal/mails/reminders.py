@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.config import Settings
+from portal.db import db
 from portal.domain import documents
 from portal.domain.brands import safe_color
 from portal.domain.dunning import engine
@@ -282,4 +283,4 @@ def letters_pdf(pages: list[str]) -> bytes:
         title=gettext("Letters"),
         pages=[Markup(p) for p in pages],  # noqa: S704 (each from our autoescaped templates)
     )
-    return documents.html_to_pdf(html)
+    return documents.html_to_pdf(html, db.session())

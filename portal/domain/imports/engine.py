@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +20,15 @@ from sqlalchemy.orm import Session
 
 from portal.domain import plan_progress
 from portal.domain.bulk import insert_rows
-from portal.domain.imports.columns import LABELS, REQUIRED, Header, apply_overrides, find_header
-from portal.domain.imports.readers import ReadError, read_rows
+from portal.domain.imports.columns import _HEADER_SCAN as HEADER_SCAN
+from portal.domain.imports.columns import (
+    LABELS,
+    REQUIRED,
+    Header,
+    apply_overrides,
+    find_header,
+)
+from portal.domain.imports.readers import ReadError, open_sheet
 from portal.domain.imports.values import ValueProblem, parse_currency, parse_date, text
 from portal.domain.money import AmountError, parse_amount
 from portal.domain.phones import PhoneError, normalise, region_for
@@ -206,7 +213,9 @@ def preview(
     result = Preview(brand.id, mode, digest, filename, None, booking_lag_days=booking_lag_days)
     report("reading", 0, 0)
     try:
-        rows = read_rows(data)
+        sheet = open_sheet(data)
+        # rows are read one at a time: only the top of the sheet (where the header is) is kept
+        rows = list(itertools.islice(sheet.rows, HEADER_SCAN))
     except ReadError as exc:
         result.issues.append(from_problem(0, "", filename, exc))
         return result
@@ -267,8 +276,21 @@ def preview(
                 "warning",
             )
         )
-    _parse_rows(rows, header, result, _term_days(session, brand), report, brand.country)
-    del rows  # the raw cells are no longer needed; large files keep only the parsed rows
+    try:
+        _parse_rows(
+            itertools.chain(rows, sheet.rows),
+            header,
+            result,
+            _term_days(session, brand),
+            report,
+            brand.country,
+            sheet_rows=sheet.count,
+        )
+    except ReadError as exc:  # a row further down the file cannot be read at all
+        result.rows.clear()
+        result.issues = [from_problem(0, "", filename, exc)]
+        return result
+    del rows, sheet  # the raw cells are no longer needed; large files keep only the parsed rows
     report("comparing", len(result.rows), len(result.rows))
     plan = _plan(session, brand, result)
     result.issues.extend(plan.issues)
@@ -289,16 +311,21 @@ def _term_days(session: Session, brand: Brand) -> int:
 
 
 def _parse_rows(
-    rows: Sequence[Sequence[Any]],
+    rows: Iterable[Sequence[Any]],
     header: Header,
     result: Preview,
     term: int,
     report: Progress,
     brand_country: str = "NL",
+    *,
+    sheet_rows: int,
 ) -> None:
+    """Parse the rows under the header into `result` (`rows` is every row of the sheet,
+    read once; `sheet_rows` how many there are, for the progress report)."""
     cols = header.columns
-    row_count = len(rows) - header.row_index - 1
+    row_count = max(sheet_rows - header.row_index - 1, 0)
     seen: dict[str, int] = {}
+    shared: dict[Any, Any] = {}
     lines = _LineGroup()
 
     def cell(cells: Sequence[Any], name: str) -> Any:
@@ -446,7 +473,33 @@ def _parse_rows(
                 kind="credit_note" if total < 0 else "invoice",
             )
         )
+        _share(result.rows[-1], shared)
     lines.close(result)
+
+
+# the rows of one customer repeat its name, address ...; dates repeat across rows
+_SHARED_FIELDS = (
+    "debtor_number",
+    "name",
+    "email",
+    "phone",
+    "currency",
+    "address",
+    "postcode",
+    "city",
+    "country",
+    "language",
+    "invoice_date",
+    "due_date",
+)
+
+
+def _share(row: Row, pool: dict[Any, Any]) -> None:
+    """Keep one object per distinct value across the rows: a large preview holds every row,
+    and equal names, addresses and dates would otherwise each be an object of their own."""
+    for name in _SHARED_FIELDS:
+        value = getattr(row, name)
+        setattr(row, name, pool.setdefault(value, value))
 
 
 def _phone(result: Preview, line: int, value: Any, region: str) -> str:

@@ -3,22 +3,35 @@ large ones, with progress kept in a small file the job page polls."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.db import Database
 from portal.domain import audit
 from portal.domain.dunning import new_invoices
-from portal.domain.imports import engine, pdfs
+from portal.domain.imports import engine, pdfs, readers
+from portal.domain.problems import N_, Problem
 from portal.models import Brand, ImportBatch, ImportJob, utcnow
 
 log = logging.getLogger(__name__)
+
+
+KEEP_SECONDS = 24 * 3600  # an upload nobody committed is removed after a day
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+class UploadsFull(Problem):
+    """No room to keep an upload: files that import jobs wait for fill the quota."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,66 @@ class Uploads:
         self.data(file_hash).unlink(missing_ok=True)
         self.pdf_zip(file_hash).unlink(missing_ok=True)
 
+    def keep(
+        self,
+        file_hash: str,
+        data: bytes,
+        pdf_zip: bytes,
+        *,
+        quota: int,
+        busy: set[str],
+        now: float | None = None,
+    ) -> list[str]:
+        """Write a checked upload (and its ZIP of PDFs) within `quota` bytes for all uploads.
+
+        Uploads older than a day go first, then the oldest uploads no import job waits
+        for (`busy`), until the new one fits; UploadsFull when the files of waiting jobs
+        leave no room. Returns the hashes of the uploads removed to make room.
+        """
+        now = time.time() if now is None else now
+        needed = len(data) + len(pdf_zip)
+        groups: dict[str, list[float]] = {}  # hash -> [uploaded at, bytes]
+        used = 0
+        for path in self.folder.iterdir():
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # removed meanwhile by another request
+                continue
+            owner = path.name.split(".", 1)[0]
+            if owner == file_hash:
+                continue  # the same file again: replaced below
+            if now - stat.st_mtime > KEEP_SECONDS and owner not in busy:
+                path.unlink(missing_ok=True)
+                continue
+            used += stat.st_size
+            if _HASH.match(owner):
+                group = groups.setdefault(owner, [stat.st_mtime, 0])
+                group[0] = min(group[0], stat.st_mtime)
+                group[1] += stat.st_size
+        removed = []
+        for owner, (_at, size) in sorted(groups.items(), key=lambda g: g[1][0]):
+            if used + needed <= quota:
+                break
+            if owner in busy:
+                continue
+            self.forget(owner)
+            used -= int(size)
+            removed.append(owner)
+        if used + needed > quota:
+            raise UploadsFull(
+                N_(
+                    "There is no room to keep this upload: imports waiting for the worker"
+                    " use the %(mb)d MB set aside for uploads. Try again when they are done."
+                ),
+                mb=quota // (1024 * 1024),
+            )
+        self.data(file_hash).write_bytes(data)
+        if pdf_zip:
+            self.pdf_zip(file_hash).write_bytes(pdf_zip)
+        else:
+            self.pdf_zip(file_hash).unlink(missing_ok=True)
+        return removed
+
     def reporter(self, job_id: int) -> engine.Progress:
         path = self.progress_file(job_id)
 
@@ -57,13 +130,41 @@ class Uploads:
             return {"phase": "queued", "done": 0, "total": 0}
 
 
-def pdf_match(uploads: Uploads, file_hash: str, result: engine.Preview) -> pdfs.PdfMatch | None:
-    """The ZIP of original PDFs that came with the upload, matched to its rows."""
+def waiting_files(session: Session) -> set[str]:
+    """The uploads that queued or running import jobs still need."""
+    return set(
+        session.scalars(
+            select(ImportJob.file_hash).where(ImportJob.status.in_(("queued", "running")))
+        )
+    )
+
+
+def keep_upload(
+    session: Session, uploads: Uploads, data: bytes, pdf_zip: bytes, *, quota: int
+) -> str:
+    """Check an upload before anything of it is kept (size, kind by content, zip bombs and
+    XML tricks; the ZIP of PDFs: size, a ZIP, how many files), then keep it within the
+    quota. Returns its hash; raises ReadError or UploadsFull."""
+    readers.check(data)
+    if pdf_zip:
+        pdfs.check_archive(pdf_zip)
+    file_hash = hashlib.sha256(data).hexdigest()
+    removed = uploads.keep(file_hash, data, pdf_zip, quota=quota, busy=waiting_files(session))
+    if removed:
+        log.info("uploads quota: removed %d older uploads to keep a new one", len(removed))
+    return file_hash
+
+
+def pdf_match(
+    uploads: Uploads, file_hash: str, result: engine.Preview, *, keep: bool = True
+) -> pdfs.PdfMatch | None:
+    """The ZIP of original PDFs that came with the upload, matched to its rows (with
+    `keep=False` only their names, for the preview page)."""
     path = uploads.pdf_zip(file_hash)
     if not path.exists():
         return None
     try:
-        return pdfs.match_pdfs(path.read_bytes(), (r.invoice_number for r in result.rows))
+        return pdfs.match_pdfs(path, (r.invoice_number for r in result.rows), keep=keep)
     except engine.ReadError as exc:
         return pdfs.PdfMatch(refused=[str(exc)])
 

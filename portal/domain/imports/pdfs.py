@@ -6,12 +6,13 @@ import io
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.domain.imports.readers import ReadError
+from portal.domain.problems import N_
 from portal.models import Invoice, utcnow
 
 MAX_ZIP_BYTES = 200 * 1024 * 1024
@@ -36,20 +37,36 @@ def _number_for(stem: str, numbers: set[str]) -> str | None:
     return None
 
 
-def match_pdfs(data: bytes, numbers: Iterable[str]) -> PdfMatch:
-    """Read a ZIP of PDFs and pair each with an invoice number from its file name."""
-    if len(data) > MAX_ZIP_BYTES:
-        raise ReadError("The ZIP is larger than 200 MB.")
+def _open(source: bytes | Path) -> zipfile.ZipFile:
+    size = source.stat().st_size if isinstance(source, Path) else len(source)
+    if size > MAX_ZIP_BYTES:
+        raise ReadError(N_("The ZIP of PDFs is larger than %(mb)d MB."), mb=MAX_ZIP_BYTES // 2**20)
+    try:
+        return zipfile.ZipFile(source if isinstance(source, Path) else io.BytesIO(source))
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ReadError(N_("The PDF archive is not a ZIP file.")) from exc
+
+
+def check_archive(data: bytes) -> None:
+    """What can be known of a ZIP of PDFs before it is kept: its size, that it is a ZIP,
+    and how many files it holds (ReadError otherwise); each PDF is judged when matched."""
+    with _open(data) as archive:
+        if sum(1 for i in archive.infolist() if not i.is_dir()) > MAX_FILES:
+            raise ReadError(N_("The ZIP holds more than %(n)s files."), n=f"{MAX_FILES:,}")
+
+
+def match_pdfs(source: bytes | Path, numbers: Iterable[str], *, keep: bool = True) -> PdfMatch:
+    """Read a ZIP of PDFs and pair each with an invoice number from its file name.
+
+    With `keep=False` the PDFs are checked but not held (their content is b""): a preview
+    only needs the names, and a ZIP may hold 200 MB.
+    """
     wanted = set(numbers)
     result = PdfMatch()
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise ReadError("The PDF archive is not a ZIP file.") from exc
-    with archive:
+    with _open(source) as archive:
         entries = [i for i in archive.infolist() if not i.is_dir()]
         if len(entries) > MAX_FILES:
-            raise ReadError(f"The ZIP holds more than {MAX_FILES:,} files.")
+            raise ReadError(N_("The ZIP holds more than %(n)s files."), n=f"{MAX_FILES:,}")
         for info in entries:
             name = PurePosixPath(info.filename).name
             if name.startswith(".") or info.filename.startswith("__MACOSX/"):
@@ -69,7 +86,7 @@ def match_pdfs(data: bytes, numbers: Iterable[str]) -> PdfMatch:
             if number is None:
                 result.unmatched.append(name)
             else:
-                result.matched[number] = content
+                result.matched[number] = content if keep else b""
     return result
 
 

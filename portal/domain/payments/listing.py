@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from portal.domain import sheets
 from portal.domain.params import page_number, whole
 from portal.domain.payments.providers.base import Method, Status
 from portal.domain.payments.providers.registry import names
@@ -130,7 +131,7 @@ EXPORT_COLUMNS = (
 )
 
 
-def export_rows(session: Session, flt: PaymentFilter) -> Iterable[list[str]]:
+def export_rows(session: Session, flt: PaymentFilter) -> Iterable[list[str | Decimal]]:
     """Every payment matching the filter, as rows for the accounting package. Test payments
     are never booked: they are left out unless the filter asks for them."""
     if not flt.mode:
@@ -138,7 +139,7 @@ def export_rows(session: Session, flt: PaymentFilter) -> Iterable[list[str]]:
     query = _query(flt).options(selectinload(Payment.allocations), selectinload(Payment.debtor))
     for payment in session.scalars(query).yield_per(500):
         booked = "; ".join(
-            f"{a.invoice.number}={(a.amount_cents - a.reversed_cents) / 100:.2f}"
+            f"{a.invoice.number}={_amount(a.amount_cents - a.reversed_cents)}"
             for a in payment.allocations
         )
         yield [
@@ -150,11 +151,11 @@ def export_rows(session: Session, flt: PaymentFilter) -> Iterable[list[str]]:
             payment.provider_ref or "",
             payment.method or "",
             payment.currency,
-            f"{payment.amount_cents / 100:.2f}",
-            f"{payment.received_cents / 100:.2f}",
-            f"{payment.refunded_cents / 100:.2f}",
-            f"{payment.charged_back_cents / 100:.2f}",
-            f"{payment.unallocated_cents / 100:.2f}",
+            _amount(payment.amount_cents),
+            _amount(payment.received_cents),
+            _amount(payment.refunded_cents),
+            _amount(payment.charged_back_cents),
+            _amount(payment.unallocated_cents),
             payment.debtor.number,
             payment.debtor.name,
             booked,
@@ -164,23 +165,16 @@ def export_rows(session: Session, flt: PaymentFilter) -> Iterable[list[str]]:
 
 
 def export_csv(session: Session, flt: PaymentFilter) -> str:
-    """The export as CSV (semicolons, as Dutch spreadsheets expect)."""
+    """The export as CSV (semicolons, as Dutch spreadsheets expect); amounts are numbers,
+    and no text becomes a formula (`sheets.csv_row`)."""
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
+    writer = sheets.csv_writer(out, delimiter=";")
     writer.writerow(EXPORT_COLUMNS)
     for row in export_rows(session, flt):
-        writer.writerow([_safe_cell(v) for v in row])
+        writer.writerow(sheets.csv_row(row))
     return out.getvalue()
 
 
-def _safe_cell(value: str) -> str:
-    """Neutralise spreadsheet formulas in text that came from outside (names, flags)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") and not _is_number(value) else value
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
+def _amount(cents: int) -> Decimal:
+    """Cents as a number with two decimals (12.50, -3.00)."""
+    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
