@@ -39,7 +39,6 @@ from portal.domain.params import page_number
 from portal.extensions import limiter
 from portal.forms import ConfirmForm
 from portal.htmx import sandboxed_html
-from portal.mails import queue_admin_reset_mail
 from portal.models import AdminUser, AuditEvent, OutboxMessage, utcnow
 
 OUTBOX_PAGE = 50
@@ -293,15 +292,11 @@ def forgot_password() -> Any:
     if not form.validate_on_submit():
         status = 422 if request.method == "POST" else 200
         return render_template("admin/forgot.html", form=form), status
-    requested = admins.request_reset(db.session(), form.email.data or "")
-    if requested is not None:
-        user, token = requested
-        queue_admin_reset_mail(db.session(), user, token, current_app.config["SETTINGS"])
-    db.session.commit()
-    if requested is not None:
-        from portal import tasks
+    from portal import tasks
 
-        tasks.send_outbox()
+    # the same step for known and unknown addresses (the worker looks the address up), so
+    # neither the answer nor its timing tells who has an account
+    tasks.send_admin_reset(form.email.data or "")
     return render_template("admin/forgot.html", form=form, sent=True)
 
 

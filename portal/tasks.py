@@ -103,6 +103,30 @@ def send_login_link_now(email: str, ip: str) -> bool:
         return True
 
 
+def send_admin_reset_now(email: str) -> bool:
+    """Make a password-reset link for `email` when it belongs to an admin, and mail it;
+    False for an unknown address (used by the task and tests)."""
+    from portal.domain import admins
+    from portal.mails import queue_admin_reset_mail
+
+    with _app_context():
+        requested = admins.request_reset(db.session(), email)
+        if requested is None:
+            return False
+        user, token = requested
+        queue_admin_reset_mail(db.session(), user, token, current_app.config["SETTINGS"])
+        db.session.commit()
+        send_outbox_now()
+        return True
+
+
+@huey.task()
+def send_admin_reset(email: str) -> None:
+    """The work behind the admin's "forgot password" form, off the request (see
+    `send_login_link`)."""
+    send_admin_reset_now(email)
+
+
 @huey.task()
 def send_login_link(email: str, ip: str) -> None:
     """The work behind the login form, off the request: whether the address is known shows

@@ -81,3 +81,38 @@ def test_garbled_or_expired_reset_links(client, inbox):
     token.expires_at = token.created_at
     db.session.commit()
     assert "expired" in client.get(path).get_data(as_text=True)
+
+
+def test_known_and_unknown_addresses_take_the_same_steps(client, monkeypatch):
+    """The answer's timing must not tell who has an admin account: the request does no
+    lookup and sends no SQL for either address; it queues the same task, which does the
+    work (measured as statements and queued tasks, not as time)."""
+    from sqlalchemy import event
+
+    from portal import tasks
+
+    create_admin("boss@example.com")
+    queued: list[str] = []
+    monkeypatch.setattr(tasks, "send_admin_reset", queued.append, raising=False)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    def steps(email):
+        token = csrf(client, "/admin/password/forgot")
+        statements.clear()
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            answer = client.post(
+                "/admin/password/forgot", data={"email": email, "csrf_token": token}
+            )
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        return answer.status_code, answer.get_data(as_text=True), list(statements)
+
+    assert steps("boss@example.com") == steps("nobody@example.com")
+    assert queued == ["boss@example.com", "nobody@example.com"]
+    assert tasks.send_admin_reset_now("boss@example.com") is True
+    assert tasks.send_admin_reset_now("nobody@example.com") is False
+    assert len(db.session.scalars(select(AdminResetToken)).all()) == 1
