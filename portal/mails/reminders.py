@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from portal.config import Settings
 from portal.domain import documents
 from portal.domain.brands import safe_color
-from portal.domain.dunning import engine
+from portal.domain.clock import today
+from portal.domain.dunning import engine, terms
 from portal.domain.messaging import letters, sms, templates
 from portal.domain.messaging.outbox import LOGO_CID, queue_email
 from portal.domain.payments import paylinks
@@ -53,7 +54,6 @@ class ReminderMails(PaymentMails):
         step: ReminderStep,
         invoices: Sequence[Invoice],
         costs_cents: int,
-        deadline: dt.date,
         dedupe_key: str,
         channel: str = "email",
     ) -> OutboxMessage | None:
@@ -64,7 +64,8 @@ class ReminderMails(PaymentMails):
         Only what to write goes into the outbox now; the worker writes the mail or SMS
         when it sends it (`SendTimeRenderer`), and a letter is written when it is printed
         (`LetterWriter`); the pay-link is made then too. So a run of many thousands stays
-        quick.
+        quick. The deadline it states is counted then too, from the day it is sent or
+        printed (`terms.deadline`), so a slow outbox never shortens the debtor's period.
         """
         if not engine.reachable(debtor, channel):
             return None
@@ -72,7 +73,6 @@ class ReminderMails(PaymentMails):
             "step_kind": step.kind,
             "invoice_ids": [i.id for i in invoices],
             "costs_cents": costs_cents,
-            "deadline": deadline.isoformat(),
         }
         message: OutboxMessage
         if channel == "sms":
@@ -121,8 +121,8 @@ class ReminderMails(PaymentMails):
         pay_button: Callable[[Composer, str], Composer] | None = None,
     ) -> Composer | None:
         """The variables of a queued reminder with the amounts open now; None when none
-        of its invoices is open any more. `deadline` replaces the one of the run (a
-        letter's runs from the day it is printed)."""
+        of its invoices is open any more. `deadline` is the one a letter states (from its
+        print day); a mail or SMS states the one counted from today, its sending day."""
         if message.render_key != "reminder" or message.render_data is None:
             raise ValueError(f"cannot write a message of kind {message.render_key!r}")
         data = message.render_data
@@ -141,15 +141,29 @@ class ReminderMails(PaymentMails):
         if not invoices:
             return None
         url = pay_link_url(self._link_of(session, message, debtor, invoices), self.settings)
+        regime = terms.regime_of(debtor)
+        principal = [i for i in invoices if i.kind == "invoice"]
+        costs_cents = 0
+        if int(data.get("costs_cents") or 0) and principal:  # announced: over what is open now
+            costs_cents = terms.costs(regime, sum(i.open_cents for i in principal), len(principal))
+        if deadline is None:
+            sent_on = today(self.settings.portal_timezone)
+            deadline = terms.deadline(message.channel, sent_on, self.calendar(debtor))
         composer = reminder_values(
             self.composer(debtor),
             data["step_kind"],
             invoices,
             url,
-            int(data["costs_cents"]),
-            deadline or dt.date.fromisoformat(data["deadline"]),
+            costs_cents,
+            deadline,
+            regime,
         )
         return pay_button(composer, url) if pay_button else composer
+
+    @staticmethod
+    def calendar(debtor: Debtor) -> str:
+        """Whose public holidays count for this debtor's deadlines."""
+        return terms.calendar_of(debtor.country, debtor.brand.country)
 
     def _link_of(
         self, session: Session, message: OutboxMessage, debtor: Debtor, invoices: list[Invoice]
@@ -228,14 +242,15 @@ class LetterWriter(ReminderMails):
 
     def __call__(self, session: Session, message: OutboxMessage, printed_on: dt.date) -> str | None:
         """The letter's HTML (one `<section>` of the batch); None when nothing is open."""
-        composer = self.reminder_composer(
-            session, message, letters.deadline(printed_on), self._pay_block
-        )
+        debtor = session.get_one(Debtor, message.debtor_id)
+        deadline = terms.deadline("letter", printed_on, self.calendar(debtor))
+        composer = self.reminder_composer(session, message, deadline, self._pay_block)
         if composer is None:
             return None
-        debtor = session.get_one(Debtor, message.debtor_id)
         kind = message.render_data["step_kind"] if message.render_data else ""
-        source = templates.current(session, composer.brand.id, kind, composer.language)
+        source = composer.with_legal(
+            templates.current(session, composer.brand.id, kind, composer.language)
+        )
         html_context, text_context = composer.contexts()
         rendered = templates.render(source, html_context, text_context)
         brand = composer.brand

@@ -87,7 +87,7 @@ SPECS: dict[str, Spec] = {
     s.key: s
     for s in (
         _reminder("nudge", legal=False),
-        _reminder("reminder", legal=False),
+        _reminder("reminder", legal=True),  # a Belgian consumer's first reminder: Book XIX
         _reminder("notice", legal=True),
         _reminder("fourteen_day", legal=True),
         _sms("nudge"),
@@ -167,7 +167,8 @@ VARIABLE_HELP: dict[str, str] = {
     "costs": N_("the collection costs announced, formatted (empty when none)"),
     "deadline": N_("the last day to pay before costs, formatted"),
     "costs_notice": N_(
-        "the legal notice: amount, costs and deadline date (rendered by the system)"
+        "the legal notice: amount, costs and deadline date, or what a free first reminder"
+        " must state in Belgium (rendered by the system; empty when there is none)"
     ),
     "login_link": N_("the sign-in link"),
     "login_button": N_("the sign-in button (rendered by the system)"),
