@@ -84,7 +84,11 @@ def receipt_values(composer: Composer, payment: Payment, paid_on: dt.date) -> Co
             if payment.unallocated_cents
             else "",
         )
-    rows = [Row(a.invoice.number, a.amount_cents, currency) for a in payment.allocations]
+    with force_locale(composer.language):  # costs and interest by name: art. 6:44 BW
+        rows = [
+            Row(i18n.invoice_label(a.invoice), a.amount_cents, currency)
+            for a in payment.allocations
+        ]
     return composer.table(rows, payment.received_cents, currency)
 
 

@@ -278,7 +278,11 @@ def link(token: str) -> BaseResponse | tuple[str, int] | str:
             page_brand=pay_link.brand,
         ), 410 if resolved.state != paylinks.LinkState.PAID else 200
     invoices = resolved.open_invoices
-    selection = service.Selection(pay_link.debtor, invoices)
+    try:  # the costs and interest booked since the link was made come along (art. 6:44 BW)
+        selection = service.with_charges(db.session(), pay_link.debtor, invoices)
+    except service.PaymentRefused as exc:
+        flash(refusal_text(exc.reason), "error")
+        return render_template("pay/refused.html", page_brand=pay_link.brand), 410
     if pay_link.instalment_id is not None:
         try:
             selection = service.select_instalment(

@@ -315,3 +315,44 @@ def waiting_rates(session: Session) -> list[tuple[str, dt.date]]:
         kind, _sep, day = raw.partition(":")
         found.add((kind, dt.date.fromisoformat(day)))
     return sorted(found, key=lambda pair: (pair[1], pair[0]))
+
+
+def settle_first(session: Session, paid: dict[int, int], actor: str) -> dict[int, int]:
+    """Money paid elsewhere on invoices (`paid`: invoice id → cents, as an import reports
+    it): art. 6:44 BW settles the open costs, then the interest of each invoice's claims
+    before its principal. Returns per invoice what is left for the principal; invoices
+    without claims keep their whole amount. The caller lowers the principal."""
+    left = dict(paid)
+    ids = [i for i, cents in paid.items() if cents > 0]
+    with_claims: set[int] = set()
+    for start in range(0, len(ids), 5000):
+        with_claims.update(
+            session.scalars(
+                select(ClaimInvoice.invoice_id).where(
+                    ClaimInvoice.invoice_id.in_(ids[start : start + 5000])
+                )
+            )
+        )
+    for invoice_id in sorted(with_claims):
+        lines = charges_of_invoices(session, [invoice_id])
+        lines.sort(key=lambda line: (line.kind != InvoiceKind.COSTS.value, line.due_date, line.id))
+        for line in lines:
+            take = min(left[invoice_id], line.open_cents)
+            if take <= 0:
+                break
+            line.open_cents -= take
+            if line.open_cents == 0:
+                line.status = InvoiceStatus.PAID.value
+            left[invoice_id] -= take
+            audit.record(
+                session,
+                actor,
+                "payment.settled_elsewhere",
+                debtor_id=line.debtor_id,
+                invoice_id=line.id,
+                amount_cents=take,
+                currency=line.currency,
+                paid_on=invoice_id,
+            )
+    session.flush()
+    return left

@@ -84,9 +84,10 @@ def statutory_interest(
         days = (segment_end - day).days
         this_year += capital * rates[half] * days / (10_000 * 365)
         day = segment_end
-        if day == anniversary and compound:
-            capital += this_year
-            this_year = Fraction(0)
+        if day == anniversary:
+            if compound:  # a full year's interest joins the principal (art. 6:119 lid 2 BW)
+                capital += this_year
+                this_year = Fraction(0)
             years += 1
     interest = capital + this_year - principal_cents
     return int(interest + Fraction(1, 2))  # half a cent and more rounds up

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain import plan_progress
 from portal.domain.bulk import insert_rows
+from portal.domain.dunning import charges
 from portal.domain.imports.columns import LABELS, REQUIRED, Header, apply_overrides, find_header
 from portal.domain.imports.readers import ReadError, read_rows
 from portal.domain.imports.values import ValueProblem, parse_currency, parse_date, text
@@ -537,6 +538,8 @@ class _Plan:
     issues: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
     unchanged: int = 0
+    # invoice id -> (open amount the accounting package reported before, open now)
+    seen_open: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 def _recently_paid_here(session: Session, brand: Brand, lag_days: int) -> set[int]:
@@ -583,6 +586,7 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
                 Invoice.id,
                 Invoice.number,
                 Invoice.debtor_id,
+                Invoice.import_open_cents,
                 *[getattr(Invoice, c) for c in COMPARED],
             ).where(Invoice.brand_id == brand.id, Invoice.kind.not_in(CHARGE_KINDS))
         )
@@ -658,7 +662,15 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
                 )
             )
             row.open_cents = old.open_cents
-        if _values(row) != tuple(getattr(old, c) for c in COMPARED):
+        # where costs and interest took part of a payment made elsewhere (art. 6:44 BW),
+        # the file is compared with what it said before, not with the portal's principal
+        seen = old.open_cents if old.import_open_cents is None else old.import_open_cents
+        plan.seen_open[old.id] = (seen, old.open_cents)
+        was = {c: getattr(old, c) for c in COMPARED}
+        if old.import_open_cents is not None:
+            was["open_cents"] = seen
+            was["status"] = InvoiceStatus.PAID.value if seen == 0 else InvoiceStatus.OPEN.value
+        if _values(row) != tuple(was[c] for c in COMPARED):
             plan.updates.append((old.id, row))
         else:
             plan.unchanged += 1
@@ -669,6 +681,10 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
             for number, old in existing.items()
             if number not in in_file and old.status == InvoiceStatus.OPEN and old.open_cents != 0
         ]
+        for number, old in existing.items():
+            if number not in in_file:
+                seen = old.open_cents if old.import_open_cents is None else old.import_open_cents
+                plan.seen_open[old.id] = (seen, old.open_cents)
     return plan
 
 
@@ -791,11 +807,17 @@ def commit(
                 for r in plan.inserts
             ),
         )
+    principal = _principal_after_charges(session, plan, by)
     if plan.updates:
         session.execute(
             update(Invoice),
             [
-                {"id": invoice_id, **_changed_values(row), "updated_at": now}
+                {
+                    "id": invoice_id,
+                    **_changed_values(row),
+                    **principal.get(invoice_id, {}),
+                    "updated_at": now,
+                }
                 for invoice_id, row in plan.updates
             ],
         )
@@ -811,7 +833,13 @@ def commit(
         session.execute(
             update(Invoice),
             [
-                {"id": i, "open_cents": 0, "status": InvoiceStatus.PAID.value, "updated_at": now}
+                {
+                    "id": i,
+                    "open_cents": 0,
+                    "status": InvoiceStatus.PAID.value,
+                    **principal.get(i, {}),
+                    "updated_at": now,
+                }
                 for i in plan.paid_elsewhere
             ],
         )
@@ -848,6 +876,38 @@ def commit(
         counts["paid_elsewhere"],
         by_debtor,
     )
+
+
+def _principal_after_charges(session: Session, plan: _Plan, by: str) -> dict[int, dict[str, Any]]:
+    """Art. 6:44 BW for money paid elsewhere: what the file shows as paid on an invoice
+    settles its claims' costs and interest first, and only the rest lowers its principal.
+    Returns the columns to write instead of the file's open amount, for the invoices whose
+    claims took a part (their `import_open_cents` keeps what the file said)."""
+    reported = {invoice_id: row.open_cents for invoice_id, row in plan.updates}
+    reported.update({invoice_id: 0 for invoice_id in plan.paid_elsewhere})
+    paid = {
+        invoice_id: plan.seen_open[invoice_id][0] - cents
+        for invoice_id, cents in reported.items()
+        if invoice_id in plan.seen_open and plan.seen_open[invoice_id][0] > cents
+    }
+    left = charges.settle_first(session, paid, by)
+    columns: dict[int, dict[str, Any]] = {}
+    for invoice_id, cents in reported.items():
+        if invoice_id not in plan.seen_open:
+            continue
+        seen, portal_open = plan.seen_open[invoice_id]
+        delta = paid.get(invoice_id, 0)
+        if left.get(invoice_id, delta) == delta and seen == portal_open:
+            continue  # no costs or interest took a part: the file's figure stands
+        open_now = portal_open - left.get(invoice_id, 0) + max(cents - seen, 0)
+        open_now = max(open_now, 0)
+        status = InvoiceStatus.PAID.value if open_now == 0 else InvoiceStatus.OPEN.value
+        columns[invoice_id] = {
+            "open_cents": open_now,
+            "status": status,
+            "import_open_cents": reported[invoice_id],
+        }
+    return columns
 
 
 def _debtor_number(key: str, row: Row) -> str:
