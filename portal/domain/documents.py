@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from portal.models import Brand, Debtor, InstalmentPlan, Invoice
 
 Render = Callable[..., str]  # render(template_name, **context) -> HTML
-TEMPLATE_VERSION = "1"  # bump when templates/pdf changes, to refresh cached copies
+TEMPLATE_VERSION = "2"  # bump when templates/pdf changes, to refresh cached copies
 
 
 def html_to_pdf(html: str) -> bytes:
@@ -64,11 +64,17 @@ def invoice_copy(
     path = cache_dir / f"invoice-{invoice.id}-{key}.pdf"
     if path.exists():
         return path.read_bytes(), True
+    from portal.domain.payments import references  # payments imports this module
+
+    reference = ""
+    if invoice.kind == "invoice" and invoice.open_cents > 0 and invoice.brand.iban:
+        reference = references.pretty(references.for_invoices(session, invoice.debtor, [invoice]))
     html = render(
         "pdf/invoice.html",
         invoice=invoice,
         debtor=invoice.debtor,
         brand=invoice.brand,
+        transfer_reference=reference,
         logo=logo_data_uri(session, invoice.brand),
         lang=lang,
     )

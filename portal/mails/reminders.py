@@ -11,7 +11,7 @@ from flask import render_template
 from flask_babel import force_locale, gettext
 from markupsafe import Markup
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from portal.config import Settings
 from portal.domain import documents
@@ -20,7 +20,8 @@ from portal.domain.clock import today
 from portal.domain.dunning import engine, terms
 from portal.domain.messaging import letters, sms, templates
 from portal.domain.messaging.outbox import LOGO_CID, queue_email
-from portal.domain.payments import paylinks
+from portal.domain.payments import paylinks, references
+from portal.domain.payments.transfer import epc_qr_data_uri
 from portal.mails.compose import (
     Composer,
     pay_link_url,
@@ -118,7 +119,7 @@ class ReminderMails(PaymentMails):
         session: Session,
         message: OutboxMessage,
         deadline: dt.date | None = None,
-        pay_button: Callable[[Composer, str], Composer] | None = None,
+        pay_button: Callable[[Composer, str, list[Invoice]], Composer] | None = None,
     ) -> Composer | None:
         """The variables of a queued reminder with the amounts open now; None when none
         of its invoices is open any more. `deadline` is the one a letter states (from its
@@ -158,7 +159,7 @@ class ReminderMails(PaymentMails):
             deadline,
             regime,
         )
-        return pay_button(composer, url) if pay_button else composer
+        return pay_button(composer, url, invoices) if pay_button else composer
 
     @staticmethod
     def calendar(debtor: Debtor) -> str:
@@ -272,15 +273,30 @@ class LetterWriter(ReminderMails):
         message.body_html = html
         return html
 
-    def _pay_block(self, composer: Composer, url: str) -> Composer:
-        """On paper the pay button is a QR code of the pay-link, with the link written out."""
+    def _pay_block(self, composer: Composer, url: str, invoices: list[Invoice]) -> Composer:
+        """On paper the pay button is a QR code of the pay-link, with the link written out,
+        and the bank transfer: IBAN, the structured reference of this request and an EPC
+        QR code that fills it all in."""
+        brand = composer.brand
+        reference = ""
+        epc = None
+        total = sum(i.open_cents for i in invoices)
+        if brand.iban and invoices:
+            session = object_session(invoices[0])
+            assert session is not None
+            debtor = session.get_one(Debtor, invoices[0].debtor_id)
+            reference = references.pretty(references.for_invoices(session, debtor, invoices))
+            if invoices[0].currency == "EUR":
+                epc = epc_qr_data_uri(brand.name, brand.iban, total, "", reference)
         with force_locale(composer.language):
             html = render_template(
                 "pdf/_pay_qr.html",
-                brand=composer.brand,
+                brand=brand,
                 url=url,
                 qr=segno.make(url, error="m").svg_data_uri(scale=4, border=0),
                 amount=composer.values.get("total", ""),
+                reference=reference,
+                epc=epc,
             )
         composer.html_blocks["pay_button"] = Markup(html)  # noqa: S704 (our autoescaped template)
         return composer

@@ -30,7 +30,7 @@ from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import embed
 from portal.domain.money import parse_amount
 from portal.domain.params import ids, whole
-from portal.domain.payments import paylinks, service
+from portal.domain.payments import paylinks, references, service
 from portal.domain.payments.providers.base import Method, ProviderError, Status
 from portal.htmx import redirect_to, render_page
 from portal.models import ApiPayLink, Debtor, Instalment, Invoice, PayLink, Payment
@@ -83,8 +83,14 @@ def _choose_context(
     selection: service.Selection, pay_link: PayLink | None = None, **extra: object
 ) -> dict[str, object]:
     provider = paying.provider_for_link(selection.debtor.brand, pay_link)
+    reference = ""
+    if selection.debtor.brand.iban and selection.invoices:  # made once per request, kept
+        reference = references.pretty(
+            references.for_invoices(db.session(), selection.debtor, selection.invoices)
+        )
     return {
         "selection": selection,
+        "transfer_reference": reference,
         "methods": service.offered_methods(provider, selection.debtor, selection.currency),
         "page_brand": selection.debtor.brand,
         "pay_link": pay_link,
@@ -101,7 +107,9 @@ def choose() -> Response | str:
     except service.PaymentRefused as exc:
         flash(refusal_text(exc.reason), "error")
         return Response(render_template("pay/refused.html"), 422)
-    return render_template("pay/choose.html", **_choose_context(selection))
+    context = _choose_context(selection)
+    db.session.commit()  # the transfer reference shown is kept, so an import can find it
+    return render_template("pay/choose.html", **context)
 
 
 @bp.get("/pay/total")
@@ -307,15 +315,11 @@ def link(token: str) -> BaseResponse | tuple[str, int] | str:
         return _start(pay_link.debtor, wish, url_for("pay.link", token=token))
     pay_link.last_opened_at = service.utcnow()
     origins = embed.origins_of(db.session(), pay_link.brand_id)
+    framed = request.headers.get("Sec-Fetch-Dest") == "iframe"
+    context = _choose_context(selection, token=token, pay_link=pay_link, framed=framed)
     db.session.commit()
     # in a frame (only the brand's listed sites may frame it), the page offers a link that
     # opens it in the top window: the checkout never runs inside a frame
-    framed = request.headers.get("Sec-Fetch-Dest") == "iframe"
-    response = make_response(
-        render_template(
-            "pay/link.html",
-            **_choose_context(selection, token=token, pay_link=pay_link, framed=framed),
-        )
-    )
+    response = make_response(render_template("pay/link.html", **context))
     response.headers["Content-Security-Policy"] = embed.frame_csp(CSP, origins)
     return response

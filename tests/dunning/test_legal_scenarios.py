@@ -5,12 +5,15 @@ when every deadline the debtor was told has passed, from the day a message was d
 from __future__ import annotations
 
 import datetime as dt
+import io
+import re
 import threading
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from aiosmtpd.controller import Controller
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from portal.db import db
@@ -150,7 +153,10 @@ def test_a_bounced_14_day_email_books_nothing_until_it_arrives_by_post(
     assert letters.pending_count(db.session()) == 1
     # printed on Wednesday 23 December: Christmas is no business day, so it is received
     # on Tuesday 29 December (not Monday 28) and the debtor has until 12 January
-    print_batch(app, dt.date(2026, 12, 23))
+    batch = print_batch(app, dt.date(2026, 12, 23))
+    printed = PdfReader(io.BytesIO(batch.pdf)).pages[0].extract_text().replace("\n", " ")
+    assert "12 Jan 2027" in printed  # the deadline the letter states
+    assert re.search(r"payment reference: RF\d{2}( \d{4})+", printed)  # and the transfer
     run(app, dt.date(2027, 1, 12))
     assert lines_of(debtor) == []
     run(app, dt.date(2027, 1, 13))

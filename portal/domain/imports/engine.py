@@ -14,17 +14,27 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal.domain import plan_progress
 from portal.domain.bulk import insert_rows
 from portal.domain.dunning import charges
-from portal.domain.imports.columns import LABELS, REQUIRED, Header, apply_overrides, find_header
+from portal.domain.imports.columns import (
+    LABELS,
+    REQUIRED,
+    Header,
+    apply_overrides,
+    customer_kind,
+    find_header,
+    last_step,
+)
 from portal.domain.imports.readers import ReadError, read_rows
 from portal.domain.imports.values import ValueProblem, parse_currency, parse_date, text
 from portal.domain.money import AmountError, parse_amount
+from portal.domain.payments import references
 from portal.domain.phones import PhoneError, normalise, region_for
 from portal.domain.problems import N_, Problem, render
 from portal.models import (
@@ -36,11 +46,15 @@ from portal.models import (
     DebtorEmail,
     ImportBatch,
     Invoice,
+    InvoiceReminder,
     InvoiceStatus,
     Payment,
+    ReminderSchedule,
     Segment,
     utcnow,
 )
+
+DEFAULT_TZ = "Europe/Amsterdam"
 
 NOT_AN_AMOUNT = N_("not an amount; write it as 1.234,56 or 1234.56")
 LINES_REPEATED = N_(
@@ -137,6 +151,9 @@ class Row:
     country: str
     language: str
     kind: str  # invoice | credit_note
+    customer_kind: str = ""  # b2b | b2c | "" (the file does not say: the brand's default)
+    last_step: str = ""  # "kind:n" | "level:n" | "" (columns.last_step)
+    payment_reference: str = ""
 
 
 @dataclass
@@ -153,6 +170,10 @@ class Preview:
     updated_invoices: int = 0
     unchanged: int = 0
     paid_elsewhere: int = 0
+    new_businesses: int = 0  # of new_debtors: by a customer-type, KvK/KBO or VAT column
+    new_consumers: int = 0
+    placed: int = 0  # new invoices that enter their schedule after the step the file names
+    by_reference: int = 0  # invoices paid elsewhere whose transfer named our reference
     already_imported: bool = False
     booking_lag_days: int = 14  # IMPORT_BOOKING_LAG_DAYS: see _recently_paid_here
 
@@ -269,6 +290,7 @@ def preview(
             )
         )
     _parse_rows(rows, header, result, _term_days(session, brand), report, brand.country)
+    result.placed = sum(1 for r in result.rows if r.last_step)
     del rows  # the raw cells are no longer needed; large files keep only the parsed rows
     report("comparing", len(result.rows), len(result.rows))
     plan = _plan(session, brand, result)
@@ -280,6 +302,11 @@ def preview(
     result.new_invoices = len(plan.inserts)
     result.updated_invoices = len(plan.updates)
     result.paid_elsewhere = len(plan.paid_elsewhere)
+    kinds = [r.customer_kind or brand.default_debtor_kind for r in plan.new_debtors.values()]
+    result.new_businesses = kinds.count("b2b")
+    result.new_consumers = len(kinds) - result.new_businesses
+    result.placed = sum(1 for r in plan.inserts if r.last_step)
+    result.by_reference = len(plan.by_reference)
     return result
 
 
@@ -422,6 +449,51 @@ def _parse_rows(
                 )
             continue
         lines.close(result)
+        kind_of_customer = customer_kind(cell(cells, "customer_type"))
+        if kind_of_customer is None:
+            result.issues.append(
+                issue(
+                    line,
+                    LABELS["customer_type"],
+                    text(cell(cells, "customer_type"), 60),
+                    N_(
+                        "not a customer type we know (particulier, zakelijk, B2C, B2B);"
+                        " the brand's default is used"
+                    ),
+                    "warning",
+                )
+            )
+            kind_of_customer = ""
+        if not kind_of_customer and (
+            text(cell(cells, "company_number"), 40) or text(cell(cells, "vat_number"), 40)
+        ):
+            kind_of_customer = "b2b"  # a KvK, KBO or VAT number: a business
+        step = last_step(cell(cells, "last_step"))
+        if step is None:
+            result.issues.append(
+                issue(
+                    line,
+                    LABELS["last_step"],
+                    text(cell(cells, "last_step"), 60),
+                    N_(
+                        "not a reminder step we know (herinnering, aanmaning, 14-dagenbrief,"
+                        " or a number); the invoice starts at the first step"
+                    ),
+                    "warning",
+                )
+            )
+            step = ""
+        reference = text(cell(cells, "payment_reference"), 40)
+        if reference and _looks_structured(reference) and references.parse(reference) is None:
+            result.issues.append(
+                issue(
+                    line,
+                    LABELS["payment_reference"],
+                    reference,
+                    N_("the check digits of this payment reference are wrong"),
+                    "warning",
+                )
+            )
         country = text(cell(cells, "country"), 2).upper()
         phone = _phone(result, line, cell(cells, "phone"), region_for(country, brand_country))
         result.rows.append(
@@ -445,9 +517,17 @@ def _parse_rows(
                 country=country,
                 language=text(cell(cells, "language"), 2).lower(),
                 kind="credit_note" if total < 0 else "invoice",
+                customer_kind=kind_of_customer,
+                last_step=step,
+                payment_reference=reference,
             )
         )
     lines.close(result)
+
+
+def _looks_structured(reference: str) -> bool:
+    compact = reference.replace(" ", "").upper()
+    return compact.startswith(("RF", "+++", "***"))
 
 
 def _phone(result: Preview, line: int, value: Any, region: str) -> str:
@@ -540,6 +620,7 @@ class _Plan:
     unchanged: int = 0
     # invoice id -> (open amount the accounting package reported before, open now)
     seen_open: dict[int, tuple[int, int]] = field(default_factory=dict)
+    by_reference: dict[int, int] = field(default_factory=dict)  # invoice id -> reference id
 
 
 def _recently_paid_here(session: Session, brand: Brand, lag_days: int) -> set[int]:
@@ -672,6 +753,8 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
             was["status"] = InvoiceStatus.PAID.value if seen == 0 else InvoiceStatus.OPEN.value
         if _values(row) != tuple(was[c] for c in COMPARED):
             plan.updates.append((old.id, row))
+            if row.payment_reference and row.open_cents < seen:
+                _recognise(session, brand, row, old.id, plan)
         else:
             plan.unchanged += 1
     if result.mode == "open_items":
@@ -686,6 +769,24 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
                 seen = old.open_cents if old.import_open_cents is None else old.import_open_cents
                 plan.seen_open[old.id] = (seen, old.open_cents)
     return plan
+
+
+def _recognise(session: Session, brand: Brand, row: Row, invoice_id: int, plan: _Plan) -> None:
+    """A payment made elsewhere that names one of our payment references: remember which
+    request it paid; a reference of another request or brand gets a warning."""
+    found = references.recognise(session, brand, row.payment_reference)
+    if found is not None and invoice_id in found.invoice_ids:
+        plan.by_reference[invoice_id] = found.id
+    elif references.parse(row.payment_reference) is not None:
+        plan.warnings.append(
+            issue(
+                row.line,
+                LABELS["payment_reference"],
+                row.payment_reference,
+                N_("this payment reference was not made for this invoice"),
+                "warning",
+            )
+        )
 
 
 CONFIRMED_CONTACT = N_(
@@ -807,6 +908,8 @@ def commit(
                 for r in plan.inserts
             ),
         )
+        placed = [(ids[r.invoice_number], debtor_id(r), r.last_step) for r in plan.inserts]
+        _place_on_schedules(session, [p for p in placed if p[2]], now)
     principal = _principal_after_charges(session, plan, by)
     if plan.updates:
         session.execute(
@@ -847,6 +950,18 @@ def commit(
             session,
             AuditEvent,
             [_event(by, "invoice.paid_elsewhere", now, None, i) for i in plan.paid_elsewhere],
+        )
+    if plan.by_reference:
+        insert_rows(
+            session,
+            AuditEvent,
+            [
+                {
+                    **_event(by, "payment.reference_recognised", now, None, i),
+                    "details": {"reference": r},
+                }
+                for i, r in plan.by_reference.items()
+            ],
         )
     if plan.updates or plan.paid_elsewhere:  # money booked in the accounting package
         plan_progress.after_import(session, brand.id, now)
@@ -910,6 +1025,73 @@ def _principal_after_charges(session: Session, plan: _Plan, by: str) -> dict[int
     return columns
 
 
+def _place_on_schedules(
+    session: Session, placed: list[tuple[int, int, str]], now: dt.datetime
+) -> None:
+    """New invoices whose file says which reminder step was already sent (DESIGN.md
+    section 9): that step and those before it are recorded as done today, so the run
+    goes on with the next one after the schedule's gap and never sends them again."""
+    if not placed:
+        return
+    debtor_ids = sorted({d for _i, d, _s in placed})
+    debtors = {
+        row.id: row
+        for start in range(0, len(debtor_ids), 5000)
+        for row in session.execute(
+            select(Debtor.id, Debtor.kind, Debtor.country, Segment.schedule_id)
+            .outerjoin(Segment, Segment.id == Debtor.segment_id)
+            .where(Debtor.id.in_(debtor_ids[start : start + 5000]))
+        )
+    }
+    schedules = {
+        s.id: s
+        for s in session.scalars(
+            select(ReminderSchedule).options(selectinload(ReminderSchedule.steps))
+        )
+    }
+
+    def schedule_of(debtor: Any) -> ReminderSchedule | None:
+        if debtor.schedule_id:
+            return schedules.get(debtor.schedule_id)
+        defaults = sorted(
+            (
+                s
+                for s in schedules.values()
+                if s.default_for == debtor.kind and s.default_country in (debtor.country, None)
+            ),
+            key=lambda s: (s.default_country is None, s.id),
+        )
+        return defaults[0] if defaults else None
+
+    day = now.astimezone(ZoneInfo(DEFAULT_TZ)).date()
+    rows: list[dict[str, Any]] = []
+    for invoice_id, debtor_id, step in placed:
+        schedule = schedule_of(debtors[debtor_id])
+        target = _target_position(schedule, step) if schedule else None
+        if schedule is None or target is None:
+            continue
+        rows.extend(
+            {"invoice_id": invoice_id, "step_id": s.id, "sent_on": day, "message_id": None}
+            for s in schedule.steps
+            if s.position <= target
+        )
+    insert_rows(session, InvoiceReminder, rows)
+
+
+def _target_position(schedule: ReminderSchedule, step: str) -> int | None:
+    """The position of the step a 'kind:n' or 'level:n' names in this schedule."""
+    kind, _sep, raw = step.partition(":")
+    n = int(raw or 1)
+    steps = sorted(schedule.steps, key=lambda s: s.position)
+    if kind == "level":
+        after_due = [s for s in steps if s.offset_days >= 0]
+        chosen = after_due[min(n, len(after_due)) - 1] if after_due and n > 0 else None
+    else:
+        of_kind = [s for s in steps if s.kind == kind]
+        chosen = of_kind[min(n, len(of_kind)) - 1] if of_kind else None
+    return chosen.position if chosen else None
+
+
 def _debtor_number(key: str, row: Row) -> str:
     if key.startswith("n:"):
         return key[2:]
@@ -934,7 +1116,7 @@ def _debtor_values(brand: Brand, number: str, row: Row, now: dt.datetime) -> dic
         "brand_id": brand.id,
         "number": number,
         "name": row.name or row.email,
-        "kind": "b2c",
+        "kind": row.customer_kind or brand.default_debtor_kind,
         "language": row.language if row.language in ("nl", "en", "fr") else brand.default_language,
         "phone": row.phone,
         "address_line": row.address,
