@@ -332,3 +332,26 @@ def test_send_now_is_refused_on_a_disputed_invoice_and_allowed_with_an_audited_o
     assert event.details["override"] == reason and event.details["rule"] == "no_earlier_reminder"
     assert event.actor.startswith("admin:")
     assert reason in client.get(f"/admin/invoices/{invoice.id}").get_data(as_text=True)
+
+
+def test_a_saved_text_without_the_notice_still_carries_it_to_a_belgian_consumer(app, smtp_url):
+    from portal.domain.messaging import templates
+    from portal.mails import sample_contexts
+
+    brand = create_brand(country="BE", enterprise_number="0123.456.789")
+    plain = templates.Source(
+        "Reminder", "<p>Please pay.</p>{{ invoice_table }}{{ pay_button }}",
+        "Please pay.\n{{ invoice_table }}\n{{ pay_link }}",
+    )  # fmt: skip
+    with app.test_request_context():
+        settings = app.config["SETTINGS"]
+        sample = sample_contexts(db.session(), brand, "reminder", "en", settings, DUE)
+        templates.save(db.session(), brand.id, "reminder", "en", plain, "admin:1", sample)
+        db.session.commit()
+    debtor = create_debtor(brand, country="BE", language="en")
+    create_invoice(debtor, due_date=DUE, total_cents=30_000)
+    run_and_send(app, smtp_url, DUE + dt.timedelta(days=7))
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.debtor_id == debtor.id))
+    assert mail.body_text.startswith("Please pay.")
+    assert "first reminder is free of charge" in mail.body_text.replace("\n", " ")
+    assert "first reminder is free of charge" in mail.body_html

@@ -87,7 +87,9 @@ SPECS: dict[str, Spec] = {
     s.key: s
     for s in (
         _reminder("nudge", legal=False),
-        _reminder("reminder", legal=True),  # a Belgian consumer's first reminder: Book XIX
+        # a Belgian consumer's first reminder carries the Book XIX notice in costs_notice;
+        # a text that leaves it out gets it added when written (Composer.with_legal)
+        _reminder("reminder", legal=False),
         _reminder("notice", legal=True),
         _reminder("fourteen_day", legal=True),
         _sms("nudge"),
