@@ -109,6 +109,18 @@ def moment(value: dt.datetime, timezone: str, lang: str | None = None) -> str:
     return f"{date(local.date(), lang)}, {local:%H:%M} ({timezone})"
 
 
+def override_note(event: AuditEvent) -> str:
+    """For admins: the rule a step sent by hand set aside, and the reason given."""
+    if event.action != "admin.step_overridden":
+        return ""
+    details = event.details or {}
+    return gettext(
+        "against the schedule's rules (%(rule)s): %(reason)s",
+        rule=send_rule_label(str(details.get("rule", ""))),
+        reason=details.get("override", ""),
+    )
+
+
 def send_rule_label(rule: str) -> str:
     """A rule of the daily run that a step sent by hand would break, in words."""
     return {
@@ -149,12 +161,13 @@ def event_label(event: AuditEvent) -> str:
         return gettext("New pay-link sent after a failed payment")
     if event.action == "admin.step_sent":
         return gettext("Reminder step sent by hand")
-    if event.action == "admin.step_overridden":
-        return gettext(
-            "Reminder step sent by hand against the schedule's rules (%(rule)s): %(reason)s",
-            rule=send_rule_label(str(details.get("rule", ""))),
-            reason=details.get("override", ""),
-        )
+    if event.action == "admin.step_overridden":  # the reason is for admins only
+        return gettext("Reminder step sent by hand")
+    if event.action == "payment.settled_elsewhere":
+        amount = money(int(details.get("amount_cents", 0)), details.get("currency", "EUR"))
+        return gettext("%(amount)s paid elsewhere settled this line first", amount=amount)
+    if event.action == "payment.reference_recognised":
+        return gettext("Paid by bank transfer with our payment reference")
     if event.action == "admin.letter_resent":
         return gettext("The undelivered letter was sent again by post")
     if event.action in ("dunning.costs_added", "dunning.interest_added"):

@@ -24,6 +24,7 @@ from portal.mails import LetterWriter, ReminderMails, SendTimeRenderer, letters_
 from portal.models import (
     AuditEvent,
     Claim,
+    Debtor,
     Invoice,
     InvoiceReminder,
     OutboxMessage,
@@ -31,7 +32,7 @@ from portal.models import (
     ReminderStep,
 )
 from tests.admin.test_admin import admin_login, page_csrf
-from tests.conftest import free_port
+from tests.conftest import free_port, login_as
 from tests.factories import create_admin, create_brand, create_debtor, create_invoice
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -332,6 +333,11 @@ def test_send_now_is_refused_on_a_disputed_invoice_and_allowed_with_an_audited_o
     assert event.details["override"] == reason and event.details["rule"] == "no_earlier_reminder"
     assert event.actor.startswith("admin:")
     assert reason in client.get(f"/admin/invoices/{invoice.id}").get_data(as_text=True)
+    again = db.session.get(Debtor, debtor.id)
+    assert again.primary_email  # loaded before the test request context
+    login_as(client, again)  # the debtor sees the step, not why
+    portal_page = client.get(f"/invoices/{invoice.id}").get_data(as_text=True)
+    assert "Reminder step sent by hand" in portal_page and reason not in portal_page
 
 
 def test_a_saved_text_without_the_notice_still_carries_it_to_a_belgian_consumer(app, smtp_url):
