@@ -388,7 +388,7 @@ class InterestRate(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(12))
+    kind: Mapped[str] = mapped_column(String(16))
     valid_from: Mapped[dt.date] = mapped_column(Date)  # 1 January or 1 July
     basis_points: Mapped[int] = mapped_column(Integer)  # 7% = 700
     created_by: Mapped[str] = mapped_column(String(80), default="")

@@ -95,6 +95,7 @@ def upgrade() -> None:
         )
     with op.batch_alter_table('interest_rate', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_interest_rate_kind'), type_='check')
+        batch_op.alter_column('kind', existing_type=sa.String(length=12), type_=sa.String(length=16))
         batch_op.create_check_constraint(
             op.f('ck_interest_rate_kind'), "kind IN ('consumer', 'commercial', 'be_commercial')"
         )
@@ -212,6 +213,7 @@ def downgrade() -> None:
     op.execute("DELETE FROM interest_rate WHERE kind = 'be_commercial'")
     with op.batch_alter_table('interest_rate', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_interest_rate_kind'), type_='check')
+        batch_op.alter_column('kind', existing_type=sa.String(length=16), type_=sa.String(length=12))
         batch_op.create_check_constraint(
             op.f('ck_interest_rate_kind'), "kind IN ('consumer', 'commercial')"
         )
