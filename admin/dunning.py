@@ -20,9 +20,17 @@ from portal.domain.dunning import engine, holds, interest, schedules
 from portal.domain.money import AmountError, parse_amount
 from portal.domain.params import whole
 from portal.forms import ConfirmForm
-from portal.i18n import message_text
+from portal.i18n import message_text, send_rule_label
 from portal.mails import ReminderMails
-from portal.models import CHANNELS, FEE_RULES, STEP_KINDS, Debtor, Invoice, ReminderSchedule
+from portal.models import (
+    CHANNELS,
+    FEE_RULES,
+    STEP_KINDS,
+    Claim,
+    Debtor,
+    Invoice,
+    ReminderSchedule,
+)
 
 SEND_REFUSALS = {
     "not_open": _l("Only an open invoice gets reminders."),
@@ -30,6 +38,10 @@ SEND_REFUSALS = {
     "already_sent": _l("This step was sent for this invoice before; it is not sent twice."),
     "no_address": _l("No channel of this step reaches the debtor (email, phone, postal address)."),
 }
+OVERRIDE_HINT = _l(
+    "The daily run would not send it: %(rule)s. To send it anyway, give the reason in"
+    " \u201cOverride\u201d; it is kept in the audit log and on the invoice's history."
+)
 
 
 def _back(invoice: Invoice) -> BaseResponse:
@@ -86,15 +98,48 @@ def invoice_send_step(invoice_id: int) -> BaseResponse:
             ReminderMails(settings),
             today(settings.portal_timezone),
             actor(),
+            override=request.form.get("override", ""),
         )
     except engine.SendRefused as exc:
         db.session.rollback()
-        flash(SEND_REFUSALS.get(exc.reason, _("This step cannot be sent.")), "error")
+        if exc.overridable:
+            flash(OVERRIDE_HINT % {"rule": send_rule_label(exc.reason)}, "error")
+        else:
+            flash(SEND_REFUSALS.get(exc.reason, _("This step cannot be sent.")), "error")
         return _back(invoice)
     db.session.commit()
     tasks.send_outbox()
     flash(_("The step was sent."), "success")
     return _back(invoice)
+
+
+@bp.post("/claims/<int:claim_id>/post")
+@admin_required()
+def claim_post(claim_id: int) -> BaseResponse:
+    """Send a step whose messages all bounced again, as a letter for the print batch."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    claim = db.session.get(Claim, claim_id) or abort(404)
+    invoice_id = whole(request.form.get("invoice_id", ""))
+    settings = current_app.config["SETTINGS"]
+    try:
+        engine.resend_by_post(
+            db.session(), claim, ReminderMails(settings), today(settings.portal_timezone), actor()
+        )
+    except engine.SendRefused as exc:
+        db.session.rollback()
+        flash(
+            _("The debtor has no postal address; add one first.")
+            if exc.reason == "no_postal_address"
+            else _("This letter does not need to be sent again."),
+            "error",
+        )
+    else:
+        db.session.commit()
+        flash(_("The letter waits under Letters for the next print batch."), "success")
+    if invoice_id:
+        return redirect(url_for("admin.invoice_detail", invoice_id=invoice_id) + "#reminders", 303)
+    return redirect(url_for("admin.dashboard"), 303)
 
 
 @bp.post("/debtors/<int:debtor_id>/contact")
@@ -225,7 +270,7 @@ def _rates_page(problem: str = "", status: int = 200) -> Any:
         "admin/interest_rates.html",
         tables={
             kind: sorted(interest.rates(session, kind).items(), reverse=True)
-            for kind in ("consumer", "commercial")
+            for kind in interest.KINDS
         },
         missing=interest.missing_half_years(session, day),
         problem=problem,

@@ -170,8 +170,19 @@ def invoice_detail(invoice_id: int) -> str:
         .where(InvoiceReminder.invoice_id == invoice.id)
         .order_by(InvoiceReminder.sent_on)
     ).all()
+    from portal.models import Claim, ClaimInvoice
+
+    claims = list(
+        db.session.scalars(
+            select(Claim)
+            .join(ClaimInvoice, ClaimInvoice.claim_id == Claim.id)
+            .where(ClaimInvoice.invoice_id == invoice.id)
+            .order_by(Claim.id)
+        )
+    )
     return render_template(
         "admin/invoice.html",
+        claims=claims,
         invoice=invoice,
         status=inv.status_view(invoice, day),
         events=inv.timeline(db.session(), invoice.id),

@@ -129,8 +129,8 @@ def dashboard() -> str:
         ).all()
     )
     from portal.domain import plan_admin, requests
+    from portal.domain.dunning import charges, interest
     from portal.domain.dunning import engine as dunning
-    from portal.domain.dunning import interest
 
     tomorrow = day + dt.timedelta(days=1)
     counted = dunning.stored_preview(db.session(), tomorrow)
@@ -148,6 +148,8 @@ def dashboard() -> str:
         counted_at=counted.computed_at,
         tomorrow=tomorrow,
         missing_rates=interest.missing_half_years(db.session(), day),
+        waiting_rates=charges.waiting_rates(db.session()),
+        undelivered=charges.undelivered_claims(db.session()),
         request_counts=requests.open_counts(db.session()),
         plan_counts=plan_admin.counts(db.session(), utcnow() - dt.timedelta(days=30)),
     )

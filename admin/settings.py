@@ -62,6 +62,9 @@ def brand_edit(brand_id: int) -> Any:
             problems.append(_("choose a font from the list"))
         if form.get("default_language") not in LANGUAGES:
             problems.append(_("choose a language from the list"))
+        kind = form.get("default_debtor_kind", brand.default_debtor_kind)
+        if kind not in ("b2c", "b2b"):
+            problems.append(_("choose consumers or businesses"))
         if not form.get("name", "").strip():
             problems.append(_("the brand needs a name"))
         methods = [m.value for m in Method if m.value in form.getlist("payment_methods")]
@@ -86,6 +89,7 @@ def brand_edit(brand_id: int) -> Any:
                 ("accent_color", accent),
                 ("font", form["font"]),
                 ("default_language", form["default_language"]),
+                ("default_debtor_kind", kind),
                 ("payment_methods", ",".join(methods)),
             ):
                 if getattr(brand, field) != value:

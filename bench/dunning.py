@@ -261,7 +261,7 @@ def main() -> None:
             print(f"filled in {time.perf_counter() - started:.0f} s")
             measure(url, instance, args.full_run, args.smtp)
             return
-        with bench_database(args.database_url, "bench_dunning", keep=False) as url:
+        with bench_database(args.database_url, f"bench_dunning_{os.getpid()}", keep=False) as url:
             migrate(url, instance)
             fill_postgres(url, args.debtors, args.invoices)
             print(f"filled in {time.perf_counter() - started:.0f} s")

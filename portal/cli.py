@@ -178,7 +178,8 @@ def register(app: Flask) -> None:
                 booking_lag_days=current_app.config["SETTINGS"].import_booking_lag_days,
             )
             click.echo(
-                f"{brand.slug}: {len(result.rows)} rows read; new customers {result.new_debtors}, "
+                f"{brand.slug}: {len(result.rows)} rows read; new customers {result.new_debtors}"
+                f" ({result.new_businesses} businesses, {result.new_consumers} consumers), "
                 f"new invoices {result.new_invoices}, updated {result.updated_invoices}, "
                 f"unchanged {result.unchanged}, paid elsewhere {result.paid_elsewhere}"
             )

@@ -109,6 +109,30 @@ def moment(value: dt.datetime, timezone: str, lang: str | None = None) -> str:
     return f"{date(local.date(), lang)}, {local:%H:%M} ({timezone})"
 
 
+def override_note(event: AuditEvent) -> str:
+    """For admins: the rule a step sent by hand set aside, and the reason given."""
+    if event.action != "admin.step_overridden":
+        return ""
+    details = event.details or {}
+    return gettext(
+        "against the schedule's rules (%(rule)s): %(reason)s",
+        rule=send_rule_label(str(details.get("rule", ""))),
+        reason=details.get("override", ""),
+    )
+
+
+def send_rule_label(rule: str) -> str:
+    """A rule of the daily run that a step sent by hand would break, in words."""
+    return {
+        "do_not_contact": gettext("the debtor is marked do not contact"),
+        "dispute": gettext("the invoice is disputed"),
+        "held": gettext("reminders for this invoice are paused"),
+        "no_earlier_reminder": gettext("a consumer gets no 14-day letter before a reminder"),
+        "out_of_order": gettext("an earlier step of the schedule was not sent yet"),
+        "too_soon": gettext("the schedule's minimum gap since the last step has not passed"),
+    }.get(rule, rule)
+
+
 def event_label(event: AuditEvent) -> str:
     """A timeline event in words, in the current language."""
     details = event.details or {}
@@ -137,6 +161,20 @@ def event_label(event: AuditEvent) -> str:
         return gettext("New pay-link sent after a failed payment")
     if event.action == "admin.step_sent":
         return gettext("Reminder step sent by hand")
+    if event.action == "admin.step_overridden":  # the reason is for admins only
+        return gettext("Reminder step sent by hand")
+    if event.action == "payment.settled_elsewhere":
+        amount = money(int(details.get("amount_cents", 0)), details.get("currency", "EUR"))
+        return gettext("%(amount)s paid elsewhere settled this line first", amount=amount)
+    if event.action == "payment.reference_recognised":
+        return gettext("Paid by bank transfer with our payment reference")
+    if event.action == "admin.letter_resent":
+        return gettext("The undelivered letter was sent again by post")
+    if event.action in ("dunning.costs_added", "dunning.interest_added"):
+        amount = money(int(details.get("amount_cents", 0)), details.get("currency", "EUR"))
+        if event.action == "dunning.costs_added":
+            return gettext("Collection costs of %(amount)s booked", amount=amount)
+        return gettext("Statutory interest of %(amount)s booked", amount=amount)
     if event.action == "dunning.paused":
         return gettext("Reminders paused")
     if event.action == "dunning.resumed":
@@ -302,7 +340,7 @@ def invoice_note(invoice: Invoice) -> str:
     if invoice.kind in ("costs", "interest"):
         letter = dt.date.fromisoformat(invoice.description) if invoice.description else None
         return gettext(
-            "after the 14-day letter of %(date)s about %(numbers)s",
+            "after the letter of %(date)s about %(numbers)s",
             date=date(letter),
             numbers=invoice.reference,
         )

@@ -88,6 +88,7 @@ class Brand(Base):
     __table_args__ = (
         CheckConstraint(_in("font", FONTS), name="font_safe"),
         CheckConstraint(_in("default_language", LANGUAGES), name="language"),
+        CheckConstraint("default_debtor_kind IN ('b2c', 'b2b')", name="default_debtor_kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -108,6 +109,8 @@ class Brand(Base):
     address: Mapped[str] = mapped_column(String(250), default="")
     country: Mapped[str] = mapped_column(String(2), default="NL")
     default_language: Mapped[str] = mapped_column(String(2), default="nl")
+    # the kind of a customer an import creates when the file does not say (DESIGN.md s. 10)
+    default_debtor_kind: Mapped[str] = mapped_column(String(3), default="b2c", server_default="b2c")
     # methods the brand offers, in our names (ideal, bancontact, paypal, card), comma-separated
     payment_methods: Mapped[str] = mapped_column(
         String(100), default=DEFAULT_METHODS, server_default=DEFAULT_METHODS
@@ -225,6 +228,13 @@ class Invoice(Base):
     hold_until: Mapped[dt.date | None] = mapped_column(Date)
     original_pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     has_original_pdf: Mapped[bool] = mapped_column(default=False)
+    # a cost or interest line: the claim it belongs to (art. 6:44 BW settles it first)
+    claim_id: Mapped[int | None] = mapped_column(
+        ForeignKey("claim.id", ondelete="SET NULL"), index=True
+    )
+    # the open amount the accounting package last reported, where the portal applied the
+    # difference to costs and interest first (so a re-import does not apply it twice)
+    import_open_cents: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -377,17 +387,18 @@ class OutboxMessage(Base):
 
 
 class InterestRate(Base):
-    """The statutory interest rate of a half-year (NL: consumer 6:119, commercial 6:119a BW)."""
+    """The statutory interest rate of a half-year (NL: consumer 6:119, commercial 6:119a BW;
+    BE: commercial, law of 2 August 2002)."""
 
     __tablename__ = "interest_rate"
     __table_args__ = (
         UniqueConstraint("kind", "valid_from"),
-        CheckConstraint(_in("kind", ("consumer", "commercial")), name="kind"),
+        CheckConstraint(_in("kind", ("consumer", "commercial", "be_commercial")), name="kind"),
         CheckConstraint("basis_points BETWEEN 0 AND 5000", name="basis_points"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(12))
+    kind: Mapped[str] = mapped_column(String(16))
     valid_from: Mapped[dt.date] = mapped_column(Date)  # 1 January or 1 July
     basis_points: Mapped[int] = mapped_column(Integer)  # 7% = 700
     created_by: Mapped[str] = mapped_column(String(80), default="")
@@ -775,6 +786,95 @@ class InvoiceReminder(Base):
     message_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbox_message.id", ondelete="SET NULL")
     )
+
+
+REGIMES = ("nl_b2c", "be_b2c", "nl_b2b", "be_b2b")
+
+
+class Claim(Base):
+    """What a step that announced costs told a debtor about some invoices, and what has
+    been booked for it since (`dunning/charges.py`; the rules are `dunning/terms.py`).
+
+    `lead_message_id` is the message the step's (invoice, step) records point at; the
+    step's other channels and any resend by post are in `claim_message`."""
+
+    __tablename__ = "claim"
+    __table_args__ = (
+        CheckConstraint(_in("regime", REGIMES), name="regime"),
+        CheckConstraint("interest_lines >= 0", name="interest_lines"),
+        Index("ix_claim_open", "closed", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id", ondelete="CASCADE"), index=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"))
+    step_id: Mapped[int] = mapped_column(ForeignKey("reminder_step.id"))
+    lead_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_message.id", ondelete="SET NULL"), unique=True
+    )
+    regime: Mapped[str] = mapped_column(String(6))
+    opened_on: Mapped[dt.date] = mapped_column(Date)
+    costs_booked_on: Mapped[dt.date | None] = mapped_column(Date)
+    interest_until: Mapped[dt.date | None] = mapped_column(Date)  # booked through this day
+    interest_lines: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # interest waits for the rate of this half-year (kind:YYYY-MM-DD), shown on the dashboard
+    waiting_for_rate: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    # no message of the step reached the debtor (bounced, refused): shown to admin
+    undelivered: Mapped[bool] = mapped_column(default=False, server_default=false())
+    closed: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+    debtor: Mapped[Debtor] = relationship()
+    step: Mapped[ReminderStep] = relationship()
+
+    @property
+    def waiting_half_year(self) -> dt.date | None:
+        """The half-year whose missing rate holds the interest back, or None."""
+        if not self.waiting_for_rate:
+            return None
+        return dt.date.fromisoformat(self.waiting_for_rate.partition(":")[2])
+
+
+class ClaimInvoice(Base):
+    """An invoice (the principal) of a claim."""
+
+    __tablename__ = "claim_invoice"
+
+    claim_id: Mapped[int] = mapped_column(
+        ForeignKey("claim.id", ondelete="CASCADE"), primary_key=True
+    )
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoice.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ClaimMessage(Base):
+    """A message that told the debtor the claim's deadline: every channel of the step,
+    and a letter an admin sent after the email bounced."""
+
+    __tablename__ = "claim_message"
+
+    claim_id: Mapped[int] = mapped_column(
+        ForeignKey("claim.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_message.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class PaymentReference(Base):
+    """A structured reference for a bank transfer of some invoices (one payment request):
+    RF (ISO 11649) for a Dutch brand, the Belgian structured communication for a Belgian
+    one; its digits are made from the id (`payments/references.py`)."""
+
+    __tablename__ = "payment_reference"
+    __table_args__ = (UniqueConstraint("brand_id", "invoice_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"))
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id", ondelete="CASCADE"))
+    invoice_key: Mapped[str] = mapped_column(String(64))  # sha256 of the sorted invoice ids
+    invoice_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class RequestKind(enum.StrEnum):

@@ -219,6 +219,7 @@ def run_dunning_now(day: dt.date | None = None, *, dry_run: bool = False) -> Any
             when,
             ReminderMails(settings),
             dry_run=dry_run,
+            timezone=settings.portal_timezone,
         )
         db.session.commit()
         if result.messages:

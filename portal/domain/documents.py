@@ -19,7 +19,7 @@ from portal.domain import pdf, sheets
 from portal.models import Brand, Debtor, InstalmentPlan, Invoice
 
 Render = Callable[..., str]  # render(template_name, **context) -> HTML
-TEMPLATE_VERSION = "1"  # bump when templates/pdf changes, to refresh cached copies
+TEMPLATE_VERSION = "2"  # bump when templates/pdf changes, to refresh cached copies
 
 
 def html_to_pdf(html: str, session: Session | None = None) -> bytes:
@@ -77,11 +77,17 @@ def invoice_copy(
     path = cache_dir / f"invoice-{invoice.id}-{key}.pdf"
     if path.exists():
         return path.read_bytes(), True
+    from portal.domain.payments import references  # payments imports this module
+
+    reference = ""
+    if invoice.kind == "invoice" and invoice.open_cents > 0 and invoice.brand.iban:
+        reference = references.pretty(references.for_invoices(session, invoice.debtor, [invoice]))
     html = render(
         "pdf/invoice.html",
         invoice=invoice,
         debtor=invoice.debtor,
         brand=invoice.brand,
+        transfer_reference=reference,
         logo=logo_data_uri(session, invoice.brand),
         lang=lang,
     )

@@ -42,11 +42,12 @@ def sender_for(brand: Brand | None, settings: Settings) -> str:
 
 @dataclass(frozen=True)
 class Row:
-    """A line of the invoice table in a mail."""
+    """A line of the invoice table in a mail (with its due date in a reminder's table)."""
 
     number: str
     amount_cents: int
     currency: str
+    due_date: dt.date | None = None
 
 
 @dataclass
@@ -88,8 +89,15 @@ class Composer:
                 total_cents=total_cents,
                 currency=currency,
                 heading=heading,
+                due_dates=any(r.due_date for r in rows),
             )
-            lines = [f"{r.number}  {i18n.money(r.amount_cents, r.currency)}" for r in rows]
+            due = gettext("due")
+            lines = [
+                f"{r.number}  "
+                + (f"({due} {i18n.date(r.due_date)})  " if r.due_date else "")
+                + i18n.money(r.amount_cents, r.currency)
+                for r in rows
+            ]
             if total_cents is not None:
                 lines.append(f"{gettext('Total')}: {i18n.money(total_cents, currency)}")
         self.html_blocks["invoice_table"] = Markup(html)  # noqa: S704 (our autoescaped template)
@@ -104,8 +112,11 @@ class Composer:
         self.text_blocks[name] = href
         return self
 
-    def open_invoices(self, invoices: Sequence[Invoice], link_url: str) -> Composer:
-        """The invoices, their open total and the pay-link with its button."""
+    def open_invoices(
+        self, invoices: Sequence[Invoice], link_url: str, due_dates: bool = False
+    ) -> Composer:
+        """The invoices, their open total and the pay-link with its button; `due_dates`
+        adds each invoice's due date to the table (the legal table of a reminder)."""
         currency = invoices[0].currency if invoices else "EUR"
         total = sum(i.open_cents for i in invoices)
         today = dt.date.today()
@@ -124,7 +135,15 @@ class Composer:
             self.values["total"] = i18n.money(total, currency)
             self.values["pay_link"] = link_url
             label = gettext("Pay now")
-            rows = [Row(i18n.invoice_label(i), i.open_cents, i.currency) for i in invoices]
+            rows = [
+                Row(
+                    i18n.invoice_label(i),
+                    i.open_cents,
+                    i.currency,
+                    i.due_date if due_dates and i.kind == "invoice" else None,
+                )
+                for i in invoices
+            ]
         self.table(rows, total, currency)
         return self.button("pay_button", link_url, label)
 
@@ -146,6 +165,40 @@ class Composer:
                 if costs_cents
                 else ""
             )
+        return self._notice(notice)
+
+    def first_reminder(
+        self, invoices: Sequence[Invoice], compensation_cents: int, deadline: dt.date
+    ) -> Composer:
+        """The notice a Belgian consumer's free first reminder must carry (Book XIX of the
+        Code of Economic Law, art. XIX.2): the creditor, the due dates, the amount owed and
+        the fixed compensation that follows if it is not paid within 14 days."""
+        principal = [i for i in invoices if i.kind == "invoice"]
+        currency = invoices[0].currency if invoices else "EUR"
+        total = sum(i.open_cents for i in principal)
+        brand = self.brand
+        with force_locale(self.language):
+            self.values["costs"] = i18n.money(compensation_cents, currency)
+            self.values["deadline"] = i18n.date(deadline)
+            creditor = brand.name + (
+                " (" + gettext("enterprise number %(number)s", number=brand.enterprise_number) + ")"
+                if brand.enterprise_number
+                else ""
+            )
+            notice = gettext(
+                "This first reminder is free of charge. %(creditor)s asks you to pay %(total)s"
+                " for the invoices above, which fell due on %(due)s. If we have not received"
+                " it by %(deadline)s (14 days), we will charge a fixed compensation of"
+                " %(costs)s, as Book XIX of the Code of Economic Law allows.",
+                creditor=creditor,
+                total=i18n.money(total, currency),
+                due=", ".join(i18n.date(d) for d in sorted({i.due_date for i in principal})),
+                deadline=i18n.date(deadline),
+                costs=i18n.money(compensation_cents, currency),
+            )
+        return self._notice(notice)
+
+    def _notice(self, notice: str) -> Composer:
         self.text_blocks["costs_notice"] = notice
         self.html_blocks["costs_notice"] = (
             Markup('<p class="notice">{}</p>').format(notice) if notice else Markup("")
@@ -162,8 +215,22 @@ class Composer:
         rendered = templates.render(source, {}, text_context, parts=("text",))
         return sms_text(rendered.text)
 
+    def with_legal(self, source: templates.Source) -> templates.Source:
+        """`source`, with the legal notice added at the end when it has one to show and an
+        older saved text leaves it out (the system renders what the law requires)."""
+        if not self.text_blocks.get("costs_notice"):
+            return source
+        html = (
+            source.html if "costs_notice" in source.html else source.html + "\n{{ costs_notice }}"
+        )
+        text = (
+            source.text if "costs_notice" in source.text else source.text + "\n\n{{ costs_notice }}"
+        )
+        return templates.Source(source.subject, html, text)
+
     def render(self, source: templates.Source, logo_src: str = "") -> tuple[str, str, str]:
         """Subject, text and HTML of `source` in this brand's layout."""
+        source = self.with_legal(source)
         html_context, text_context = self.contexts()
         rendered = templates.render(source, html_context, text_context)
         with force_locale(self.language):

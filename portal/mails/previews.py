@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from portal import i18n
 from portal.config import Settings
-from portal.domain.dunning import engine
+from portal.domain.dunning import engine, terms
 from portal.domain.messaging import templates
 from portal.domain.payments import paylinks
 from portal.mails.compose import (
@@ -79,7 +79,7 @@ def preview_composer(
         schedule = engine.schedule_for(session, debtor)
         step = next((s for s in schedule.steps if s.kind == kind), None) if schedule else None
         if step is not None and invoices:
-            costs_cents = engine.costs(step, sum(i.open_cents for i in invoices))
+            costs_cents = engine.costs(debtor, step, invoices)
     else:
         composer.values["debtor"] = {"name": "Jansen B.V.", "number": "10001"}
     if not invoices:
@@ -112,7 +112,9 @@ def preview_composer(
         return composer
     if key in ("instalment_due", "plan_breached"):
         return _sample_instalment_mail(composer, invoices, link, key, settings, day)
-    return reminder_values(composer, kind, invoices, link, costs_cents, day + dt.timedelta(days=15))
+    regime = terms.regime_of(debtor) if debtor is not None else "nl_b2c"
+    deadline = terms.deadline("email", day)
+    return reminder_values(composer, kind, invoices, link, costs_cents, deadline, regime)
 
 
 def _login_values(composer: Composer, link: str) -> Composer:

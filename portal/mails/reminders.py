@@ -11,16 +11,18 @@ from flask import render_template
 from flask_babel import force_locale, gettext
 from markupsafe import Markup
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from portal.config import Settings
 from portal.db import db
 from portal.domain import documents
 from portal.domain.brands import safe_color
-from portal.domain.dunning import engine
+from portal.domain.clock import today
+from portal.domain.dunning import engine, terms
 from portal.domain.messaging import letters, sms, templates
 from portal.domain.messaging.outbox import CREDENTIAL_KINDS, LOGO_CID, Written, queue_email
-from portal.domain.payments import paylinks
+from portal.domain.payments import paylinks, references
+from portal.domain.payments.transfer import epc_qr_data_uri
 from portal.mails.compose import (
     Composer,
     pay_link_url,
@@ -55,7 +57,6 @@ class ReminderMails(PaymentMails):
         step: ReminderStep,
         invoices: Sequence[Invoice],
         costs_cents: int,
-        deadline: dt.date,
         dedupe_key: str,
         channel: str = "email",
     ) -> OutboxMessage | None:
@@ -66,7 +67,8 @@ class ReminderMails(PaymentMails):
         Only what to write goes into the outbox now; the worker writes the mail or SMS
         when it sends it (`SendTimeRenderer`), and a letter is written when it is printed
         (`LetterWriter`); the pay-link is made then too. So a run of many thousands stays
-        quick.
+        quick. The deadline it states is counted then too, from the day it is sent or
+        printed (`terms.deadline`), so a slow outbox never shortens the debtor's period.
         """
         if not engine.reachable(debtor, channel):
             return None
@@ -74,7 +76,6 @@ class ReminderMails(PaymentMails):
             "step_kind": step.kind,
             "invoice_ids": [i.id for i in invoices],
             "costs_cents": costs_cents,
-            "deadline": deadline.isoformat(),
         }
         message: OutboxMessage
         if channel == "sms":
@@ -120,11 +121,11 @@ class ReminderMails(PaymentMails):
         session: Session,
         message: OutboxMessage,
         deadline: dt.date | None = None,
-        pay_button: Callable[[Composer, str], Composer] | None = None,
+        pay_button: Callable[[Composer, str, list[Invoice]], Composer] | None = None,
     ) -> Composer | None:
         """The variables of a queued reminder with the amounts open now; None when none
-        of its invoices is open any more. `deadline` replaces the one of the run (a
-        letter's runs from the day it is printed)."""
+        of its invoices is open any more. `deadline` is the one a letter states (from its
+        print day); a mail or SMS states the one counted from today, its sending day."""
         if message.render_key != "reminder" or message.render_data is None:
             raise ValueError(f"cannot write a message of kind {message.render_key!r}")
         data = message.render_data
@@ -143,15 +144,29 @@ class ReminderMails(PaymentMails):
         if not invoices:
             return None
         url = pay_link_url(self._link_of(session, message, debtor, invoices), self.settings)
+        regime = terms.regime_of(debtor)
+        principal = [i for i in invoices if i.kind == "invoice"]
+        costs_cents = 0
+        if int(data.get("costs_cents") or 0) and principal:  # announced: over what is open now
+            costs_cents = terms.costs(regime, sum(i.open_cents for i in principal), len(principal))
+        if deadline is None:
+            sent_on = today(self.settings.portal_timezone)
+            deadline = terms.deadline(message.channel, sent_on, self.calendar(debtor))
         composer = reminder_values(
             self.composer(debtor),
             data["step_kind"],
             invoices,
             url,
-            int(data["costs_cents"]),
-            deadline or dt.date.fromisoformat(data["deadline"]),
+            costs_cents,
+            deadline,
+            regime,
         )
-        return pay_button(composer, url) if pay_button else composer
+        return pay_button(composer, url, invoices) if pay_button else composer
+
+    @staticmethod
+    def calendar(debtor: Debtor) -> str:
+        """Whose public holidays count for this debtor's deadlines."""
+        return terms.calendar_of(debtor.country, debtor.brand.country)
 
     def _link_of(
         self, session: Session, message: OutboxMessage, debtor: Debtor, invoices: list[Invoice]
@@ -233,14 +248,15 @@ class LetterWriter(ReminderMails):
 
     def __call__(self, session: Session, message: OutboxMessage, printed_on: dt.date) -> str | None:
         """The letter's HTML (one `<section>` of the batch); None when nothing is open."""
-        composer = self.reminder_composer(
-            session, message, letters.deadline(printed_on), self._pay_block
-        )
+        debtor = session.get_one(Debtor, message.debtor_id)
+        deadline = terms.deadline("letter", printed_on, self.calendar(debtor))
+        composer = self.reminder_composer(session, message, deadline, self._pay_block)
         if composer is None:
             return None
-        debtor = session.get_one(Debtor, message.debtor_id)
         kind = message.render_data["step_kind"] if message.render_data else ""
-        source = templates.current(session, composer.brand.id, kind, composer.language)
+        source = composer.with_legal(
+            templates.current(session, composer.brand.id, kind, composer.language)
+        )
         html_context, text_context = composer.contexts()
         rendered = templates.render(source, html_context, text_context)
         brand = composer.brand
@@ -262,15 +278,30 @@ class LetterWriter(ReminderMails):
         message.body_html = html
         return html
 
-    def _pay_block(self, composer: Composer, url: str) -> Composer:
-        """On paper the pay button is a QR code of the pay-link, with the link written out."""
+    def _pay_block(self, composer: Composer, url: str, invoices: list[Invoice]) -> Composer:
+        """On paper the pay button is a QR code of the pay-link, with the link written out,
+        and the bank transfer: IBAN, the structured reference of this request and an EPC
+        QR code that fills it all in."""
+        brand = composer.brand
+        reference = ""
+        epc = None
+        total = sum(i.open_cents for i in invoices)
+        if brand.iban and invoices:
+            session = object_session(invoices[0])
+            assert session is not None
+            debtor = session.get_one(Debtor, invoices[0].debtor_id)
+            reference = references.pretty(references.for_invoices(session, debtor, invoices))
+            if invoices[0].currency == "EUR":
+                epc = epc_qr_data_uri(brand.name, brand.iban, total, "", reference)
         with force_locale(composer.language):
             html = render_template(
                 "pdf/_pay_qr.html",
-                brand=composer.brand,
+                brand=brand,
                 url=url,
                 qr=segno.make(url, error="m").svg_data_uri(scale=4, border=0),
                 amount=composer.values.get("total", ""),
+                reference=reference,
+                epc=epc,
             )
         composer.html_blocks["pay_button"] = Markup(html)  # noqa: S704 (our autoescaped template)
         return composer

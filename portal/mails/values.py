@@ -9,6 +9,7 @@ from flask_babel import force_locale, gettext
 
 from portal import i18n
 from portal.config import Settings
+from portal.domain.dunning import terms
 from portal.mails.compose import (
     Composer,
     Row,
@@ -83,7 +84,11 @@ def receipt_values(composer: Composer, payment: Payment, paid_on: dt.date) -> Co
             if payment.unallocated_cents
             else "",
         )
-    rows = [Row(a.invoice.number, a.amount_cents, currency) for a in payment.allocations]
+    with force_locale(composer.language):  # costs and interest by name: art. 6:44 BW
+        rows = [
+            Row(i18n.invoice_label(a.invoice), a.amount_cents, currency)
+            for a in payment.allocations
+        ]
     return composer.table(rows, payment.received_cents, currency)
 
 
@@ -94,10 +99,16 @@ def reminder_values(
     link_url: str,
     costs_cents: int,
     deadline: dt.date,
+    regime: str = "nl_b2c",
 ) -> Composer:
-    """The variables of a reminder step."""
-    composer.open_invoices(invoices, link_url)
+    """The variables of a reminder step: the legal table (with due dates), and the notice
+    with the costs and the deadline it states, or a Belgian consumer's first reminder's."""
+    composer.open_invoices(invoices, link_url, due_dates=True)
     composer.values["step"] = {"kind": step_kind}
+    if not costs_cents and terms.first_reminder_notice(regime, step_kind):
+        principal = [i for i in invoices if i.kind == "invoice"]
+        compensation = terms.costs(regime, sum(i.open_cents for i in principal), len(principal))
+        return composer.first_reminder(invoices, compensation, deadline)
     total = sum(i.open_cents for i in invoices)
     return composer.costs(total, costs_cents, invoices[0].currency, deadline)
 

@@ -32,7 +32,7 @@ from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import embed
 from portal.domain.money import parse_amount
 from portal.domain.params import ids, whole
-from portal.domain.payments import paylinks, service
+from portal.domain.payments import paylinks, references, service
 from portal.domain.payments.providers.base import Method, ProviderError, Status, origin
 from portal.htmx import is_htmx, redirect_to, render_page
 from portal.models import ApiPayLink, Debtor, Instalment, Invoice, PayLink, Payment
@@ -90,14 +90,21 @@ def _pay_page(
 ) -> Response:
     """A page whose form starts a payment with the provider `_start` will choose."""
     provider = paying.provider_for_link(selection.debtor.brand, pay_link)
+    reference = ""
+    if selection.debtor.brand.iban and selection.invoices:  # made once per request, kept
+        reference = references.pretty(
+            references.for_invoices(db.session(), selection.debtor, selection.invoices)
+        )
     page = render_template(
         template,
         selection=selection,
+        transfer_reference=reference,
         methods=service.offered_methods(provider, selection.debtor, selection.currency),
         page_brand=selection.debtor.brand,
         pay_link=pay_link,
         **extra,
     )
+    db.session.commit()  # the transfer reference shown is kept, so an import can find it
     response = make_response(page)
     if frame_origins:
         response.headers["Content-Security-Policy"] = embed.frame_csp(CSP, list(frame_origins))
@@ -325,7 +332,11 @@ def link(token: str) -> BaseResponse | tuple[str, int]:
             page_brand=pay_link.brand,
         ), 410 if resolved.state != paylinks.LinkState.PAID else 200
     invoices = resolved.open_invoices
-    selection = service.Selection(pay_link.debtor, invoices)
+    try:  # the costs and interest booked since the link was made come along (art. 6:44 BW)
+        selection = service.with_charges(db.session(), pay_link.debtor, invoices)
+    except service.PaymentRefused as exc:
+        flash(refusal_text(exc.reason), "error")
+        return render_template("pay/refused.html", page_brand=pay_link.brand), 410
     if pay_link.instalment_id is not None:
         try:
             selection = service.select_instalment(
@@ -350,7 +361,6 @@ def link(token: str) -> BaseResponse | tuple[str, int]:
         return _start(pay_link.debtor, wish, url_for("pay.link", token=token))
     pay_link.last_opened_at = service.utcnow()
     origins = embed.origins_of(db.session(), pay_link.brand_id)
-    db.session.commit()
     # in a frame (only the brand's listed sites may frame it), the page offers a link that
     # opens it in the top window: the checkout never runs inside a frame
     framed = request.headers.get("Sec-Fetch-Dest") == "iframe"

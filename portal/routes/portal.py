@@ -64,6 +64,7 @@ def invoice_pdf(invoice_id: int) -> Response:
     pdf, _cached = documents.invoice_copy(
         db.session(), invoice, current_language(), render_template, _cache_dir()
     )
+    db.session.commit()  # the payment reference printed on the copy is kept
     name = _("invoice")
     return download(pdf, "application/pdf", f"{name}-{invoice.number}.pdf")
 

@@ -109,8 +109,9 @@ def test_values_are_escaped_in_html_and_the_notice_states_amount_costs_and_date(
         subject, text, html = render_message(db.session(), composer, "fourteen_day")
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert subject == "Last notice before collection costs: €3,000.00"
-    # WIK over €3,000 is €425; the 14 days run from the day after sending: 15 days on
-    assert "If we have not received €3,000.00 by 5 Dec 2026" in text
+    # WIK over €3,000 is €425; sent on Friday 20 Nov, received the next business day
+    # (Monday 23 Nov), 14 days from then
+    assert "If we have not received €3,000.00 by 7 Dec 2026" in text
     assert "collection costs of €425.00" in text
     assert "Zonnepaneel B.V." in text and "12345678" in text  # the creditor, in the footer
 

@@ -218,8 +218,10 @@ def test_a_debtor_without_a_postal_address_gets_no_letter(app, segment):
 
 
 def test_business_days_skip_the_weekend():
+    from portal.domain.dunning import terms
+
     friday = dt.date(2026, 10, 23)
-    assert letters.add_business_days(friday, 3) == dt.date(2026, 10, 28)
+    assert terms.add_business_days(friday, 3) == dt.date(2026, 10, 28)
     assert letters.deadline(friday) == dt.date(2026, 11, 11)
     assert letters.deadline(dt.date(2026, 10, 19)) == dt.date(2026, 11, 5)  # Mon -> Thu + 14
 

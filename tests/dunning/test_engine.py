@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from portal.db import db
@@ -26,6 +28,20 @@ from tests.factories import create_brand, create_debtor, create_invoice
 from tests.payments.helpers import checkout_of
 
 DUE = dt.date(2026, 10, 15)
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def at_ten(day):
+    """10:00 in the business time zone on `day`."""
+    return dt.datetime.combine(day, dt.time(10, 0), tzinfo=AMSTERDAM)
+
+
+def run_and_send(app, day):
+    """The run of `day`, then the outbox sends what it queued, that same morning."""
+    with time_machine.travel(at_ten(day), tick=False):
+        result = run(app, day)
+        send_outbox_now()
+    return result
 
 
 def png_bytes() -> bytes:
@@ -71,17 +87,17 @@ def test_an_invoice_walks_through_every_step_on_its_day(app, segment):
         28: "fourteen_day",
         45: "collection",
     }
-    for offset in range(-5, 50):
-        run(app, DUE + dt.timedelta(days=offset))
+    for offset in range(-5, 50):  # each message is written and sent on its run's day
+        run_and_send(app, DUE + dt.timedelta(days=offset))
         sent = kinds_sent(invoice)
         assert sent == [expected[o] for o in sorted(expected) if o <= offset], offset
-    send_outbox_now()
     messages = db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.kind == "reminder").order_by(OutboxMessage.id)
     ).all()
     assert len(messages) == 5  # the collection step only marks the invoice
     last = messages[-1]
-    # WIK over EUR 3,000, with the deadline: sent 12 Nov, 15 days to be safe
+    # WIK over EUR 3,000, with the deadline: sent Thursday 12 Nov, received the next
+    # business day, 14 days from then
     assert "€425.00" in last.body_text and "27 Nov 2026" in last.body_text
     assert re.search(r"http://portal\.test/p/\S+", last.body_text)  # a personal pay-link
 
@@ -309,8 +325,9 @@ def test_costs_and_interest_become_debt_after_the_letter_and_are_paid_first(app,
     )
     letter_day = DUE + dt.timedelta(days=28)
     for offset in range(-3, 29, 1):
-        run(app, DUE + dt.timedelta(days=offset))
+        run_and_send(app, DUE + dt.timedelta(days=offset))
     assert kinds_sent(invoice)[-1] == "fourteen_day"
+    # delivered Thursday 12 Nov: received Friday, 14 days from then
     last_day_to_pay = letter_day + dt.timedelta(days=15)
     run(app, last_day_to_pay)
     lines = lambda: db.session.scalars(  # noqa: E731

@@ -107,10 +107,10 @@ def test_hold_actions_need_csrf(app, client):
 def test_an_admin_sends_a_step_now_but_never_twice(app, client, segment, inbox):
     debtor = create_debtor(segment_id=segment.id)
     invoice = create_invoice(debtor, invoice_date=DUE - dt.timedelta(days=14), due_date=DUE)
-    notice = db.session.scalar(
-        select(ReminderStep).where(
-            ReminderStep.schedule_id == segment.schedule_id, ReminderStep.kind == "notice"
-        )
+    notice = db.session.scalar(  # the first step after the due date: the run's next one
+        select(ReminderStep)
+        .where(ReminderStep.schedule_id == segment.schedule_id, ReminderStep.kind == "reminder")
+        .order_by(ReminderStep.position)
     )
     clerk(client)
     page = client.get(f"/admin/invoices/{invoice.id}").get_data(as_text=True)
@@ -122,14 +122,14 @@ def test_an_admin_sends_a_step_now_but_never_twice(app, client, segment, inbox):
         follow_redirects=True,
     )
     assert "The step was sent." in sent.get_data(as_text=True)
-    assert "Formal notice" in str(inbox.wait_for(debtor.primary_email)["Subject"])
+    assert "Reminder" in str(inbox.wait_for(debtor.primary_email)["Subject"])
     again = client.post(
         f"/admin/invoices/{invoice.id}/send-step",
         data={"csrf_token": token, "step_id": notice.id},
         follow_redirects=True,
     )
     assert "not sent twice" in again.get_data(as_text=True)
-    assert kinds_sent(invoice) == ["notice"]
+    assert kinds_sent(invoice) == ["reminder"]
     other_schedule_step = client.post(
         f"/admin/invoices/{invoice.id}/send-step",
         data={"csrf_token": token, "step_id": 999999},

@@ -1,182 +1,230 @@
-"""Collection costs and interest become debt once a 14-day letter's period has passed.
+"""Collection costs and interest become debt once every deadline a debtor was told passed.
 
-The letter announced the costs (WIK over the combined principal, or the Belgian capped
-compensation) and a last day to pay. From the day after that, while its invoices are still
-open, the run adds one cost line over the principal then open, and for Dutch letters one
-line of statutory interest up to that day. Both are invoices of their own kind, so the
-portal shows them, later reminders and pay-links include them, and a payment settles them
-first (art. 6:44 BW). Their numbers carry the letter's message id, and the unique
-(brand, number) key makes a second run add nothing.
+A step that announces costs (`terms.announces_costs`) opens a `Claim` over its invoices
+when the run queues it (`engine`). Each run then looks at the open claims:
+
+- the claim's messages (every channel of the step, and a letter sent after a bounce) say
+  where its period stands (`terms.period`): a message still waiting to be sent or printed
+  holds everything back, a bounced one never starts a period, and the latest deadline of
+  the delivered ones must have passed;
+- then the costs are booked once, over the principal open at that moment
+  (`terms.costs`), as a line of kind `costs`;
+- interest (`terms.interest_rule`) accrues from the day after each due date and is booked
+  as numbered top-up lines of kind `interest`: what accrued since the last booking, at
+  most every `terms.TOPUP_DAYS` days. A half-year without a rate holds the booking back
+  (the claim says which, for the dashboard) and the next run after an admin adds it books
+  the whole period, so interest is never lost.
+
+Lines are invoices of their own kind linked to their claim, so the portal shows them, later
+reminders and pay-links include them, and a payment settles them first (art. 6:44 BW).
+Their numbers carry the claim's lead message id, and the unique (brand, number) key makes a
+second run add nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import String, and_, cast, exists, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
 
 from portal.domain import audit
-from portal.domain.dunning import interest
-from portal.domain.dunning.fees import belgian_b2c, wik
-from portal.domain.messaging import letters
+from portal.domain.dunning import interest, terms
 from portal.models import (
+    CHARGE_KINDS,
+    Claim,
+    ClaimInvoice,
+    ClaimMessage,
+    Debtor,
     Invoice,
     InvoiceKind,
-    InvoiceReminder,
     InvoiceStatus,
     OutboxMessage,
     PrintBatch,
     PrintedLetter,
-    ReminderStep,
 )
 
 log = logging.getLogger(__name__)
-DEADLINE_DAYS = 15  # as engine.FOURTEEN_DAYS_SAFE: 14 days from the day after sending
 COSTS_PREFIX = "COSTS-"
 INTEREST_PREFIX = "INTEREST-"
 
 
 @dataclass
 class ChargeResult:
-    letters: int = 0
+    """What a booking run did."""
+
+    claims: int = 0  # claims whose costs were booked now
     costs_cents: int = 0
     interest_cents: int = 0
     missing_rates: set[tuple[str, dt.date]] = field(default_factory=set)
+    undelivered: int = 0
 
 
-@dataclass
-class _Letter:
-    step: ReminderStep
-    sent_on: dt.date
-    channel: str
-    printed_on: dt.date | None  # a posted letter's print day (None until printed)
-    invoice_ids: list[int] = field(default_factory=list)
-
-    def deadline_passed(self, day: dt.date) -> bool:
-        """A mailed letter's period runs from sending (the query checked that); a posted
-        one from the day it was printed, so it has not started while it waits."""
-        if self.channel != "letter":
-            return True
-        return self.printed_on is not None and letters.deadline(self.printed_on) < day
+def _key(claim: Claim) -> str:
+    return str(claim.lead_message_id) if claim.lead_message_id else f"C{claim.id}"
 
 
-def _lapsed_letters(session: Session, day: dt.date) -> dict[int, _Letter]:
-    """Letter message id → the letter, for letters sent long enough ago whose cost line does
-    not exist yet (one query, with the channel and any print day)."""
-    line = aliased(Invoice)
-    rows = session.execute(
-        select(
-            InvoiceReminder.message_id,
-            InvoiceReminder.invoice_id,
-            InvoiceReminder.sent_on,
-            ReminderStep,
-            OutboxMessage.channel,
-            PrintBatch.printed_on,
+def interest_number(claim: Claim, seq: int) -> str:
+    """The number of a claim's `seq`-th interest line (the first keeps the old form)."""
+    base = f"{INTEREST_PREFIX}{_key(claim)}"
+    return base if seq == 1 else f"{base}-{seq}"
+
+
+def book(session: Session, day: dt.date, timezone: str = terms.DEFAULT_TZ) -> ChargeResult:
+    """Book what every open claim owes on `day`; the caller commits."""
+    result = ChargeResult()
+    claims = list(
+        session.scalars(
+            select(Claim)
+            .where(Claim.closed.is_(False))
+            .options(joinedload(Claim.debtor).joinedload(Debtor.brand))
+            .order_by(Claim.id)
         )
-        .join(ReminderStep, ReminderStep.id == InvoiceReminder.step_id)
-        .join(OutboxMessage, OutboxMessage.id == InvoiceReminder.message_id)
-        .outerjoin(PrintedLetter, PrintedLetter.message_id == InvoiceReminder.message_id)
-        .outerjoin(PrintBatch, PrintBatch.id == PrintedLetter.batch_id)
-        .where(
-            ReminderStep.kind == "fourteen_day",
-            ReminderStep.fee_rule != "none",
-            InvoiceReminder.sent_on < day - dt.timedelta(days=DEADLINE_DAYS),
-            ~exists().where(
-                and_(
-                    line.kind == InvoiceKind.COSTS.value,
-                    line.number == COSTS_PREFIX + cast(InvoiceReminder.message_id, String),
-                )
-            ),
-        )
-        .order_by(InvoiceReminder.message_id, InvoiceReminder.invoice_id)
     )
-    found: dict[int, _Letter] = {}
-    for message_id, invoice_id, sent_on, step, channel, printed_on in rows:
-        if message_id is None:  # never: the join to the outbox needs one
-            continue
-        letter = found.setdefault(message_id, _Letter(step, sent_on, channel, printed_on))
-        letter.invoice_ids.append(invoice_id)
+    if not claims:
+        return result
+    ids = [c.id for c in claims]
+    invoices = _invoices_of(session, ids)
+    messages = _messages_of(session, ids, timezone)
+    tables: dict[str, dict[dt.date, int]] = {}
+    for claim in claims:
+        _book_claim(session, claim, day, invoices[claim.id], messages[claim.id], tables, result)
+    session.flush()
+    return result
+
+
+def _invoices_of(session: Session, claim_ids: list[int]) -> dict[int, list[Invoice]]:
+    found: dict[int, list[Invoice]] = defaultdict(list)
+    for start in range(0, len(claim_ids), 5000):
+        rows = session.execute(
+            select(ClaimInvoice.claim_id, Invoice)
+            .join(Invoice, Invoice.id == ClaimInvoice.invoice_id)
+            .where(ClaimInvoice.claim_id.in_(claim_ids[start : start + 5000]))
+            .order_by(Invoice.due_date, Invoice.id)
+        )
+        for claim_id, invoice in rows:
+            found[claim_id].append(invoice)
     return found
 
 
-def add_lapsed(session: Session, day: dt.date) -> ChargeResult:
-    """Add the cost and interest lines of every letter whose period passed before `day`."""
-    result = ChargeResult()
-    tables: dict[str, dict[dt.date, int]] = {}
-    for message_id, letter in _lapsed_letters(session, day).items():
-        if not letter.deadline_passed(day):
-            continue
-        step, invoice_ids, sent_on = letter.step, letter.invoice_ids, letter.sent_on
-        invoices = list(
-            session.scalars(
-                select(Invoice)
-                .where(
-                    Invoice.id.in_(invoice_ids),
-                    Invoice.status == InvoiceStatus.OPEN.value,
-                    Invoice.open_cents > 0,
-                )
-                .order_by(Invoice.due_date, Invoice.id)
+def _messages_of(
+    session: Session, claim_ids: list[int], timezone: str
+) -> dict[int, list[terms.Sent]]:
+    found: dict[int, list[terms.Sent]] = defaultdict(list)
+    for start in range(0, len(claim_ids), 5000):
+        rows = session.execute(
+            select(
+                ClaimMessage.claim_id,
+                OutboxMessage.channel,
+                OutboxMessage.status,
+                OutboxMessage.sent_at,
+                PrintBatch.printed_on,
             )
+            .join(OutboxMessage, OutboxMessage.id == ClaimMessage.message_id)
+            .outerjoin(PrintedLetter, PrintedLetter.message_id == OutboxMessage.id)
+            .outerjoin(PrintBatch, PrintBatch.id == PrintedLetter.batch_id)
+            .where(ClaimMessage.claim_id.in_(claim_ids[start : start + 5000]))
         )
-        open_now = [i for i in invoices if not i.held_on(day)]
-        if not open_now or len(open_now) != len(invoices):
-            continue  # all paid, or some are disputed or in a plan: nothing, or not yet
-        principal = sum(i.open_cents for i in open_now)
-        costs = wik(principal) if step.fee_rule == "wik" else belgian_b2c(principal)
-        first = open_now[0]
-        _add_line(
-            session,
-            first,
-            InvoiceKind.COSTS,
-            f"{COSTS_PREFIX}{message_id}",
-            costs,
-            day,
-            open_now,
-            sent_on,
-        )
-        result.letters += 1
-        result.costs_cents += costs
-        if step.fee_rule == "wik":
-            kind = interest.rate_kind(first.debtor.kind)
-            table = tables.setdefault(kind, interest.rates(session, kind))
-            try:
-                owed = sum(
-                    interest.statutory_interest(i.open_cents, i.due_date, day, table, kind)
-                    for i in open_now
-                )
-            except interest.MissingRate as exc:
-                result.missing_rates.add((exc.kind, exc.half_year))
-                log.warning("letter %s: no interest added: %s", message_id, exc)
-                owed = 0
-            if owed > 0:
-                _add_line(
-                    session,
-                    first,
-                    InvoiceKind.INTEREST,
-                    f"{INTEREST_PREFIX}{message_id}",
-                    owed,
-                    day,
-                    open_now,
-                    sent_on,
-                )
-                result.interest_cents += owed
-        session.flush()
-    return result
+        for claim_id, channel, status, sent_at, printed_on in rows:
+            on = None
+            if status == terms.DELIVERED:  # a letter counts from the day it was printed
+                on = printed_on if channel == "letter" else terms.delivered_on(sent_at, timezone)
+            found[claim_id].append(terms.Sent(channel, status, on))
+    return found
+
+
+def _book_claim(
+    session: Session,
+    claim: Claim,
+    day: dt.date,
+    invoices: list[Invoice],
+    messages: list[terms.Sent],
+    tables: dict[str, dict[dt.date, int]],
+    result: ChargeResult,
+) -> None:
+    open_now = [
+        i
+        for i in invoices
+        if i.status == InvoiceStatus.OPEN.value and i.open_cents > 0 and i.kind == "invoice"
+    ]
+    if not open_now:
+        claim.closed = True  # paid, cancelled or handed over: nothing more accrues here
+        return
+    if any(i.held_on(day) for i in open_now):
+        return  # disputed, promised or in a plan: not now (interest is caught up later)
+    debtor = claim.debtor
+    calendar = terms.calendar_of(debtor.country, debtor.brand.country)
+    period = terms.period(messages, calendar)
+    claim.undelivered = period.undelivered
+    result.undelivered += period.undelivered
+    if not period.passed(day):
+        return
+    principal = sum(i.open_cents for i in open_now)
+    if claim.costs_booked_on is None:
+        costs = terms.costs(claim.regime, principal, len(open_now))
+        if costs > 0:
+            number = COSTS_PREFIX + _key(claim)
+            _add_line(session, claim, open_now, InvoiceKind.COSTS, number, costs, day)
+            result.costs_cents += costs
+            result.claims += 1
+        claim.costs_booked_on = day
+    rule = terms.interest_rule(claim.regime)
+    if rule is None:
+        return
+    since = claim.interest_until
+    if since is not None and not claim.waiting_for_rate and (day - since).days < terms.TOPUP_DAYS:
+        return  # booked recently: the next top-up comes with the next period
+    table = tables.setdefault(rule.table, interest.rates(session, rule.table))
+    try:
+        owed = sum(_accrued(i, since, day, table, rule) for i in open_now)
+    except interest.MissingRate as exc:
+        claim.waiting_for_rate = f"{exc.kind}:{exc.half_year.isoformat()}"
+        result.missing_rates.add((exc.kind, exc.half_year))
+        log.info("claim %s: interest waits for a rate: %s", claim.id, exc)
+        return
+    claim.waiting_for_rate = ""
+    claim.interest_until = day
+    if owed > 0:
+        claim.interest_lines += 1
+        number = interest_number(claim, claim.interest_lines)
+        _add_line(session, claim, open_now, InvoiceKind.INTEREST, number, owed, day)
+        result.interest_cents += owed
+
+
+def _accrued(
+    invoice: Invoice,
+    since: dt.date | None,
+    day: dt.date,
+    table: dict[dt.date, int],
+    rule: terms.InterestRule,
+) -> int:
+    """Interest on the principal open now for the days after `since` up to `day`, with the
+    yearly additions counted from the due date as the law counts them."""
+    start = invoice.due_date  # statutory_interest counts from the day after
+    whole = interest.statutory_interest(
+        invoice.open_cents, start, day, table, rule.table, rule.compounds
+    )
+    if since is None or since <= start:
+        return whole
+    before = interest.statutory_interest(
+        invoice.open_cents, start, since, table, rule.table, rule.compounds
+    )
+    return max(whole - before, 0)
 
 
 def _add_line(
     session: Session,
-    first: Invoice,
+    claim: Claim,
+    invoices: list[Invoice],
     kind: InvoiceKind,
     number: str,
     cents: int,
     day: dt.date,
-    invoices: list[Invoice],
-    sent_on: dt.date,
 ) -> None:
+    first = invoices[0]
     numbers = ", ".join(i.number for i in invoices)
     session.add(
         Invoice(
@@ -190,7 +238,8 @@ def _add_line(
             total_cents=cents,
             open_cents=cents,
             reference=numbers[:80],
-            description=sent_on.isoformat(),  # the letter's day, shown with the line
+            description=claim.opened_on.isoformat(),  # the letter's day, shown with the line
+            claim_id=claim.id,
         )
     )
     audit.record_each(
@@ -217,7 +266,7 @@ def open_charges_of(session: Session, debtor_ids: set[int]) -> dict[int, list[In
         select(Invoice)
         .where(
             Invoice.debtor_id.in_(debtor_ids),
-            Invoice.kind.in_((InvoiceKind.COSTS.value, InvoiceKind.INTEREST.value)),
+            Invoice.kind.in_(CHARGE_KINDS),
             Invoice.status == InvoiceStatus.OPEN.value,
             Invoice.open_cents > 0,
         )
@@ -225,3 +274,85 @@ def open_charges_of(session: Session, debtor_ids: set[int]) -> dict[int, list[In
     ):
         found.setdefault(line.debtor_id, []).append(line)
     return found
+
+
+def charges_of_invoices(session: Session, invoice_ids: list[int]) -> list[Invoice]:
+    """The open cost and interest lines of the claims these invoices belong to (what art.
+    6:44 BW settles before their principal), oldest first."""
+    if not invoice_ids:
+        return []
+    claims = select(ClaimInvoice.claim_id).where(ClaimInvoice.invoice_id.in_(invoice_ids))
+    return list(
+        session.scalars(
+            select(Invoice)
+            .where(
+                Invoice.claim_id.in_(claims),
+                Invoice.kind.in_(CHARGE_KINDS),
+                Invoice.status == InvoiceStatus.OPEN.value,
+                Invoice.open_cents > 0,
+            )
+            .order_by(Invoice.due_date, Invoice.id)
+        )
+    )
+
+
+def undelivered_claims(session: Session, debtor_id: int | None = None) -> list[Claim]:
+    """Open claims none of whose messages reached the debtor (for admin to send by post)."""
+    query = select(Claim).where(Claim.closed.is_(False), Claim.undelivered.is_(True))
+    if debtor_id is not None:
+        query = query.where(Claim.debtor_id == debtor_id)
+    return list(session.scalars(query.order_by(Claim.id)))
+
+
+def waiting_rates(session: Session) -> list[tuple[str, dt.date]]:
+    """(table, half-year) pairs whose missing rate holds interest back, oldest first."""
+    found = set()
+    for (raw,) in session.execute(
+        select(Claim.waiting_for_rate)
+        .where(Claim.closed.is_(False), Claim.waiting_for_rate != "")
+        .distinct()
+    ):
+        kind, _sep, day = raw.partition(":")
+        found.add((kind, dt.date.fromisoformat(day)))
+    return sorted(found, key=lambda pair: (pair[1], pair[0]))
+
+
+def settle_first(session: Session, paid: dict[int, int], actor: str) -> dict[int, int]:
+    """Money paid elsewhere on invoices (`paid`: invoice id → cents, as an import reports
+    it): art. 6:44 BW settles the open costs, then the interest of each invoice's claims
+    before its principal. Returns per invoice what is left for the principal; invoices
+    without claims keep their whole amount. The caller lowers the principal."""
+    left = dict(paid)
+    ids = [i for i, cents in paid.items() if cents > 0]
+    with_claims: set[int] = set()
+    for start in range(0, len(ids), 5000):
+        with_claims.update(
+            session.scalars(
+                select(ClaimInvoice.invoice_id).where(
+                    ClaimInvoice.invoice_id.in_(ids[start : start + 5000])
+                )
+            )
+        )
+    for invoice_id in sorted(with_claims):
+        lines = charges_of_invoices(session, [invoice_id])
+        lines.sort(key=lambda line: (line.kind != InvoiceKind.COSTS.value, line.due_date, line.id))
+        for line in lines:
+            take = min(left[invoice_id], line.open_cents)
+            if take <= 0:
+                break
+            line.open_cents -= take
+            if line.open_cents == 0:
+                line.status = InvoiceStatus.PAID.value
+            left[invoice_id] -= take
+            audit.record(
+                session,
+                actor,
+                "payment.settled_elsewhere",
+                debtor_id=line.debtor_id,
+                invoice_id=line.id,
+                amount_cents=take,
+                currency=line.currency,
+                paid_on=invoice_id,
+            )
+    session.flush()
+    return left

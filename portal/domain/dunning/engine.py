@@ -23,18 +23,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Date, and_, delete, exists, func, literal, or_, select
+from sqlalchemy import Date, and_, case, delete, exists, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.sql.expression import FunctionElement
 
 from portal.domain import audit, bulk, phones
-from portal.domain.dunning import charges
-from portal.domain.dunning.fees import belgian_b2c, wik
+from portal.domain.dunning import charges, terms
 from portal.domain.messaging import outbox
 from portal.models import (
     AuditEvent,
+    Brand,
+    Claim,
+    ClaimInvoice,
+    ClaimMessage,
     Debtor,
     Invoice,
     InvoiceKind,
@@ -48,7 +51,6 @@ from portal.models import (
 )
 
 log = logging.getLogger(__name__)
-FOURTEEN_DAYS_SAFE = 15  # the 14 days run from the day after receipt: count 15 from sending
 
 
 class add_days(FunctionElement[dt.date]):
@@ -140,6 +142,11 @@ def due_steps(session: Session, day: dt.date) -> list[Due]:
     )
     if day.weekday() >= 5:  # the weekend: schedules on business days wait for Monday
         query = query.where(ReminderSchedule.business_days_only.is_(False))
+    elif closed := terms.holiday_calendars(day):  # a public holiday where the debtor lives
+        calendar = case((Debtor.country.in_(terms.CALENDARS), Debtor.country), else_=Brand.country)
+        query = query.join(Brand, Brand.id == Debtor.brand_id).where(
+            or_(ReminderSchedule.business_days_only.is_(False), calendar.not_in(closed))
+        )
     return [Due(*row) for row in session.execute(query)]
 
 
@@ -177,12 +184,12 @@ class ReminderMailer(Protocol):
         step: ReminderStep,
         invoices: Sequence[Invoice],
         costs_cents: int,
-        deadline: dt.date,
         dedupe_key: str,
         channel: str = "email",
     ) -> OutboxMessage | None:
         """Add it to the session on `channel` (not flushed), or None when the debtor cannot
-        be reached that way. Its pay-link is made when the message is written."""
+        be reached that way. Its pay-link and the deadline it states are made when the
+        message is written (sent, or printed), from that day (`terms.deadline`)."""
         ...
 
 
@@ -198,13 +205,13 @@ class RunResult:
     by_kind: Counter[str] = field(default_factory=Counter)
 
 
-def costs(step: ReminderStep, principal_cents: int) -> int:
-    """The collection costs a step announces, once over the combined principal."""
-    if step.fee_rule == "wik":
-        return wik(principal_cents)
-    if step.fee_rule == "be_b2c":
-        return belgian_b2c(principal_cents)
-    return 0
+def costs(debtor: Debtor, step: ReminderStep, invoices: Sequence[Invoice]) -> int:
+    """The collection costs a step announces to this debtor, once over the combined
+    principal of its invoices (0: it announces none); the law's answer is `terms`'."""
+    regime = terms.regime_of(debtor)
+    if not terms.announces_costs(regime, step.kind, step.fee_rule):
+        return 0
+    return terms.costs(regime, sum(i.open_cents for i in invoices), len(invoices))
 
 
 CHUNK = 500  # groups per transaction: a crash loses at most a chunk, never sends twice
@@ -216,15 +223,17 @@ def run(
     mailer: ReminderMailer | None,
     *,
     dry_run: bool = False,
+    timezone: str = terms.DEFAULT_TZ,
 ) -> RunResult:
     """Send every due step: one message per debtor, step and channel.
 
-    Groups are written in chunks, each chunk one transaction with what it needs loaded
-    up front. When an overlapping run recorded some (invoice, step) first, the unique key
-    refuses the chunk, and it is written again group by group, skipping those.
+    First the open claims book what has become due (`charges.book`). Groups are written in
+    chunks, each chunk one transaction with what it needs loaded up front. When an
+    overlapping run recorded some (invoice, step) first, the unique key refuses the chunk,
+    and it is written again group by group, skipping those.
     """
     if not dry_run:
-        charges.add_lapsed(session, day)  # letters whose 14 days have passed: costs are due
+        charges.book(session, day, timezone)  # every deadline told has passed: costs, interest
         session.commit()
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
     for due in due_steps(session, day):
@@ -327,6 +336,10 @@ class _Rows:
     messages: list[OutboxMessage] = field(default_factory=list)
     reminders: list[tuple[dict[str, Any], OutboxMessage | None]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # a step that announced costs opens a claim: (claim row, its messages, its invoice ids)
+    claims: list[tuple[dict[str, Any], list[OutboxMessage], list[int]]] = field(
+        default_factory=list
+    )
 
     def write(self, session: Session) -> None:
         """Outbox rows first (their ids found again by their unique dedupe keys), then the
@@ -349,6 +362,44 @@ class _Rows:
             ({**row, "message_id": ids[m.dedupe_key] if m else None} for row, m in self.reminders),
         )
         bulk.insert_rows(session, AuditEvent, self.events)
+        if self.claims:
+            self._write_claims(session, ids)
+
+    def _write_claims(self, session: Session, ids: dict[str | None, int]) -> None:
+        leads = {
+            ids[messages[0].dedupe_key]: (messages, invoice_ids)
+            for _row, messages, invoice_ids in self.claims
+        }
+        bulk.insert_rows(
+            session,
+            Claim,
+            (
+                {**row, "lead_message_id": ids[messages[0].dedupe_key]}
+                for row, messages, _ids in self.claims
+            ),
+        )
+        found = session.execute(
+            select(Claim.lead_message_id, Claim.id).where(Claim.lead_message_id.in_(list(leads)))
+        )
+        claim_ids = {lead: claim_id for lead, claim_id in found}
+        bulk.insert_rows(
+            session,
+            ClaimInvoice,
+            (
+                {"claim_id": claim_ids[lead], "invoice_id": invoice_id}
+                for lead, (_messages, invoice_ids) in leads.items()
+                for invoice_id in invoice_ids
+            ),
+        )
+        bulk.insert_rows(
+            session,
+            ClaimMessage,
+            (
+                {"claim_id": claim_ids[lead], "message_id": ids[m.dedupe_key]}
+                for lead, (messages, _ids) in leads.items()
+                for m in messages
+            ),
+        )
 
 
 def _send_group(
@@ -404,7 +455,7 @@ def _queue_group(
         if len(skipped) == len(channels):
             return None
         lines = [*invoices, *extra]
-        principal = sum(i.open_cents for i in invoices)
+        announced = costs(debtor, step, invoices)
         for channel in channels:
             if channel in skipped:
                 continue
@@ -413,8 +464,7 @@ def _queue_group(
                 debtor,
                 step,
                 lines,
-                costs(step, principal),
-                day + dt.timedelta(days=FOURTEEN_DAYS_SAFE),
+                announced,
                 dedupe_key(step.id, invoice_ids, channel),
                 channel=channel,
             )
@@ -425,6 +475,19 @@ def _queue_group(
                 sent_by.append(channel)
         if not messages:
             return None
+        if announced:
+            claim = {
+                "debtor_id": debtor.id,
+                "brand_id": debtor.brand_id,
+                "step_id": step.id,
+                "regime": terms.regime_of(debtor),
+                "opened_on": day,
+                "interest_lines": 0,
+                "waiting_for_rate": "",
+                "undelivered": False,
+                "closed": False,
+            }
+            rows.claims.append((claim, messages, invoice_ids))
     rows.messages.extend(messages)
     first = messages[0] if messages else None
     rows.reminders.extend(
@@ -519,11 +582,48 @@ def schedule_for(session: Session, debtor: Debtor) -> ReminderSchedule | None:
 
 
 class SendRefused(ValueError):
-    """A step cannot be sent by hand; `reason` is a code for the page."""
+    """A step cannot be sent by hand; `reason` is a code for the page. `overridable`
+    refusals are the run's own rules, which an admin may set aside with a reason."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, overridable: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.overridable = overridable
+
+
+def check_send_now(
+    session: Session, invoice: Invoice, step: ReminderStep, schedule: ReminderSchedule, day: dt.date
+) -> str | None:
+    """The rule of the daily run that sending `step` today would break, or None: the
+    order of the steps, the schedule's minimum gap, holds (a dispute, a promise, a plan)
+    and a debtor marked do-not-contact, and a consumer's first message being a 14-day
+    letter (DESIGN.md section 9)."""
+    if invoice.debtor.do_not_contact:
+        return "do_not_contact"
+    if invoice.held_on(day):
+        return "dispute" if invoice.hold_reason == "dispute" else "held"
+    done = dict(
+        session.execute(
+            select(InvoiceReminder.step_id, InvoiceReminder.sent_on).where(
+                InvoiceReminder.invoice_id == invoice.id
+            )
+        ).all()
+    )
+    earlier = [s for s in schedule.steps if s.position < step.position]
+    sent_kinds = {s.kind for s in schedule.steps if s.id in done}
+    if (
+        step.kind == "fourteen_day"
+        and invoice.debtor.kind != "b2b"
+        and not sent_kinds & {"reminder", "notice"}
+    ):
+        return "no_earlier_reminder"
+    overdue = invoice.due_date < day
+    skipped = [s for s in earlier if s.id not in done and not (overdue and s.offset_days < 0)]
+    if skipped:
+        return "out_of_order"
+    if done and max(done.values()) > day - dt.timedelta(days=schedule.min_gap_days):
+        return "too_soon"
+    return None
 
 
 def send_now(
@@ -533,9 +633,12 @@ def send_now(
     mailer: ReminderMailer,
     day: dt.date,
     actor: str,
+    override: str = "",
 ) -> None:
     """An admin sends one step of the invoice's schedule today (the caller commits).
 
+    It obeys the rules of the run (`check_send_now`) unless the admin gives a reason to
+    set them aside (`override`), which is audited and shown on the invoice's timeline.
     The same (invoice, step) guard applies: a step already sent is refused, not repeated.
     """
     if invoice.status != InvoiceStatus.OPEN.value or invoice.open_cents <= 0:
@@ -551,14 +654,75 @@ def send_now(
     )
     if done is not None:
         raise SendRefused("already_sent")
+    broken = check_send_now(session, invoice, step, schedule, day)
+    override = override.strip()[:500]
+    if broken is not None and not override:
+        raise SendRefused(broken, overridable=True)
     sent = _send_group(session, day, mailer, invoice.debtor_id, step, [invoice.id])
     if sent is None:
         raise SendRefused("no_address")
+    details: dict[str, Any] = {"step": step.kind}
+    if broken is not None:
+        details.update(override=override, rule=broken)
     audit.record(
         session,
         actor,
-        "admin.step_sent",
+        "admin.step_overridden" if broken is not None else "admin.step_sent",
         debtor_id=invoice.debtor_id,
         invoice_id=invoice.id,
-        step=step.kind,
+        **details,
     )
+
+
+def resend_by_post(
+    session: Session, claim: Claim, mailer: ReminderMailer, day: dt.date, actor: str
+) -> OutboxMessage:
+    """Send the step of a claim whose messages all bounced again, as a letter (the caller
+    commits). Its deadline is counted from the day it is printed, and the claim books
+    nothing until that has passed."""
+    if claim.closed or not claim.undelivered:
+        raise SendRefused("delivered")
+    debtor = claim.debtor
+    if not reachable(debtor, "letter"):
+        raise SendRefused("no_postal_address")
+    invoices = list(
+        session.scalars(
+            select(Invoice)
+            .join(ClaimInvoice, ClaimInvoice.invoice_id == Invoice.id)
+            .where(
+                ClaimInvoice.claim_id == claim.id,
+                Invoice.status == InvoiceStatus.OPEN.value,
+                Invoice.open_cents > 0,
+            )
+            .order_by(Invoice.due_date, Invoice.id)
+        )
+    )
+    if not invoices:
+        raise SendRefused("not_open")
+    sent = session.scalar(
+        select(func.count()).select_from(ClaimMessage).where(ClaimMessage.claim_id == claim.id)
+    )
+    message = mailer.reminder(
+        session,
+        debtor,
+        claim.step,
+        [*invoices, *charges.open_charges(session, debtor.id)],
+        costs(debtor, claim.step, invoices),
+        f"claim:{claim.id}:post:{sent}",
+        channel="letter",
+    )
+    if message is None:
+        raise SendRefused("no_postal_address")
+    session.flush()
+    session.add(ClaimMessage(claim_id=claim.id, message_id=message.id))
+    claim.undelivered = False
+    audit.record_each(
+        session,
+        actor,
+        "admin.letter_resent",
+        debtor.id,
+        [i.id for i in invoices],
+        claim=claim.id,
+        step=claim.step.kind,
+    )
+    return message

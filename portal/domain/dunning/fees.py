@@ -64,3 +64,21 @@ def belgian_b2c(principal_cents: int) -> int:
         return BE_MIDDLE_BASE + _cents((principal_cents - BE_FLAT_UP_TO) * BE_MIDDLE_RATE)
     fee = BE_HIGH_BASE + _cents((principal_cents - BE_MIDDLE_UP_TO) * BE_HIGH_RATE)
     return min(fee, BE_MAX)
+
+
+# Business customers (DESIGN.md section 10): at least EUR 40 per invoice, Late Payment
+# Directive 2011/7/EU art. 6; NL art. 6:96 lid 4 BW, BE law of 2 August 2002 art. 6.
+B2B_PER_INVOICE = 4_000
+
+
+def wik_b2b(principal_cents: int, invoices: int) -> int:
+    """A Dutch business: the WIK scale over the combined principal, but at least EUR 40
+    for each invoice."""
+    if principal_cents <= 0:
+        return 0
+    return max(wik(principal_cents), B2B_PER_INVOICE * max(invoices, 1))
+
+
+def belgian_b2b(invoices: int) -> int:
+    """A Belgian business: the fixed EUR 40 per invoice."""
+    return B2B_PER_INVOICE * max(invoices, 0)

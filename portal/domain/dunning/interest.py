@@ -1,9 +1,12 @@
-"""Dutch statutory interest: consumer (art. 6:119 BW) and commercial (art. 6:119a BW).
+"""Statutory interest: Dutch consumer (art. 6:119 BW) and commercial (art. 6:119a BW),
+and the Belgian commercial rate (law of 2 August 2002, art. 5).
 
-Rates change by half-year (1 January, 1 July) and live in the `interest_rate` table, which
-admins keep current. Interest runs from the day after the due date, per day at the rate
-of that day's half-year (a year counted as 365 days), and is compounded yearly: after
-each full year since the start, the year's interest is added to the principal.
+Rates change by half-year (1 January, 1 July) and live in the `interest_rate` table: the
+migrations ship the published ones with their sources, admins add each new half-year.
+Interest runs from the day after the due date, per day at the rate of that day's
+half-year (a year counted as 365 days). Dutch interest is compounded yearly: after each
+full year since the start, the year's interest is added to the principal; Belgian
+commercial interest is simple (`compound=False`). Which rule applies is `terms`' answer.
 
 A half-year without a rate is never guessed: `MissingRate` names it, and no interest is
 charged until an admin adds it.
@@ -20,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from portal.domain import audit
 from portal.domain.problems import N_, Problem
-from portal.models import DebtorKind, InterestRate
+from portal.models import InterestRate
+
+KINDS = ("consumer", "commercial", "be_commercial")  # NL 6:119, NL 6:119a, BE 2 Aug 2002
 
 
 class MissingRate(LookupError):
@@ -55,10 +60,12 @@ def statutory_interest(
     until: dt.date,
     rates: Mapping[dt.date, int],
     kind: str = "consumer",
+    compound: bool = True,
 ) -> int:
     """Interest in cents on `principal_cents` for the days after `due_date` up to `until`.
 
-    `rates` maps the first day of a half-year to its rate in basis points (7% = 700).
+    `rates` maps the first day of a half-year to its rate in basis points (7% = 700);
+    `compound` adds each full year's interest to the principal (Dutch law).
     """
     if principal_cents <= 0 or until <= due_date:
         return 0
@@ -78,16 +85,12 @@ def statutory_interest(
         this_year += capital * rates[half] * days / (10_000 * 365)
         day = segment_end
         if day == anniversary:
-            capital += this_year
-            this_year = Fraction(0)
+            if compound:  # a full year's interest joins the principal (art. 6:119 lid 2 BW)
+                capital += this_year
+                this_year = Fraction(0)
             years += 1
     interest = capital + this_year - principal_cents
     return int(interest + Fraction(1, 2))  # half a cent and more rounds up
-
-
-def rate_kind(debtor_kind: str) -> str:
-    """Businesses owe commercial interest; consumers the ordinary statutory rate."""
-    return "commercial" if debtor_kind == DebtorKind.B2B.value else "consumer"
 
 
 def rates(session: Session, kind: str) -> dict[dt.date, int]:
@@ -99,17 +102,15 @@ def rates(session: Session, kind: str) -> dict[dt.date, int]:
 
 
 def missing_half_years(session: Session, today: dt.date) -> list[tuple[str, dt.date]]:
-    """Half-years up to today's that have no rate yet, per kind (for the admin's notice)."""
+    """Per kind, the first half-year up to today's that has no rate (for the admin's
+    notice): a gap in the table as well as the newest half-years."""
     missing = []
-    for kind in ("consumer", "commercial"):
+    for kind in KINDS:
         known = rates(session, kind)
-        if not known:
-            missing.append((kind, half_year_of(today)))
-            continue
-        day = max(known)
+        day = min(known) if known else half_year_of(today)
         while day <= today:
-            if half_year_of(day) not in known:
-                missing.append((kind, half_year_of(day)))
+            if day not in known:
+                missing.append((kind, day))
                 break
             day = _next_half_year(day)
     return missing
@@ -127,8 +128,8 @@ def add_rate(
     session: Session, kind: str, valid_from: dt.date, basis_points: int, actor: str
 ) -> InterestRate:
     """Store the rate of a half-year (the caller commits); raises RateRefused."""
-    if kind not in ("consumer", "commercial"):
-        raise RateRefused(Problem(N_("Choose consumer or commercial interest.")))
+    if kind not in KINDS:
+        raise RateRefused(Problem(N_("Choose one of the interest tables.")))
     if valid_from != half_year_of(valid_from):
         raise RateRefused(Problem(N_("A rate starts on 1 January or 1 July.")))
     if not 0 <= basis_points <= 5000:

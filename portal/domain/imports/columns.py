@@ -95,9 +95,77 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "city": ("plaats", "woonplaats", "city", "town", "stad"),
     "country": ("land", "country", "landcode"),
     "language": ("taal", "language"),
-    "kind": ("soort", "type", "kind", "klanttype"),
+    # an invoice or a credit note; the customer's kind is customer_type (DESIGN.md s. 10)
+    "kind": (
+        "soort",
+        "type",
+        "kind",
+        "documenttype",
+        "document type",
+        "factuursoort",
+        "soort document",
+        "invoice type",
+    ),
+    "customer_type": (
+        "klanttype",
+        "soort klant",
+        "type klant",
+        "klantsoort",
+        "customer type",
+        "client type",
+        "debiteurtype",
+        "type debiteur",
+        "type client",
+    ),
+    "company_number": (
+        "kvk",
+        "kvk nummer",
+        "kvknummer",
+        "kvk nr",
+        "kamer van koophandel",
+        "kbo",
+        "kbo nummer",
+        "ondernemingsnummer",
+        "enterprise number",
+        "company number",
+        "coc number",
+        "chamber of commerce",
+        "numero d entreprise",
+    ),
+    "vat_number": (
+        "btw",
+        "btw nummer",
+        "btwnummer",
+        "btw nr",
+        "btw id",
+        "vat",
+        "vat number",
+        "vat id",
+        "tva",
+        "numero de tva",
+        "n tva",
+    ),
+    "payment_reference": (
+        "betalingskenmerk",
+        "betaalkenmerk",
+        "kenmerk",
+        "gestructureerde mededeling",
+        "mededeling",
+        "communication structuree",
+        "communication",
+        "payment reference",
+        "structured reference",
+    ),
     "segment": ("segment", "groep", "debiteurengroep"),
-    "last_step": ("laatste herinnering", "last reminder", "last reminder step", "aanmaningsniveau"),
+    "last_step": (
+        "laatste herinnering",
+        "last reminder",
+        "last reminder step",
+        "aanmaningsniveau",
+        "herinneringsniveau",
+        "laatste aanmaning",
+        "dunning level",
+    ),
 }
 REQUIRED = ("invoice_number", "invoice_date", "total")
 LABELS = {
@@ -119,7 +187,11 @@ LABELS = {
     "city": N_("City"),
     "country": N_("Country"),
     "language": N_("Language"),
-    "kind": N_("Kind"),
+    "kind": N_("Document type"),
+    "customer_type": N_("Customer type"),
+    "company_number": N_("Chamber of Commerce / enterprise number"),
+    "vat_number": N_("VAT number"),
+    "payment_reference": N_("Payment reference"),
     "segment": N_("Segment"),
     "last_step": N_("Last reminder step"),
 }
@@ -183,3 +255,79 @@ def apply_overrides(header: Header, overrides: Mapping[str, Any]) -> Header:
         else:
             raise ValueError(f"no column named {target!r}")
     return Header(header.row_index, columns, header.names)
+
+
+CONSUMER_WORDS = frozenset(
+    {"particulier", "consument", "consumer", "prive", "private", "b2c", "individual",
+     "natuurlijk persoon", "personne physique", "particuliere klant"}
+)  # fmt: skip
+BUSINESS_WORDS = frozenset(
+    {"zakelijk", "bedrijf", "onderneming", "b2b", "business", "company", "zakelijke klant",
+     "professional", "professionnel", "entreprise", "societe", "vennootschap", "zzp"}
+)  # fmt: skip
+
+
+def customer_kind(value: Any) -> str | None:
+    """'b2c' or 'b2b' for a customer-type cell, '' when empty, None when not understood."""
+    word = normalize(value)
+    if not word:
+        return ""
+    if word in CONSUMER_WORDS:
+        return "b2c"
+    if word in BUSINESS_WORDS:
+        return "b2b"
+    return None
+
+
+STEP_WORDS = (  # (words that name it, step kind), compared after normalize()
+    (("voorherinnering", "nudge", "vooraankondiging"), "nudge"),
+    (("herinnering", "betalingsherinnering", "reminder", "rappel"), "reminder"),
+    (
+        (
+            "aanmaning",
+            "ingebrekestelling",
+            "sommatie",
+            "notice",
+            "formal notice",
+            "mise en demeure",
+        ),
+        "notice",
+    ),
+    (
+        (
+            "14 dagenbrief",
+            "veertiendagenbrief",
+            "14 dagen brief",
+            "14 day letter",
+            "fourteen day",
+            "fourteen day letter",
+        ),
+        "fourteen_day",
+    ),
+    (("incasso", "collection", "deurwaarder"), "collection"),
+)
+ORDINALS = {"eerste": 1, "tweede": 2, "derde": 3, "first": 1, "second": 2, "third": 3}
+NO_STEP = frozenset({"", "geen", "none", "nee", "no", "0", "-"})
+
+
+def last_step(value: Any) -> str | None:
+    """The 'last reminder step sent' cell as 'kind:n' (the n-th step of that kind),
+    'level:n' (the n-th step after the due date), '' for none, None when not understood."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = normalize(value)
+    if text in NO_STEP:
+        return ""
+    if text.isdigit():
+        return f"level:{int(text)}"
+    number = re.search(r"\d+", re.sub(r"\b14\b", "", text))
+    ordinal = int(number.group()) if number else 1
+    for word, n in ORDINALS.items():
+        if word in text.split():
+            ordinal = n
+    plain = re.sub(r"\b(\d+(e|de|ste|nd|rd|th|st)?|" + "|".join(ORDINALS) + r")\b", " ", text)
+    plain = re.sub(r"\s+", " ", plain).strip()
+    for words, kind in STEP_WORDS:
+        if plain in words or text in words:
+            return f"{kind}:{ordinal if kind != 'fourteen_day' else 1}"
+    return None

@@ -14,23 +14,28 @@ import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal.domain import plan_progress
 from portal.domain.bulk import insert_rows
+from portal.domain.dunning import charges
 from portal.domain.imports.columns import _HEADER_SCAN as HEADER_SCAN
 from portal.domain.imports.columns import (
     LABELS,
     REQUIRED,
     Header,
     apply_overrides,
+    customer_kind,
     find_header,
+    last_step,
 )
 from portal.domain.imports.readers import ReadError, open_sheet
 from portal.domain.imports.values import ValueProblem, parse_currency, parse_date, text
 from portal.domain.money import AmountError, parse_amount
+from portal.domain.payments import references
 from portal.domain.phones import PhoneError, normalise, region_for
 from portal.domain.problems import N_, Problem, render
 from portal.models import (
@@ -42,11 +47,15 @@ from portal.models import (
     DebtorEmail,
     ImportBatch,
     Invoice,
+    InvoiceReminder,
     InvoiceStatus,
     Payment,
+    ReminderSchedule,
     Segment,
     utcnow,
 )
+
+DEFAULT_TZ = "Europe/Amsterdam"
 
 NOT_AN_AMOUNT = N_("not an amount; write it as 1.234,56 or 1234.56")
 LINES_REPEATED = N_(
@@ -143,6 +152,9 @@ class Row:
     country: str
     language: str
     kind: str  # invoice | credit_note
+    customer_kind: str = ""  # b2b | b2c | "" (the file does not say: the brand's default)
+    last_step: str = ""  # "kind:n" | "level:n" | "" (columns.last_step)
+    payment_reference: str = ""
 
 
 @dataclass
@@ -159,6 +171,10 @@ class Preview:
     updated_invoices: int = 0
     unchanged: int = 0
     paid_elsewhere: int = 0
+    new_businesses: int = 0  # of new_debtors: by a customer-type, KvK/KBO or VAT column
+    new_consumers: int = 0
+    placed: int = 0  # new invoices that enter their schedule after the step the file names
+    by_reference: int = 0  # invoices paid elsewhere whose transfer named our reference
     already_imported: bool = False
     booking_lag_days: int = 14  # IMPORT_BOOKING_LAG_DAYS: see _recently_paid_here
 
@@ -290,6 +306,7 @@ def preview(
         result.rows.clear()
         result.issues = [from_problem(0, "", filename, exc)]
         return result
+    result.placed = sum(1 for r in result.rows if r.last_step)
     del rows, sheet  # the raw cells are no longer needed; large files keep only the parsed rows
     report("comparing", len(result.rows), len(result.rows))
     plan = _plan(session, brand, result)
@@ -301,6 +318,11 @@ def preview(
     result.new_invoices = len(plan.inserts)
     result.updated_invoices = len(plan.updates)
     result.paid_elsewhere = len(plan.paid_elsewhere)
+    kinds = [r.customer_kind or brand.default_debtor_kind for r in plan.new_debtors.values()]
+    result.new_businesses = kinds.count("b2b")
+    result.new_consumers = len(kinds) - result.new_businesses
+    result.placed = sum(1 for r in plan.inserts if r.last_step)
+    result.by_reference = len(plan.by_reference)
     return result
 
 
@@ -448,6 +470,51 @@ def _parse_rows(
                 )
             continue
         lines.close(result)
+        kind_of_customer = customer_kind(cell(cells, "customer_type"))
+        if kind_of_customer is None:
+            result.issues.append(
+                issue(
+                    line,
+                    LABELS["customer_type"],
+                    text(cell(cells, "customer_type"), 60),
+                    N_(
+                        "not a customer type we know (particulier, zakelijk, B2C, B2B);"
+                        " the brand's default is used"
+                    ),
+                    "warning",
+                )
+            )
+            kind_of_customer = ""
+        if not kind_of_customer and (
+            text(cell(cells, "company_number"), 40) or text(cell(cells, "vat_number"), 40)
+        ):
+            kind_of_customer = "b2b"  # a KvK, KBO or VAT number: a business
+        step = last_step(cell(cells, "last_step"))
+        if step is None:
+            result.issues.append(
+                issue(
+                    line,
+                    LABELS["last_step"],
+                    text(cell(cells, "last_step"), 60),
+                    N_(
+                        "not a reminder step we know (herinnering, aanmaning, 14-dagenbrief,"
+                        " or a number); the invoice starts at the first step"
+                    ),
+                    "warning",
+                )
+            )
+            step = ""
+        reference = text(cell(cells, "payment_reference"), 40)
+        if reference and _looks_structured(reference) and references.parse(reference) is None:
+            result.issues.append(
+                issue(
+                    line,
+                    LABELS["payment_reference"],
+                    reference,
+                    N_("the check digits of this payment reference are wrong"),
+                    "warning",
+                )
+            )
         country = text(cell(cells, "country"), 2).upper()
         phone = _phone(result, line, cell(cells, "phone"), region_for(country, brand_country))
         result.rows.append(
@@ -471,6 +538,9 @@ def _parse_rows(
                 country=country,
                 language=text(cell(cells, "language"), 2).lower(),
                 kind="credit_note" if total < 0 else "invoice",
+                customer_kind=kind_of_customer,
+                last_step=step,
+                payment_reference=reference,
             )
         )
         _share(result.rows[-1], shared)
@@ -500,6 +570,11 @@ def _share(row: Row, pool: dict[Any, Any]) -> None:
     for name in _SHARED_FIELDS:
         value = getattr(row, name)
         setattr(row, name, pool.setdefault(value, value))
+
+
+def _looks_structured(reference: str) -> bool:
+    compact = reference.replace(" ", "").upper()
+    return compact.startswith(("RF", "+++", "***"))
 
 
 def _phone(result: Preview, line: int, value: Any, region: str) -> str:
@@ -590,6 +665,9 @@ class _Plan:
     issues: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
     unchanged: int = 0
+    # invoice id -> (open amount the accounting package reported before, open now)
+    seen_open: dict[int, tuple[int, int]] = field(default_factory=dict)
+    by_reference: dict[int, int] = field(default_factory=dict)  # invoice id -> reference id
 
 
 def _recently_paid_here(session: Session, brand: Brand, lag_days: int) -> set[int]:
@@ -636,6 +714,7 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
                 Invoice.id,
                 Invoice.number,
                 Invoice.debtor_id,
+                Invoice.import_open_cents,
                 *[getattr(Invoice, c) for c in COMPARED],
             ).where(Invoice.brand_id == brand.id, Invoice.kind.not_in(CHARGE_KINDS))
         )
@@ -711,8 +790,18 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
                 )
             )
             row.open_cents = old.open_cents
-        if _values(row) != tuple(getattr(old, c) for c in COMPARED):
+        # where costs and interest took part of a payment made elsewhere (art. 6:44 BW),
+        # the file is compared with what it said before, not with the portal's principal
+        seen = old.open_cents if old.import_open_cents is None else old.import_open_cents
+        plan.seen_open[old.id] = (seen, old.open_cents)
+        was = {c: getattr(old, c) for c in COMPARED}
+        if old.import_open_cents is not None:
+            was["open_cents"] = seen
+            was["status"] = InvoiceStatus.PAID.value if seen == 0 else InvoiceStatus.OPEN.value
+        if _values(row) != tuple(was[c] for c in COMPARED):
             plan.updates.append((old.id, row))
+            if row.payment_reference and row.open_cents < seen:
+                _recognise(session, brand, row, old.id, plan)
         else:
             plan.unchanged += 1
     if result.mode == "open_items":
@@ -722,7 +811,29 @@ def _plan(session: Session, brand: Brand, result: Preview) -> _Plan:
             for number, old in existing.items()
             if number not in in_file and old.status == InvoiceStatus.OPEN and old.open_cents != 0
         ]
+        for number, old in existing.items():
+            if number not in in_file:
+                seen = old.open_cents if old.import_open_cents is None else old.import_open_cents
+                plan.seen_open[old.id] = (seen, old.open_cents)
     return plan
+
+
+def _recognise(session: Session, brand: Brand, row: Row, invoice_id: int, plan: _Plan) -> None:
+    """A payment made elsewhere that names one of our payment references: remember which
+    request it paid; a reference of another request or brand gets a warning."""
+    found = references.recognise(session, brand, row.payment_reference)
+    if found is not None and invoice_id in found.invoice_ids:
+        plan.by_reference[invoice_id] = found.id
+    elif references.parse(row.payment_reference) is not None:
+        plan.warnings.append(
+            issue(
+                row.line,
+                LABELS["payment_reference"],
+                row.payment_reference,
+                N_("this payment reference was not made for this invoice"),
+                "warning",
+            )
+        )
 
 
 CONFIRMED_CONTACT = N_(
@@ -844,11 +955,19 @@ def commit(
                 for r in plan.inserts
             ),
         )
+        placed = [(ids[r.invoice_number], debtor_id(r), r.last_step) for r in plan.inserts]
+        _place_on_schedules(session, [p for p in placed if p[2]], now)
+    principal = _principal_after_charges(session, plan, by)
     if plan.updates:
         session.execute(
             update(Invoice),
             [
-                {"id": invoice_id, **_changed_values(row), "updated_at": now}
+                {
+                    "id": invoice_id,
+                    **_changed_values(row),
+                    **principal.get(invoice_id, {}),
+                    "updated_at": now,
+                }
                 for invoice_id, row in plan.updates
             ],
         )
@@ -864,7 +983,13 @@ def commit(
         session.execute(
             update(Invoice),
             [
-                {"id": i, "open_cents": 0, "status": InvoiceStatus.PAID.value, "updated_at": now}
+                {
+                    "id": i,
+                    "open_cents": 0,
+                    "status": InvoiceStatus.PAID.value,
+                    **principal.get(i, {}),
+                    "updated_at": now,
+                }
                 for i in plan.paid_elsewhere
             ],
         )
@@ -872,6 +997,18 @@ def commit(
             session,
             AuditEvent,
             [_event(by, "invoice.paid_elsewhere", now, None, i) for i in plan.paid_elsewhere],
+        )
+    if plan.by_reference:
+        insert_rows(
+            session,
+            AuditEvent,
+            [
+                {
+                    **_event(by, "payment.reference_recognised", now, None, i),
+                    "details": {"reference": r},
+                }
+                for i, r in plan.by_reference.items()
+            ],
         )
     if plan.updates or plan.paid_elsewhere:  # money booked in the accounting package
         plan_progress.after_import(session, brand.id, now)
@@ -903,6 +1040,105 @@ def commit(
     )
 
 
+def _principal_after_charges(session: Session, plan: _Plan, by: str) -> dict[int, dict[str, Any]]:
+    """Art. 6:44 BW for money paid elsewhere: what the file shows as paid on an invoice
+    settles its claims' costs and interest first, and only the rest lowers its principal.
+    Returns the columns to write instead of the file's open amount, for the invoices whose
+    claims took a part (their `import_open_cents` keeps what the file said)."""
+    reported = {invoice_id: row.open_cents for invoice_id, row in plan.updates}
+    reported.update({invoice_id: 0 for invoice_id in plan.paid_elsewhere})
+    paid = {
+        invoice_id: plan.seen_open[invoice_id][0] - cents
+        for invoice_id, cents in reported.items()
+        if invoice_id in plan.seen_open and plan.seen_open[invoice_id][0] > cents
+    }
+    left = charges.settle_first(session, paid, by)
+    columns: dict[int, dict[str, Any]] = {}
+    for invoice_id, cents in reported.items():
+        if invoice_id not in plan.seen_open:
+            continue
+        seen, portal_open = plan.seen_open[invoice_id]
+        delta = paid.get(invoice_id, 0)
+        if left.get(invoice_id, delta) == delta and seen == portal_open:
+            continue  # no costs or interest took a part: the file's figure stands
+        open_now = portal_open - left.get(invoice_id, 0) + max(cents - seen, 0)
+        open_now = max(open_now, 0)
+        status = InvoiceStatus.PAID.value if open_now == 0 else InvoiceStatus.OPEN.value
+        columns[invoice_id] = {
+            "open_cents": open_now,
+            "status": status,
+            "import_open_cents": reported[invoice_id],
+        }
+    return columns
+
+
+def _place_on_schedules(
+    session: Session, placed: list[tuple[int, int, str]], now: dt.datetime
+) -> None:
+    """New invoices whose file says which reminder step was already sent (DESIGN.md
+    section 9): that step and those before it are recorded as done today, so the run
+    goes on with the next one after the schedule's gap and never sends them again."""
+    if not placed:
+        return
+    debtor_ids = sorted({d for _i, d, _s in placed})
+    debtors = {
+        row.id: row
+        for start in range(0, len(debtor_ids), 5000)
+        for row in session.execute(
+            select(Debtor.id, Debtor.kind, Debtor.country, Segment.schedule_id)
+            .outerjoin(Segment, Segment.id == Debtor.segment_id)
+            .where(Debtor.id.in_(debtor_ids[start : start + 5000]))
+        )
+    }
+    schedules = {
+        s.id: s
+        for s in session.scalars(
+            select(ReminderSchedule).options(selectinload(ReminderSchedule.steps))
+        )
+    }
+
+    def schedule_of(debtor: Any) -> ReminderSchedule | None:
+        if debtor.schedule_id:
+            return schedules.get(debtor.schedule_id)
+        defaults = sorted(
+            (
+                s
+                for s in schedules.values()
+                if s.default_for == debtor.kind and s.default_country in (debtor.country, None)
+            ),
+            key=lambda s: (s.default_country is None, s.id),
+        )
+        return defaults[0] if defaults else None
+
+    day = now.astimezone(ZoneInfo(DEFAULT_TZ)).date()
+    rows: list[dict[str, Any]] = []
+    for invoice_id, debtor_id, step in placed:
+        schedule = schedule_of(debtors[debtor_id])
+        target = _target_position(schedule, step) if schedule else None
+        if schedule is None or target is None:
+            continue
+        rows.extend(
+            {"invoice_id": invoice_id, "step_id": s.id, "sent_on": day, "message_id": None}
+            for s in schedule.steps
+            if s.position <= target
+        )
+    insert_rows(session, InvoiceReminder, rows)
+
+
+def _target_position(schedule: ReminderSchedule, step: str) -> int | None:
+    """The position of the step a 'kind:n' or 'level:n' names in this schedule."""
+    kind, _sep, raw = step.partition(":")
+    n = int(raw or 1)
+    steps = sorted(schedule.steps, key=lambda s: s.position)
+    if kind == "level":
+        after_due = [s for s in steps if s.offset_days >= 0]
+        chosen = after_due[min(n, len(after_due)) - 1] if after_due and n > 0 else None
+    else:
+        of_kind = [s for s in steps if s.kind == kind]
+        chosen = of_kind[min(n, len(of_kind)) - 1] if of_kind else None
+    return chosen.position if chosen else None
+
+
 def _debtor_number(key: str, row: Row) -> str:
     if key.startswith("n:"):
         return key[2:]
@@ -927,7 +1163,7 @@ def _debtor_values(brand: Brand, number: str, row: Row, now: dt.datetime) -> dic
         "brand_id": brand.id,
         "number": number,
         "name": row.name or row.email,
-        "kind": "b2c",
+        "kind": row.customer_kind or brand.default_debtor_kind,
         "language": row.language if row.language in ("nl", "en", "fr") else brand.default_language,
         "phone": row.phone,
         "address_line": row.address,

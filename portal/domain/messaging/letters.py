@@ -8,7 +8,8 @@ printing, puts them in one PDF, and marks them sent, each with a `PrintedLetter`
 naming its batch.
 
 DESIGN.md section 9: the 14 days of a posted letter run from the third business day after
-posting, so the deadline in a letter is that day plus 14 days, counted when it is printed.
+posting, so the deadline in a letter is that day plus 14 days, counted when it is printed
+(`terms.deadline`, which knows the public holidays).
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.domain import audit
+from portal.domain.dunning import terms
 from portal.models import Debtor, OutboxMessage, OutboxStatus, PrintBatch, PrintedLetter, utcnow
 
 log = logging.getLogger(__name__)
 
-POSTAL_DAYS = 3  # a posted letter counts as received on the third business day
-TERM_DAYS = 14
 
 WriteLetter = Callable[[Session, OutboxMessage, dt.date], str | None]
 """The HTML of one letter printed on that day, or None when nothing is left to ask for."""
@@ -35,18 +35,9 @@ ToPdf = Callable[[list[str]], bytes]
 """One PDF of these letters (each the HTML `WriteLetter` made), a new page for each."""
 
 
-def add_business_days(day: dt.date, days: int) -> dt.date:
-    """`days` business days (Monday to Friday) after `day`."""
-    while days > 0:
-        day += dt.timedelta(days=1)
-        if day.weekday() < 5:
-            days -= 1
-    return day
-
-
-def deadline(printed_on: dt.date) -> dt.date:
+def deadline(printed_on: dt.date, calendar: str = "NL") -> dt.date:
     """The last day to pay in a letter printed (and posted) on `printed_on`."""
-    return add_business_days(printed_on, POSTAL_DAYS) + dt.timedelta(days=TERM_DAYS)
+    return terms.deadline("letter", printed_on, calendar)
 
 
 def postal_address(debtor: Debtor) -> str:

@@ -98,6 +98,8 @@ SPECS: dict[str, Spec] = {
     s.key: s
     for s in (
         _reminder("nudge", legal=False),
+        # a Belgian consumer's first reminder carries the Book XIX notice in costs_notice;
+        # a text that leaves it out gets it added when written (Composer.with_legal)
         _reminder("reminder", legal=False),
         _reminder("notice", legal=True),
         _reminder("fourteen_day", legal=True),
@@ -179,7 +181,8 @@ VARIABLE_HELP: dict[str, str] = {
     "costs": N_("the collection costs announced, formatted (empty when none)"),
     "deadline": N_("the last day to pay before costs, formatted"),
     "costs_notice": N_(
-        "the legal notice: amount, costs and deadline date (rendered by the system)"
+        "the legal notice: amount, costs and deadline date, or what a free first reminder"
+        " must state in Belgium (rendered by the system; empty when there is none)"
     ),
     "login_link": N_("the sign-in link"),
     "login_button": N_("the sign-in button (rendered by the system)"),

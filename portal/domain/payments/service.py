@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain import audit, instalments, outgoing, plan_progress
+from portal.domain.dunning import charges
 from portal.domain.payments.providers.base import (
     CheckoutRequest,
     Method,
@@ -33,6 +34,7 @@ from portal.models import (
     Instalment,
     InstalmentPlan,
     Invoice,
+    InvoiceKind,
     InvoiceStatus,
     PayLink,
     Payment,
@@ -150,9 +152,27 @@ def select_invoices(session: Session, debtor: Debtor, invoice_ids: Sequence[int]
     ).all()
     if len(rows) != len(wanted):
         raise PaymentRefused("not_payable")
+    return with_charges(session, debtor, rows)
+
+
+def with_charges(session: Session, debtor: Debtor, invoices: Sequence[Invoice]) -> Selection:
+    """A selection of `invoices` together with the open costs and interest of their claims:
+    art. 6:44 BW settles those before the principal, so paying an invoice pays them too
+    (and the amount asked says so). Costs first, then interest, then invoices by due date."""
+    chosen = {i.id: i for i in invoices}
+    principal = [i.id for i in invoices if i.kind == InvoiceKind.INVOICE.value]
+    for line in charges.charges_of_invoices(session, principal):
+        if line.debtor_id == debtor.id:
+            chosen.setdefault(line.id, line)
+    rows = sorted(chosen.values(), key=settle_order)
     if len({i.currency for i in rows}) > 1:
         raise PaymentRefused("mixed_currency")
     return Selection(debtor, rows)
+
+
+def settle_order(invoice: Invoice) -> tuple[int, dt.date, int]:
+    """Art. 6:44 BW: costs, then interest, then the principal; oldest due date first."""
+    return (_settle_rank(invoice.kind), invoice.due_date, invoice.id)
 
 
 def select_instalment(session: Session, debtor: Debtor, instalment_id: int) -> Selection:
@@ -408,7 +428,7 @@ def _book(session: Session, payment: Payment, truth: ProviderStatus, now: dt.dat
     ).all()
     remaining = truth.amount_cents if truth.currency == payment.currency else 0
     # art. 6:44 BW: costs, then interest, then the principal, oldest due date first
-    for invoice in sorted(invoices, key=lambda i: (_settle_rank(i.kind), i.due_date, i.id)):
+    for invoice in sorted(invoices, key=settle_order):
         take = min(remaining, max(invoice.open_cents, 0))
         if take <= 0 or invoice.kind not in PAYABLE_KINDS:
             continue
