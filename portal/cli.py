@@ -250,6 +250,9 @@ def register(app: Flask) -> None:
         click.echo(
             f"sent {result.sent}, kept locally {result.kept_local}, "
             f"retry later {result.retried}, failed {result.failed}"
+            + (f", in doubt {result.in_doubt} (see Admin > Outbox)" if result.in_doubt else "")
+            + (", stopped: the mail server cannot be reached" if result.server_down else "")
+            + (", the rest waits for OUTBOX_PER_MINUTE" if result.rate_limited else "")
         )
 
     dunning_group = click.Group("dunning", help="Reminders by schedule.")

@@ -49,7 +49,8 @@ class Settings:
     pay_link_days: int = 60
     second_chance_minutes: int = 60
     import_booking_lag_days: int = 14
-    outbox_per_minute: int = 600
+    outbox_per_minute: int = 600  # 0: no limit
+    outbox_retry_hours: int = 48  # temporary failures are tried again this long
     ratelimit_enabled: bool = True
     api_per_minute: int = 600  # requests per API key and minute
     huey_immediate: bool = False
@@ -93,6 +94,7 @@ class Settings:
             second_chance_minutes=_int(env, "SECOND_CHANCE_MINUTES", 60, 0, 7 * 24 * 60),
             import_booking_lag_days=_int(env, "IMPORT_BOOKING_LAG_DAYS", 14, 0, 365),
             outbox_per_minute=_int(env, "OUTBOX_PER_MINUTE", 600, 0, 1_000_000),
+            outbox_retry_hours=_int(env, "OUTBOX_RETRY_HOURS", 48, 1, 24 * 30),
             api_per_minute=_int(env, "API_PER_MINUTE", 600, 1, 10_000_000),
         )
         known = {f.name for f in fields(cls)}

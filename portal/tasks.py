@@ -47,7 +47,8 @@ def _app_context() -> AbstractContextManager[object]:
 
 
 def send_outbox_now() -> outbox.SendResult:
-    """Send every due message, mail then SMS (used by the task, the CLI and tests)."""
+    """Send every due message, mail then SMS (used by the task, the CLI and tests): each
+    round drains what is due, mail up to OUTBOX_PER_MINUTE in a minute."""
     from portal.mails import SendTimeRenderer
 
     with _app_context():
@@ -56,22 +57,17 @@ def send_outbox_now() -> outbox.SendResult:
             db.session,
             transport_for(settings.smtp_url),
             per_minute=settings.outbox_per_minute,
+            retry_hours=settings.outbox_retry_hours,
             render=SendTimeRenderer(settings),
         )
         texts = sms.send_pending(
             db.session,
             sms.provider_for(settings),
             default_sender=settings.sms_from,
+            retry_hours=settings.outbox_retry_hours,
             render=SendTimeRenderer(settings),
         )
-        return outbox.SendResult(
-            sent=mail.sent + texts.sent,
-            kept_local=mail.kept_local + texts.kept_local,
-            retried=mail.retried + texts.retried,
-            failed=mail.failed + texts.failed,
-            rate_limited=mail.rate_limited,
-            dropped=mail.dropped + texts.dropped,
-        )
+        return mail.add(texts)
 
 
 @huey.task()

@@ -5,17 +5,29 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 log = logging.getLogger(__name__)
 
 
 class TemporaryFailure(Exception):
-    """The server could not take the message now (4xx, connection trouble); retry later."""
+    """The server could not take the message now (4xx, connection trouble); retry later.
+
+    `server_down`: no conversation could even start (refused, unreachable, a 4xx greeting),
+    so the messages behind this one would fare no better now.
+    """
+
+    def __init__(self, reason: str, *, server_down: bool = False) -> None:
+        super().__init__(reason)
+        self.server_down = server_down
 
 
 class PermanentFailure(Exception):
@@ -29,7 +41,9 @@ class Mail:
     subject: str
     text: str
     html: str = ""
-    message_id_hint: str = ""
+    # stable per outbox message ("<...@domain>"), so a copy sent again after a lost
+    # acknowledgement carries the same Message-ID and can be recognised as the same mail
+    message_id: str = ""
     # images the HTML refers to as cid:<content_id>: (content_id, bytes, mime type)
     inline_images: tuple[tuple[str, bytes, str], ...] = ()
 
@@ -50,7 +64,7 @@ def build_message(mail: Mail) -> EmailMessage:
     message["From"] = mail.sender
     message["To"] = mail.recipient
     message["Subject"] = mail.subject
-    message["Message-ID"] = make_msgid(idstring=mail.message_id_hint or None)
+    message["Message-ID"] = mail.message_id or make_msgid()
     message.set_content(mail.text)
     if mail.html:
         message.add_alternative(mail.html, subtype="html")
@@ -69,7 +83,10 @@ class SmtpSettings:
     username: str = ""
     password: str = ""
     security: str = "none"  # none | starttls | ssl
-    timeout: float = 20.0
+    timeout: float = 20.0  # connecting and each command
+    # the reply to the end of DATA: servers scan and store the mail before they answer
+    # (RFC 5321 allows them 10 minutes); giving up early is what made duplicates
+    final_timeout: float = 300.0
 
     @classmethod
     def from_url(cls, url: str) -> SmtpSettings:
@@ -89,6 +106,33 @@ class SmtpSettings:
             password=unquote(parts.password or ""),
             security=security,
         )
+
+
+def _patient_data(
+    smtp: smtplib.SMTP, final_timeout: float, data: Callable[[], tuple[int, bytes]]
+) -> tuple[int, bytes]:
+    """smtplib's DATA with a longer socket timeout while the server works on the mail."""
+    if smtp.sock is not None:
+        smtp.sock.settimeout(final_timeout)
+    try:
+        return data()
+    finally:
+        if smtp.sock is not None:
+            smtp.sock.settimeout(smtp.timeout)
+
+
+class _Smtp(smtplib.SMTP):
+    final_timeout = 300.0
+
+    def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
+        return _patient_data(self, self.final_timeout, lambda: super(_Smtp, self).data(msg))
+
+
+class _SmtpSsl(smtplib.SMTP_SSL):
+    final_timeout = 300.0
+
+    def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
+        return _patient_data(self, self.final_timeout, lambda: super(_SmtpSsl, self).data(msg))
 
 
 class SmtpTransport:
@@ -112,18 +156,28 @@ class SmtpTransport:
                 pass
             self.close()
         s = self.settings
-        smtp: smtplib.SMTP
-        if s.security == "ssl":
-            smtp = smtplib.SMTP_SSL(
-                s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
-            )
-        else:
-            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        smtp: _Smtp | _SmtpSsl
+        try:
+            if s.security == "ssl":
+                smtp = _SmtpSsl(
+                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+                )
+            else:
+                smtp = _Smtp(s.host, s.port, timeout=s.timeout)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryFailure(_reason(exc), server_down=True) from exc
+        smtp.final_timeout = s.final_timeout
         try:
             if s.security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
             if s.username:
                 smtp.login(s.username, s.password)
+        except smtplib.SMTPAuthenticationError as exc:
+            smtp.close()  # wrong credentials: every message fails alike until fixed
+            raise TemporaryFailure(_reason(exc), server_down=True) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            smtp.close()
+            raise TemporaryFailure(_reason(exc), server_down=True) from exc
         except BaseException:
             smtp.close()
             raise
@@ -144,9 +198,12 @@ class SmtpTransport:
             if exc.smtp_code >= 500:
                 raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
             raise TemporaryFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
-        except (OSError, smtplib.SMTPException) as exc:
+        except TemporaryFailure:
             self.close()
-            raise TemporaryFailure(str(exc) or exc.__class__.__name__) from exc
+            raise
+        except (OSError, smtplib.SMTPException) as exc:  # dropped, timed out, reset
+            self.close()
+            raise TemporaryFailure(_reason(exc)) from exc
         return False
 
     def close(self) -> None:
@@ -158,6 +215,12 @@ class SmtpTransport:
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             smtp.close()
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {exc.smtp_error!r}"
+    return str(exc) or exc.__class__.__name__
 
 
 class LocalTransport:
