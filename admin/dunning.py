@@ -255,3 +255,19 @@ def interest_rate_add() -> Any:
     db.session.commit()
     flash(_("The rate is stored."), "success")
     return redirect(url_for("admin.interest_rates"), 303)
+
+
+@bp.post("/dunning/run-now")
+@admin_required(full_admin=True)
+def dunning_run_now() -> BaseResponse:
+    """Start the morning run (payment plans, then reminders) when it did not run or its
+    worker died; what was sent already is not sent again."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    from portal.domain import audit
+
+    audit.record(db.session(), actor(), "admin.morning_run_started")
+    db.session.commit()
+    tasks.dunning_daily()
+    flash(_("The morning run is started; the worker sends what is due."), "success")
+    return redirect(url_for("admin.dashboard"), 303)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
 from pathlib import Path
 
@@ -29,6 +30,14 @@ def alembic_config() -> object:
     )
     cfg.attributes["engine"] = db.engine
     return cfg
+
+
+@functools.cache
+def migration_heads() -> tuple[str, ...]:
+    """The newest revision(s) among the migration files (what /readyz expects)."""
+    from alembic.script import ScriptDirectory
+
+    return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())  # type: ignore[arg-type]
 
 
 def upgrade_database() -> None:

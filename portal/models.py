@@ -367,8 +367,8 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    # the lease: a worker claimed it then ('sending'); once outbox.LEASE has passed without
-    # a result, the message is in doubt
+    # the last attempt began then; while 'sending' this is the lease: once outbox.LEASE
+    # has passed without a result, the message is in doubt
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # temporary failures are retried for OUTBOX_RETRY_HOURS from the first attempt
     first_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -384,7 +384,6 @@ def _record(
 ) -> None:
     retry = retry or Retry()
     message.last_error = outcome.error
-    message.claimed_at = None
     status = outcome.status
     if status == OutboxStatus.PENDING:
         deadline = retry.deadline(message, now)
@@ -411,7 +410,6 @@ def mark_sent(message: OutboxMessage, when: dt.datetime) -> None:
     """Record `message` as delivered at `when`; bodies that held a credential are dropped."""
     message.status = OutboxStatus.SENT
     message.sent_at = when
-    message.claimed_at = None
     if message.kind in REDACTED_KINDS:
         message.body_text = REDACTED_TEXT
         message.body_html = ""
@@ -473,12 +471,10 @@ def resolve(
             message.status = OutboxStatus.PENDING
             message.next_attempt_at = now
             message.first_attempt_at = None
-            message.claimed_at = None
         elif action == "mark_sent":
             mark_sent(message, now)
         else:
             message.status = OutboxStatus.CANCELLED
-            message.claimed_at = None
         audit.record(
             session,
             actor,
