@@ -66,6 +66,10 @@ class IllegalTransition(ValueError):
         self.old, self.new = old, new
 
 
+class ChangedMeanwhile(Exception):
+    """Someone else acted on the request after the admin opened it (their page is stale)."""
+
+
 class RequestRefused(Problem):
     """The request cannot be made or handled as asked; the message says why."""
 
@@ -365,8 +369,25 @@ def confirm_email(session: Session, raw: str) -> DebtorRequest | None:
 
 
 # ----------------------------------------------------------------------------- admin
+def lock(session: Session, request: DebtorRequest) -> None:
+    """Take the request's row lock and read it afresh (SQLite: the transaction began
+    IMMEDIATE), then its invoice's: two admins deciding at once then see each other's
+    decision instead of both acting on the same open state."""
+    session.refresh(request, with_for_update=True)
+    if request.invoice is not None:
+        session.refresh(request.invoice, with_for_update=True)
+
+
+def check_unchanged(request: DebtorRequest, seen: int | None) -> None:
+    """Raise ChangedMeanwhile when the request has an event newer than `seen` (the newest
+    event id the admin's page showed); None skips the check."""
+    if seen is not None and request.events and request.events[-1].id != seen:
+        raise ChangedMeanwhile(f"request {request.id} changed after event {seen}")
+
+
 def assign(session: Session, request: DebtorRequest, admin_id: int | None, actor: str) -> None:
     """Give the request to an admin (None: to nobody)."""
+    lock(session, request)
     if request.assigned_admin_id == admin_id:
         return
     request.assigned_admin_id = admin_id
@@ -381,6 +402,7 @@ def reply(
     """Answer the debtor by mail; the request stays open for more (state `answered`)."""
     if not text.strip():
         raise RequestRefused(N_("Write the answer."))
+    lock(session, request)
     if request.closed:
         raise IllegalTransition(request.state, S.ANSWERED)
     if not move(session, request, S.ANSWERED, actor, text.strip()):
@@ -406,6 +428,7 @@ def decide_dispute(
         raise RequestRefused(N_("Choose what to do."))
     if not answer.strip():
         raise RequestRefused(N_("Write the answer for the customer."))
+    lock(session, request)
     if request.closed:
         raise IllegalTransition(request.state, S.RESOLVED)
     invoice = request.invoice
@@ -503,6 +526,7 @@ def close(
         raise RequestRefused(N_("Write the answer for the customer."))
     if request.kind == RequestKind.DISPUTE:
         raise RequestRefused(N_("Decide a dispute with a credit, a cancellation or upholding."))
+    lock(session, request)
     move(session, request, state, actor, answer.strip())
     request.outcome = "closed"
     invoice = request.invoice
