@@ -69,7 +69,7 @@ def failure_page(code: int) -> Response:
             "admin/failure.html" if admin else "errors/failure.html",
             code=code,
             brand=None if admin else _brand_from_request(),
-            retry_url=request.full_path if request.method == "GET" else "",
+            retry_url=request.full_path.rstrip("?") if request.method == "GET" else "",
         )
     except Exception:
         log.exception("the error page itself failed on %s", request.path)
