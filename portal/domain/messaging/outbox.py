@@ -208,7 +208,23 @@ def _send_round(
         budget = _budget(session, now(), per_minute)
         pushback = 0
         handled = 0
-        while not limit or handled < limit:
+        sent: tuple[OutboxMessage, _Outcome] | None = None
+        while True:
+            # one short transaction records the last message and claims the next, so a
+            # worker never holds more than one message in 'sending' (half the commits)
+            if sent is not None:
+                done, outcome = sent
+                sent = None
+                _record(session, done, outcome, now(), retry)
+                result.count(outcome.status)
+                budget -= outcome.status == OutboxStatus.SENT
+                pushback = pushback + 1 if outcome.status == OutboxStatus.PENDING else 0
+                if outcome.server_down or pushback >= PUSHBACK_STOP:
+                    result.server_down = outcome.server_down
+                    log.warning("outbox: round stopped, the rest waits: %s", outcome.error)
+                    break
+            if limit and handled >= limit:
+                break
             if per_minute and budget <= 0:
                 budget = _budget(session, now(), per_minute)
                 if budget <= 0:
@@ -216,7 +232,6 @@ def _send_round(
                     break
             message = _claim_next(session, now())
             if message is None:
-                session.commit()
                 break
             handled += 1
             written = not message.render_key or bool(message.body_text)
@@ -227,16 +242,8 @@ def _send_round(
                 continue
             mail = _mail_of(session, message)
             session.commit()  # claimed and written: from here a crash leaves it in doubt
-            outcome = _deliver(transport, mail)
-            _record(session, message, outcome, now(), retry)
-            session.commit()
-            result.count(outcome.status)
-            budget -= outcome.status == OutboxStatus.SENT
-            pushback = pushback + 1 if outcome.status == OutboxStatus.PENDING else 0
-            if outcome.server_down or pushback >= PUSHBACK_STOP:
-                result.server_down = outcome.server_down
-                log.warning("outbox: round stopped, the rest waits: %s", outcome.error)
-                break
+            sent = (message, _deliver(transport, mail))
+        session.commit()
     finally:
         session.close()
     return result
@@ -372,6 +379,9 @@ def _deliver(transport: Transport, mail: Mail) -> _Outcome:
         return _Outcome(OutboxStatus.PENDING, str(exc), server_down=exc.server_down)
     except PermanentFailure as exc:
         return _Outcome(OutboxStatus.FAILED, str(exc), permanent=True)
+    except Exception as exc:  # a mail that cannot even be built fails alone, not the round
+        log.exception("outbox: could not send to %s", mail.recipient)
+        return _Outcome(OutboxStatus.FAILED, f"could not be sent: {exc}"[:1000])
     return _Outcome(OutboxStatus.LOCAL if local else OutboxStatus.SENT)
 
 
