@@ -12,6 +12,7 @@ from admin import bp
 from admin.session import actor, admin_required
 from portal import tasks
 from portal.db import db
+from portal.domain import liveness
 from portal.domain.messaging import outbox
 from portal.domain.params import ids
 from portal.forms import ConfirmForm
@@ -79,6 +80,21 @@ def outbox_decide() -> BaseResponse:
 def _back(status: str) -> BaseResponse:
     known = status if status in {s.value for s in OutboxStatus} else None
     return redirect(url_for("admin.outbox", status=known), code=303)
+
+
+@bp.app_template_global("job_error")
+def job_error(text: str) -> str:
+    """A stored error in words: the ones the system writes itself are translated."""
+    known = {
+        outbox.DOUBT_NOTE: _(
+            "The worker stopped while sending it: nobody knows whether it went out."
+        ),
+        liveness.STOPPED: _(
+            "The worker stopped while this ran (no sign of life for two minutes); nothing of"
+            " it was saved."
+        ),
+    }
+    return known.get(text, text)
 
 
 @bp.app_template_global("outbox_status")

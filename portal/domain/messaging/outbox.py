@@ -138,6 +138,7 @@ RETRY_HOURS = 48  # OUTBOX_RETRY_HOURS: how long temporary failures are tried ag
 # consecutive temporary failures after which a round stops: the server is pushing back
 # (throttling, greylisting at the relay), and the messages behind would only be refused too
 PUSHBACK_STOP = 5
+DOUBT_NOTE = "the worker stopped during sending: it is not known whether it went out"
 
 
 @dataclass(frozen=True)
@@ -329,10 +330,7 @@ def release_expired(session: Session, now: dt.datetime, channel: str) -> int:
             OutboxMessage.status == OutboxStatus.SENDING,
             or_(OutboxMessage.claimed_at.is_(None), OutboxMessage.claimed_at < now - LEASE),
         )
-        .values(
-            status=OutboxStatus.DOUBT.value,
-            last_error="the worker stopped during sending: it is not known whether it went out",
-        )
+        .values(status=OutboxStatus.DOUBT.value, last_error=DOUBT_NOTE)
         .returning(OutboxMessage.id)
     ).all()
     if rows:
