@@ -173,7 +173,9 @@ def open_dispute(
     actor: str,
     today: dt.date,
 ) -> DebtorRequest:
-    """Dispute an invoice (already the debtor's): its reminders wait until it is decided."""
+    """Dispute an invoice (already the debtor's): its reminders wait until it is decided.
+    The invoice is locked first, so a form sent twice at once makes one dispute."""
+    session.refresh(invoice, with_for_update=True)
     _disputable(invoice)
     if reason not in DISPUTE_REASONS:
         raise RequestRefused(N_("Choose a reason."))
@@ -202,7 +204,9 @@ def promise(
     session: Session, invoice: Invoice, day: dt.date, message: str, actor: str, today: dt.date
 ) -> DebtorRequest:
     """Promise to pay an invoice by `day`: its reminders wait until then. A promise not
-    kept simply lets the hold lapse (the dunning run sees a past date as no hold)."""
+    kept simply lets the hold lapse (the dunning run sees a past date as no hold). The
+    invoice is locked first, so two promises sent at once take turns."""
+    session.refresh(invoice, with_for_update=True)
     if invoice.kind != InvoiceKind.INVOICE.value or not invoice.payable:
         raise RequestRefused(N_("Only an open invoice can be promised."))
     if not today <= day <= today + dt.timedelta(days=PROMISE_MAX_DAYS):

@@ -170,7 +170,7 @@ def send_pending(
 
     A worker that dies mid-send therefore leaves at most one message in `sending`; when
     its lease (`LEASE`) has run out, a later round marks it `doubt` for a person to
-    resend, mark as sent or cancel (`resolve_doubt`). The round drains everything due,
+    resend, mark as sent or cancel (`resolve`). The round drains everything due,
     up to `per_minute` messages in any minute (0: no limit; the rest waits for the next
     round), and stops early when the server cannot be reached or keeps answering 4xx.
     Temporary failures come back with capped back-off for `retry_hours` from the first
@@ -479,8 +479,8 @@ def resolve(
             message.status = OutboxStatus.PENDING
             message.next_attempt_at = now
             message.first_attempt_at = None
-        elif action == "mark_sent":
-            mark_sent(message, now)
+        elif action == "mark_sent":  # it went out at its last attempt, if at all
+            mark_sent(message, message.claimed_at or now)
         else:
             message.status = OutboxStatus.CANCELLED
         audit.record(
