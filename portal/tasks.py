@@ -113,7 +113,7 @@ def heartbeat() -> None:
 
 
 def queue_ready() -> str:
-    """ "ok" when the task queue's backend answers (for /readyz), else what went wrong."""
+    """For /readyz: "ok" when the task queue's backend answers, else what went wrong."""
     try:
         huey.storage.queue_size()
     except Exception as exc:  # Redis down, the SQLite queue file unreadable
