@@ -9,7 +9,9 @@
    mail reached the server, and what OUTBOX_PER_MINUTE=600 (the default) makes of it.
 3. With --kill: `flask outbox send` in a process of its own, killed (SIGKILL) halfway
    through 2,000 messages; how many are left 'sending' (at most one may be), then a
-   second round sends the rest, and the server counts duplicates by Message-ID.
+   second round sends the rest, and the server counts duplicates by Message-ID. Then the
+   same with the sender's database connections cut halfway (an outage, as PostgreSQL
+   sees it: pg_terminate_backend).
 
 Every part checks that the server got each message exactly once. Not part of the tests.
 
@@ -238,6 +240,55 @@ def killed_worker(url: str, smtp_url: str, instance: Path, server: Server) -> No
     )
 
 
+def database_cut(app: Any, url: str, smtp_url: str, server: Server) -> None:
+    """The worker's database connections are cut (pg_terminate_backend) halfway through a
+    round, as in an outage; then the database is back and the next round runs."""
+    import threading
+
+    from portal.db import db
+    from portal.domain.messaging import outbox
+    from portal.domain.messaging.email import transport_for
+    from portal.models import utcnow
+
+    empty_outbox(url)
+    server.reset()
+    queue_written(url, 2000, "outage")
+    errors: list[BaseException] = []
+
+    def round_() -> None:
+        with app.app_context():
+            try:
+                outbox.send_pending(db.session, transport_for(smtp_url), per_minute=0)
+            except BaseException as exc:  # the connection is gone: the round ends
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    worker = threading.Thread(target=round_)
+    worker.start()
+    while server.received < 1000 and worker.is_alive():
+        time.sleep(0.01)
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    worker.join()
+    at_cut = statuses(url)
+    arrived = server.received
+    with app.app_context():
+        outbox.send_pending(db.session, transport_for(smtp_url), per_minute=0)
+        after_lease = utcnow() + outbox.LEASE + dt.timedelta(seconds=1)
+        outbox.send_pending(db.session, transport_for(smtp_url), now=lambda: after_lease)
+        db.session.remove()
+    print(
+        f"4. database connections cut after {arrived:,} of 2,000 had arrived "
+        f"({type(errors[0]).__name__ if errors else 'no error'}): {at_cut.get('sending', 0)} "
+        f"left 'sending' ({at_cut}); after the next round and the lease: {statuses(url)}; "
+        f"server received {server.received:,}, duplicates {server.duplicates}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
@@ -276,6 +327,7 @@ def main() -> None:
             morning(app, url, server)
             if args.kill:
                 killed_worker(url, smtp_url, instance, server)
+                database_cut(app, url, smtp_url, server)
         finally:
             server.stop()
 
