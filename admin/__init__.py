@@ -14,6 +14,7 @@ from admin import (
     ledger,
     letters,
     messages,
+    outbox,
     payments,
     plans,
     requests,

@@ -44,6 +44,12 @@ OVERRIDE_HINT = _l(
 )
 
 
+def _locked_invoice(invoice_id: int) -> Invoice:
+    """The invoice under its row lock (SQLite: the transaction began IMMEDIATE): two
+    admins acting on it at once take turns, the second seeing the first one's change."""
+    return db.session.get(Invoice, invoice_id, with_for_update=True) or abort(404)
+
+
 def _back(invoice: Invoice) -> BaseResponse:
     return redirect(url_for("admin.invoice_detail", invoice_id=invoice.id) + "#reminders", 303)
 
@@ -54,7 +60,7 @@ def invoice_hold(invoice_id: int) -> BaseResponse:
     """Pause the invoice's reminders with a reason, until a date or until resumed."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    invoice = db.session.get(Invoice, invoice_id) or abort(404)
+    invoice = _locked_invoice(invoice_id)
     raw_until = request.form.get("until", "").strip()
     try:
         until = dt.date.fromisoformat(raw_until) if raw_until else None
@@ -74,7 +80,7 @@ def invoice_resume(invoice_id: int) -> BaseResponse:
     """Let the invoice's reminders continue where they stopped."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    invoice = db.session.get(Invoice, invoice_id) or abort(404)
+    invoice = _locked_invoice(invoice_id)
     holds.resume(db.session(), invoice, actor())
     db.session.commit()
     flash(_("Reminders for this invoice continue."), "success")
@@ -87,7 +93,7 @@ def invoice_send_step(invoice_id: int) -> BaseResponse:
     """Send one step of the invoice's schedule now."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    invoice = db.session.get(Invoice, invoice_id) or abort(404)
+    invoice = _locked_invoice(invoice_id)
     raw = request.form.get("step_id", "")
     settings = current_app.config["SETTINGS"]
     try:
@@ -148,7 +154,7 @@ def debtor_contact(debtor_id: int) -> BaseResponse:
     """Mark or unmark a debtor whom no reminder may reach."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    debtor = db.session.get(Debtor, debtor_id) or abort(404)
+    debtor = db.session.get(Debtor, debtor_id, with_for_update=True) or abort(404)
     value = request.form.get("do_not_contact") == "1"
     holds.set_do_not_contact(db.session(), debtor, value, actor())
     db.session.commit()
@@ -300,3 +306,19 @@ def interest_rate_add() -> Any:
     db.session.commit()
     flash(_("The rate is stored."), "success")
     return redirect(url_for("admin.interest_rates"), 303)
+
+
+@bp.post("/dunning/run-now")
+@admin_required(full_admin=True)
+def dunning_run_now() -> BaseResponse:
+    """Start the morning run (payment plans, then reminders) when it did not run or its
+    worker died; what was sent already is not sent again."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    from portal.domain import audit
+
+    audit.record(db.session(), actor(), "admin.morning_run_started")
+    db.session.commit()
+    tasks.dunning_daily()
+    flash(_("The morning run is started; the worker sends what is due."), "success")
+    return redirect(url_for("admin.dashboard"), 303)

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from admin import bp
 from admin.session import actor, admin_required
 from portal.db import db
-from portal.domain import audit, sheets
+from portal.domain import audit, liveness, sheets
 from portal.domain.imports import engine, jobs, profiles
 from portal.domain.imports.columns import LABELS
 from portal.domain.imports.pdfs import MAX_ZIP_BYTES
@@ -32,7 +32,7 @@ from portal.domain.params import whole
 from portal.forms import ConfirmForm
 from portal.htmx import is_htmx, redirect_to, render_page
 from portal.i18n import message_text
-from portal.models import Brand, ImportBatch, ImportJob, ImportProfile
+from portal.models import Brand, ImportBatch, ImportJob, ImportProfile, utcnow
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
@@ -295,8 +295,14 @@ def _start_job(file_hash: str, brand: Brand, result: engine.Preview, args: Any) 
 @bp.get("/imports/jobs/<int:job_id>")
 @admin_required()
 def import_job(job_id: int) -> Any:
-    """A background import's progress; htmx polls the partial until the job ends."""
+    """A background import's progress; htmx polls the partial until the job ends. A job
+    whose worker died (no heartbeat) is marked failed here too: no worker may be left to
+    notice."""
     job = db.session.get(ImportJob, job_id) or abort(404)
+    if job.status == "running" and liveness.stale(job.heartbeat_at, utcnow()):
+        liveness.reap(db.session(), utcnow())
+        db.session.commit()
+        db.session.refresh(job)
     if is_htmx() and job.status == "done" and job.batch_id:
         return redirect_to(url_for("admin.import_batch", batch_id=job.batch_id))
     return render_page(
@@ -304,7 +310,26 @@ def import_job(job_id: int) -> Any:
         "admin/_import_job.html",
         job=job,
         progress=_uploads().progress(job.id),
+        can_restart=job.status == "failed" and _uploads().data(job.file_hash).exists(),
+        form=ConfirmForm(),
     )
+
+
+@bp.post("/imports/jobs/<int:job_id>/restart")
+@admin_required()
+def import_job_restart(job_id: int) -> Any:
+    """Start a failed job again (the worker died, or the cause was fixed)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    job = jobs.restart(db.session(), job_id, _uploads(), actor())
+    if job is None:
+        db.session.rollback()
+        abort(409, _("Someone else just started this import again, or its file is gone."))
+    db.session.commit()
+    from portal import tasks
+
+    tasks.run_import_job(job.id)
+    return redirect(url_for("admin.import_job", job_id=job.id), code=303)
 
 
 @bp.get("/imports/<int:batch_id>")

@@ -235,7 +235,7 @@ def pay_link_revoke(link_id: int) -> BaseResponse:
     """Stop a pay-link from working (after ticking the confirmation)."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    link = db.session.get(PayLink, link_id) or abort(404)
+    link = db.session.get(PayLink, link_id, with_for_update=True) or abort(404)
     back = request.form.get("invoice_id", "")
     target = (
         url_for("admin.invoice_detail", invoice_id=int(back)) + "#pay-links"
@@ -259,7 +259,7 @@ def second_chance_send(invoice_id: int) -> BaseResponse:
     """Mail the debtor a fresh pay-link for this invoice now."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    invoice = db.session.get(Invoice, invoice_id) or abort(404)
+    invoice = db.session.get(Invoice, invoice_id, with_for_update=True) or abort(404)
     sent = second_chance.send_now(
         db.session(),
         paying.mails(),

@@ -5,7 +5,7 @@ live in portal/domain/plan_admin.py."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -18,8 +18,8 @@ from portal import tasks
 from portal.db import db
 from portal.domain import audit, instalments, plan_admin, plans
 from portal.domain import requests as req
-from portal.domain.params import ids, page_number
-from portal.i18n import message_text
+from portal.domain.params import ids, page_number, whole
+from portal.i18n import message_text, plan_status_label
 from portal.mails import PlanMails
 from portal.models import Debtor, DebtorRequest, InstalmentPlan, PlanPolicy, PlanStatus, Segment
 from portal.paying import business_today
@@ -111,6 +111,28 @@ def _plan(plan_id: int) -> InstalmentPlan:
     return plan_admin.get(db.session(), plan_id) or abort(404)
 
 
+def plan_conflict(plan_id: int) -> NoReturn:
+    """The 409 of the admin who lost a race on a plan: where the plan stands now."""
+    plan = _plan(plan_id)
+    pending = db.session.scalar(
+        select(InstalmentPlan.id).where(
+            InstalmentPlan.replaces_id == plan.id,
+            InstalmentPlan.status == PlanStatus.PROPOSED.value,
+        )
+    )
+    text = _(
+        "Someone else just decided this: plan #%(id)s is now %(status)s.",
+        id=plan.id,
+        status=plan_status_label(plan.status),
+    )
+    if pending is not None:
+        text += " " + _(
+            "A change to it is already proposed (plan #%(id)s); cancel that one first.",
+            id=pending,
+        )
+    abort(409, text)
+
+
 @bp.get("/plans/<int:plan_id>")
 @admin_required()
 def plan_detail(plan_id: int) -> str:
@@ -190,13 +212,20 @@ def _propose_page(
                     note=form.note.data or "",
                     request=item,
                     replaces=replaces,
+                    request_seen=whole(request.form.get("seen", "")) if item else None,
                 )
             except instalments.PlanRefused as problem:
                 db.session.rollback()
                 flash(message_text(problem), "error")
                 return redirect(request.path, code=303)
-            except (req.IllegalTransition, plan_admin.IllegalPlanMove):
-                abort(409)
+            except (req.IllegalTransition, plan_admin.IllegalPlanMove, req.ChangedMeanwhile):
+                db.session.rollback()
+                if item is not None:
+                    from admin.requests import decided_elsewhere
+
+                    decided_elsewhere(item.id)
+                assert replaces is not None
+                plan_conflict(replaces.id)
             db.session.commit()
             tasks.send_outbox()
             flash(_("Plan proposed; the debtor gets it by email to agree."), "success")
@@ -252,7 +281,9 @@ def request_plan(request_id: int) -> Any:
     if item.kind != "plan":
         abort(404)
     if item.closed:
-        abort(409)
+        from admin.requests import decided_elsewhere
+
+        decided_elsewhere(item.id)
     prefilled = request_plan_form(item)
     form = prefilled["plan_form"]
     return _propose_page(
@@ -296,7 +327,7 @@ def debtor_plan(debtor_id: int) -> Any:
 def plan_change(plan_id: int) -> Any:
     plan = _plan(plan_id)
     if plan.status != PlanStatus.ACTIVE.value:
-        abort(409)
+        plan_conflict(plan.id)
     unpaid = [i for i in plan.instalments if i.open_cents > 0]
     return _propose_page(
         plan.debtor,
@@ -316,7 +347,7 @@ def plan_change(plan_id: int) -> Any:
 def plan_cancel(plan_id: int) -> Any:
     plan = _plan(plan_id)
     if plan.status not in (PlanStatus.ACTIVE.value, PlanStatus.PROPOSED.value):
-        abort(409)
+        plan_conflict(plan.id)
     form = CancelPlanForm()
     if form.validate_on_submit():
         try:
@@ -332,7 +363,8 @@ def plan_cancel(plan_id: int) -> Any:
             db.session.rollback()
             form.reason.errors = [message_text(problem)]
         except plan_admin.IllegalPlanMove:
-            abort(409)
+            db.session.rollback()
+            plan_conflict(plan.id)
         else:
             db.session.commit()
             tasks.send_outbox()

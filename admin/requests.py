@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
+from admin.payments import local_time
 from admin.plans import request_plan_form
 from admin.session import actor, admin_required, current_admin
 from portal import tasks
@@ -22,7 +24,7 @@ from portal.domain import requests as req
 from portal.domain.money import AmountError, parse_amount
 from portal.domain.params import whole
 from portal.forms import ConfirmForm
-from portal.i18n import message_text
+from portal.i18n import message_text, request_state_label
 from portal.mails import RequestMails
 from portal.models import AdminUser, DebtorRequest, RequestAttachment
 from portal.paying import business_today
@@ -116,17 +118,51 @@ def request_reply(request_id: int) -> BaseResponse:
 
 
 def _act(item: DebtorRequest, change: Callable[[], object], done: str) -> BaseResponse:
-    """Make `change`, commit, mail the debtor; a refusal is flashed, an illegal move is 409."""
+    """Make `change`, commit, mail the debtor; a refusal is flashed. A request decided
+    meanwhile (the domain locks it and reads it afresh) is a 409 that says by whom."""
     try:
         change()
     except req.RequestRefused as problem:
         return _refused(item, problem)
     except req.IllegalTransition:
-        abort(409)
+        db.session.rollback()
+        decided_elsewhere(item.id)
     db.session.commit()
     tasks.send_outbox()
     flash(done, "success")
     return _back(item)
+
+
+OUTCOME_WORDS = {
+    "credit": _l("credited"),
+    "cancel": _l("invoice cancelled"),
+    "uphold": _l("upheld"),
+    "closed": _l("closed"),
+}
+
+
+def decided_elsewhere(request_id: int) -> NoReturn:
+    """The 409 of the admin who lost a race: what the request is now, who decided, when."""
+    item = _load(request_id)
+    last = next((e for e in reversed(item.events) if e.action == "state"), None)
+    who = last.actor if last is not None else ""
+    if who.startswith("admin:") and who[6:].isdigit():
+        person = db.session.get(AdminUser, int(who[6:]))
+        who = person.email if person is not None else who
+    state = request_state_label(item.state)
+    if item.outcome in OUTCOME_WORDS:
+        state = f"{state} ({OUTCOME_WORDS[item.outcome]})"
+    abort(
+        409,
+        _(
+            "Someone else just decided this: request #%(id)s is now %(state)s, by %(who)s"
+            " at %(time)s. Your answer was not sent.",
+            id=item.id,
+            state=state,
+            who=who or _("someone"),
+            time=local_time(last.at if last is not None else item.closed_at),
+        ),
+    )
 
 
 @bp.post("/requests/<int:request_id>/decide")

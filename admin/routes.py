@@ -35,6 +35,7 @@ from portal.db import db
 from portal.domain import admins, audit
 from portal.domain import dashboard as figures
 from portal.domain.clock import today
+from portal.domain.messaging import outbox as outbox_actions
 from portal.domain.params import page_number
 from portal.extensions import limiter
 from portal.forms import ConfirmForm
@@ -42,7 +43,7 @@ from portal.htmx import sandboxed_html
 from portal.models import AdminUser, AuditEvent, OutboxMessage, utcnow
 
 OUTBOX_PAGE = 50
-OUTBOX_STATUSES = ("pending", "sending", "sent", "local", "failed")
+OUTBOX_STATUSES = ("doubt", "pending", "sending", "sent", "local", "failed", "dropped", "cancelled")
 
 
 def _login_email_key() -> str:
@@ -152,6 +153,8 @@ def dashboard() -> str:
         undelivered=charges.undelivered_claims(db.session()),
         request_counts=requests.open_counts(db.session()),
         plan_counts=plan_admin.counts(db.session(), utcnow() - dt.timedelta(days=30)),
+        health=figures.health(db.session(), utcnow()),
+        form=ConfirmForm(),
     )
 
 
@@ -174,6 +177,7 @@ def outbox() -> str:
         status=status,
         statuses=OUTBOX_STATUSES,
         smtp=bool(current_app.config["SETTINGS"].smtp_url),
+        form=ConfirmForm(),
     )
 
 
@@ -181,7 +185,17 @@ def outbox() -> str:
 @admin_required(full_admin=True)  # mails hold what only their reader should see
 def outbox_message(message_id: int) -> str:
     message = db.session.get(OutboxMessage, message_id) or abort(404)
-    return render_template("admin/outbox_message.html", message=message)
+    return render_template(
+        "admin/outbox_message.html",
+        message=message,
+        message_id=outbox_actions.message_id(message),
+        form=ConfirmForm(),
+        allowed=[
+            action
+            for action, statuses in outbox_actions.DOUBT_ACTIONS.items()
+            if message.status in statuses
+        ],
+    )
 
 
 @bp.get("/outbox/<int:message_id>/html")

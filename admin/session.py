@@ -11,6 +11,7 @@ from flask import abort, current_app, g, redirect, request, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
+from portal import errors
 from portal.db import db
 from portal.models import AdminUser
 
@@ -80,8 +81,11 @@ def log_out(response: Response) -> Response:
 
 
 def current_admin() -> AdminUser | None:
-    """The logged-in admin for this request (active, same session version, not idle)."""
+    """The logged-in admin for this request (active, same session version, not idle); never
+    read after the request failed."""
     if "admin" not in g:
+        if errors.session_failed():
+            return None
         data = _read()
         user = None
         if data.get("uid") and int(time.time()) - int(data.get("seen", 0)) <= _idle_seconds():
@@ -93,7 +97,10 @@ def current_admin() -> AdminUser | None:
 
 
 def refresh(response: Response) -> Response:
-    """Slide the idle timeout forward on every admin page that was served."""
+    """Slide the idle timeout forward on every admin page that was served (not on an error
+    page of a failed request: the cookie stays as it was, and the session is not read)."""
+    if errors.session_failed():
+        return response
     user = g.get("admin")
     already = any(c.startswith(f"{COOKIE}=") for c in response.headers.getlist("Set-Cookie"))
     if user is not None and request.cookies.get(COOKIE) and not already:

@@ -6,12 +6,11 @@ import datetime as dt
 import logging
 from typing import Any
 
-from flask import Flask, Response, render_template, request
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
+from portal import errors
 from portal.config import Settings
 from portal.db import db
 from portal.domain.params import MAX_ID
@@ -68,7 +67,7 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
     app.url_map.converters["int"] = DatabaseId
     _register_blueprints(app, settings)
     _register_template_helpers(app)
-    _register_errors(app)
+    errors.register(app)
     app.after_request(_security_headers)
 
     from portal.cli import register as register_cli
@@ -158,41 +157,6 @@ def _register_template_helpers(app: Flask) -> None:
         epc_qr=epc_qr_data_uri,
         fonts=FONTS,
     )
-
-
-def _register_errors(app: Flask) -> None:
-    @app.errorhandler(CSRFError)
-    def csrf_error(exc: CSRFError) -> tuple[str, int]:
-        return render_template("errors/csrf.html"), 400
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Any:
-        if request.path.startswith("/api/v1/"):  # e.g. 405/404 before the API's blueprint
-            from portal.routes.api import http_problem
-
-            return http_problem(exc)
-        if exc.code == 429 and request.endpoint == "auth.login":
-            from portal.routes.auth import rate_limited_response
-
-            return rate_limited_response()
-        if exc.code == 429 and request.endpoint == "admin.login":
-            from admin.forms import AdminLoginForm
-
-            form = AdminLoginForm()
-            return render_template("admin/login.html", form=form, rate_limited=True), 429
-        if exc.code in (400, 403, 404, 405, 409, 413, 429):
-            detail = exc.description if exc.code == 409 else ""
-            return render_template("errors/http.html", code=exc.code, detail=detail), exc.code
-        return exc
-
-    @app.errorhandler(Exception)
-    def server_error(exc: Exception) -> tuple[str, int]:
-        """Log the traceback; the page says only that something went wrong."""
-        app.logger.exception("Unhandled error on %s", request.path)
-        # the page's header may read the signed-in person: after a failed statement
-        # PostgreSQL refuses every query until the transaction is rolled back
-        db.session.rollback()
-        return render_template("errors/http.html", code=500), 500
 
 
 def _security_headers(response: Response) -> Response:

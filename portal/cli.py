@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
 from pathlib import Path
 
@@ -29,6 +30,14 @@ def alembic_config() -> object:
     )
     cfg.attributes["engine"] = db.engine
     return cfg
+
+
+@functools.cache
+def migration_heads() -> tuple[str, ...]:
+    """The newest revision(s) among the migration files (what /readyz expects)."""
+    from alembic.script import ScriptDirectory
+
+    return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())  # type: ignore[arg-type]
 
 
 def upgrade_database() -> None:
@@ -251,6 +260,9 @@ def register(app: Flask) -> None:
         click.echo(
             f"sent {result.sent}, kept locally {result.kept_local}, "
             f"retry later {result.retried}, failed {result.failed}"
+            + (f", in doubt {result.in_doubt} (see Admin > Outbox)" if result.in_doubt else "")
+            + (", stopped: the mail server cannot be reached" if result.server_down else "")
+            + (", the rest waits for OUTBOX_PER_MINUTE" if result.rate_limited else "")
         )
 
     dunning_group = click.Group("dunning", help="Reminders by schedule.")

@@ -51,7 +51,8 @@ class Settings:
     second_chance_minutes: int = 60
     import_booking_lag_days: int = 14
     uploads_quota_mb: int = 1024  # kept import uploads, all together
-    outbox_per_minute: int = 600
+    outbox_per_minute: int = 600  # 0: no limit
+    outbox_retry_hours: int = 48  # temporary failures are tried again this long
     ratelimit_enabled: bool = True
     api_per_minute: int = 600  # requests per API key and minute
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers count
@@ -97,6 +98,7 @@ class Settings:
             import_booking_lag_days=_int(env, "IMPORT_BOOKING_LAG_DAYS", 14, 0, 365),
             uploads_quota_mb=_int(env, "UPLOADS_QUOTA_MB", 1024, 1, 10_000_000),
             outbox_per_minute=_int(env, "OUTBOX_PER_MINUTE", 600, 0, 1_000_000),
+            outbox_retry_hours=_int(env, "OUTBOX_RETRY_HOURS", 48, 1, 24 * 30),
             api_per_minute=_int(env, "API_PER_MINUTE", 600, 1, 10_000_000),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, 0, MAX_PROXIES),
         )

@@ -13,6 +13,7 @@ from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from portal import errors
 from portal.db import db
 from portal.domain import login
 from portal.models import Debtor
@@ -96,8 +97,11 @@ def is_logged_in() -> bool:
 
 
 def current_debtor() -> Debtor | None:
-    """The debtor account in use, loaded once per request."""
+    """The debtor account in use, loaded once per request (never after the request failed:
+    error pages render from what was loaded before)."""
     if "debtor" not in g:
+        if errors.session_failed():
+            return None
         debtor_id = session.get("debtor_id")
         debtor = None
         if debtor_id in allowed_ids():

@@ -66,6 +66,9 @@ class OutboxStatus(enum.StrEnum):
     LOCAL = "local"  # kept in the local outbox: no SMTP_URL configured
     FAILED = "failed"
     DROPPED = "dropped"  # not sent: by send time there was nothing left to ask for
+    # claimed, but its worker never said how it went (the lease ran out): a person decides
+    DOUBT = "doubt"
+    CANCELLED = "cancelled"  # a person decided it is not to be sent
 
 
 LANGUAGES = ("nl", "en", "fr")
@@ -384,6 +387,11 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # the last attempt began then; while 'sending' this is the lease: once outbox.LEASE
+    # has passed without a result, the message is in doubt
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # temporary failures are retried for OUTBOX_RETRY_HOURS from the first attempt
+    first_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class InterestRate(Base):
@@ -528,6 +536,38 @@ class ImportJob(Base):
     created_by: Mapped[str] = mapped_column(String(80), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # written every few seconds while it runs; a stale one means its worker died
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class WorkerHeartbeat(Base):
+    """The last moment a worker process ran its periodic schedule (one row per process)."""
+
+    __tablename__ = "worker_heartbeat"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)  # host:pid
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class JobRun(Base):
+    """One run of a long job of the worker (the morning's dunning run): when it started,
+    its heartbeat while it runs, and how it ended."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (
+        CheckConstraint(_in("status", ("running", "done", "failed")), name="status"),
+        Index("ix_job_run_kind_started", "kind", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    day: Mapped[dt.date | None] = mapped_column(Date)  # the business day it ran for
+    status: Mapped[str] = mapped_column(String(10), default="running")
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class Payment(Base):
@@ -536,6 +576,8 @@ class Payment(Base):
     __tablename__ = "payment"
     __table_args__ = (
         UniqueConstraint("provider", "provider_ref"),
+        # the pay form's one-time token: a second submit of the same form finds this payment
+        UniqueConstraint("debtor_id", "submit_token"),
         CheckConstraint(_in("status", PaymentStatus), name="status"),
         CheckConstraint("amount_cents > 0", name="amount"),
         CheckConstraint(
@@ -576,6 +618,7 @@ class Payment(Base):
     checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     failed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     second_chance_sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    submit_token: Mapped[str | None] = mapped_column(String(43))
 
     debtor: Mapped[Debtor] = relationship()
     brand: Mapped[Brand] = relationship()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import socket
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from flask import Flask, current_app, has_app_context
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from portal.db import db
+from portal.domain import liveness
 from portal.domain.messaging import outbox, sms
 from portal.domain.messaging.email import transport_for
 from portal.models import utcnow
@@ -27,6 +30,7 @@ def _build_huey() -> Huey:
     return SqliteHuey("betaalportaal", filename=str(instance / "huey.db"))
 
 
+log = logging.getLogger(__name__)
 huey = _build_huey()
 _app: Flask | None = None
 
@@ -47,7 +51,8 @@ def _app_context() -> AbstractContextManager[object]:
 
 
 def send_outbox_now() -> outbox.SendResult:
-    """Send every due message, mail then SMS (used by the task, the CLI and tests)."""
+    """Send every due message, mail then SMS (used by the task, the CLI and tests): each
+    round drains what is due, mail up to OUTBOX_PER_MINUTE in a minute."""
     from portal.mails import SendTimeRenderer
 
     with _app_context():
@@ -56,22 +61,17 @@ def send_outbox_now() -> outbox.SendResult:
             db.session,
             transport_for(settings.smtp_url),
             per_minute=settings.outbox_per_minute,
+            retry_hours=settings.outbox_retry_hours,
             render=SendTimeRenderer(settings),
         )
         texts = sms.send_pending(
             db.session,
             sms.provider_for(settings),
             default_sender=settings.sms_from,
+            retry_hours=settings.outbox_retry_hours,
             render=SendTimeRenderer(settings),
         )
-        return outbox.SendResult(
-            sent=mail.sent + texts.sent,
-            kept_local=mail.kept_local + texts.kept_local,
-            retried=mail.retried + texts.retried,
-            failed=mail.failed + texts.failed,
-            rate_limited=mail.rate_limited,
-            dropped=mail.dropped + texts.dropped,
-        )
+        return mail.add(texts)
 
 
 @huey.task()
@@ -136,14 +136,37 @@ def send_login_link(email: str, ip: str) -> None:
 
 @huey.task()
 def run_import_job(job_id: int) -> None:
-    """Commit a large import in the background (admin/imports starts it)."""
+    """Commit a large import in the background (admin/imports starts it), with a heartbeat
+    while it runs."""
     from pathlib import Path
 
     from portal.domain.imports import jobs
 
     with _app_context():
         folder = Path(current_app.instance_path) / "uploads"
-        jobs.run(db, jobs.Uploads(folder), job_id)
+        with _pulse(liveness.pulse_import, job_id):
+            jobs.run(db, jobs.Uploads(folder), job_id)
+
+
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@huey.periodic_task(crontab(minute="*"))
+def heartbeat() -> None:
+    """The worker and its schedule are alive (for /readyz and the dashboard); jobs whose
+    worker died are marked failed."""
+    with _app_context(), db.unit_of_work() as session:
+        liveness.beat(session, WORKER_NAME, utcnow())
+        liveness.reap(session, utcnow())
+
+
+def queue_ready() -> str:
+    """For /readyz: "ok" when the task queue's backend answers, else what went wrong."""
+    try:
+        huey.storage.queue_size()
+    except Exception as exc:  # Redis down, the SQLite queue file unreadable
+        return f"unreachable: {exc.__class__.__name__}"
+    return "ok"
 
 
 @huey.task(retries=5, retry_delay=10)
@@ -205,7 +228,11 @@ def recheck_payments() -> None:
 
 
 def run_dunning_now(day: dt.date | None = None, *, dry_run: bool = False) -> Any:
-    """The dunning run for `day` (default: today in the business timezone), then send."""
+    """The dunning run for `day` (default: today in the business timezone), then send.
+
+    A real run is recorded as a `JobRun` ("dunning") with a heartbeat while it works, so
+    the dashboard can tell a morning without a run, and a run whose worker died is marked
+    failed (running it again sends only what is still due)."""
     from portal import paying
     from portal.domain.clock import today
     from portal.domain.dunning import engine
@@ -214,17 +241,51 @@ def run_dunning_now(day: dt.date | None = None, *, dry_run: bool = False) -> Any
     with _app_context():
         settings = paying.settings()
         when = day or today(settings.portal_timezone)
-        result = engine.run(
-            db.session(),
-            when,
-            ReminderMails(settings),
-            dry_run=dry_run,
-            timezone=settings.portal_timezone,
-        )
+        tz = settings.portal_timezone
+        if dry_run:
+            return engine.run(
+                db.session(), when, ReminderMails(settings), dry_run=True, timezone=tz
+            )
+        run_id = liveness.start_run(db.session(), "dunning", when, utcnow()).id
+        db.session.commit()
+        try:
+            with _pulse(liveness.pulse_run, run_id):
+                result = engine.run(db.session(), when, ReminderMails(settings), timezone=tz)
+                db.session.commit()
+        except BaseException as exc:
+            _run_failed(run_id, exc)
+            raise
+        summary = {"messages": result.messages, "invoices": result.invoices}
+        liveness.finish_run(db.session(), run_id, utcnow(), summary)
         db.session.commit()
         if result.messages:
             send_outbox_now()
         return result
+
+
+def _pulse(write: Any, job_id: int) -> AbstractContextManager[object]:
+    """A job's heartbeat while it runs: `write` in its own session, from its own thread
+    (not when tasks run inline, as in tests: there is no worker to lose)."""
+    if huey.immediate:
+        return nullcontext()
+    app = _app
+
+    def pulse() -> None:
+        assert app is not None
+        with app.app_context(), db.unit_of_work() as session:
+            write(session, job_id, utcnow())
+
+    return liveness.Pulse(pulse)
+
+
+def _run_failed(run_id: int, exc: BaseException) -> None:
+    """Record why a job run stopped (if the database lets us; else the reaper will)."""
+    try:
+        db.session.rollback()
+        liveness.fail_run(db.session(), run_id, utcnow(), repr(exc))
+        db.session.commit()
+    except Exception:
+        log.exception("could not record the failure of job run %s", run_id)
 
 
 def run_plans_now(day: dt.date | None = None) -> Any:
@@ -269,7 +330,9 @@ def count_tomorrow_periodically() -> None:
     count_tomorrow_now()
 
 
-@huey.periodic_task(crontab(hour="7", minute="0"))
+@huey.periodic_task(
+    crontab(hour=str(liveness.MORNING_RUN_UTC.hour), minute=str(liveness.MORNING_RUN_UTC.minute))
+)
 def dunning_daily() -> None:
     """Every morning: payment plans first (a breach returns invoices to the schedule), then
     the reminders that are due today."""

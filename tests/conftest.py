@@ -3,6 +3,7 @@ per-test rollback, a real SMTP server, and helpers to log in as a debtor."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import os
@@ -43,20 +44,47 @@ def free_port() -> int:
 # --------------------------------------------------------------------------- SMTP
 @dataclass
 class Inbox:
-    """Mail received by the test SMTP server."""
+    """Mail received by the test SMTP server, which can also misbehave on request
+    (`misbehave`): answer 451/421/550 to the recipient, drop the connection after the
+    mail's data, or hold back its final reply."""
 
     messages: list[EmailMessage] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    rcpt_reply: str = ""  # e.g. "451 4.7.1 Try again later": refuse every recipient so
+    drop_after_data: bool = False  # keep the mail, then hang up before answering
+    reply_delay: float = 0.0  # seconds before the 250 that accepts the mail
+
+    def misbehave(
+        self, rcpt_reply: str = "", *, drop_after_data: bool = False, reply_delay: float = 0.0
+    ) -> None:
+        """How the server answers from now on (no arguments: normally again)."""
+        self.rcpt_reply = rcpt_reply
+        self.drop_after_data = drop_after_data
+        self.reply_delay = reply_delay
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)  # type: ignore[arg-type]
+        if self.drop_after_data:
+            server.transport.close()  # the acknowledgement is lost: the client cannot know
+            return "421 closing"
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
         return "250 Message accepted for delivery"
 
     def clear(self) -> None:
         with self.lock:
             self.messages.clear()
+        self.misbehave()
 
     def wait_for(self, recipient: str, timeout: float = 10.0) -> EmailMessage:
         """The newest mail to `recipient`, waiting for it to arrive."""

@@ -97,3 +97,13 @@ def test_development_may_name_twilio_without_keys_and_unknown_sms_providers_are_
     assert Settings.from_env(env).sms_provider == "outbox"
     with pytest.raises(ConfigError, match="SMS_PROVIDER"):
         Settings.from_env({**env, "SMS_PROVIDER": "carrier-pigeon"})
+
+
+def test_the_outbox_rate_and_retry_window_come_from_the_environment(tmp_path):
+    base = {"PORTAL_INSTANCE_PATH": str(tmp_path)}
+    default = Settings.from_env(base)
+    assert (default.outbox_per_minute, default.outbox_retry_hours) == (600, 48)
+    chosen = Settings.from_env({**base, "OUTBOX_PER_MINUTE": "0", "OUTBOX_RETRY_HOURS": "72"})
+    assert (chosen.outbox_per_minute, chosen.outbox_retry_hours) == (0, 72)
+    with pytest.raises(ConfigError, match="OUTBOX_RETRY_HOURS"):
+        Settings.from_env({**base, "OUTBOX_RETRY_HOURS": "0"})

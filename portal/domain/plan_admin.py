@@ -150,9 +150,14 @@ def propose(
     note: str = "",
     request: DebtorRequest | None = None,
     replaces: InstalmentPlan | None = None,
+    request_seen: int | None = None,
 ) -> InstalmentPlan:
     """Record `proposal` as a plan in status `proposed` and mail the debtor. Answering a
-    plan request moves that request to `answered`; a change names the plan it replaces."""
+    plan request moves that request to `answered`; a change names the plan it replaces.
+
+    The request (or the plan replaced) is locked first: a request that changed since the
+    admin saw it (`request_seen`, its newest event then) or a plan that already has a
+    change proposed raises `req.ChangedMeanwhile`, so two admins never both propose."""
     if not proposal.ok:
         first = (
             proposal.errors[0]
@@ -164,13 +169,24 @@ def propose(
     if request is not None:
         if request.kind != RequestKind.PLAN.value or request.debtor_id != debtor.id:
             raise PlanRefused(N_("This is not a payment plan request of this debtor."))
+        req.lock(session, request)
         if request.closed:
             raise req.IllegalTransition(request.state, RequestState.ANSWERED)
+        req.check_unchanged(request, request_seen)
     if replaces is not None:
         if replaces.debtor_id != debtor.id:
             raise PlanRefused(N_("This plan belongs to another debtor."))
+        lock(session, replaces)
         if replaces.status != PlanStatus.ACTIVE.value:
             raise IllegalPlanMove(replaces.status, PlanStatus.CANCELLED)
+        pending = session.scalar(
+            select(InstalmentPlan.id).where(
+                InstalmentPlan.replaces_id == replaces.id,
+                InstalmentPlan.status == PlanStatus.PROPOSED.value,
+            )
+        )
+        if pending is not None:
+            raise req.ChangedMeanwhile(f"plan {replaces.id} has a change proposed: {pending}")
     plan = new_plan(
         debtor,
         proposal.invoices,

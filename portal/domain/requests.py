@@ -72,6 +72,10 @@ class IllegalTransition(ValueError):
         self.old, self.new = old, new
 
 
+class ChangedMeanwhile(Exception):
+    """Someone else acted on the request after the admin opened it (their page is stale)."""
+
+
 class RequestRefused(Problem):
     """The request cannot be made or handled as asked; the message says why."""
 
@@ -205,7 +209,9 @@ def open_dispute(
 
     Only the invoice's first dispute pauses reminders by itself (`DISPUTES_THAT_PAUSE`): a
     later one, after an admin decided the first, waits in the inbox while reminders go on
-    (`paused_itself` False), so disputing again cannot hold reminders back for ever."""
+    (`paused_itself` False), so disputing again cannot hold reminders back for ever.
+    The invoice is locked first, so a form sent twice at once makes one dispute."""
+    session.refresh(invoice, with_for_update=True)
     _disputable(invoice)
     if reason not in DISPUTE_REASONS:
         raise RequestRefused(N_("Choose a reason."))
@@ -247,7 +253,9 @@ def promise(
 
     Only the first `PROMISES_THAT_PAUSE` promises of an invoice pause its reminders by
     themselves; a later one waits in the inbox while reminders go on, until an admin
-    accepts it (`close` resolved: the pause starts then) or rejects it."""
+    accepts it (`close` resolved: the pause starts then) or rejects it.
+    The invoice is locked first, so two promises sent at once take turns."""
+    session.refresh(invoice, with_for_update=True)
     if invoice.kind != InvoiceKind.INVOICE.value or not invoice.payable:
         raise RequestRefused(N_("Only an open invoice can be promised."))
     if not today <= day <= today + dt.timedelta(days=PROMISE_MAX_DAYS):
@@ -444,8 +452,25 @@ def confirm_email(session: Session, raw: str, notifier: Notifier) -> DebtorReque
 
 
 # ----------------------------------------------------------------------------- admin
+def lock(session: Session, request: DebtorRequest) -> None:
+    """Take the request's row lock and read it afresh (SQLite: the transaction began
+    IMMEDIATE), then its invoice's: two admins deciding at once then see each other's
+    decision instead of both acting on the same open state."""
+    session.refresh(request, with_for_update=True)
+    if request.invoice is not None:
+        session.refresh(request.invoice, with_for_update=True)
+
+
+def check_unchanged(request: DebtorRequest, seen: int | None) -> None:
+    """Raise ChangedMeanwhile when the request has an event newer than `seen` (the newest
+    event id the admin's page showed); None skips the check."""
+    if seen is not None and request.events and request.events[-1].id != seen:
+        raise ChangedMeanwhile(f"request {request.id} changed after event {seen}")
+
+
 def assign(session: Session, request: DebtorRequest, admin_id: int | None, actor: str) -> None:
     """Give the request to an admin (None: to nobody)."""
+    lock(session, request)
     if request.assigned_admin_id == admin_id:
         return
     request.assigned_admin_id = admin_id
@@ -460,6 +485,7 @@ def reply(
     """Answer the debtor by mail; the request stays open for more (state `answered`)."""
     if not text.strip():
         raise RequestRefused(N_("Write the answer."))
+    lock(session, request)
     if request.closed:
         raise IllegalTransition(request.state, S.ANSWERED)
     if not move(session, request, S.ANSWERED, actor, text.strip()):
@@ -485,6 +511,7 @@ def decide_dispute(
         raise RequestRefused(N_("Choose what to do."))
     if not answer.strip():
         raise RequestRefused(N_("Write the answer for the customer."))
+    lock(session, request)
     if request.closed:
         raise IllegalTransition(request.state, S.RESOLVED)
     invoice = request.invoice
@@ -584,6 +611,7 @@ def close(
         raise RequestRefused(N_("Write the answer for the customer."))
     if request.kind == RequestKind.DISPUTE:
         raise RequestRefused(N_("Decide a dispute with a credit, a cancellation or upholding."))
+    lock(session, request)
     accepting = request.awaits_pause_decision and state == S.RESOLVED
     move(session, request, state, actor, answer.strip())
     request.outcome = "accepted" if accepting else "closed"

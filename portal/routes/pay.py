@@ -7,6 +7,8 @@ that the segment's rules judge.
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Callable, Sequence
 
 from flask import (
@@ -138,6 +140,20 @@ def running_total() -> Response:
     return render_page("pay/_bar.html", "pay/_bar.html", chosen=chosen)
 
 
+SUBMIT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,43}$")
+
+
+@bp.app_template_global()
+def new_submit_token() -> str:
+    """A fresh token for one rendering of a pay form (see service.submitted_before)."""
+    return secrets.token_urlsafe(24)
+
+
+def _submit_token() -> str | None:
+    raw = request.form.get("submit_token", "")
+    return raw if SUBMIT_TOKEN.match(raw) else None
+
+
 def _wish() -> service.StartRequest:
     method_raw = request.form.get("method", "")
     method = Method(method_raw) if method_raw in Method.__members__.values() else None
@@ -148,7 +164,13 @@ def _wish() -> service.StartRequest:
             amount = parse_amount(amount_raw)
         except ValueError:
             raise service.PaymentRefused("amount_invalid") from None
-    return service.StartRequest(_invoice_ids(), method, amount, instalment_id=_instalment_id())
+    return service.StartRequest(
+        _invoice_ids(),
+        method,
+        amount,
+        instalment_id=_instalment_id(),
+        submit_token=_submit_token(),
+    )
 
 
 def _start(debtor: Debtor, wish: service.StartRequest, retry_url: str) -> BaseResponse:
@@ -172,6 +194,9 @@ def _start(debtor: Debtor, wish: service.StartRequest, retry_url: str) -> BaseRe
         flash(_("The payment service cannot be reached right now. Please try again."), "error")
         return redirect_to(retry_url)
     db.session.commit()
+    if Status(payment.status) not in (Status.CREATED, Status.OPEN) or not payment.checkout_url:
+        # the same form sent again once the checkout was done: show where it stands
+        return redirect_to(url_for("pay.returned", public_id=payment.public_id))
     if is_htmx():  # htmx moves the window by script: no form navigation, nothing to block
         return redirect_to(payment.checkout_url)
     return redirect(url_for("pay.go", public_id=payment.public_id), code=303)
@@ -357,6 +382,7 @@ def link(token: str) -> BaseResponse | tuple[str, int]:
             wish.amount_cents,
             pay_link,
             pay_link.instalment_id,
+            wish.submit_token,
         )
         return _start(pay_link.debtor, wish, url_for("pay.link", token=token))
     pay_link.last_opened_at = service.utcnow()

@@ -5,14 +5,25 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import select
 
 from portal import debtor_session
 from portal.db import db
+from portal.domain import liveness
 from portal.domain.brands import safe_color, text_on
 from portal.forms import LanguageForm
-from portal.models import FONTS, Brand
+from portal.models import FONTS, Brand, utcnow
 
 bp = Blueprint("site", __name__)
 
@@ -26,8 +37,22 @@ def index() -> Any:
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    """Trivial route: liveness for the proxy, and the baseline of bench/portal_pages.py."""
+    """Liveness: the process answers (nothing else is checked, so a database outage does
+    not get the process restarted); the baseline of bench/portal_pages.py."""
     return Response("ok", mimetype="text/plain")
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Readiness: the database answers, its migrations are at head, the task queue answers
+    and a worker ran its schedule in the last two minutes; 503 names what failed."""
+    from portal import tasks
+    from portal.cli import migration_heads
+
+    checks = liveness.readiness(db.session(), utcnow(), migration_heads())
+    checks["queue"] = tasks.queue_ready()
+    ready = all(value == "ok" for value in checks.values())
+    return jsonify(ready=ready, checks=checks), 200 if ready else 503
 
 
 @bp.post("/language")

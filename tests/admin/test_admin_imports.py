@@ -5,7 +5,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from portal.db import db
-from portal.models import AuditEvent, Invoice
+from portal.models import AuditEvent, Invoice, utcnow
 from tests.admin.test_admin import admin_login, page_csrf
 from tests.conftest import csrf_from, login_as
 from tests.factories import create_admin, create_brand
@@ -244,7 +244,11 @@ def test_job_page_shows_progress_and_failures(client, app):
     create_admin("boss@example.com")
     admin_login(client, "boss@example.com")
     running = ImportJob(
-        brand_id=brand.id, file_hash="a" * 64, filename="big.xlsx", status="running"
+        brand_id=brand.id,
+        file_hash="a" * 64,
+        filename="big.xlsx",
+        status="running",
+        heartbeat_at=utcnow(),
     )
     failed = ImportJob(
         brand_id=brand.id,
@@ -268,6 +272,45 @@ def test_job_page_shows_progress_and_failures(client, app):
     gone = client.get(f"/admin/imports/jobs/{failed.id}").get_data(as_text=True)
     assert "nothing was changed" in gone and "3 rows have errors" in gone and "every 1s" not in gone
     assert "bad.xlsx" in client.get("/admin/imports").get_data(as_text=True)
+
+
+def test_an_import_whose_worker_died_is_marked_failed_and_can_be_started_again(client, app):
+    """kill -9 of the worker during an import: the import is one transaction, so nothing
+    was saved, but the job stayed 'running' for good. Without a heartbeat for two minutes
+    it is failed, and the admin starts it again."""
+    import datetime as dt
+    from pathlib import Path
+
+    from portal.domain.imports import jobs
+    from portal.models import ImportJob
+    from tests.imports.test_import import csv_bytes, rows_ok
+
+    brand = create_brand()
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    folder = Path(app.instance_path) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs.Uploads(folder).data("d" * 64).write_bytes(csv_bytes(rows_ok()))
+    job = ImportJob(
+        brand_id=brand.id,
+        file_hash="d" * 64,
+        filename="big.csv",
+        status="running",
+        heartbeat_at=utcnow() - dt.timedelta(minutes=3),
+    )
+    db.session.add(job)
+    db.session.commit()
+    page = client.get(f"/admin/imports/jobs/{job.id}").get_data(as_text=True)
+    assert "The import stopped; nothing was changed." in page and "worker stopped" in page
+    assert "every 1s" not in page and "Start this import again" in page
+    restart = f"/admin/imports/jobs/{job.id}/restart"
+    token = csrf_from(page)
+    assert client.post(restart, data={"csrf_token": token}).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(ImportJob, job.id).status == "done"  # the test worker runs at once
+    assert db.session.scalar(select(func.count(Invoice.id))) == 3
+    # a second click (or a second admin) finds nothing to restart
+    assert client.post(restart, data={"csrf_token": token}).status_code == 409
 
 
 def test_a_job_whose_file_turned_bad_fails_and_changes_nothing(app):

@@ -187,20 +187,21 @@ def test_provider_trouble_is_retried_with_backoff(app, twilio, status):
     assert done.status == "sent" and done.attempts == 2 and len(twilio.requests) == 2
 
 
-def test_back_off_grows_and_ends_in_failed(app, twilio):
+def test_back_off_grows_is_capped_and_ends_in_failed_after_the_retry_window(app, twilio):
     message = queue()
-    moment = soon()
+    first = moment = soon()
     waits = []
-    for _ in range(outbox.MAX_ATTEMPTS):
+    while row(message).status == "pending":
         twilio.reply(503, {})
         before = moment
-        sms.send_pending(db.session, provider(twilio), now=lambda t=moment: t)
+        sms.send_pending(db.session, provider(twilio), now=lambda t=moment: t, retry_hours=3)
         current = row(message)
         if current.status == "pending":
             waits.append(current.next_attempt_at - before)
             moment = current.next_attempt_at
-    assert waits == [dt.timedelta(seconds=s) for s in (30, 60, 120, 240)]
-    assert row(message).status == "failed"
+    seconds = (30, 60, 120, 240, 480, 960, 1800, 1800)
+    assert waits[:8] == [dt.timedelta(seconds=s) for s in seconds]
+    assert moment == first + dt.timedelta(hours=3) and row(message).status == "failed"
 
 
 def test_no_connection_and_timeouts_are_temporary(twilio):
@@ -315,9 +316,13 @@ def test_a_crash_between_claim_and_send_leaves_a_sending_row_not_resent(app):
         sms.send_pending(db.session, DiesMidCall())
     stuck = row(message)
     assert stuck.status == "sending" and stuck.attempts == 1  # committed before the call
+    within_lease = soon() + dt.timedelta(minutes=5)
+    assert sms.send_pending(db.session, DiesMidCall(), now=lambda: within_lease).sent == 0
+    assert row(message).status == "sending"
+    # the lease ran out without a result: in doubt, for a person; still not resent
     later = soon() + dt.timedelta(days=1)
-    assert sms.send_pending(db.session, DiesMidCall(), now=lambda: later).sent == 0
-    assert DiesMidCall.calls == 1 and row(message).status == "sending"
+    assert sms.send_pending(db.session, DiesMidCall(), now=lambda: later).in_doubt == 1
+    assert DiesMidCall.calls == 1 and row(message).status == "doubt"
 
 
 def test_queue_sms_wants_e164():

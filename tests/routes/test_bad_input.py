@@ -52,6 +52,8 @@ def test_huge_page_numbers_give_a_page_in_every_list(app, client):
     # and every other page that takes no id, whatever it does with a page number
     for rule in app.url_map.iter_rules():
         if "GET" in rule.methods and not rule.arguments:
+            if rule.rule == "/readyz":  # 503 here says no worker runs in this test
+                continue
             answer = client.get(rule.rule, query_string={"page": HUGE})
             assert answer.status_code < 500, (rule.rule, answer.status_code)
 
@@ -84,7 +86,8 @@ def test_a_webhook_for_a_provider_this_deployment_does_not_use(app, client, monk
 
 def test_a_500_page_never_shows_a_traceback(app, client, monkeypatch):
     """An unexpected error (here a failing statement, which on PostgreSQL also spoils the
-    transaction the error page's header reads from) gives the friendly page, nothing else."""
+    transaction) gives the friendly page, nothing else; the page reads nothing from the
+    database, so it cannot fail on the spoilt transaction either."""
     signed_in_everywhere(client)
 
     def broken(*args, **kwargs):
@@ -97,6 +100,6 @@ def test_a_500_page_never_shows_a_traceback(app, client, monkeypatch):
         answer = client.get(path)
         html = answer.get_data(as_text=True)
         assert answer.status_code == 500, path
-        assert "Something went wrong" in html and "Log out" in html  # header knows the debtor
+        assert "Something went wrong" in html
         for leak in ("Traceback", "no_such_table", "secret_column", ".py", "sqlalchemy"):
             assert leak not in html, (path, leak)

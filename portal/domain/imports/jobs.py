@@ -155,6 +155,18 @@ def keep_upload(
     return file_hash
 
 
+def restart(session: Session, job_id: int, uploads: Uploads, actor: str) -> ImportJob | None:
+    """Queue a failed job again (its worker died, or it failed and the file is still
+    here); None when it is not failed any more or its upload is gone. The caller commits
+    and enqueues it."""
+    job = session.get(ImportJob, job_id, with_for_update=True, populate_existing=True)
+    if job is None or job.status != "failed" or not uploads.data(job.file_hash).exists():
+        return None
+    job.status, job.error, job.finished_at, job.heartbeat_at = "queued", "", None, None
+    audit.record(session, actor, "admin.import_job_restarted", job=job.id)
+    return job
+
+
 def pdf_match(
     uploads: Uploads, file_hash: str, result: engine.Preview, *, keep: bool = True
 ) -> pdfs.PdfMatch | None:
@@ -205,12 +217,16 @@ def commit_upload(
 
 
 def run(db: Database, uploads: Uploads, job_id: int) -> None:
-    """Carry out a queued import job: preview again, then commit, all or nothing."""
+    """Carry out a queued import job: preview again, then commit, all or nothing.
+
+    The job is taken under a row lock (a job queued twice runs once), and its commit
+    goes through only while the job is still `running`: one that `liveness.reap` gave up
+    on (no heartbeat) and that someone started again is not imported twice."""
     with db.unit_of_work() as session:
-        job = session.get(ImportJob, job_id)
+        job = session.get(ImportJob, job_id, with_for_update=True)
         if job is None or job.status != "queued":
             return
-        job.status = "running"
+        job.status, job.heartbeat_at = "running", utcnow()
     report = uploads.reporter(job_id)
     try:
         with db.unit_of_work() as session:
@@ -246,6 +262,9 @@ def run(db: Database, uploads: Uploads, job_id: int) -> None:
                 notify=bool(options.get("notify")),
                 progress=report,
             )
+            session.refresh(job, with_for_update=True)
+            if job.status != "running":
+                raise engine.ImportRefused("the job was given up while it ran; start it again")
             job.status, job.batch_id, job.finished_at = "done", done.batch_id, utcnow()
         report("done", 1, 1)
         uploads.forget(job.file_hash)
@@ -257,7 +276,7 @@ def run(db: Database, uploads: Uploads, job_id: int) -> None:
         log.exception("import job %s failed", job_id)
         with db.unit_of_work() as session:
             failed = session.get(ImportJob, job_id)
-            if failed is not None:
+            if failed is not None and failed.status == "running":
                 failed.status, failed.error, failed.finished_at = (
                     "failed",
                     str(exc)[:2000],

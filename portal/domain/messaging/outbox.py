@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from portal.domain import audit
 from portal.domain.messaging.email import Mail, PermanentFailure, TemporaryFailure, Transport
 from portal.models import Brand, DebtorEmail, OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
 # mails carrying a sign-in, reset or confirmation link: the worker writes them at each
 # attempt and sends the bodies without storing them (see `Written`)
 CREDENTIAL_KINDS = frozenset({"login_link", "admin_reset", "email_confirm"})
@@ -99,6 +100,8 @@ class SendResult:
     failed: int = 0
     rate_limited: bool = False
     dropped: int = 0
+    in_doubt: int = 0  # leases that ran out without a result, found by this round
+    server_down: bool = False  # the round stopped early: the server could not be reached
 
     def count(self, status: str) -> None:
         """Count one message that ended in `status`."""
@@ -110,6 +113,19 @@ class SendResult:
             self.retried += 1
         else:
             self.failed += 1
+
+    def add(self, other: SendResult) -> SendResult:
+        """The sum of two rounds (mail and SMS)."""
+        return SendResult(
+            sent=self.sent + other.sent,
+            kept_local=self.kept_local + other.kept_local,
+            retried=self.retried + other.retried,
+            failed=self.failed + other.failed,
+            rate_limited=self.rate_limited or other.rate_limited,
+            dropped=self.dropped + other.dropped,
+            in_doubt=self.in_doubt + other.in_doubt,
+            server_down=self.server_down or other.server_down,
+        )
 
 
 @dataclass(frozen=True)
@@ -127,79 +143,144 @@ Renderer = Callable[[Session, OutboxMessage], bool | Written]
 """Fills in a message queued with a render_key (or returns a `Written` to send without
 storing); False when nothing is left to send."""
 
+# A claim holds for this long. Longer than the slowest conversation the transports allow
+# (SMTP: 20 s per command and 5 minutes for the reply to the mail itself), so a lease runs
+# out only when its worker is gone: the message is then in doubt, never sent twice blindly.
+LEASE = dt.timedelta(minutes=15)
+BACKOFF_FIRST = dt.timedelta(seconds=30)
+BACKOFF_CAP = dt.timedelta(minutes=30)
+RETRY_HOURS = 48  # OUTBOX_RETRY_HOURS: how long temporary failures are tried again
+# consecutive temporary failures after which a round stops: the server is pushing back
+# (throttling, greylisting at the relay), and the messages behind would only be refused too
+PUSHBACK_STOP = 5
+DOUBT_NOTE = "the worker stopped during sending: it is not known whether it went out"
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How long temporary failures are retried: `hours` from a message's first attempt."""
+
+    hours: int = RETRY_HOURS
+
+    def backoff(self, attempts: int) -> dt.timedelta:
+        """30 s, 1 min, 2 min ... doubling up to 30 minutes between attempts."""
+        return min(BACKOFF_FIRST * 2 ** min(max(attempts - 1, 0), 16), BACKOFF_CAP)
+
+    def deadline(self, message: OutboxMessage, now: dt.datetime) -> dt.datetime:
+        return (message.first_attempt_at or now) + dt.timedelta(hours=self.hours)
+
 
 def send_pending(
     session_factory: Callable[[], Session],
     transport: Transport,
     *,
     now: Callable[[], dt.datetime] = utcnow,
-    limit: int = 100,
     per_minute: int = 0,
+    retry_hours: int = RETRY_HOURS,
     render: Renderer | None = None,
+    limit: int = 0,
 ) -> SendResult:
-    """Send due email messages one by one, each in its own short transaction.
+    """Send every due email, one message at a time: claim it (`sending`, with a lease,
+    committed), talk SMTP, record the outcome (committed).
 
-    Messages are claimed a few at a time (`CLAIM`): marked `sending`, written and
-    committed before the SMTP conversation, so a crash mid-send leaves visible `sending`
-    rows for a person to look at instead of silent duplicates.
-    `per_minute` (0: no limit) stops sending once that many went out in the last minute;
-    the rest waits for the next call. A message queued for rendering is rendered by
-    `render` in the claiming transaction, so the row keeps exactly what was sent.
+    A worker that dies mid-send therefore leaves at most one message in `sending`; when
+    its lease (`LEASE`) has run out, a later round marks it `doubt` for a person to
+    resend, mark as sent or cancel (`resolve`). The round drains everything due,
+    up to `per_minute` messages in any minute (0: no limit; the rest waits for the next
+    round), and stops early when the server cannot be reached or keeps answering 4xx.
+    Temporary failures come back with capped back-off for `retry_hours` from the first
+    attempt; a 5xx fails at once. A message queued for rendering is rendered by `render`
+    in the claiming transaction, so the row keeps exactly what was sent. `limit` (0: none)
+    caps the round, for benchmarks.
     """
     try:
-        return _send_batch(session_factory, transport, now, limit, per_minute, render)
+        return _send_round(
+            session_factory(),
+            transport,
+            now,
+            per_minute=per_minute,
+            retry=Retry(retry_hours),
+            render=render,
+            limit=limit,
+        )
     finally:
         transport.close()
 
 
-CLAIM = 20  # messages claimed (and written) in one transaction
-
-
-def _send_batch(
-    session_factory: Callable[[], Session],
+def _send_round(
+    session: Session,
     transport: Transport,
     now: Callable[[], dt.datetime],
-    limit: int,
+    *,
     per_minute: int,
+    retry: Retry,
     render: Renderer | None,
+    limit: int,
 ) -> SendResult:
     result = SendResult()
-    left = limit
-    while left > 0:
-        session = session_factory()
-        try:
-            room = min(left, CLAIM)
-            if per_minute:
-                room = min(room, per_minute - _sent_last_minute(session, now()))
-                if room <= 0:
-                    result.rate_limited = True
-                    session.commit()
-                    return result
-            messages = _claim(session, now(), room)
-            if not messages:
-                session.commit()
-                return result
-            ready = []
-            for message in messages:
-                written: bool | Written = True
-                if message.render_key and not message.body_text:
-                    written = _render(session, message, render)
-                if not written:
-                    result.dropped += message.status == OutboxStatus.DROPPED
-                    result.failed += message.status == OutboxStatus.FAILED
-                    continue
-                once = written if isinstance(written, Written) else None
-                ready.append((message, _mail_of(session, message, once)))
-            session.commit()  # claimed and written: a crash from here leaves them 'sending'
-            for message, mail in ready:
-                outcome = _deliver(transport, mail)
-                _record(session, message, outcome, now())
-                session.commit()
+    try:
+        result.in_doubt = release_expired(session, now(), "email")
+        session.commit()
+        budget = _budget(session, now(), per_minute)
+        pushback = 0
+        handled = 0
+        sent: tuple[OutboxMessage, _Outcome] | None = None
+        while True:
+            # one short transaction records the last message and claims the next, so a
+            # worker never holds more than one message in 'sending' (half the commits)
+            if sent is not None:
+                done, outcome = sent
+                sent = None
+                _record(session, done, outcome, now(), retry)
                 result.count(outcome.status)
-        finally:
-            session.close()
-        left -= len(messages)
+                budget -= outcome.status == OutboxStatus.SENT
+                pushback = pushback + 1 if outcome.status == OutboxStatus.PENDING else 0
+                if outcome.server_down or pushback >= PUSHBACK_STOP:
+                    result.server_down = outcome.server_down
+                    log.warning("outbox: round stopped, the rest waits: %s", outcome.error)
+                    break
+            if limit and handled >= limit:
+                break
+            if per_minute and budget <= 0:
+                budget = _budget(session, now(), per_minute)
+                if budget <= 0:
+                    result.rate_limited = True
+                    break
+            message = _claim_next(session, now())
+            if message is None:
+                break
+            handled += 1
+            written: bool | Written = not message.render_key or bool(message.body_text)
+            if not written:
+                written = _render(session, message, render)
+            if not written:
+                session.commit()
+                result.dropped += message.status == OutboxStatus.DROPPED
+                result.failed += message.status == OutboxStatus.FAILED
+                continue
+            once = written if isinstance(written, Written) else None
+            mail = _mail_of(session, message, once)
+            session.commit()  # claimed and written: from here a crash leaves it in doubt
+            sent = (message, _deliver(transport, mail))
+        session.commit()
+    finally:
+        session.close()
     return result
+
+
+def _budget(session: Session, now: dt.datetime, per_minute: int) -> int:
+    """How many more mails may go out in this minute (the limit minus the last minute's)."""
+    if not per_minute:
+        return 0
+    return per_minute - _sent_last_minute(session, now)
+
+
+def message_id(message: OutboxMessage) -> str:
+    """The Message-ID of an outbox message: the same on every attempt, unique per row."""
+    _name, address = parseaddr(message.sender)
+    domain = address.rpartition("@")[2] or "betaalportaal.invalid"
+    created = message.created_at or utcnow()
+    return f"<outbox.{message.id}.{created:%Y%m%d%H%M%S}@{domain}>"
 
 
 def _mail_of(session: Session, message: OutboxMessage, once: Written | None = None) -> Mail:
@@ -214,7 +295,7 @@ def _mail_of(session: Session, message: OutboxMessage, once: Written | None = No
         subject=subject,
         text=text,
         html=html,
-        message_id_hint=f"outbox-{message.id}",
+        message_id=message_id(message),
         inline_images=_inline_images(session, message, html),
     )
 
@@ -255,22 +336,37 @@ def _sent_last_minute(session: Session, now: dt.datetime) -> int:
         session.scalar(
             select(func.count())
             .select_from(OutboxMessage)
-            .where(OutboxMessage.sent_at > now - dt.timedelta(minutes=1))
+            .where(
+                OutboxMessage.channel == "email",
+                OutboxMessage.sent_at > now - dt.timedelta(minutes=1),
+            )
         )
         or 0
     )
 
 
+def release_expired(session: Session, now: dt.datetime, channel: str) -> int:
+    """Messages of `channel` whose lease ran out without a result become `doubt` (the
+    caller commits); returns how many. Their worker died between claim and record, so
+    nobody knows whether the server took them."""
+    rows = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.status == OutboxStatus.SENDING,
+            or_(OutboxMessage.claimed_at.is_(None), OutboxMessage.claimed_at < now - LEASE),
+        )
+        .values(status=OutboxStatus.DOUBT.value, last_error=DOUBT_NOTE)
+        .returning(OutboxMessage.id)
+    ).all()
+    if rows:
+        log.error("outbox: %s message(s) in doubt after a worker stopped: %s", len(rows), rows)
+    return len(rows)
+
+
 def _claim_next(session: Session, now: dt.datetime, channel: str = "email") -> OutboxMessage | None:
-    claimed = _claim(session, now, 1, channel)
-    return claimed[0] if claimed else None
-
-
-def _claim(
-    session: Session, now: dt.datetime, count: int, channel: str = "email"
-) -> list[OutboxMessage]:
-    """Mark the `count` oldest due messages of `channel` as sending (the caller commits);
-    other workers skip the rows locked here."""
+    """Mark the oldest due message of `channel` as sending with a lease from `now` (the
+    caller commits); other workers skip the row locked here."""
     stmt = (
         select(OutboxMessage)
         .where(
@@ -279,14 +375,17 @@ def _claim(
             OutboxMessage.next_attempt_at <= now,
         )
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)  # ix_outbox_message_due
-        .limit(count)
+        .limit(1)
         .with_for_update(skip_locked=True)
     )
-    messages = list(session.scalars(stmt))
-    for message in messages:
+    message = session.scalars(stmt).first()
+    if message is not None:
         message.status = OutboxStatus.SENDING
         message.attempts += 1
-    return messages
+        message.claimed_at = now
+        if message.first_attempt_at is None:
+            message.first_attempt_at = now
+    return message
 
 
 @dataclass
@@ -294,38 +393,60 @@ class _Outcome:
     status: OutboxStatus
     error: str = ""
     permanent: bool = False  # the server refused the address itself (5xx)
+    server_down: bool = False  # no conversation started: the rest of the round waits too
 
 
 def _deliver(transport: Transport, mail: Mail) -> _Outcome:
     try:
         local = transport.send(mail)
     except TemporaryFailure as exc:
-        return _Outcome(OutboxStatus.PENDING, str(exc))
+        return _Outcome(OutboxStatus.PENDING, str(exc), server_down=exc.server_down)
     except PermanentFailure as exc:
         return _Outcome(OutboxStatus.FAILED, str(exc), permanent=True)
+    except Exception as exc:  # a mail that cannot even be built fails alone, not the round
+        log.exception("outbox: could not send to %s", mail.recipient)
+        return _Outcome(OutboxStatus.FAILED, f"could not be sent: {exc}"[:1000])
     return _Outcome(OutboxStatus.LOCAL if local else OutboxStatus.SENT)
 
 
-def _record(session: Session, message: OutboxMessage, outcome: _Outcome, now: dt.datetime) -> None:
+def _record(
+    session: Session,
+    message: OutboxMessage,
+    outcome: _Outcome,
+    now: dt.datetime,
+    retry: Retry | None = None,
+) -> None:
+    retry = retry or Retry()
     message.last_error = outcome.error
-    if outcome.status == OutboxStatus.PENDING and message.attempts >= MAX_ATTEMPTS:
-        outcome = _Outcome(OutboxStatus.FAILED, outcome.error)
-    message.status = outcome.status
-    if outcome.status == OutboxStatus.PENDING:
-        backoff = dt.timedelta(seconds=30 * 2 ** (message.attempts - 1))
-        message.next_attempt_at = now + backoff
-        log.warning(
-            "outbox %s: temporary failure, retry in %s: %s", message.id, backoff, outcome.error
-        )
-    elif outcome.status == OutboxStatus.SENT:
-        message.sent_at = now
-        if message.kind in REDACTED_KINDS:
-            message.body_text = REDACTED_TEXT
-            message.body_html = ""
-    elif outcome.status == OutboxStatus.FAILED:
+    status = outcome.status
+    if status == OutboxStatus.PENDING:
+        deadline = retry.deadline(message, now)
+        if now >= deadline:
+            status = OutboxStatus.FAILED
+        else:
+            message.next_attempt_at = min(now + retry.backoff(message.attempts), deadline)
+            log.warning(
+                "outbox %s: temporary failure, retry at %s: %s",
+                message.id,
+                message.next_attempt_at,
+                outcome.error,
+            )
+    message.status = status
+    if status == OutboxStatus.SENT:
+        mark_sent(message, now)
+    elif status == OutboxStatus.FAILED:
         log.error("outbox %s: giving up: %s", message.id, outcome.error)
         if outcome.permanent and message.channel == "email":
             _mark_bouncing(session, message.recipient, outcome.error, now)
+
+
+def mark_sent(message: OutboxMessage, when: dt.datetime) -> None:
+    """Record `message` as delivered at `when`; bodies that held a credential are dropped."""
+    message.status = OutboxStatus.SENT
+    message.sent_at = when
+    if message.kind in REDACTED_KINDS:
+        message.body_text = REDACTED_TEXT
+        message.body_html = ""
 
 
 def _mark_bouncing(session: Session, address: str, reason: str, now: dt.datetime) -> None:
@@ -334,4 +455,79 @@ def _mark_bouncing(session: Session, address: str, reason: str, now: dt.datetime
         update(DebtorEmail)
         .where(DebtorEmail.email == address.lower(), DebtorEmail.bouncing_since.is_(None))
         .values(bouncing_since=now, bounce_reason=reason[:250])
+    )
+
+
+# ------------------------------------------------------------------- a person decides
+DOUBT_ACTIONS: dict[str, tuple[OutboxStatus, ...]] = {
+    # action: the statuses it applies to
+    "resend": (OutboxStatus.DOUBT, OutboxStatus.FAILED),
+    "mark_sent": (OutboxStatus.DOUBT,),
+    "cancel": (OutboxStatus.DOUBT, OutboxStatus.PENDING),
+}
+
+
+@dataclass
+class Resolved:
+    """What `resolve` did: the messages changed, and those no longer in a state to."""
+
+    done: list[int]
+    skipped: list[int]
+
+
+def resolve(
+    session: Session, ids: Sequence[int], action: str, actor: str, now: dt.datetime
+) -> Resolved:
+    """An admin's decision on messages (in doubt, failed or waiting), one audit event each.
+
+    `resend` queues it again at once (with a new retry window; the Message-ID stays, so a
+    receiver can tell a second copy), `mark_sent` records it as delivered (someone checked
+    with the recipient or the mail server's log), `cancel` means it is never sent. Rows are
+    locked first; one another admin (or a worker) changed meanwhile is skipped.
+    """
+    allowed = DOUBT_ACTIONS.get(action)
+    if allowed is None:
+        raise ValueError(f"unknown outbox action {action!r}")
+    wanted = sorted(set(ids))
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(wanted))
+        .order_by(OutboxMessage.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    done = []
+    for message in rows:
+        if message.status not in allowed:
+            continue
+        was = message.status
+        if action == "resend":
+            message.status = OutboxStatus.PENDING
+            message.next_attempt_at = now
+            message.first_attempt_at = None
+        elif action == "mark_sent":  # it went out at its last attempt, if at all
+            mark_sent(message, message.claimed_at or now)
+        else:
+            message.status = OutboxStatus.CANCELLED
+        audit.record(
+            session,
+            actor,
+            f"outbox.{action}",
+            message=message.id,
+            was=str(was),
+            recipient_debtor=message.debtor_id,
+        )
+        done.append(message.id)
+    return Resolved(done, [i for i in wanted if i not in done])
+
+
+def doubt_ids(session: Session, limit: int = 1000) -> list[int]:
+    """The messages in doubt, oldest first (for a decision on all of them at once)."""
+    return list(
+        session.scalars(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status == OutboxStatus.DOUBT)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
     )

@@ -2,8 +2,9 @@
 
 Domain code calls `queue_sms` in its own transaction; the worker calls `send_pending`
 (through `tasks.send_outbox_now`), which claims one `sms` row at a time exactly like the
-email sender: `pending` -> `sending` (committed) -> provider -> `sent`/`local`, `pending`
-with back-off (temporary trouble) or `failed` with the reason (refused for good).
+email sender: `pending` -> `sending` (committed, with a lease) -> provider -> `sent`/
+`local`, `pending` with back-off (temporary trouble, for OUTBOX_RETRY_HOURS) or `failed`
+with the reason (refused for good); a lease that runs out without a result is `doubt`.
 
 Providers: `outbox` (development default: the text stays in the outbox, readable in admin)
 and `twilio` (Twilio's REST API over urllib). A new provider is a class with `name`,
@@ -272,19 +273,24 @@ def send_pending(
     *,
     default_sender: str = "",
     now: Callable[[], dt.datetime] = utcnow,
-    limit: int = 100,
+    retry_hours: int = outbox.RETRY_HOURS,
     render: outbox.Renderer | None = None,
 ) -> outbox.SendResult:
-    """Send due SMS one by one, each in its own short transaction (as email is sent).
-
-    The row is `sending` and committed before the provider is called, so a crash mid-call
-    leaves a visible `sending` row that is not sent again blindly. A text queued with a
-    render_key is written by `render` in the claiming transaction, like an email.
+    """Send every due SMS one at a time, under the email sender's rules (`outbox`): a
+    claim with a lease committed before the provider is called, so a crash mid-call
+    leaves one row that turns `doubt` when its lease runs out and is never sent again
+    blindly; temporary trouble is retried for `retry_hours`; the round drains what is due
+    and stops early when the provider keeps failing. A text queued with a render_key is
+    written by `render` in the claiming transaction, like an email.
     """
     result = outbox.SendResult()
-    for _ in range(limit):
-        session = session_factory()
-        try:
+    retry = outbox.Retry(retry_hours)
+    session = session_factory()
+    try:
+        result.in_doubt = outbox.release_expired(session, now(), "sms")
+        session.commit()
+        pushback = 0
+        while True:
             message = outbox._claim_next(session, now(), channel="sms")
             if message is None:
                 session.commit()
@@ -303,12 +309,15 @@ def send_pending(
             message_id = message.id
             session.commit()
             outcome = _deliver(provider, message_id, to, sender, text)
-            outbox._record(session, message, outcome, now())
+            outbox._record(session, message, outcome, now(), retry)
             session.commit()
-        finally:
-            session.close()
-        result.count(outcome.status)
-    return result
+            result.count(outcome.status)
+            pushback = pushback + 1 if outcome.status == OutboxStatus.PENDING else 0
+            if pushback >= outbox.PUSHBACK_STOP:
+                log.warning("sms: round stopped, the rest waits: %s", outcome.error)
+                return result
+    finally:
+        session.close()
 
 
 def _deliver(

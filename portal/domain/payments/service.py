@@ -249,6 +249,21 @@ class StartRequest:
     amount_cents: int | None = None
     pay_link: PayLink | None = None
     instalment_id: int | None = None
+    submit_token: str | None = None  # the pay form's own token: one payment per form
+
+
+def submitted_before(session: Session, debtor: Debtor, submit_token: str | None) -> Payment | None:
+    """The payment an earlier submit of the same pay form started, if any.
+
+    The debtor's row is locked first (SQLite: the transaction began IMMEDIATE), so two
+    submits at once take turns and the second finds the first one's payment; the unique
+    (debtor, submit token) is the last guard."""
+    if not submit_token:
+        return None
+    session.execute(select(Debtor.id).where(Debtor.id == debtor.id).with_for_update())
+    return session.scalar(
+        select(Payment).where(Payment.debtor_id == debtor.id, Payment.submit_token == submit_token)
+    )
 
 
 def start(
@@ -264,8 +279,13 @@ def start(
     """Create the payment and its provider checkout; the caller redirects to checkout_url.
 
     Raises PaymentRefused for a request we will not turn into a payment and
-    ProviderError when the provider cannot be reached (the caller rolls back).
+    ProviderError when the provider cannot be reached (the caller rolls back). A second
+    submit of the same form (`wish.submit_token`) gets the payment the first one started:
+    a double click or a reload is one payment, not two.
     """
+    earlier = submitted_before(session, debtor, wish.submit_token)
+    if earlier is not None:
+        return earlier
     if wish.instalment_id is not None:
         selection = select_instalment(session, debtor, wish.instalment_id)
     else:
@@ -288,6 +308,7 @@ def start(
         currency=selection.currency,
         description=description(selection.invoices)[:250],
         invoices=list(selection.invoices),
+        submit_token=wish.submit_token or None,
     )
     session.add(payment)
     session.flush()
