@@ -202,6 +202,25 @@ def test_a_delayed_outbox_moves_the_deadline_it_states_and_the_booking(app, segm
     assert [line.total_cents for line in lines_of(debtor, "costs")] == [42_500]
 
 
+def test_without_smtp_the_local_outbox_counts_as_delivered(app, segment):
+    """Development and the demo run without SMTP_URL: mail kept in the local outbox is
+    delivered as far as this installation can tell, so the costs flow can be seen there
+    (production refuses to start without SMTP_URL)."""
+    debtor = create_debtor(segment_id=segment.id)
+    create_invoice(debtor, due_date=DUE, total_cents=300_000)
+    walk(app, "", (7, 14, 21, 28))  # "" : no SMTP_URL, the local transport
+    letter = db.session.scalar(
+        select(OutboxMessage)
+        .where(OutboxMessage.debtor_id == debtor.id)
+        .order_by(OutboxMessage.id.desc())
+    )
+    assert letter.status == "local" and letter.sent_at is not None
+    run(app, dt.date(2026, 11, 27))
+    assert lines_of(debtor) == []  # the debtor still has the whole period
+    run(app, dt.date(2026, 11, 28))
+    assert [line.total_cents for line in lines_of(debtor, "costs")] == [42_500]
+
+
 # --------------------------------------------------------------- per regime
 def test_a_belgian_consumer_gets_a_free_first_reminder_and_then_the_capped_compensation(
     app, smtp_url

@@ -130,7 +130,7 @@ def _messages_of(
         )
         for claim_id, channel, status, sent_at, printed_on in rows:
             on = None
-            if status == terms.DELIVERED:  # a letter counts from the day it was printed
+            if status in (terms.DELIVERED, terms.KEPT_LOCALLY):  # a letter: from its print day
                 on = printed_on if channel == "letter" else terms.delivered_on(sent_at, timezone)
             found[claim_id].append(terms.Sent(channel, status, on))
     return found

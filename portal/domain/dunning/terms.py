@@ -100,6 +100,9 @@ def holiday_calendars(day: dt.date) -> set[str]:
 
 # ------------------------------------------------------------------ delivery
 DELIVERED = "sent"  # the SMTP server accepted the mail, the SMS provider the text, or printed
+# without SMTP_URL (development and the demo; production refuses to start so) the local
+# outbox is the mail server: mail kept there counts as delivered when it was kept
+KEPT_LOCALLY = "local"
 UNDELIVERED = ("failed",)  # bounced or refused: such a message never starts a period
 WAITING = ("pending", "sending")  # not yet sent (or printed): the period has not started
 
@@ -161,7 +164,7 @@ def period(messages: Iterable[Sent], calendar: str = "NL") -> Period:
     for message in messages:
         if message.status in WAITING:
             waiting = True
-        elif message.status == DELIVERED and message.sent_on is not None:
+        elif message.status in (DELIVERED, KEPT_LOCALLY) and message.sent_on is not None:
             day = deadline(message.channel, message.sent_on, calendar)
             last = day if last is None or day > last else last
     return Period(last, waiting, undelivered=last is None and not waiting)

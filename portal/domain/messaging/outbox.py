@@ -434,6 +434,8 @@ def _record(
     message.status = status
     if status == OutboxStatus.SENT:
         mark_sent(message, now)
+    elif status == OutboxStatus.LOCAL:
+        message.sent_at = now  # kept in the local outbox: as delivered as it gets here
     elif status == OutboxStatus.FAILED:
         log.error("outbox %s: giving up: %s", message.id, outcome.error)
         if outcome.permanent and message.channel == "email":
