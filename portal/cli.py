@@ -285,6 +285,36 @@ def register(app: Flask) -> None:
             f"{result.skipped} skipped"
         )
 
+    insight_group = click.Group("insight", help="Receivables insight.")
+    app.cli.add_command(insight_group)
+
+    @insight_group.command("refresh")
+    @click.option(
+        "--date", "day", default="", help="Compute as of this day (YYYY-MM-DD); default today."
+    )
+    def insight_refresh(day: str) -> None:
+        """Recompute DSO, ageing, ratings, predictions, the forecast and the backtest."""
+        from portal.tasks import refresh_insight_now
+
+        try:
+            when = dt.date.fromisoformat(day) if day else None
+        except ValueError:
+            click.echo("--date must look like 2026-11-24.", err=True)
+            sys.exit(2)
+        result = refresh_insight_now(when)
+        click.echo(
+            f"insight: {result.invoices} invoices, {result.settled} newly settled, "
+            f"{result.rated} debtors rated, {result.predicted} open invoices predicted "
+            f"in {result.seconds:.1f} s"
+        )
+
+    @insight_group.command("summary")
+    def insight_summary() -> None:
+        """Queue and send the weekly summary to the admins who asked for it."""
+        from portal.tasks import send_insight_summaries_now
+
+        click.echo(f"weekly summary queued for {send_insight_summaries_now()} admins")
+
     @app.cli.command("worker")
     @click.option("--workers", default=2, show_default=True)
     def worker(workers: int) -> None:

@@ -1,0 +1,104 @@
+"""A payer rating from a debtor's own history: a score 0-100 and good / average / poor.
+
+The score starts at 100 and loses points for:
+
+* lateness: the days paid after the due date, averaged with the invoice amounts as weights
+  and recent invoices counting more (a year older weighs half). An invoice still open past
+  its due date counts with the days it is late so far. Up to 50 points: 50 * L / (L + 10).
+* recent lateness: the same average over invoices due in the last half year, up to 25
+  points: this is the trend (a debtor who started paying late loses points quickly).
+* broken promises to pay (7.5 points each, up to 15), breached payment plans (10 each, up
+  to 15) and disputes we upheld (5 each, up to 10), all of the last two years.
+* a bouncing email address (5 points).
+
+Paying later never raises the score: every part grows with the days late, and the weights
+do not depend on when an invoice was paid (a property test checks this).
+Good is 70 and up, poor is below 45.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+GOOD_FROM, AVERAGE_FROM = 70, 45
+RECENT_DAYS = 182
+HALF_LIFE_DAYS = 365
+_LN2 = math.log(2)
+
+
+@dataclass
+class History:
+    """What a rating is made from. `invoices` are (due ordinal, cents, days late, settled):
+    days late is the payment day minus the due date, or for an invoice still open past its
+    due date the days so far."""
+
+    invoices: list[tuple[int, int, int, bool]] = field(default_factory=list)
+    broken_promises: int = 0
+    breached_plans: int = 0
+    upheld_disputes: int = 0
+    bouncing: bool = False
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A score, its grade, and the factors that cost points: (key, points lost, value),
+    heaviest first (at most three)."""
+
+    score: int
+    grade: str
+    factors: tuple[tuple[str, float, float], ...]
+    basis: int
+    days_late: float
+
+
+def grade_of(score: int) -> str:
+    """good, average or poor."""
+    if score >= GOOD_FROM:
+        return "good"
+    if score >= AVERAGE_FROM:
+        return "average"
+    return "poor"
+
+
+def _weight(today: int, due: int) -> float:
+    return math.exp(-_LN2 * max(today - due, 0) / HALF_LIFE_DAYS)
+
+
+def _lateness(rows: list[tuple[float, int]]) -> float:
+    """Weighted average of days late (early counts as zero); rows are (weight, days)."""
+    total = sum(w for w, _days in rows)
+    if total <= 0:
+        return 0.0
+    return sum(w * max(days, 0) for w, days in rows) / total
+
+
+def rate(history: History, today: int) -> Rating | None:
+    """The rating on day `today` (an ordinal); None without a single invoice that was due."""
+    rows = []
+    recent = []
+    for due, cents, late, settled in history.invoices:
+        if not settled and due >= today:
+            continue  # open and not due yet: nothing known
+        weight = _weight(today, due) * max(cents, 1)
+        rows.append((weight, late))
+        if today - due <= RECENT_DAYS:
+            recent.append((weight, late))
+    if not rows:
+        return None
+    overall = _lateness(rows)
+    lately = _lateness(recent)
+    losses = [
+        ("late", 50 * overall / (overall + 10), overall),
+        ("recent", 25 * lately / (lately + 10), lately),
+        ("promises", min(15.0, 7.5 * history.broken_promises), history.broken_promises),
+        ("plans", min(15.0, 10.0 * history.breached_plans), history.breached_plans),
+        ("disputes", min(10.0, 5.0 * history.upheld_disputes), history.upheld_disputes),
+        ("bouncing", 5.0 if history.bouncing else 0.0, 1 if history.bouncing else 0),
+    ]
+    score = max(0, min(100, round(100 - sum(points for _key, points, _value in losses))))
+    heaviest = sorted(
+        (loss for loss in losses if loss[1] >= 0.5), key=lambda loss: loss[1], reverse=True
+    )[:3]
+    factors = tuple((key, round(points, 1), round(value, 1)) for key, points, value in heaviest)
+    return Rating(score, grade_of(score), factors, len(rows), overall)
