@@ -87,11 +87,24 @@ def test_a_partly_paid_invoice_counts_what_was_still_open_at_each_day():
     assert result.ar["all"] == [1000, 400, 400]
 
 
-def test_dso_today_counts_the_month_so_far():
+def test_dso_on_a_day_within_a_month():
     day = D(2026, 4, 10)
-    book = book_of(day, [(1, D(2026, 4, 1), D(2026, 4, 15), 1000, None, 1000)])
+    book = book_of(
+        day,
+        [
+            (1, D(2026, 1, 20), D(2026, 2, 3), 3000, D(2026, 2, 10), 0),  # 80 days ago: counts
+            (2, D(2026, 1, 9), D(2026, 1, 23), 5000, D(2026, 1, 30), 0),  # 91 days ago: not
+            (3, D(2026, 3, 20), D(2026, 4, 3), 2000, None, 2000),
+            (4, D(2026, 4, 1), D(2026, 4, 15), 1000, None, 1000),
+        ],
+    )
     (point,) = dso.points(book, [day])["all"]
-    assert point.sales == 1000 and point.standard == pytest.approx(10.0)  # 1,000/1,000 * 10 days
+    # standard and best possible over the last 91 days (11 Jan - 10 Apr): sales 6,000
+    assert point.sales == 6000
+    assert point.standard == pytest.approx(3000 / 6000 * 91)
+    assert point.best == pytest.approx(1000 / 6000 * 91)
+    # the countback starts with the 10 days of April (sales 1,000), then all of March
+    assert point.countback == pytest.approx(10 + 31 * 2000 / 2000)
 
 
 def test_month_ends_are_the_full_months_before_today():

@@ -14,6 +14,10 @@ it), ending on a day with receivables `AR` of which `current` is not yet due:
 * countback DSO: take AR, subtract the sales of the period itself, then of the month
   before, and so on, adding each whole period's days, until what is left is smaller than
   a period's sales; add that period's days times left / sales.
+
+The period is a calendar month at a month end. On another day (today) the countback starts
+with the month so far, and the standard and best possible DSO use the last 91 days (a
+month just begun would make them jump).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 from portal.domain.insight.book import Book
 
 MAX_COUNTBACK_PERIODS = 24
+TRAILING_DAYS = 91  # the period of standard DSO on a day that is not a month end
 
 
 def group_keys(book: Book, row: int) -> tuple[str, str, str]:
@@ -215,8 +220,9 @@ def _round(value: float | None) -> float | None:
 def points(
     book: Book, days: Sequence[dt.date], partial: dict[int, list[tuple[int, int]]] | None = None
 ) -> dict[str, list[Point]]:
-    """DSO per group at each day of `days` (ascending). A month end counts its whole
-    month; another day counts its month up to that day."""
+    """DSO per group at each day of `days` (ascending). On a month end the period is the
+    month; on another day the standard and best possible DSO take the last 91 days, and
+    the countback starts with the month so far."""
     result = receivables(book, days, partial)
     earliest = periods_before(days[0], MAX_COUNTBACK_PERIODS)[-1][0]
     sales = sales_by_day(book, earliest)
@@ -229,7 +235,11 @@ def points(
                 (per_day.between(first, last), (last - first).days + 1)
                 for first, last in periods_before(day, MAX_COUNTBACK_PERIODS)
             ]
-            own_sales, own_days = periods[0]
+            if day == month_end(day):
+                own_sales, own_days = periods[0]
+            else:  # a month begun says little: the last 91 days instead
+                own_days = TRAILING_DAYS
+                own_sales = per_day.between(day - dt.timedelta(days=own_days - 1), day)
             ar, cur = result.ar[key][index], result.current[key][index]
             series.append(
                 Point(
