@@ -17,7 +17,7 @@ from portal.domain import plan_admin
 from portal.domain.clock import today
 from portal.domain.params import whole
 from portal.htmx import render_page
-from portal.models import AuditEvent, Brand, Debtor, Invoice, Segment
+from portal.models import AuditEvent, Brand, Debtor, DebtorRating, Invoice, Segment
 
 
 def _page() -> int:
@@ -30,10 +30,17 @@ def _page() -> int:
 def debtors() -> Any:
     q = request.args.get("q", "")[:80]
     brand = request.args.get("brand", "")
-    rows, has_next = debtor_domain.search(db.session(), q, whole(brand), _page())
+    grade = request.args.get("grade", "")
+    rows, has_next = debtor_domain.search(db.session(), q, whole(brand), _page(), grade)
+    ids = [r.debtor.id for r in rows]
     return render_page(
         "admin/debtors.html",
         "admin/_debtor_rows.html",
+        ratings={
+            r.debtor_id: r
+            for r in db.session.scalars(select(DebtorRating).where(DebtorRating.debtor_id.in_(ids)))
+        },
+        grade=grade,
         rows=rows,
         has_next=has_next,
         page=_page(),
@@ -88,8 +95,11 @@ def debtor_detail(debtor_id: int) -> Any:
         )
     )
     status = 422 if form.errors else 200
+    from admin.insight import debtor_panel
+
     return render_template(
         "admin/debtor.html",
+        **debtor_panel(debtor.id, day),
         debtor=debtor,
         plans=plan_admin.of_debtor(db.session(), debtor.id),
         form=form,

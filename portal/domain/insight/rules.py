@@ -115,7 +115,7 @@ def apply(session: Session, rule: RatingRule, actor: str, seen: dt.datetime | No
     """Move the debtors the preview showed (the ratings computed at `seen`); the caller
     commits. Each move is on the debtor's timeline."""
     current = ratings_stamp(session)
-    if current is None or seen is None or abs((current - seen).total_seconds()) >= 1:
+    if current is None or seen is None or current != seen:
         raise RuleRefused(N_("The ratings were computed again since the preview; check it again."))
     moving = session.execute(
         select(Debtor.id, Debtor.segment_id).where(Debtor.id.in_(_movers(rule)))
