@@ -69,6 +69,10 @@ def register(app: Flask) -> None:
             sys.exit(1)
         with db.unit_of_work() as session:
             created = seed(session)
+        if created:  # insight's figures, as the worker makes them every night
+            from portal.tasks import refresh_insight_now
+
+            refresh_insight_now()
         with db.unit_of_work() as session:
             link = login_link_for(session, settings)
             pay_link = pay_link_for(session, settings)
