@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from babel.dates import get_month_names
+from babel.numbers import format_decimal
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -89,6 +90,15 @@ def short_date(iso: str) -> str:
     return f"{day.day} {names[day.month]}"
 
 
+def decimal(value: float | None, places: int = 1, lang: str | None = None) -> str:
+    """A number as the language writes it: 28.8 / 28,8; a dash when there is none."""
+    if value is None:
+        return "–"
+    pattern = "#,##0." + "0" * places if places else "#,##0"
+    locale = i18n.FORMAT_LOCALE[lang or i18n.current_language()]
+    return format_decimal(value, format=pattern, locale=locale)
+
+
 def _money_axis(value: float) -> str:
     return charts.whole_money(i18n.money(round(value)))
 
@@ -112,6 +122,7 @@ def insight_helpers() -> dict[str, Any]:
         "factor_text": factor_text,
         "month_label": month_label,
         "short_date": short_date,
+        "decimal": decimal,
     }
 
 

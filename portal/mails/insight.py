@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from babel.numbers import format_decimal
 from flask import render_template
 from flask_babel import force_locale
 from sqlalchemy import select
@@ -26,7 +27,11 @@ def render_summary(figures: weekly.Summary, user: AdminUser, settings: Settings)
     def change(cents: int) -> str:
         return ("+" if cents > 0 else "") + money(cents) if cents else "±0"
 
+    def number(value: float) -> str:
+        return format_decimal(value, format="#,##0.0", locale=i18n.FORMAT_LOCALE[language])
+
     context = {
+        "number": number,
         "s": figures,
         "user": user,
         "money": money,
