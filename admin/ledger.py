@@ -17,7 +17,15 @@ from portal.domain import plan_admin
 from portal.domain.clock import today
 from portal.domain.params import whole
 from portal.htmx import render_page
-from portal.models import AuditEvent, Brand, Debtor, DebtorRating, Invoice, Segment
+from portal.models import (
+    AuditEvent,
+    Brand,
+    Debtor,
+    DebtorRating,
+    Invoice,
+    InvoicePrediction,
+    Segment,
+)
 
 
 def _page() -> int:
@@ -158,4 +166,5 @@ def invoice_detail(invoice_id: int) -> str:
         held=invoice.held_on(day),
         hold_reasons=holds.HOLD_REASONS,
         today=day,
+        prediction=db.session.get(InvoicePrediction, invoice.id),
     )

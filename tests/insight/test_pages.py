@@ -191,6 +191,11 @@ def test_the_debtor_page_shows_the_rating_its_reasons_and_predictions(book, boss
     assert "Days late per quarter" in html
 
 
+def test_the_invoice_page_shows_when_it_is_expected(book, boss):
+    html = boss.get(f"/admin/invoices/{book['invoices']['31']}").get_data(as_text=True)
+    assert "Expected" in html and "100% chance late" in html  # overdue already
+
+
 def test_the_debtor_list_filters_by_rating(book, boss):
     html = boss.get("/admin/debtors?grade=poor").get_data(as_text=True)
     assert "Piet Poor" in html and "Anna Prompt" not in html

@@ -21,7 +21,7 @@ from statistics import median
 
 from portal.domain.insight.book import PAID_BY_CREDIT, Book
 from portal.domain.insight.forecast import monday
-from portal.domain.insight.predict import fit
+from portal.domain.insight.predict import Model, fit
 
 WEEKS = 13
 WITHIN_DAYS = 7
@@ -112,12 +112,19 @@ class Backtest:
         }
 
 
-def run(book: Book) -> Backtest:
-    """Predict from the cut-off to the book's day with what was known before, and score."""
+def known_until(day: dt.date) -> int:
+    """The last day (ordinal) whose payments the backtest's model may know."""
+    return cutoff(day).toordinal() - 1
+
+
+def run(book: Book, model: Model | None = None) -> Backtest:
+    """Predict from the cut-off to the book's day with what was known before, and score.
+    `model` is the one fitted up to `known_until(book.day)` when the caller has it."""
     start = cutoff(book.day)
-    known = start.toordinal() - 1
+    known = known_until(book.day)
     end = book.day.toordinal() - 1  # payments are known up to yesterday
-    model = fit(book, known)
+    if model is None or model.known != known:
+        model = fit(book, known)
     result = Backtest(start, book.day)
     result.weeks = [start + dt.timedelta(weeks=n) for n in range(WEEKS)]
     result.week_forecast = [0.0] * WEEKS

@@ -63,73 +63,86 @@ class Receivables:
     current: dict[str, list[int]]
 
 
+def _keys(combo: tuple[int, int]) -> tuple[str, str, str]:
+    brand, segment = combo
+    return ("all", f"brand:{brand}", f"segment:{segment}")
+
+
 def receivables(
     book: Book, cuts: Sequence[dt.date], partial: dict[int, list[tuple[int, int]]] | None = None
 ) -> Receivables:
     """What was receivable at the end of each cut day, per group.
 
     `partial` holds, per row of an open invoice, the portal's payments on it as
-    (ordinal day, cents). Difference arrays keep it one step per invoice."""
+    (ordinal day, cents). Difference arrays keep it one step per invoice, summed per
+    (brand, segment) and only then per group."""
     ordinals = [c.toordinal() for c in cuts]
     n = len(ordinals)
-    ar: dict[str, list[int]] = {}
-    current: dict[str, list[int]] = {}
+    diffs: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
     partial = partial or {}
-
-    def spread(keys: Iterable[str], cents: int, start: int, stop: int, not_due: int) -> None:
-        if start >= stop or not cents:
-            return
-        for key in keys:
-            diff = ar.get(key)
-            if diff is None:
-                diff = ar[key] = [0] * (n + 1)
-                current[key] = [0] * (n + 1)
-            diff[start] += cents
-            diff[stop] -= cents
-            end = min(stop, not_due)
+    invoiced, dues, paids = book.invoiced, book.due, book.paid
+    brands, segments, totals, opens = book.brand, book.segment, book.total, book.open
+    for row in range(len(book)):
+        start = bisect_left(ordinals, invoiced[row])  # first cut on or after the date
+        if start >= n:
+            continue
+        not_due = bisect_right(ordinals, dues[row])  # cuts after the due date are overdue
+        combo = (brands[row], segments[row])
+        pair = diffs.get(combo)
+        if pair is None:
+            pair = diffs[combo] = ([0] * (n + 1), [0] * (n + 1))
+        ar, cur = pair
+        paid = paids[row]
+        if paid:
+            spans = [(totals[row], bisect_left(ordinals, paid))]
+        else:
+            spans = [(opens[row], n)]
+            spans += [(c, bisect_left(ordinals, d)) for d, c in partial.get(row, ())]
+        for cents, stop in spans:
+            if stop <= start or not cents:
+                continue
+            ar[start] += cents
+            ar[stop] -= cents
+            end = stop if stop < not_due else not_due
             if end > start:
-                cur = current[key]
                 cur[start] += cents
                 cur[end] -= cents
 
-    for row in range(len(book)):
-        start = bisect_left(ordinals, book.invoiced[row])  # first cut on or after the date
-        if start >= n:
-            continue
-        not_due = bisect_right(ordinals, book.due[row])  # cuts after the due date are overdue
-        keys = group_keys(book, row)
-        paid = book.paid[row]
-        if paid:
-            spread(keys, book.total[row], start, bisect_left(ordinals, paid), not_due)
-            continue
-        spread(keys, book.open[row], start, n, not_due)
-        for day, cents in partial.get(row, ()):
-            spread(keys, cents, start, bisect_left(ordinals, day), not_due)
+    out_ar: dict[str, list[int]] = {}
+    out_cur: dict[str, list[int]] = {}
+    for combo, (ar, cur) in diffs.items():
+        ar_values, cur_values = _running(ar[:n]), _running(cur[:n])
+        for key in _keys(combo):
+            for out, values in ((out_ar, ar_values), (out_cur, cur_values)):
+                found = out.setdefault(key, [0] * n)
+                for i, value in enumerate(values):
+                    found[i] += value
+    return Receivables(list(cuts), out_ar, out_cur)
 
-    def running(diffs: dict[str, list[int]]) -> dict[str, list[int]]:
-        out = {}
-        for key, diff in diffs.items():
-            total, values = 0, []
-            for value in diff[:n]:
-                total += value
-                values.append(total)
-            out[key] = values
-        return out
 
-    return Receivables(list(cuts), running(ar), running(current))
+def _running(diff: list[int]) -> list[int]:
+    total, values = 0, []
+    for value in diff:
+        total += value
+        values.append(total)
+    return values
 
 
 def sales_by_day(book: Book, since: dt.date) -> dict[str, dict[int, int]]:
     """Invoice totals per group and invoice day (ordinal), from `since` on."""
     start = since.toordinal()
-    out: dict[str, dict[int, int]] = {}
+    per_combo: dict[tuple[int, int, int], int] = {}
+    invoiced, brands, segments, totals = book.invoiced, book.brand, book.segment, book.total
     for row in range(len(book)):
-        day = book.invoiced[row]
-        if day < start:
-            continue
-        for key in group_keys(book, row):
-            per_day = out.setdefault(key, {})
-            per_day[day] = per_day.get(day, 0) + book.total[row]
+        day = invoiced[row]
+        if day >= start:
+            key = (brands[row], segments[row], day)
+            per_combo[key] = per_combo.get(key, 0) + totals[row]
+    out: dict[str, dict[int, int]] = {}
+    for (brand, segment, day), cents in per_combo.items():
+        for group in _keys((brand, segment)):
+            per_day = out.setdefault(group, {})
+            per_day[day] = per_day.get(day, 0) + cents
     return out
 
 

@@ -83,12 +83,22 @@ class Forecast:
             else:
                 self.promised[index] += cents
             return
-        today = self.day.toordinal()
         due = book.due[row]
-        elapsed = today - due
+        elapsed = self.day.toordinal() - due
+        start = prediction.start
+        if start <= 0:
+            self.later += cents
+            return
+        # the curve at each week's end: what is paid in a week is the drop over it
+        before = blend(max(self._firsts[0] - due, elapsed) - 1)
         placed = 0.0
         for index, first in enumerate(self._firsts):
-            share = blend.paid_between(prediction, elapsed, first - due, first + 6 - due)
+            last = first + 6 - due
+            if last < elapsed:
+                continue
+            after = blend(last)
+            share = max(0.0, (before - after) / start)
+            before = after
             self.predicted[index] += cents * share
             placed += share
         self.later += cents * max(0.0, 1.0 - placed)

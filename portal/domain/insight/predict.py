@@ -77,6 +77,18 @@ class Tally:
         if paid:
             self.events[x] = self.events.get(x, 0.0) + weight
 
+    @classmethod
+    def merged(cls, tallies: Iterable[Tally]) -> Tally:
+        """One tally of everything in `tallies`."""
+        out = cls()
+        for tally in tallies:
+            for x, weight in tally.weight_at.items():
+                out.weight_at[x] = out.weight_at.get(x, 0.0) + weight
+            for x, weight in tally.events.items():
+                out.events[x] = out.events.get(x, 0.0) + weight
+            out.weight += tally.weight
+        return out
+
     def curve(self, tail: Curve | None = None) -> Curve:
         """The Kaplan-Meier curve of what was added."""
         remaining = self.weight
@@ -107,25 +119,41 @@ def clip(days: int) -> int:
     return EARLIEST if days < EARLIEST else LATEST if days > LATEST else days
 
 
+_DECAY = [math.exp(-_LN2 * d / HALF_LIFE_DAYS) for d in range(6 * 366)]
+
+
 def recency(known: int, due: int) -> float:
-    """The weight of an invoice due on `due` (ordinal) as seen on day `known`."""
-    return math.exp(-_LN2 * max(known - due, 0) / HALF_LIFE_DAYS)
+    """The weight of an invoice due on `due` (ordinal) as seen on day `known`: a year
+    older weighs half."""
+    age = known - due
+    if age <= 0:
+        return 1.0
+    return _DECAY[age] if age < len(_DECAY) else math.exp(-_LN2 * age / HALF_LIFE_DAYS)
 
 
 def observations(book: Book, rows: range, known: int) -> Iterator[tuple[int, float, bool]]:
     """What the rows say as known at the end of day `known` (an ordinal): paid invoices
     with their days after the due date, open ones past their due date as still unpaid
     so far. Invoices settled by a credit note and invoices not yet issued say nothing."""
+    invoiced, dues, paids, hows = book.invoiced, book.due, book.paid, book.how
+    decay, size = _DECAY, len(_DECAY)
     for row in rows:
-        if book.invoiced[row] > known:
+        if invoiced[row] > known:
             continue
-        due = book.due[row]
-        paid = book.paid[row]
+        due = dues[row]
+        age = known - due
+        weight = 1.0 if age <= 0 else decay[age] if age < size else recency(known, due)
+        paid = paids[row]
         if paid and paid <= known:
-            if book.how[row] != PAID_BY_CREDIT:
-                yield clip(paid - due), recency(known, due), True
-        elif due <= known:
-            yield clip(known - due), recency(known, due), False
+            if hows[row] != PAID_BY_CREDIT:
+                days = paid - due
+                yield (
+                    (EARLIEST if days < EARLIEST else LATEST if days > LATEST else days),
+                    weight,
+                    True,
+                )
+        elif age >= 0:
+            yield (LATEST if age > LATEST else age), weight, False
 
 
 @dataclass
@@ -184,29 +212,40 @@ class Model:
 
 def fit(book: Book, known: int) -> Model:
     """Fit segment curves on everything known at the end of day `known`."""
-    tallies: dict[int, Tally] = {}
-    spreads: dict[int, _Spread] = {}
-    everything = Tally()
+    return fit_many(book, [known])[0]
+
+
+def fit_many(book: Book, knowns: list[int]) -> list[Model]:
+    """Models as known at the end of each day of `knowns`, in one pass over the book."""
+    tallies: list[dict[int, Tally]] = [{} for _ in knowns]
+    spreads: list[dict[int, _Spread]] = [{} for _ in knowns]
     for _debtor, rows in book.debtors():
         segment_id = book.segment[rows[0]]
-        tally = tallies.get(segment_id)
-        if tally is None:
-            tally = tallies[segment_id] = Tally()
-        paid_days = []
-        for x, weight, paid in observations(book, rows, known):
-            tally.add(x, weight, paid)
-            everything.add(x, weight, paid)
-            if paid:
-                paid_days.append(x)
-        spreads.setdefault(segment_id, _Spread()).add(paid_days)
-    book_curve = everything.curve()
-    curves = {
-        segment_id: tally.curve(tail=book_curve)
-        for segment_id, tally in tallies.items()
-        if tally.weight >= MIN_SEGMENT_WEIGHT
-    }
-    strength = {segment_id: spread.strength() for segment_id, spread in spreads.items()}
-    return Model(known, book_curve, curves, strength)
+        for n, known in enumerate(knowns):
+            tally = tallies[n].get(segment_id)
+            if tally is None:
+                tally = tallies[n][segment_id] = Tally()
+            paid_days = []
+            for x, weight, paid in observations(book, rows, known):
+                tally.add(x, weight, paid)
+                if paid:
+                    paid_days.append(x)
+            if len(paid_days) > 1:
+                spread = spreads[n].get(segment_id)
+                if spread is None:
+                    spread = spreads[n][segment_id] = _Spread()
+                spread.add(paid_days)
+    models = []
+    for n, known in enumerate(knowns):
+        book_curve = Tally.merged(tallies[n].values()).curve()
+        curves = {
+            segment_id: tally.curve(tail=book_curve)
+            for segment_id, tally in tallies[n].items()
+            if tally.weight >= MIN_SEGMENT_WEIGHT
+        }
+        strength = {segment_id: spread.strength() for segment_id, spread in spreads[n].items()}
+        models.append(Model(known, book_curve, curves, strength))
+    return models
 
 
 @dataclass(frozen=True)

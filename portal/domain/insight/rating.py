@@ -18,13 +18,12 @@ Good is 70 and up, poor is below 45.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+
+from portal.domain.insight.predict import recency
 
 GOOD_FROM, AVERAGE_FROM = 70, 45
 RECENT_DAYS = 182
-HALF_LIFE_DAYS = 365
-_LN2 = math.log(2)
 
 
 @dataclass
@@ -61,33 +60,25 @@ def grade_of(score: int) -> str:
     return "poor"
 
 
-def _weight(today: int, due: int) -> float:
-    return math.exp(-_LN2 * max(today - due, 0) / HALF_LIFE_DAYS)
-
-
-def _lateness(rows: list[tuple[float, int]]) -> float:
-    """Weighted average of days late (early counts as zero); rows are (weight, days)."""
-    total = sum(w for w, _days in rows)
-    if total <= 0:
-        return 0.0
-    return sum(w * max(days, 0) for w, days in rows) / total
-
-
 def rate(history: History, today: int) -> Rating | None:
     """The rating on day `today` (an ordinal); None without a single invoice that was due."""
-    rows = []
-    recent = []
+    basis = 0
+    weights = lateness = recent_weights = recent_lateness = 0.0
     for due, cents, late, settled in history.invoices:
         if not settled and due >= today:
             continue  # open and not due yet: nothing known
-        weight = _weight(today, due) * max(cents, 1)
-        rows.append((weight, late))
+        weight = recency(today, due) * (cents if cents > 1 else 1)
+        days = late if late > 0 else 0
+        basis += 1
+        weights += weight
+        lateness += weight * days
         if today - due <= RECENT_DAYS:
-            recent.append((weight, late))
-    if not rows:
+            recent_weights += weight
+            recent_lateness += weight * days
+    if not basis:
         return None
-    overall = _lateness(rows)
-    lately = _lateness(recent)
+    overall = lateness / weights if weights > 0 else 0.0
+    lately = recent_lateness / recent_weights if recent_weights > 0 else 0.0
     losses = [
         ("late", 50 * overall / (overall + 10), overall),
         ("recent", 25 * lately / (lately + 10), lately),
@@ -101,4 +92,4 @@ def rate(history: History, today: int) -> Rating | None:
         (loss for loss in losses if loss[1] >= 0.5), key=lambda loss: loss[1], reverse=True
     )[:3]
     factors = tuple((key, round(points, 1), round(value, 1)) for key, points, value in heaviest)
-    return Rating(score, grade_of(score), factors, len(rows), overall)
+    return Rating(score, grade_of(score), factors, basis, overall)

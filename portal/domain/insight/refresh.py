@@ -22,7 +22,7 @@ from portal.domain.bulk import insert_rows
 from portal.domain.insight import ageing, backtest, dso, settle
 from portal.domain.insight.book import PAID_BY_CREDIT, Book, load
 from portal.domain.insight.forecast import Forecast, came_in, week_starts
-from portal.domain.insight.predict import fit
+from portal.domain.insight.predict import fit_many
 from portal.domain.insight.rating import History, rate
 from portal.models import (
     Allocation,
@@ -158,7 +158,7 @@ def compute(
         "week_ago": {key: series[at[week_ago]].as_json() for key, series in points.items()},
     }
     ages = ageing.ageing(book)
-    model = fit(book, today - 1)
+    model, earlier = fit_many(book, [today - 1, backtest.known_until(day)])
     forecast = Forecast(day, week_starts(day))
     forecast.add_instalments(book.instalments)
     ratings: list[dict[str, Any]] = []
@@ -207,7 +207,7 @@ def compute(
                     "computed_at": now,
                 }
             )
-    tested = backtest.run(book)
+    tested = backtest.run(book, earlier)
     older, newer = came_in(book, tested.weeks)
     past = []
     for index, week in enumerate(tested.weeks):
