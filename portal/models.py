@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     false,
     or_,
+    text,
     true,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
@@ -199,6 +200,14 @@ class Invoice(Base):
         CheckConstraint("due_date >= invoice_date", name="due_after_invoice"),
         CheckConstraint("length(currency) = 3", name="currency"),
         Index("ix_invoice_debtor_status_due", "debtor_id", "status", "due_date"),
+        # what is owed, by due date: insight's drill-downs page through it (issue 19)
+        Index(
+            "ix_invoice_owed_due",
+            "due_date",
+            "id",
+            postgresql_where=text("status IN ('open', 'handed_over')"),
+            sqlite_where=text("status IN ('open', 'handed_over')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -99,6 +99,15 @@ def upgrade() -> None:
     with op.batch_alter_table('invoice_settlement', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_invoice_settlement_paid_on'), ['paid_on'], unique=False)
 
+    with op.batch_alter_table('invoice', schema=None) as batch_op:
+        batch_op.create_index(
+            'ix_invoice_owed_due',
+            ['due_date', 'id'],
+            unique=False,
+            postgresql_where=sa.text("status IN ('open', 'handed_over')"),
+            sqlite_where=sa.text("status IN ('open', 'handed_over')"),
+        )
+
     with op.batch_alter_table('admin_user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('weekly_summary', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('language', sa.String(length=2), server_default='nl', nullable=False))
@@ -115,6 +124,9 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f('ck_admin_user_language'), type_='check')
         batch_op.drop_column('language')
         batch_op.drop_column('weekly_summary')
+
+    with op.batch_alter_table('invoice', schema=None) as batch_op:
+        batch_op.drop_index('ix_invoice_owed_due')
 
     with op.batch_alter_table('invoice_settlement', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_invoice_settlement_paid_on'))

@@ -129,3 +129,15 @@ def test_the_recompute_fills_what_the_pages_read(app):
     again = refresh.run(db.session(), DAY, TZ)  # a second run replaces, never doubles
     assert again.settled == 0
     assert len(list(db.session.scalars(select(DebtorRating)))) == 2
+
+
+def test_the_command_line_recomputes_for_a_day(app):
+    debtor = create_debtor()
+    create_invoice(debtor, invoice_date=dt.date(2026, 10, 1), due_date=dt.date(2026, 10, 15))
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["insight", "refresh", "--date", "2026-11-30"])
+    assert result.exit_code == 0, result.output
+    assert "1 invoices" in result.output and "1 open invoices predicted" in result.output
+    figures = db.session.get(InsightFigures, "ageing")
+    assert figures is not None and figures.data["day"] == "2026-11-30"
+    assert runner.invoke(args=["insight", "refresh", "--date", "30-11-2026"]).exit_code == 2

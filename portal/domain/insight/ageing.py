@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, selectinload
 
 from portal.domain.api import TEST_PREFIX
 from portal.domain.insight.book import CURRENCY, Book
@@ -109,8 +109,7 @@ def open_invoices() -> Select[Any]:
     """The open invoices insight counts (as `book.load` reads them), with their debtors."""
     return (
         select(Invoice)
-        .join(Debtor, Debtor.id == Invoice.debtor_id)
-        .options(joinedload(Invoice.debtor))
+        .options(selectinload(Invoice.debtor))
         .where(
             Invoice.kind == InvoiceKind.INVOICE.value,
             Invoice.status.in_((InvoiceStatus.OPEN.value, InvoiceStatus.HANDED_OVER.value)),
@@ -122,15 +121,16 @@ def open_invoices() -> Select[Any]:
 
 
 def in_group(stmt: Select[Any], group: str) -> Select[Any]:
-    """Narrow a query of invoices (joined to their debtors) to a group key."""
+    """Narrow a query of invoices to a group key."""
     kind, _sep, value = group.partition(":")
     if kind == "brand" and value.isdigit():
         return stmt.where(Invoice.brand_id == int(value))
     if kind == "segment" and value.isdigit():
         segment_id = int(value)
-        return stmt.where(
+        members = select(Debtor.id).where(
             Debtor.segment_id == segment_id if segment_id else Debtor.segment_id.is_(None)
         )
+        return stmt.where(Invoice.debtor_id.in_(members))
     if kind == "debtor" and value.isdigit():
         return stmt.where(Invoice.debtor_id == int(value))
     return stmt

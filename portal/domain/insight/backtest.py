@@ -139,12 +139,18 @@ def run(book: Book, model: Model | None = None) -> Backtest:
                 blend = model.blend(book, rows)
             due = book.due[row]
             credited = book.how[row] == PAID_BY_CREDIT and bool(paid)
+            amount = book.total[row] if paid else book.open[row]
+            before = None  # the curve at the end of the day before the week
             for index, first in enumerate(firsts):
                 if invoiced < first and not (paid and paid < first):
-                    amount = book.total[row] if paid else book.open[row]
-                    result.week_forecast[index] += amount * blend.paid_in(
-                        first - due, first - due, first + 6 - due
-                    )
+                    if before is None:
+                        before = blend(first - due - 1)
+                    after = blend(first + 6 - due)
+                    if before > 1e-9:  # paid in the week, given unpaid when it began
+                        result.week_forecast[index] += amount * max(0.0, 1 - after / before)
+                    before = after
+                else:
+                    before = None
             if credited:
                 continue
             elapsed = max(known + 1, invoiced) - due

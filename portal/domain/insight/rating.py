@@ -20,7 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from portal.domain.insight.predict import recency
+from portal.domain.insight.predict import DECAY, recency
+
+_SIZE = len(DECAY)
 
 GOOD_FROM, AVERAGE_FROM = 70, 45
 RECENT_DAYS = 182
@@ -67,7 +69,9 @@ def rate(history: History, today: int) -> Rating | None:
     for due, cents, late, settled in history.invoices:
         if not settled and due >= today:
             continue  # open and not due yet: nothing known
-        weight = recency(today, due) * (cents if cents > 1 else 1)
+        age = today - due
+        decay = 1.0 if age <= 0 else DECAY[age] if age < _SIZE else recency(today, due)
+        weight = decay * (cents if cents > 1 else 1)
         days = late if late > 0 else 0
         basis += 1
         weights += weight

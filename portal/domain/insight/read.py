@@ -4,11 +4,13 @@ debtors behind them (a page never recomputes a figure)."""
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from portal.domain.api import TEST_PREFIX
 from portal.domain.insight import ageing
@@ -115,8 +117,9 @@ def drill(session: Session, day: dt.date, what: Drill) -> tuple[list[DrillRow], 
     """The invoices behind a figure, one page, and whether there is a next."""
     offset = (what.page - 1) * PAGE
     if what.month is not None:
-        stmt = _owed_at(what.month)
-    elif what.week is not None:
+        invoices = _owed_at(session, what.month, what.group, offset + PAGE + 1)[offset:]
+        return _rows(session, invoices)
+    if what.week is not None:
         stmt = (
             open_invoices()
             .join(InvoicePrediction, InvoicePrediction.invoice_id == Invoice.id)
@@ -134,7 +137,12 @@ def drill(session: Session, day: dt.date, what: Drill) -> tuple[list[DrillRow], 
             if latest is not None:
                 stmt = stmt.where(Invoice.due_date <= latest)
     stmt = in_group(stmt, what.group).order_by(Invoice.due_date, Invoice.id)
-    invoices = list(session.scalars(stmt.limit(PAGE + 1).offset(offset)).unique())
+    return _rows(session, list(session.scalars(stmt.limit(PAGE + 1).offset(offset)).unique()))
+
+
+def _rows(session: Session, invoices: list[Invoice]) -> tuple[list[DrillRow], bool]:
+    """A page of invoices (one more than a page tells there is a next) with their
+    predictions and settlement days."""
     ids = [i.id for i in invoices[:PAGE]]
     predictions = {
         p.invoice_id: p
@@ -153,24 +161,34 @@ def drill(session: Session, day: dt.date, what: Drill) -> tuple[list[DrillRow], 
     return rows, len(invoices) > PAGE
 
 
-def _owed_at(day: dt.date) -> Select[Any]:
-    """Invoices owed at the end of `day`, as DSO counts them (see dso.py)."""
-    return (
-        select(Invoice)
-        .join(Debtor, Debtor.id == Invoice.debtor_id)
-        .outerjoin(InvoiceSettlement, InvoiceSettlement.invoice_id == Invoice.id)
-        .options(joinedload(Invoice.debtor))
-        .where(
-            Invoice.kind == InvoiceKind.INVOICE.value,
-            Invoice.currency == CURRENCY,
-            ~Invoice.number.startswith(TEST_PREFIX, autoescape=True),
-            Invoice.invoice_date <= day,
-            (
-                Invoice.status.in_((InvoiceStatus.OPEN.value, InvoiceStatus.HANDED_OVER.value))
-                | ((InvoiceSettlement.paid_on > day) & (InvoiceSettlement.how != "unknown"))
-            ),
-        )
+def _owed_at(session: Session, day: dt.date, group: str, limit: int) -> list[Invoice]:
+    """The first `limit` invoices owed at the end of `day` as DSO counts them (see dso.py),
+    by due date: those still owed now and those paid after that day, read apart (each an
+    indexed walk) and merged."""
+    counted = (
+        Invoice.kind == InvoiceKind.INVOICE.value,
+        Invoice.currency == CURRENCY,
+        ~Invoice.number.startswith(TEST_PREFIX, autoescape=True),
+        Invoice.invoice_date <= day,
     )
+    owed = select(Invoice).where(
+        *counted,
+        Invoice.status.in_((InvoiceStatus.OPEN.value, InvoiceStatus.HANDED_OVER.value)),
+    )
+    paid_later = (
+        select(Invoice)
+        .join(InvoiceSettlement, InvoiceSettlement.invoice_id == Invoice.id)
+        .where(*counted, InvoiceSettlement.paid_on > day, InvoiceSettlement.how != "unknown")
+    )
+    statements = [owed, paid_later]
+    found = []
+    for stmt in statements:
+        stmt = in_group(stmt, group).options(selectinload(Invoice.debtor))
+        found.append(
+            session.scalars(stmt.order_by(Invoice.due_date, Invoice.id).limit(limit)).all()
+        )
+    merged = heapq.merge(*found, key=lambda i: (i.due_date, i.id))
+    return list(itertools.islice(merged, limit))
 
 
 @dataclass
