@@ -53,6 +53,13 @@ def grade_label(grade: str) -> str:
     )
 
 
+def grade_plural(grade: str) -> str:
+    """Debtors of a rating, in words (a rule's subject)."""
+    return {"good": _("Good payers"), "average": _("Average payers"), "poor": _("Poor payers")}[
+        grade
+    ]
+
+
 def factor_text(factor: list[Any]) -> str:
     """A rating factor ([key, points, value]) in words."""
     key, _points, value = factor
@@ -119,6 +126,7 @@ def insight_helpers() -> dict[str, Any]:
     return {
         "bucket_label": bucket_label,
         "grade_label": grade_label,
+        "grade_plural": grade_plural,
         "factor_text": factor_text,
         "month_label": month_label,
         "short_date": short_date,

@@ -172,9 +172,12 @@ def seed(session: Session, *, now: dt.date | None = None, rng_seed: int = 202611
         count = 12 if index == 0 else rng.randint(3, 8)
         for _ in range(count):
             counter[debtor.brand_id] += 1
-            window = 75 if index == 0 else 120  # the demo debtor is behind: much is open
+            chronic = ROTATION[index % len(ROTATION)] == "chronic"
+            # the demo debtor is behind (much is open); chronic ones leave some unpaid
+            window = 75 if index == 0 else 150 if chronic else 120
             pays = (profiles[index], history)
-            _invoice(session, rng, debtor, counter[debtor.brand_id], day, pays, window)
+            stops = 0.4 if chronic else 0.0
+            _invoice(session, rng, debtor, counter[debtor.brand_id], day, pays, window, stops)
     session.flush()
     _plan(session, demo, day)
     _strict_segment(session)
@@ -404,15 +407,18 @@ def _invoice(
     day: dt.date,
     profile: tuple[Profile, random.Random],
     window: int = 120,
+    stops: float = 0.0,
 ) -> None:
     """A recent invoice, paid the debtor's way when that day has come (a fifth of those
-    still open are paid in part)."""
+    still open are paid in part; `stops`: the chance it is not paid at all)."""
     term = 30 if debtor.kind == "b2b" else 14
     invoice_date = day - dt.timedelta(days=rng.randint(0, window))
     due = invoice_date + dt.timedelta(days=term)
     total = rng.choice([2450, 8995, 12500, 34900, 59900, 125000, 249500, 315075])
     pays, stream = profile
     paid_on = max(due + dt.timedelta(days=pays(stream, due, day)), invoice_date)
+    if stops and stream.random() < stops:  # a chronic late payer leaves some unpaid
+        paid_on = day + dt.timedelta(days=365)
     state = "paid" if paid_on < day else "open"
     if state == "open" and (day - invoice_date).days >= 2 and stream.random() < 0.2:
         state, paid_on = "partly", invoice_date + (day - invoice_date) // 2
