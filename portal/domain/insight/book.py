@@ -209,7 +209,9 @@ def load(session: Session, day: dt.date, *, chunk: int = 20_000) -> Book:
         # and the sort by debtor fits in memory
         session.execute(text("SET LOCAL cursor_tuple_fraction = 1.0"))
         session.execute(text("SET LOCAL work_mem = '128MB'"))
-    connection = session.connection().execution_options(stream_results=True, yield_per=chunk)
+    # (options on the statement: set on the connection they would outlive this query)
+    stmt = stmt.execution_options(stream_results=True, yield_per=chunk)
+    connection = session.connection()
     paid_value, credit = InvoiceStatus.PAID.value, PAID_BY_CREDIT
     for rows in connection.execute(stmt).partitions(chunk):
         first = len(book.ids)
