@@ -11,6 +11,7 @@ from admin import (
     api_keys,
     dunning,
     imports,
+    insight,
     ledger,
     letters,
     messages,

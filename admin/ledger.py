@@ -21,7 +21,15 @@ from portal.domain.params import page_number, whole
 from portal.forms import ConfirmForm
 from portal.htmx import render_page
 from portal.mails import RequestMails
-from portal.models import AuditEvent, Brand, Debtor, Invoice, Segment
+from portal.models import (
+    AuditEvent,
+    Brand,
+    Debtor,
+    DebtorRating,
+    Invoice,
+    InvoicePrediction,
+    Segment,
+)
 
 
 def _page() -> int:
@@ -34,10 +42,17 @@ def _page() -> int:
 def debtors() -> Any:
     q = request.args.get("q", "")[:80]
     brand = request.args.get("brand", "")
-    rows, has_next = debtor_domain.search(db.session(), q, whole(brand), _page())
+    grade = request.args.get("grade", "")
+    rows, has_next = debtor_domain.search(db.session(), q, whole(brand), _page(), grade)
+    ids = [r.debtor.id for r in rows]
     return render_page(
         "admin/debtors.html",
         "admin/_debtor_rows.html",
+        ratings={
+            r.debtor_id: r
+            for r in db.session.scalars(select(DebtorRating).where(DebtorRating.debtor_id.in_(ids)))
+        },
+        grade=grade,
         rows=rows,
         has_next=has_next,
         page=_page(),
@@ -109,8 +124,11 @@ def debtor_detail(debtor_id: int) -> Any:
         )
     )
     status = 422 if form.errors else 200
+    from admin.insight import debtor_panel
+
     return render_template(
         "admin/debtor.html",
+        **debtor_panel(debtor.id, day),
         debtor=debtor,
         plans=plan_admin.of_debtor(db.session(), debtor.id),
         form=form,
@@ -194,4 +212,5 @@ def invoice_detail(invoice_id: int) -> str:
         held=invoice.held_on(day),
         hold_reasons=holds.HOLD_REASONS,
         today=day,
+        prediction=db.session.get(InvoicePrediction, invoice.id),
     )

@@ -78,6 +78,10 @@ def register(app: Flask) -> None:
             sys.exit(1)
         with db.unit_of_work() as session:
             created = seed(session)
+        if created:  # insight's figures, as the worker makes them every night
+            from portal.tasks import refresh_insight_now
+
+            refresh_insight_now()
         with db.unit_of_work() as session:
             link = login_link_for(session, settings)
             pay_link = pay_link_for(session, settings)
@@ -297,6 +301,36 @@ def register(app: Flask) -> None:
             f"{result.messages} messages, {result.flagged} marked ready for collection, "
             f"{result.skipped} skipped"
         )
+
+    insight_group = click.Group("insight", help="Receivables insight.")
+    app.cli.add_command(insight_group)
+
+    @insight_group.command("refresh")
+    @click.option(
+        "--date", "day", default="", help="Compute as of this day (YYYY-MM-DD); default today."
+    )
+    def insight_refresh(day: str) -> None:
+        """Recompute DSO, ageing, ratings, predictions, the forecast and the backtest."""
+        from portal.tasks import refresh_insight_now
+
+        try:
+            when = dt.date.fromisoformat(day) if day else None
+        except ValueError:
+            click.echo("--date must look like 2026-11-24.", err=True)
+            sys.exit(2)
+        result = refresh_insight_now(when)
+        click.echo(
+            f"insight: {result.invoices} invoices, {result.settled} newly settled, "
+            f"{result.rated} debtors rated, {result.predicted} open invoices predicted "
+            f"in {result.seconds:.1f} s"
+        )
+
+    @insight_group.command("summary")
+    def insight_summary() -> None:
+        """Queue and send the weekly summary to the admins who asked for it."""
+        from portal.tasks import send_insight_summaries_now
+
+        click.echo(f"weekly summary queued for {send_insight_summaries_now()} admins")
 
     @app.cli.command("worker")
     @click.option("--workers", default=2, show_default=True)

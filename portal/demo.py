@@ -1,10 +1,13 @@
-"""Demo data for `make run`: two brands, ~50 debtors, ~300 invoices in every state."""
+"""Demo data for `make run`: two brands, 50 debtors, ~300 recent invoices in every state and
+two years of paid history before them, each debtor with its own way of paying (prompt,
+steady, slow, erratic, worsening, chronic), so insight has something to show."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
 import random
+from collections.abc import Callable
 
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select
@@ -14,7 +17,22 @@ from portal import i18n
 from portal.config import Settings
 from portal.domain import admins, audit, instalments, login, plans
 from portal.domain.clock import today
-from portal.models import AdminUser, Brand, Debtor, DebtorEmail, Invoice, InvoiceStatus, Segment
+from portal.models import (
+    AdminUser,
+    Brand,
+    Debtor,
+    DebtorEmail,
+    DebtorRequest,
+    Instalment,
+    InstalmentPlan,
+    Invoice,
+    InvoiceStatus,
+    PlanInvoice,
+    RatingRule,
+    ReminderSchedule,
+    ReminderStep,
+    Segment,
+)
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_ADMIN_EMAIL = "admin@example.com"
@@ -29,6 +47,47 @@ NL_CITIES = [("Utrecht", "3511"), ("Amsterdam", "1012"), ("Rotterdam", "3011"), 
 BE_CITIES = [("Gent", "9000"), ("Antwerpen", "2000"), ("Leuven", "3000"), ("Namur", "5000")]
 STREETS = ["Kerkstraat", "Dorpsstraat", "Stationsweg", "Molenlaan", "Lindelaan", "Rue Haute"]
 COMPANIES = ["Bouwbedrijf", "Kapsalon", "Installatietechniek", "Bakkerij", "Drukkerij"]
+# how a debtor pays: days after the due date, given the due date and today
+Profile = Callable[[random.Random, dt.date, dt.date], int]
+PROFILES: dict[str, Profile] = {
+    "prompt": lambda r, due, day: r.randint(-6, 1),
+    "steady": lambda r, due, day: max(-3, round(r.gauss(4, 3))),
+    "slow": lambda r, due, day: max(0, round(r.gauss(19, 6))),
+    "erratic": lambda r, due, day: r.randint(-2, 3) if r.random() < 0.6 else r.randint(20, 55),
+    "worsening": lambda r, due, day: (
+        round(r.gauss(2, 2)) if (day - due).days > 200 else max(5, round(r.gauss(34, 10)))
+    ),
+    "chronic": lambda r, due, day: max(15, round(r.gauss(50, 15))),
+}
+# the debtors' ways of paying in turn (debtor 0, the demo debtor, has started to pay late)
+ROTATION = (
+    "worsening",
+    "prompt",
+    "steady",
+    "prompt",
+    "erratic",
+    "steady",
+    "prompt",
+    "chronic",
+    "steady",
+    "worsening",
+    "prompt",
+    "slow",
+    "steady",
+    "erratic",
+    "prompt",
+    "steady",
+    "slow",
+    "prompt",
+    "chronic",
+    "steady",
+    "prompt",
+    "worsening",
+    "steady",
+    "erratic",
+    "prompt",
+)
+HISTORY_DAYS = 730
 ITEMS = [
     "Onderhoud zonnepanelen",
     "Installatie omvormer",
@@ -105,15 +164,193 @@ def seed(session: Session, *, now: dt.date | None = None, rng_seed: int = 202611
     session.add_all(debtors)
     session.flush()
 
-    counter = {nl.id: 2026000, be.id: 26000}
+    counter = {nl.id: 2024000, be.id: 24000}
+    history = random.Random(rng_seed + 1)  # its own stream: the recent invoices stay as they were
+    profiles = [PROFILES[ROTATION[i % len(ROTATION)]] for i in range(len(debtors))]
+    _history(session, history, debtors, profiles, counter, day)
     for index, debtor in enumerate(debtors):
         count = 12 if index == 0 else rng.randint(3, 8)
         for _ in range(count):
             counter[debtor.brand_id] += 1
-            _invoice(session, rng, debtor, counter[debtor.brand_id], day)
+            chronic = ROTATION[index % len(ROTATION)] == "chronic"
+            # the demo debtor is behind (much is open); chronic ones leave some unpaid
+            window = 75 if index == 0 else 150 if chronic else 120
+            pays = (profiles[index], history)
+            stops = 0.4 if chronic else 0.0
+            _invoice(session, rng, debtor, counter[debtor.brand_id], day, pays, window, stops)
     session.flush()
     _plan(session, demo, day)
+    _strict_segment(session)
     return True
+
+
+def _strict_segment(session: Session) -> None:
+    """A segment with earlier reminders (no costs, so it fits Dutch and Belgian consumers
+    alike) and the rating rule that would move poor payers there, not applied yet."""
+    strict = ReminderSchedule(
+        name="Strikt (hoog risico)",
+        min_gap_days=5,
+        steps=[
+            ReminderStep(position=1, offset_days=-3, kind="nudge"),
+            ReminderStep(position=2, offset_days=3, kind="reminder", channels="email,sms"),
+            ReminderStep(position=3, offset_days=9, kind="reminder", channels="email,sms"),
+            ReminderStep(position=4, offset_days=16, kind="notice", channels="email,letter"),
+            ReminderStep(position=5, offset_days=35, kind="collection"),
+        ],
+    )
+    session.add(strict)
+    session.flush()
+    high_risk = Segment(name="High risk", payment_term_days=14, schedule_id=strict.id)
+    session.add(high_risk)
+    session.flush()
+    session.add(RatingRule(grade="poor", to_segment_id=high_risk.id, created_by="seed"))
+
+
+def _history(
+    session: Session,
+    rng: random.Random,
+    debtors: list[Debtor],
+    profiles: list[Profile],
+    counter: dict[int, int],
+    day: dt.date,
+) -> None:
+    """Two years of invoices before the recent ones, each paid the debtor's way; chronic
+    late payers also broke a promise, breached a plan and lost a dispute."""
+    planned: list[tuple[dt.date, int]] = []
+    for index, debtor in enumerate(debtors):
+        gap = (12, 26) if debtor.kind == "b2b" else (15, 32)  # as often as recently
+        invoice_date = day - dt.timedelta(days=HISTORY_DAYS - rng.randint(0, 40))
+        while invoice_date < day - dt.timedelta(days=125):
+            planned.append((invoice_date, index))
+            invoice_date += dt.timedelta(days=rng.randint(*gap))
+    planned.sort()
+    made: dict[int, list[Invoice]] = {}
+    events: list[tuple[Invoice, dt.date]] = []
+    for invoice_date, index in planned:
+        debtor = debtors[index]
+        term = 30 if debtor.kind == "b2b" else 14
+        due = invoice_date + dt.timedelta(days=term)
+        paid_on = max(due + dt.timedelta(days=profiles[index](rng, due, day)), invoice_date)
+        counter[debtor.brand_id] += 1
+        invoice = Invoice(
+            brand_id=debtor.brand_id,
+            debtor_id=debtor.id,
+            number=str(counter[debtor.brand_id]),
+            invoice_date=invoice_date,
+            due_date=due,
+            total_cents=rng.choice([2450, 8995, 12500, 34900, 59900, 125000, 249500]),
+            open_cents=0,
+            status=InvoiceStatus.PAID,
+            reference=f"PO-{rng.randint(1000, 9999)}" if debtor.kind == "b2b" else "",
+            description=rng.choice(ITEMS),
+        )
+        made.setdefault(index, []).append(invoice)
+        events.append((invoice, paid_on))
+    session.add_all(invoice for invoice, _paid in events)
+    session.flush()
+    for invoice, paid_on in events:
+        audit.record(
+            session,
+            "system",
+            "invoice.imported",
+            debtor_id=invoice.debtor_id,
+            invoice_id=invoice.id,
+        ).at = _moment(invoice.invoice_date)
+        audit.record(
+            session,
+            "system",
+            "payment.received",
+            debtor_id=invoice.debtor_id,
+            invoice_id=invoice.id,
+            amount_cents=invoice.total_cents,
+            currency="EUR",
+            method=rng.choice(["ideal", "bancontact", "banktransfer"]),
+        ).at = _moment(paid_on)
+    paid_on_of = {invoice.id: paid for invoice, paid in events}
+    for index in range(len(debtors)):
+        kind = ROTATION[index % len(ROTATION)]
+        if kind in ("chronic", "worsening") and len(made.get(index, [])) >= 4:
+            _broken_promise(session, made[index][-1], paid_on_of[made[index][-1].id])
+        if kind == "chronic" and len(made.get(index, [])) >= 6:
+            _breached_plan(session, made[index][-5:-3], paid_on_of)
+            _upheld_dispute(session, made[index][-3])
+
+
+def _broken_promise(session: Session, invoice: Invoice, paid_on: dt.date) -> None:
+    """A promise to pay a week before the invoice was in fact paid."""
+    promised = max(invoice.due_date, paid_on - dt.timedelta(days=7))
+    asked = promised - dt.timedelta(days=10)
+    session.add(
+        DebtorRequest(
+            kind="promise",
+            state="rejected",
+            debtor_id=invoice.debtor_id,
+            invoice_id=invoice.id,
+            promise_date=promised,
+            message="Ik betaal volgende week.",
+            created_at=_moment(asked),
+            closed_at=_moment(promised + dt.timedelta(days=1)),
+        )
+    )
+    audit.record(
+        session,
+        f"debtor:{invoice.debtor_id}",
+        "request.promise",
+        debtor_id=invoice.debtor_id,
+        invoice_id=invoice.id,
+        until=promised.isoformat(),
+    ).at = _moment(asked)
+
+
+def _breached_plan(session: Session, invoices: list[Invoice], paid_on: dict[int, dt.date]) -> None:
+    """A plan of three instalments over two invoices; the second instalment never came."""
+    total = sum(i.total_cents for i in invoices)
+    start = max(i.due_date for i in invoices) + dt.timedelta(days=10)
+    third = total // 3
+    ended = _moment(start + dt.timedelta(days=45))
+    plan = InstalmentPlan(
+        debtor_id=invoices[0].debtor_id,
+        status="breached",
+        frequency="monthly",
+        total_cents=total,
+        agreement_text="Betaling in drie termijnen.",
+        accepted_at=_moment(start - dt.timedelta(days=5)),
+        created_at=_moment(start - dt.timedelta(days=5)),
+        ended_at=ended,
+        end_reason="Termijn 2 niet betaald.",
+        proposed_by="debtor",
+        instalments=[
+            Instalment(
+                seq=1, due_date=start, cents=third, paid_cents=third, paid_at=_moment(start)
+            ),
+            Instalment(seq=2, due_date=start + dt.timedelta(days=30), cents=third),
+            Instalment(seq=3, due_date=start + dt.timedelta(days=61), cents=total - 2 * third),
+        ],
+        invoices=[PlanInvoice(invoice_id=i.id, open_cents=i.total_cents) for i in invoices],
+    )
+    session.add(plan)
+    session.flush()
+    audit.record(
+        session, "system", "plan.breached", debtor_id=plan.debtor_id, plan_id=plan.id
+    ).at = ended
+
+
+def _upheld_dispute(session: Session, invoice: Invoice) -> None:
+    """A dispute about a delivered invoice that was answered: the invoice stands."""
+    opened = invoice.due_date + dt.timedelta(days=3)
+    session.add(
+        DebtorRequest(
+            kind="dispute",
+            state="rejected",
+            outcome="uphold",
+            reason="not_received",
+            debtor_id=invoice.debtor_id,
+            invoice_id=invoice.id,
+            message="Nooit ontvangen.",
+            created_at=_moment(opened),
+            closed_at=_moment(opened + dt.timedelta(days=4)),
+        )
+    )
 
 
 def _plan(session: Session, debtor: Debtor, day: dt.date) -> None:
@@ -162,12 +399,29 @@ def _debtor(rng: random.Random, i: int, brand: Brand, segment: Segment, b2b: boo
     )
 
 
-def _invoice(session: Session, rng: random.Random, debtor: Debtor, n: int, day: dt.date) -> None:
+def _invoice(
+    session: Session,
+    rng: random.Random,
+    debtor: Debtor,
+    n: int,
+    day: dt.date,
+    profile: tuple[Profile, random.Random],
+    window: int = 120,
+    stops: float = 0.0,
+) -> None:
+    """A recent invoice, paid the debtor's way when that day has come (a fifth of those
+    still open are paid in part; `stops`: the chance it is not paid at all)."""
     term = 30 if debtor.kind == "b2b" else 14
-    invoice_date = day - dt.timedelta(days=rng.randint(0, 120))
+    invoice_date = day - dt.timedelta(days=rng.randint(0, window))
     due = invoice_date + dt.timedelta(days=term)
     total = rng.choice([2450, 8995, 12500, 34900, 59900, 125000, 249500, 315075])
-    state = rng.choices(["open", "paid", "partly"], weights=[5, 4, 1])[0]
+    pays, stream = profile
+    paid_on = max(due + dt.timedelta(days=pays(stream, due, day)), invoice_date)
+    if stops and stream.random() < stops:  # a chronic late payer leaves some unpaid
+        paid_on = day + dt.timedelta(days=365)
+    state = "paid" if paid_on < day else "open"
+    if state == "open" and (day - invoice_date).days >= 2 and stream.random() < 0.2:
+        state, paid_on = "partly", invoice_date + (day - invoice_date) // 2
     open_cents = {"open": total, "paid": 0, "partly": total // 2}[state]
     invoice = Invoice(
         brand_id=debtor.brand_id,
@@ -188,7 +442,6 @@ def _invoice(session: Session, rng: random.Random, debtor: Debtor, n: int, day: 
     )
     imported.at = _moment(invoice_date)
     if state in ("paid", "partly"):
-        paid_on = min(day, invoice_date + dt.timedelta(days=rng.randint(1, term + 10)))
         audit.record(
             session,
             "system",

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     and_,
     false,
     or_,
+    text,
     true,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
@@ -210,6 +212,14 @@ class Invoice(Base):
         CheckConstraint("due_date >= invoice_date", name="due_after_invoice"),
         CheckConstraint("length(currency) = 3", name="currency"),
         Index("ix_invoice_debtor_status_due", "debtor_id", "status", "due_date"),
+        # what is owed, by due date: insight's drill-downs page through it (issue 19)
+        Index(
+            "ix_invoice_owed_due",
+            "due_date",
+            "id",
+            postgresql_where=text("status IN ('open', 'handed_over')"),
+            sqlite_where=text("status IN ('open', 'handed_over')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -285,6 +295,7 @@ class AdminUser(Base):
     __table_args__ = (
         CheckConstraint(_in("role", AdminRole), name="role"),
         CheckConstraint("failed_logins >= 0", name="failed_logins"),
+        CheckConstraint(_in("language", LANGUAGES), name="language"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -304,6 +315,9 @@ class AdminUser(Base):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # the weekly insight summary by mail, in this language (insight, issue 19)
+    weekly_summary: Mapped[bool] = mapped_column(default=False, server_default=false())
+    language: Mapped[str] = mapped_column(String(2), default="nl", server_default="nl")
 
     @property
     def is_admin(self) -> bool:
@@ -1301,3 +1315,123 @@ class Instalment(Base):
     def open_cents(self) -> int:
         """What is still to pay of this instalment."""
         return max(self.cents - self.paid_cents, 0)
+
+
+# ------------------------------------------------------------------- insight (issue 19)
+# The worker prepares these every night (domain/insight/refresh.py); pages only read them.
+SETTLED_HOW = ("paid", "credit", "unknown")
+GRADES = ("good", "average", "poor")
+
+
+class InvoiceSettlement(Base):
+    """The day an invoice's open amount reached zero, as the insight worker read it from the
+    invoice's history: its last payment or import (`paid`), a credit note (`credit`), or no
+    day known because it arrived already paid (`unknown`, left out of insight)."""
+
+    __tablename__ = "invoice_settlement"
+    __table_args__ = (CheckConstraint(_in("how", SETTLED_HOW), name="how"),)
+
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoice.id", ondelete="CASCADE"), primary_key=True
+    )
+    paid_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    how: Mapped[str] = mapped_column(String(8))
+
+
+class InvoicePrediction(Base):
+    """When an open invoice is expected to be paid (None: not within a year) and the chance
+    that it is paid after its due date."""
+
+    __tablename__ = "invoice_prediction"
+    __table_args__ = (CheckConstraint("late_pct BETWEEN 0 AND 100", name="late_pct"),)
+
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoice.id", ondelete="CASCADE"), primary_key=True
+    )
+    predicted_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    late_pct: Mapped[int] = mapped_column(Integer)
+
+
+class DebtorRating(Base):
+    """A debtor's payer rating from its own history: a score 0-100, its grade and the
+    factors that cost the most points ([key, points, value], heaviest first)."""
+
+    __tablename__ = "debtor_rating"
+    __table_args__ = (
+        CheckConstraint("score BETWEEN 0 AND 100", name="score"),
+        CheckConstraint(_in("grade", GRADES), name="grade"),
+        Index("ix_debtor_rating_grade", "grade", "debtor_id"),
+    )
+
+    debtor_id: Mapped[int] = mapped_column(
+        ForeignKey("debtor.id", ondelete="CASCADE"), primary_key=True
+    )
+    score: Mapped[int] = mapped_column(Integer)
+    grade: Mapped[str] = mapped_column(String(8))
+    factors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    basis: Mapped[int] = mapped_column(Integer)  # the invoices it rests on
+    days_late: Mapped[int] = mapped_column(Integer)  # on average, weighted by amount
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DebtorAgeing(Base):
+    """What a debtor owes by age: `buckets` holds [count, cents] for not due, 1-30, 31-60,
+    61-90 and over 90 days overdue."""
+
+    __tablename__ = "debtor_ageing"
+    __table_args__ = (Index("ix_debtor_ageing_overdue", "overdue_cents", "debtor_id"),)
+
+    debtor_id: Mapped[int] = mapped_column(
+        ForeignKey("debtor.id", ondelete="CASCADE"), primary_key=True
+    )
+    brand_id: Mapped[int] = mapped_column(Integer)
+    segment_id: Mapped[int | None] = mapped_column(Integer)
+    open_cents: Mapped[int] = mapped_column(BigInteger)
+    overdue_cents: Mapped[int] = mapped_column(BigInteger)
+    buckets: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class InsightFigures(Base):
+    """One prepared document of figures (DSO, ageing, forecast, backtest, summary), read by
+    the pages as the dashboard reads `run_preview`."""
+
+    __tablename__ = "insight_figures"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ForecastSnapshot(Base):
+    """The cash forecast as made on a day, kept to set it beside what came in; weeks before
+    the worker ran are reconstructed from what was known then (`reconstructed`)."""
+
+    __tablename__ = "forecast_snapshot"
+
+    made_on: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    week_start: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    expected_cents: Mapped[int] = mapped_column(BigInteger)
+    reconstructed: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class RatingRule(Base):
+    """A segment rule: debtors rated `grade` (in `from_segment`, or in any segment when it is
+    empty) move to `to_segment` and so to its schedule, when an admin applies it."""
+
+    __tablename__ = "rating_rule"
+    __table_args__ = (CheckConstraint(_in("grade", GRADES), name="grade"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grade: Mapped[str] = mapped_column(String(8))
+    from_segment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("segment.id", ondelete="CASCADE")
+    )
+    to_segment_id: Mapped[int] = mapped_column(ForeignKey("segment.id", ondelete="CASCADE"))
+    created_by: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    applied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    applied_by: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    moved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    from_segment: Mapped[Segment | None] = relationship(foreign_keys=[from_segment_id])
+    to_segment: Mapped[Segment] = relationship(foreign_keys=[to_segment_id])

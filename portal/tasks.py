@@ -383,3 +383,49 @@ def deliver_webhooks() -> None:
 def deliver_webhooks_periodically() -> None:
     """Retries fall due with back-off; the worker looks every minute."""
     deliver_webhooks_now()
+
+
+def refresh_insight_now(day: dt.date | None = None) -> Any:
+    """Recompute the insight figures (ratings, predictions, DSO, ageing, forecast)."""
+    from portal import paying
+    from portal.domain.clock import today
+    from portal.domain.insight import refresh
+
+    with _app_context():
+        settings = paying.settings()
+        when = day or today(settings.portal_timezone)
+        return refresh.run(db.session(), when, settings.portal_timezone)
+
+
+@huey.task()
+def refresh_insight() -> None:
+    """Recompute insight now (asked for from the insight page)."""
+    refresh_insight_now()
+
+
+@huey.periodic_task(crontab(hour="3", minute="30"))
+def refresh_insight_nightly() -> None:
+    """Every night: insight's figures for the new day."""
+    refresh_insight_now()
+
+
+def send_insight_summaries_now(day: dt.date | None = None) -> int:
+    """Queue the weekly summary for each admin who asked for it, then send."""
+    from portal import paying
+    from portal.domain.clock import today
+    from portal.mails.insight import queue_weekly_summaries
+
+    with _app_context():
+        settings = paying.settings()
+        when = day or today(settings.portal_timezone)
+        with db.unit_of_work() as session:
+            queued = queue_weekly_summaries(session, when, settings)
+        if queued:
+            send_outbox_now()
+        return queued
+
+
+@huey.periodic_task(crontab(day_of_week="1", hour="7", minute="30"))
+def send_insight_summaries() -> None:
+    """Monday morning: the weekly summary to the admins who asked for it."""
+    send_insight_summaries_now()

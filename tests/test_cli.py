@@ -1,7 +1,17 @@
+import datetime as dt
+
 from sqlalchemy import func, select
 
 from portal.db import db
-from portal.models import Brand, Debtor, DebtorEmail, InstalmentPlan, Invoice
+from portal.models import (
+    Brand,
+    Debtor,
+    DebtorEmail,
+    DebtorRating,
+    InsightFigures,
+    InstalmentPlan,
+    Invoice,
+)
 
 
 def test_seed_demo_is_idempotent_and_prints_a_working_link(app, client):
@@ -14,7 +24,15 @@ def test_seed_demo_is_idempotent_and_prints_a_working_link(app, client):
         db.session.scalar(select(func.count(Debtor.id))),
         db.session.scalar(select(func.count(Invoice.id))),
     )
-    assert counts[0] == 2 and counts[1] == 50 and 250 <= counts[2] <= 400
+    # ~300 recent invoices and two years of paid history before them
+    assert counts[0] == 2 and counts[1] == 50 and 1200 <= counts[2] <= 2200
+    year_ago = dt.date.today() - dt.timedelta(days=365)
+    old = db.session.scalars(select(Invoice.status).where(Invoice.invoice_date < year_ago)).all()
+    assert len(old) > 400 and set(old) == {"paid"}
+    # insight's figures are there at once, with every kind of payer
+    grades = set(db.session.scalars(select(DebtorRating.grade)))
+    assert grades == {"good", "average", "poor"}
+    assert db.session.get(InsightFigures, "backtest") is not None
     statuses = set(db.session.scalars(select(Invoice.status)))
     assert statuses == {"open", "paid"}
     partly = db.session.scalar(
@@ -23,7 +41,9 @@ def test_seed_demo_is_idempotent_and_prints_a_working_link(app, client):
         )
     )
     assert partly > 0
-    plan = db.session.scalars(select(InstalmentPlan)).one()  # the demo debtor's, running
+    plan = db.session.scalars(
+        select(InstalmentPlan).where(InstalmentPlan.status == "active")
+    ).one()  # the demo debtor's, running (breached ones are history)
     assert (plan.status, len(plan.instalments), len(plan.invoices)) == ("active", 3, 2)
     assert plan.agreement_text.startswith("Ik ga akkoord om €\xa0")
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.domain import audit, login
-from portal.models import Debtor, DebtorEmail, Invoice, InvoiceStatus
+from portal.models import GRADES, Debtor, DebtorEmail, DebtorRating, Invoice, InvoiceStatus
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,10 @@ class DebtorRow:
 
 
 def search(
-    session: Session, q: str = "", brand_id: int | None = None, page: int = 1
+    session: Session, q: str = "", brand_id: int | None = None, page: int = 1, grade: str = ""
 ) -> tuple[list[DebtorRow], bool]:
-    """Debtors matching a name, number or email (admin search), with open totals.
+    """Debtors matching a name, number or email (admin search), with open totals; with
+    `grade`, only debtors of that payer rating.
 
     Returns one page and whether there is a next one.
     """
@@ -75,6 +76,9 @@ def search(
     )
     if brand_id:
         stmt = stmt.where(Debtor.brand_id == brand_id)
+    if grade in GRADES:
+        rated = select(DebtorRating.debtor_id).where(DebtorRating.grade == grade)
+        stmt = stmt.where(Debtor.id.in_(rated))
     if q.strip():
         pattern = (
             "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
