@@ -104,3 +104,15 @@ def test_a_workbook_row_keeps_numbers_and_dates():
     (row,) = load_workbook(buffer).active.iter_rows()
     assert [c.value for c in row] == ["=1", -12.5, 3, None, "ok"]
     assert [c.data_type for c in row] == ["s", "n", "n", "n", "s"]
+
+
+def test_the_insight_downloads_write_names_as_text_never_as_formulas():
+    from portal.domain.insight import xlsx as insight_xlsx
+
+    data = insight_xlsx.workbook(
+        [("Debtors", ["Name", "Overdue"], [['=HYPERLINK("https://evil.example","Pay")', -12.5]])]
+    )
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    name, amount = sheet.cell(row=2, column=1), sheet.cell(row=2, column=2)
+    assert name.data_type == "s" and name.value.startswith("=HYPERLINK")
+    assert amount.value == -12.5  # numbers stay numbers

@@ -8,14 +8,9 @@ from typing import Any
 
 from openpyxl import Workbook
 
+from portal.domain import sheets as guard
+
 Sheet = tuple[str, Sequence[str], Iterable[Sequence[Any]]]
-
-
-def _plain(value: Any) -> Any:
-    # text from outside (a debtor's name) must never become a formula
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
 
 
 def workbook(sheets: Sequence[Sheet]) -> bytes:
@@ -23,9 +18,9 @@ def workbook(sheets: Sequence[Sheet]) -> bytes:
     book = Workbook(write_only=True)
     for title, header, rows in sheets:
         sheet = book.create_sheet(title[:31])
-        sheet.append(list(header))
-        for row in rows:
-            sheet.append([_plain(v) for v in row])
+        sheet.append(guard.xlsx_row(sheet, header))
+        for row in rows:  # text from outside (a debtor's name) never becomes a formula
+            sheet.append(guard.xlsx_row(sheet, row))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
