@@ -17,6 +17,7 @@ from admin import (
     messages,
     outbox,
     payments,
+    personal_data,
     plans,
     requests,
     routes,

@@ -70,6 +70,15 @@ class NewUserForm(FlaskForm):
     )
 
 
+class EraseForm(FlaskForm):
+    """Erasing a debtor: the customer number typed again, so it is not done by a slip."""
+
+    number = StringField(
+        _l("Type the customer number to confirm"),
+        validators=[DataRequired(message=_l("Type the customer number.")), Length(max=40)],
+    )
+
+
 class ContactForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     emails = StringField(

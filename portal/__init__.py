@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any
 
 from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
-from portal import errors
+from portal import errors, metrics, observability
 from portal.config import Settings
 from portal.db import db
 from portal.domain.params import MAX_ID
@@ -42,15 +41,12 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
         BABEL_TRANSLATION_DIRECTORIES="translations",
         RATELIMIT_ENABLED=settings.ratelimit_enabled,
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_KEY_PREFIX=settings.queue_name,  # portals sharing one Redis keep apart
         IMPORT_BACKGROUND_BYTES=2 * 1024 * 1024,  # larger uploads are committed by the worker
         SEND_FILE_MAX_AGE_DEFAULT=dt.timedelta(days=1),
         **dict(settings.extra),
     )
-    logging.getLogger("weasyprint").setLevel(logging.WARNING)
-    logging.getLogger("fontTools").setLevel(logging.WARNING)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    observability.configure_logging(settings.log_format)
 
     if settings.trusted_proxies:
         app.wsgi_app = behind_proxies(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
@@ -65,6 +61,8 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
     tasks.bind_app(app, immediate=settings.huey_immediate)
 
     app.url_map.converters["int"] = DatabaseId
+    observability.init_app(app, settings)  # request ids first: every later hook logs with one
+    metrics.init_app(app)
     _register_blueprints(app, settings)
     _register_template_helpers(app)
     errors.register(app)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from portal.db import db
 
@@ -40,11 +42,46 @@ def migration_heads() -> tuple[str, ...]:
     return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())  # type: ignore[arg-type]
 
 
+MIGRATION_LOCK = 0x62706D67  # "bpmg": the advisory lock every migrating process takes
+
+
 def upgrade_database() -> None:
-    """Run every migration up to the newest (idempotent)."""
+    """Run every migration up to the newest (idempotent).
+
+    Processes that start together (two web servers and the workers of a deploy, each
+    running scripts/start-production.sh) migrate once: the first takes a lock
+    (PostgreSQL: an advisory lock; SQLite: a file lock beside the database file), the
+    others wait for it and then find nothing left to do."""
     from alembic import command
 
-    command.upgrade(alembic_config(), "head")  # type: ignore[arg-type]
+    with _migration_lock():
+        command.upgrade(alembic_config(), "head")  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _migration_lock() -> Iterator[None]:
+    engine = db.engine
+    assert engine is not None
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def register(app: Flask) -> None:
@@ -332,14 +369,43 @@ def register(app: Flask) -> None:
 
         click.echo(f"weekly summary queued for {send_insight_summaries_now()} admins")
 
+    @app.cli.command("backup")
+    @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+    def backup(target: Path) -> None:
+        """Copy the database to TARGET while the portal runs (SQLite: online backup API;
+        PostgreSQL: pg_dump, custom format). README, "Backups", says how to restore."""
+        from portal.backups import BackupError
+        from portal.backups import backup as make_backup
+
+        try:
+            how = make_backup(current_app.config["SETTINGS"].database_url, target)
+        except BackupError as exc:
+            click.echo(f"No backup made: {exc}.", err=True)
+            sys.exit(1)
+        click.echo(f"Backup written to {target} ({how}, {target.stat().st_size:,} bytes).")
+
+    @app.cli.command("retention")
+    def retention() -> None:
+        """Remove now what the nightly retention job removes (README, "Personal data")."""
+        from portal.tasks import run_retention_now
+
+        purged = run_retention_now()
+        click.echo(
+            f"removed: {purged.idempotency_keys} idempotency keys, "
+            f"{purged.webhook_deliveries} webhook deliveries, {purged.webhook_events} "
+            f"outgoing webhook events, {purged.mail_bodies} message bodies, "
+            f"{purged.previews} previews, {purged.uploads} upload files"
+        )
+
     @app.cli.command("worker")
     @click.option("--workers", default=2, show_default=True)
     def worker(workers: int) -> None:
         """Run the Huey consumer with its periodic schedule."""
         from huey.consumer import Consumer
 
-        from portal.tasks import huey
+        from portal.tasks import heartbeat_now, huey
 
+        heartbeat_now()
         Consumer(huey, workers=workers, worker_type="thread", periodic=True).run()
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -19,6 +21,9 @@ class ConfigError(RuntimeError):
 PAYMENT_PROVIDERS = ("sandbox", "mollie", "stripe")
 SMS_PROVIDERS = ("outbox", "twilio")
 MAX_PROXIES = 5  # more hops than this in front of one portal is a typo, not a setup
+LOG_FORMATS = ("text", "json")
+_QUEUE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_HH_MM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,16 @@ class Settings:
     api_per_minute: int = 600  # requests per API key and minute
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers count
     huey_immediate: bool = False
+    # operations (README "Production"): metrics, logs, error reports, the queue, retention
+    metrics_token: str = ""  # /metrics wants "Authorization: Bearer <token>" when set
+    log_format: str = "text"  # "json": one JSON object a line, with the request id
+    sentry_dsn: str = ""  # errors go to Sentry when set (needs the "sentry" extra)
+    queue_name: str = "betaalportaal"  # Huey's name: its keys in Redis, its rows in SQLite
+    morning_run_utc: dt.time = dt.time(7, 0)  # the daily dunning run
+    retention_mail_body_days: int = 90  # bodies of delivered mail and texts
+    retention_webhook_log_days: int = 90  # incoming webhook deliveries, outgoing events
+    retention_idempotency_hours: int = 24  # API Idempotency-Keys are answered again this long
+    retention_upload_hours: int = 24  # uploads nobody committed
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -101,6 +116,15 @@ class Settings:
             outbox_retry_hours=_int(env, "OUTBOX_RETRY_HOURS", 48, 1, 24 * 30),
             api_per_minute=_int(env, "API_PER_MINUTE", 600, 1, 10_000_000),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, 0, MAX_PROXIES),
+            metrics_token=env.get("METRICS_TOKEN", ""),
+            log_format=env.get("LOG_FORMAT", "text").strip().lower() or "text",
+            sentry_dsn=env.get("SENTRY_DSN", "").strip(),
+            queue_name=queue_name(env),
+            morning_run_utc=morning_run_utc(env),
+            retention_mail_body_days=_int(env, "RETENTION_MAIL_BODY_DAYS", 90, 1, 3650),
+            retention_webhook_log_days=_int(env, "RETENTION_WEBHOOK_LOG_DAYS", 90, 1, 3650),
+            retention_idempotency_hours=_int(env, "RETENTION_IDEMPOTENCY_HOURS", 24, 1, 24 * 365),
+            retention_upload_hours=_int(env, "RETENTION_UPLOAD_HOURS", 24, 1, 24 * 90),
         )
         known = {f.name for f in fields(cls)}
         settings = replace(settings, **{k: v for k, v in overrides.items() if k in known})
@@ -116,6 +140,16 @@ class Settings:
             raise ConfigError(f"SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}.")
         if not 0 <= self.trusted_proxies <= MAX_PROXIES:
             raise ConfigError(f"TRUSTED_PROXIES must be a whole number from 0 to {MAX_PROXIES}.")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError("LOG_FORMAT must be 'text' or 'json'.")
+        if self.sentry_dsn:
+            try:
+                import sentry_sdk  # noqa: F401
+            except ImportError:
+                raise ConfigError(
+                    "SENTRY_DSN is set but sentry-sdk is not installed: "
+                    "pip install 'betaalportaal[sentry]'."
+                ) from None
         if self.is_production:
             problems = []
             if not self.secret_key:
@@ -155,6 +189,26 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise ConfigError(f"{name} must be a whole number from {low} to {high}.")
     return int(raw)
+
+
+def queue_name(env: Mapping[str, str]) -> str:
+    """QUEUE_NAME: the task queue's name, so several portals can share one Redis."""
+    name = env.get("QUEUE_NAME", "").strip() or "betaalportaal"
+    if not _QUEUE_NAME.match(name):
+        raise ConfigError(
+            "QUEUE_NAME must be 1-40 lower-case letters, digits, '-' or '_' (a letter or digit "
+            "first)."
+        )
+    return name
+
+
+def morning_run_utc(env: Mapping[str, str]) -> dt.time:
+    """MORNING_RUN_UTC ("HH:MM", UTC): when the worker starts the daily dunning run."""
+    raw = env.get("MORNING_RUN_UTC", "").strip() or "07:00"
+    match = _HH_MM.match(raw)
+    if not match:
+        raise ConfigError("MORNING_RUN_UTC must be a time of day like 07:00 (UTC).")
+    return dt.time(int(match.group(1)), int(match.group(2)))
 
 
 def _is_public_url(url: str) -> bool:

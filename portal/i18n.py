@@ -212,6 +212,10 @@ def event_label(event: AuditEvent) -> str:
         return gettext("Contact data changed")
     if event.action == "admin.debtor_emails_changed":
         return gettext("Email addresses changed; the old ones were told")
+    if event.action == "debtor.exported":
+        return gettext("Personal data exported")
+    if event.action == "debtor.erased":
+        return gettext("Personal data erased on request; the bookkeeping is kept")
     if event.action == "request.dispute":
         return gettext("Disputed: reminders wait for our answer")
     if event.action == "request.promise":

@@ -166,6 +166,8 @@ class Debtor(Base):
     # read its name; others add invoices at most (ApiKey.link_existing)
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # erased on request (domain/personal_data.py): personal data gone, the bookkeeping kept
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     brand: Mapped[Brand] = relationship(lazy="joined", innerjoin=True)
     segment: Mapped[Segment | None] = relationship()
@@ -719,7 +721,11 @@ class WebhookDelivery(Base):
     """Every incoming provider webhook, with what we made of it."""
 
     __tablename__ = "webhook_delivery"
-    __table_args__ = (Index("ix_webhook_delivery_payment", "payment_id", "received_at"),)
+    __table_args__ = (
+        Index("ix_webhook_delivery_payment", "payment_id", "received_at"),
+        # /metrics: the deliveries still queued and the oldest of them
+        Index("ix_webhook_delivery_outcome", "outcome", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     provider: Mapped[str] = mapped_column(String(20))

@@ -7,31 +7,21 @@ import logging
 import os
 import socket
 from contextlib import AbstractContextManager, nullcontext
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
-from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey import crontab
 
+from portal import queue
 from portal.db import db
 from portal.domain import liveness
 from portal.domain.messaging import outbox, sms
 from portal.domain.messaging.email import transport_for
 from portal.models import utcnow
 
-
-def _build_huey() -> Huey:
-    """RedisHuey when REDIS_URL is set, else a SQLite-backed queue in the instance folder."""
-    redis_url = os.environ.get("REDIS_URL")
-    if redis_url:
-        return RedisHuey("betaalportaal", url=redis_url)
-    instance = Path(os.environ.get("PORTAL_INSTANCE_PATH", "instance")).resolve()
-    instance.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey("betaalportaal", filename=str(instance / "huey.db"))
-
-
 log = logging.getLogger(__name__)
-huey = _build_huey()
+# periodic tasks run once per deployment (queue.py), however many workers run
+huey = queue.build()
 _app: Flask | None = None
 
 
@@ -154,7 +144,13 @@ WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 @huey.periodic_task(crontab(minute="*"))
 def heartbeat() -> None:
     """The worker and its schedule are alive (for /readyz and the dashboard); jobs whose
-    worker died are marked failed."""
+    worker died are marked failed. Each worker runs its own (queue.EVERY_WORKER)."""
+    heartbeat_now()
+
+
+def heartbeat_now() -> None:
+    """Write this worker's heartbeat and reap jobs without one (also as the worker starts,
+    so /readyz turns green without waiting for the first minute)."""
     with _app_context(), db.unit_of_work() as session:
         liveness.beat(session, WORKER_NAME, utcnow())
         liveness.reap(session, utcnow())
@@ -429,3 +425,32 @@ def send_insight_summaries_now(day: dt.date | None = None) -> int:
 def send_insight_summaries() -> None:
     """Monday morning: the weekly summary to the admins who asked for it."""
     send_insight_summaries_now()
+
+
+def run_retention_now() -> Any:
+    """Remove what is kept no longer (domain/retention.py; the periods from Settings)."""
+    from pathlib import Path
+
+    from portal.domain import retention
+    from portal.domain.imports.jobs import Uploads
+
+    with _app_context():
+        settings = current_app.config["SETTINGS"]
+        periods = retention.Periods(
+            mail_body=dt.timedelta(days=settings.retention_mail_body_days),
+            webhook_log=dt.timedelta(days=settings.retention_webhook_log_days),
+            idempotency=dt.timedelta(hours=settings.retention_idempotency_hours),
+            upload=dt.timedelta(hours=settings.retention_upload_hours),
+        )
+        uploads = Uploads(Path(current_app.instance_path) / "uploads")
+        with db.unit_of_work() as session:
+            purged = retention.purge(session, uploads, utcnow(), periods)
+        log.info("retention: %s", purged)
+        return purged
+
+
+@huey.periodic_task(crontab(hour="3", minute="17"))
+def retention_daily() -> None:
+    """Every night: expired idempotency keys, old webhook logs, mail bodies, previews and
+    uploads go."""
+    run_retention_now()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from portal.config import ConfigError, morning_run_utc
 from portal.models import ImportJob, JobRun, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,18 @@ WORKER_STALE = dt.timedelta(minutes=2)  # /readyz fails beyond this
 JOB_STALE = dt.timedelta(minutes=2)  # a running job without a heartbeat this long is dead
 PULSE_SECONDS = 20.0
 KEEP_HEARTBEATS = dt.timedelta(days=1)  # rows of workers gone this long are removed
-MORNING_RUN_UTC = dt.time(7, 0)  # the daily dunning run (tasks.dunning_daily, Huey in UTC)
+
+
+def _morning_run() -> dt.time:
+    try:
+        return morning_run_utc(os.environ)
+    except ConfigError:  # Settings.from_env refuses it at start-up, with the reason
+        return dt.time(7, 0)
+
+
+# the daily dunning run (tasks.dunning_daily, Huey in UTC): MORNING_RUN_UTC, read when the
+# schedule is made (at import, as the worker starts)
+MORNING_RUN_UTC = _morning_run()
 MORNING_RUN_GRACE = dt.timedelta(hours=1)
 STOPPED = "the worker stopped while this job ran (no heartbeat); nothing of it was saved"
 
