@@ -19,6 +19,7 @@ from portal.db import db
 from portal.domain import audit, instalments, plan_admin, plans
 from portal.domain import requests as req
 from portal.domain.params import ids, page_number, whole
+from portal.domain.states import IllegalTransition
 from portal.i18n import message_text, plan_status_label
 from portal.mails import PlanMails
 from portal.models import Debtor, DebtorRequest, InstalmentPlan, PlanPolicy, PlanStatus, Segment
@@ -218,7 +219,7 @@ def _propose_page(
                 db.session.rollback()
                 flash(message_text(problem), "error")
                 return redirect(request.path, code=303)
-            except (req.IllegalTransition, plan_admin.IllegalPlanMove, req.ChangedMeanwhile):
+            except (IllegalTransition, req.ChangedMeanwhile):
                 db.session.rollback()
                 if item is not None:
                     from admin.requests import decided_elsewhere
@@ -362,7 +363,7 @@ def plan_cancel(plan_id: int) -> Any:
         except instalments.PlanRefused as problem:
             db.session.rollback()
             form.reason.errors = [message_text(problem)]
-        except plan_admin.IllegalPlanMove:
+        except IllegalTransition:
             db.session.rollback()
             plan_conflict(plan.id)
         else:

@@ -23,6 +23,7 @@ from portal.domain import plan_admin
 from portal.domain import requests as req
 from portal.domain.money import AmountError, parse_amount
 from portal.domain.params import whole
+from portal.domain.states import IllegalTransition
 from portal.forms import ConfirmForm
 from portal.i18n import message_text, request_state_label
 from portal.mails import RequestMails
@@ -124,7 +125,7 @@ def _act(item: DebtorRequest, change: Callable[[], object], done: str) -> BaseRe
         change()
     except req.RequestRefused as problem:
         return _refused(item, problem)
-    except req.IllegalTransition:
+    except IllegalTransition:
         db.session.rollback()
         decided_elsewhere(item.id)
     db.session.commit()

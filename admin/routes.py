@@ -153,7 +153,9 @@ def dashboard() -> str:
         undelivered=charges.undelivered_claims(db.session()),
         request_counts=requests.open_counts(db.session()),
         plan_counts=plan_admin.counts(db.session(), utcnow() - dt.timedelta(days=30)),
-        health=figures.health(db.session(), utcnow()),
+        health=figures.health(
+            db.session(), utcnow(), current_app.config["SETTINGS"].morning_run_utc
+        ),
         form=ConfirmForm(),
     )
 

@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
 
     from portal import tasks
 
-    tasks.bind_app(app, immediate=settings.huey_immediate)
+    tasks.bind_app(app, settings)
 
     app.url_map.converters["int"] = DatabaseId
     observability.init_app(app, settings)  # request ids first: every later hook logs with one

@@ -29,7 +29,6 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.db import Base, UTCDateTime
-from portal.domain.payments.providers.base import Status as PaymentStatus
 
 
 def utcnow() -> dt.datetime:
@@ -59,6 +58,21 @@ class InvoiceStatus(enum.StrEnum):
     PAID = "paid"
     CANCELLED = "cancelled"
     HANDED_OVER = "handed_over"
+
+
+class PaymentStatus(enum.StrEnum):
+    """Payment states (DESIGN.md section 9 spells them this way)."""
+
+    CREATED = "created"
+    OPEN = "open"
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REFUNDED = "refunded"
+    CHARGED_BACK = "charged_back"
 
 
 class OutboxStatus(enum.StrEnum):

@@ -12,11 +12,14 @@ worker writes its own, so a dead one shows.
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from huey import Huey, RedisHuey, SqliteHuey
+from huey.storage import RedisStorage, SqliteStorage
+
+if TYPE_CHECKING:
+    from portal.config import Settings
 
 EVERY_WORKER = frozenset({"heartbeat"})  # periodic tasks each worker runs for itself
 KEEP_SLOTS = 2  # claimed minutes remembered per task (a late scheduler finds the claim)
@@ -62,19 +65,33 @@ class PortalSqliteHuey(_OncePerDeployment, SqliteHuey):
     share the file)."""
 
 
-def build(env: Any = None) -> Huey:
-    """RedisHuey when REDIS_URL is set, else a SQLite-backed queue in the instance folder;
-    named QUEUE_NAME (default betaalportaal)."""
-    from portal.config import ConfigError, queue_name
+class PortalHuey(_OncePerDeployment, Huey):
+    """The app's queue. Made at import (tasks register on it) with no backend yet;
+    `configure` binds it to Redis or SQLite from the app's `Settings`."""
 
-    env = os.environ if env is None else env
-    try:
-        name = queue_name(env)
-    except ConfigError:
-        name = "betaalportaal"  # Settings.from_env refuses the value at start-up
-    redis_url = env.get("REDIS_URL")
-    if redis_url:
-        return PortalRedisHuey(name, url=redis_url)
-    instance = Path(env.get("PORTAL_INSTANCE_PATH", "instance")).resolve()
-    instance.mkdir(parents=True, exist_ok=True)
-    return PortalSqliteHuey(name, filename=str(instance / "huey.db"))
+    morning_run_utc = dt.time(7, 0)  # when the daily dunning run is due (configure)
+
+    def configure(self, settings: Settings, *, immediate: bool) -> None:
+        """Redis when REDIS_URL is set, else a SQLite file in the instance folder, named
+        QUEUE_NAME; immediate mode runs tasks inline in memory (tests)."""
+        self.name = settings.queue_name
+        self.morning_run_utc = settings.morning_run_utc
+        if settings.redis_url:
+            self.storage_class, self.storage_kwargs = RedisStorage, {"url": settings.redis_url}
+        else:
+            settings.instance_path.mkdir(parents=True, exist_ok=True)
+            filename = str(settings.instance_path / "huey.db")
+            self.storage_class, self.storage_kwargs = SqliteStorage, {"filename": filename}
+        self._immediate = immediate
+        self.storage = self.create_storage()
+
+
+def at_morning_run(huey: PortalHuey) -> Callable[[dt.datetime], bool]:
+    """A periodic-task test that is true in the minute of `huey`'s morning run, read each
+    time (it comes from the settings the queue was configured with)."""
+
+    def due(moment: dt.datetime) -> bool:
+        run = huey.morning_run_utc
+        return (moment.hour, moment.minute) == (run.hour, run.minute)
+
+    return due

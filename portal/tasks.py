@@ -12,7 +12,8 @@ from typing import Any
 from flask import Flask, current_app, has_app_context
 from huey import crontab
 
-from portal import queue
+from portal import extensions, queue
+from portal.config import Settings
 from portal.db import db
 from portal.domain import liveness
 from portal.domain.messaging import outbox, sms
@@ -21,15 +22,16 @@ from portal.models import utcnow
 
 log = logging.getLogger(__name__)
 # periodic tasks run once per deployment (queue.py), however many workers run
-huey = queue.build()
+huey = extensions.huey
 _app: Flask | None = None
 
 
-def bind_app(app: Flask, *, immediate: bool) -> None:
-    """Give tasks the app they run in; immediate mode runs them inline (tests)."""
+def bind_app(app: Flask, settings: Settings) -> None:
+    """Give tasks the app they run in and the queue its backend; immediate mode runs
+    them inline (tests)."""
     global _app
     _app = app
-    huey.immediate = immediate
+    huey.configure(settings, immediate=settings.huey_immediate)
 
 
 def _app_context() -> AbstractContextManager[object]:
@@ -326,9 +328,7 @@ def count_tomorrow_periodically() -> None:
     count_tomorrow_now()
 
 
-@huey.periodic_task(
-    crontab(hour=str(liveness.MORNING_RUN_UTC.hour), minute=str(liveness.MORNING_RUN_UTC.minute))
-)
+@huey.periodic_task(queue.at_morning_run(huey))
 def dunning_daily() -> None:
     """Every morning: payment plans first (a breach returns invoices to the schedule), then
     the reminders that are due today."""

@@ -77,6 +77,7 @@ class Health:
     worker_seen: dt.datetime | None
     last_morning_run: JobRun | None
     now: dt.datetime
+    morning_run_utc: dt.time = dt.time(7, 0)
 
     @property
     def waiting_minutes(self) -> int:
@@ -103,7 +104,8 @@ class Health:
     def morning_missed(self) -> bool:
         """No dunning run started since the last morning run time (07:00 UTC + grace)."""
         run = self.last_morning_run
-        return run is None or run.started_at < liveness.morning_run_due(self.now)
+        due = liveness.morning_run_due(self.now, self.morning_run_utc)
+        return run is None or run.started_at < due
 
     @property
     def morning_failed(self) -> bool:
@@ -123,7 +125,7 @@ class Health:
         )
 
 
-def health(session: Session, now: dt.datetime) -> Health:
+def health(session: Session, now: dt.datetime, morning_run_utc: dt.time) -> Health:
     """The dashboard's warnings, read in a few small queries."""
     counts = dict(
         session.execute(
@@ -152,4 +154,5 @@ def health(session: Session, now: dt.datetime) -> Health:
         worker_seen=liveness.worker_seen(session),
         last_morning_run=liveness.last_run(session, "dunning"),
         now=now,
+        morning_run_utc=morning_run_utc,
     )

@@ -19,6 +19,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 from portal.domain import audit, plans
 from portal.domain.dunning import holds
 from portal.domain.problems import N_, Problem
+from portal.domain.states import StateTable
 from portal.models import (
     PAYABLE_KINDS,
     Debtor,
@@ -42,30 +43,24 @@ class PlanRefused(Problem):
 
 
 # The plan's state table (DESIGN.md section 2): a move it does not list raises.
-PLAN_MOVES: dict[PlanStatus, frozenset[PlanStatus]] = {
-    PlanStatus.PROPOSED: frozenset({PlanStatus.ACTIVE, PlanStatus.CANCELLED}),
-    PlanStatus.ACTIVE: frozenset({PlanStatus.COMPLETED, PlanStatus.BREACHED, PlanStatus.CANCELLED}),
-    PlanStatus.COMPLETED: frozenset(),
-    PlanStatus.BREACHED: frozenset(),
-    PlanStatus.CANCELLED: frozenset(),
-}
-
-
-class IllegalPlanMove(Exception):
-    """A change of a plan's state that `PLAN_MOVES` does not allow."""
-
-    def __init__(self, old: str, new: str) -> None:
-        super().__init__(f"{old} -> {new}")
-        self.old, self.new = old, new
+PLAN_MOVES = StateTable(
+    "plan",
+    {
+        PlanStatus.PROPOSED: {PlanStatus.ACTIVE, PlanStatus.CANCELLED},
+        PlanStatus.ACTIVE: {PlanStatus.COMPLETED, PlanStatus.BREACHED, PlanStatus.CANCELLED},
+        PlanStatus.COMPLETED: (),
+        PlanStatus.BREACHED: (),
+        PlanStatus.CANCELLED: (),
+    },
+)
 
 
 def move(plan: InstalmentPlan, new: PlanStatus, now: dt.datetime, reason: str = "") -> None:
     """Move `plan` to `new`; an ended plan records when and why it ended."""
     old = PlanStatus(plan.status)
-    if new not in PLAN_MOVES[old]:
-        raise IllegalPlanMove(old, new)
+    PLAN_MOVES.check(old, new)
     plan.status = new.value
-    if not PLAN_MOVES[new]:
+    if PLAN_MOVES.is_final(new):
         plan.ended_at = now
         plan.end_reason = reason[:250]
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from portal.config import ConfigError, morning_run_utc
 from portal.models import ImportJob, JobRun, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -37,16 +35,6 @@ PULSE_SECONDS = 20.0
 KEEP_HEARTBEATS = dt.timedelta(days=1)  # rows of workers gone this long are removed
 
 
-def _morning_run() -> dt.time:
-    try:
-        return morning_run_utc(os.environ)
-    except ConfigError:  # Settings.from_env refuses it at start-up, with the reason
-        return dt.time(7, 0)
-
-
-# the daily dunning run (tasks.dunning_daily, Huey in UTC): MORNING_RUN_UTC, read when the
-# schedule is made (at import, as the worker starts)
-MORNING_RUN_UTC = _morning_run()
 MORNING_RUN_GRACE = dt.timedelta(hours=1)
 STOPPED = "the worker stopped while this job ran (no heartbeat); nothing of it was saved"
 
@@ -226,9 +214,10 @@ def readiness(session: Session, now: dt.datetime, heads: Sequence[str]) -> dict[
     return checks
 
 
-def morning_run_due(now: dt.datetime) -> dt.datetime:
-    """The start of the last morning run that should have happened by `now`."""
-    today_run = dt.datetime.combine(now.date(), MORNING_RUN_UTC, tzinfo=dt.UTC)
+def morning_run_due(now: dt.datetime, run_at: dt.time) -> dt.datetime:
+    """The start of the last morning run (daily at `run_at` UTC, MORNING_RUN_UTC) that
+    should have happened by `now`."""
+    today_run = dt.datetime.combine(now.date(), run_at, tzinfo=dt.UTC)
     if now >= today_run + MORNING_RUN_GRACE:
         return today_run
     return today_run - dt.timedelta(days=1)

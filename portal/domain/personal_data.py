@@ -34,6 +34,7 @@ from sqlalchemy import LargeBinary, Text, cast, delete, func, or_, select, updat
 from sqlalchemy.orm import Session
 
 from portal.domain import audit, login
+from portal.domain.messaging import outbox
 from portal.domain.problems import N_, Problem
 from portal.models import (
     Allocation,
@@ -369,7 +370,7 @@ def _erase_messages(session: Session, debtor: Debtor, emails: list[str], now: dt
     """Texts and recipients of every message to the debtor go; what was still to be sent
     is cancelled. The rows stay: when a message was sent is part of a claim's record."""
     where = _messages_of(debtor.id, emails, debtor.phone)
-    waiting = (OutboxStatus.PENDING.value, OutboxStatus.DOUBT.value)
+    waiting = outbox.MOVES.sources(OutboxStatus.CANCELLED)  # pending or in doubt
     session.execute(
         update(OutboxMessage)
         .where(where, OutboxMessage.status.in_(waiting))

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session, selectinload
 from portal.domain import audit, plan_progress, plans
 from portal.domain import requests as req
 from portal.domain.instalments import (
-    IllegalPlanMove,
     PlanRefused,
     activate,
     arrange,
@@ -37,6 +36,7 @@ from portal.domain.instalments import (
 )
 from portal.domain.params import whole
 from portal.domain.problems import N_, Problem
+from portal.domain.states import IllegalTransition
 from portal.models import (
     PAYABLE_KINDS,
     AuditEvent,
@@ -51,7 +51,7 @@ from portal.models import (
     RequestState,
 )
 
-__all__ = ["IllegalPlanMove", "PlanRefused"]
+__all__ = ["IllegalTransition", "PlanRefused"]
 
 PAGE_SIZE = 50
 
@@ -171,14 +171,14 @@ def propose(
             raise PlanRefused(N_("This is not a payment plan request of this debtor."))
         req.lock(session, request)
         if request.closed:
-            raise req.IllegalTransition(request.state, RequestState.ANSWERED)
+            raise IllegalTransition("request", request.state, RequestState.ANSWERED)
         req.check_unchanged(request, request_seen)
     if replaces is not None:
         if replaces.debtor_id != debtor.id:
             raise PlanRefused(N_("This plan belongs to another debtor."))
         lock(session, replaces)
         if replaces.status != PlanStatus.ACTIVE.value:
-            raise IllegalPlanMove(replaces.status, PlanStatus.CANCELLED)
+            raise IllegalTransition("plan", replaces.status, PlanStatus.CANCELLED)
         pending = session.scalar(
             select(InstalmentPlan.id).where(
                 InstalmentPlan.replaces_id == replaces.id,
@@ -234,7 +234,7 @@ def change(
 ) -> Draft:
     """The draft of a successor to an active plan over what is still open of its invoices."""
     if plan.status != PlanStatus.ACTIVE.value:
-        raise IllegalPlanMove(plan.status, PlanStatus.CANCELLED)
+        raise IllegalTransition("plan", plan.status, PlanStatus.CANCELLED)
     return draft(
         session,
         plan.debtor,
@@ -262,7 +262,7 @@ def accept(
     its invoices' reminders and cancel the plan it replaces."""
     lock(session, plan)
     if plan.status != PlanStatus.PROPOSED.value:
-        raise IllegalPlanMove(plan.status, PlanStatus.ACTIVE)
+        raise IllegalTransition("plan", plan.status, PlanStatus.ACTIVE)
     replaced = session.get(InstalmentPlan, plan.replaces_id) if plan.replaces_id else None
     for link in plan.invoices:
         invoice = link.invoice
@@ -307,7 +307,7 @@ def decline(session: Session, plan: InstalmentPlan, actor: str, now: dt.datetime
     """The debtor does not want the proposed plan: it is cancelled; nothing was held."""
     lock(session, plan)
     if plan.status != PlanStatus.PROPOSED.value:
-        raise IllegalPlanMove(plan.status, PlanStatus.CANCELLED)
+        raise IllegalTransition("plan", plan.status, PlanStatus.CANCELLED)
     move(plan, PlanStatus.CANCELLED, now, "declined by the debtor")
     audit.record(session, actor, "plan.declined", debtor_id=plan.debtor_id, plan_id=plan.id)
 

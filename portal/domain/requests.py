@@ -1,10 +1,11 @@
 """Debtor requests: disputes, promises to pay, questions and contact changes.
 
-A request moves through one table of allowed states (`ALLOWED`); anything else raises
-`IllegalTransition`. Disputes and promises hold the invoice's reminders (`holds.pause`);
-the admin's answer ends the hold again. Mails go through a `Notifier` (mails.py) that
-writes them to the outbox in the same transaction. A plan request would be one more
-`RequestKind` with its own create function; the state table stays the same.
+A request moves through one table of allowed states (`MOVES`, a `states.StateTable`);
+anything else raises `IllegalTransition`. Disputes and promises hold the invoice's
+reminders (`holds.pause`); the admin's answer ends the hold again. Mails go through a
+`Notifier` (mails.py) that writes them to the outbox in the same transaction. A plan
+request would be one more `RequestKind` with its own create function; the state table
+stays the same.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from portal.domain import audit, login, phones, plan_progress, tokens
 from portal.domain.dunning import holds
 from portal.domain.params import page_number
 from portal.domain.problems import N_, Problem
+from portal.domain.states import IllegalTransition, StateTable
 from portal.models import (
     DISPUTE_REASONS,
     Debtor,
@@ -49,12 +51,15 @@ MAX_MESSAGE = 4000  # characters
 EMAIL_CONFIRM_MINUTES = 24 * 60  # how long the confirmation link of a new address works
 
 S = RequestState
-ALLOWED: dict[str, set[str]] = {
-    S.OPEN: {S.ANSWERED, S.RESOLVED, S.REJECTED},
-    S.ANSWERED: {S.OPEN, S.RESOLVED, S.REJECTED},
-    S.RESOLVED: set(),
-    S.REJECTED: set(),
-}
+MOVES = StateTable(
+    "request",
+    {
+        S.OPEN: {S.ANSWERED, S.RESOLVED, S.REJECTED},
+        S.ANSWERED: {S.OPEN, S.RESOLVED, S.REJECTED},
+        S.RESOLVED: (),
+        S.REJECTED: (),
+    },
+)
 OPEN_STATES = (S.OPEN.value, S.ANSWERED.value)
 DISPUTE_OUTCOMES = ("credit", "cancel", "uphold")
 
@@ -64,12 +69,6 @@ SIGNATURES = (
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
 )
-
-
-class IllegalTransition(ValueError):
-    def __init__(self, old: str, new: str) -> None:
-        super().__init__(f"a request cannot move from {old} to {new}")
-        self.old, self.new = old, new
 
 
 class ChangedMeanwhile(Exception):
@@ -102,8 +101,7 @@ def move(session: Session, request: DebtorRequest, new: str, actor: str, message
     """Move `request` to state `new` through the table; False when it is already there."""
     if new == request.state:
         return False
-    if new not in ALLOWED.get(request.state, set()):
-        raise IllegalTransition(request.state, new)
+    MOVES.check(request.state, new)
     request.state = new
     if new in (S.RESOLVED, S.REJECTED):
         request.closed_at = utcnow()
@@ -487,7 +485,7 @@ def reply(
         raise RequestRefused(N_("Write the answer."))
     lock(session, request)
     if request.closed:
-        raise IllegalTransition(request.state, S.ANSWERED)
+        raise IllegalTransition("request", request.state, S.ANSWERED)
     if not move(session, request, S.ANSWERED, actor, text.strip()):
         request.events.append(RequestEvent(actor=actor, action="reply", message=text.strip()))
     notifier.update(session, request, text.strip())
@@ -513,7 +511,7 @@ def decide_dispute(
         raise RequestRefused(N_("Write the answer for the customer."))
     lock(session, request)
     if request.closed:
-        raise IllegalTransition(request.state, S.RESOLVED)
+        raise IllegalTransition("request", request.state, S.RESOLVED)
     invoice = request.invoice
     note: Invoice | None = None
     if outcome == "credit":

@@ -26,6 +26,7 @@ from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import documents, instalments, plan_admin, plan_progress, plans
 from portal.domain.money import AmountError, parse_amount
 from portal.domain.params import ids
+from portal.domain.states import IllegalTransition
 from portal.forms import AgreeForm, PlanForm
 from portal.htmx import redirect_to
 from portal.i18n import current_language, message_text, money
@@ -269,7 +270,7 @@ def plan_accept(plan_id: int) -> Any:
     except instalments.PlanRefused as problem:
         db.session.rollback()
         return _detail(_own_plan(plan_id), form, message_text(problem), 422)
-    except instalments.IllegalPlanMove:
+    except IllegalTransition:
         abort(409)
     return _agreed(plan)
 

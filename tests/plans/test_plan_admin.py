@@ -12,6 +12,7 @@ from portal.db import db
 from portal.domain import instalments, plan_admin, plans
 from portal.domain.clock import today
 from portal.domain.dunning import engine
+from portal.domain.states import IllegalTransition
 from portal.models import (
     AuditEvent,
     DebtorRequest,
@@ -377,14 +378,14 @@ def test_illegal_plan_moves_raise(app, segment):
     invoice = overdue(debtor, total_cents=30_000)
     plan = active_plan(app, debtor, invoice)
     now = dt.datetime.now(dt.UTC)
-    with pytest.raises(instalments.IllegalPlanMove):
+    with pytest.raises(IllegalTransition):
         plan_admin.accept(db.session(), plan, "again", "", "debtor", now, _today(app))
-    with pytest.raises(instalments.IllegalPlanMove):
+    with pytest.raises(IllegalTransition):
         plan_admin.decline(db.session(), plan, "debtor", now)
     instalments.move(plan, PlanStatus.COMPLETED, now, "paid")
-    with pytest.raises(instalments.IllegalPlanMove):
+    with pytest.raises(IllegalTransition):
         instalments.move(plan, PlanStatus.ACTIVE, now)
-    with pytest.raises(instalments.IllegalPlanMove):
+    with pytest.raises(IllegalTransition):
         plan_admin.change(db.session(), plan, _today(app), _today(app), plans.MONTHLY, count=2)
     db.session.commit()
     clerk = staff_client(app)

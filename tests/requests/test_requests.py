@@ -81,8 +81,8 @@ def test_state_table_allows_only_listed_moves(app):
 
 
 def test_every_state_is_in_the_table_and_closed_states_are_final():
-    assert set(req.ALLOWED) == {"open", "answered", "resolved", "rejected"}
-    assert req.ALLOWED["resolved"] == set() and req.ALLOWED["rejected"] == set()
+    assert req.MOVES.states == {"open", "answered", "resolved", "rejected"}
+    assert req.MOVES.is_final("resolved") and req.MOVES.is_final("rejected")
 
 
 # ------------------------------------------------------------------------ attachments

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain import audit
 from portal.domain.dunning import terms
+from portal.domain.messaging import outbox
 from portal.models import Debtor, OutboxMessage, OutboxStatus, PrintBatch, PrintedLetter, utcnow
 
 log = logging.getLogger(__name__)
@@ -108,11 +109,11 @@ def make_batch(
             html = write(session, letter, printed_on)
         except Exception as exc:  # one broken text must not stop the batch
             log.exception("letter %s: could not be written", letter.id)
-            letter.status = OutboxStatus.FAILED
+            outbox.move(letter, OutboxStatus.FAILED)
             letter.last_error = f"could not be written: {exc}"[:1000]
             continue
         if html is None:
-            letter.status = OutboxStatus.DROPPED
+            outbox.move(letter, OutboxStatus.DROPPED)
             letter.last_error = "nothing left to ask for when it was time to print"
             continue
         pages.append(html)
@@ -126,7 +127,7 @@ def make_batch(
     session.add(batch)
     session.flush()
     for letter in printed:
-        letter.status = OutboxStatus.SENT
+        outbox.move(letter, OutboxStatus.SENT)
         letter.sent_at = now
         session.add(PrintedLetter(message_id=letter.id, batch_id=batch.id))
     audit.record(

@@ -14,9 +14,34 @@ from sqlalchemy.orm import Session
 
 from portal.domain import audit
 from portal.domain.messaging.email import Mail, PermanentFailure, TemporaryFailure, Transport
+from portal.domain.states import StateTable
 from portal.models import Brand, DebtorEmail, OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
+
+M = OutboxStatus
+# A message's state table: claimed, written, sent and recorded. A posted letter is written
+# and "sent" (printed) in one step, so it moves from pending straight to its end.
+MOVES = StateTable(
+    "message",
+    {
+        M.PENDING: {M.SENDING, M.CANCELLED, M.SENT, M.FAILED, M.DROPPED},
+        M.SENDING: {M.SENT, M.LOCAL, M.FAILED, M.DROPPED, M.PENDING, M.DOUBT},
+        M.DOUBT: {M.PENDING, M.SENT, M.CANCELLED},  # a person decides (`resolve`)
+        M.FAILED: {M.PENDING},  # sent again by a person
+        M.SENT: (),
+        M.LOCAL: (),
+        M.DROPPED: (),
+        M.CANCELLED: (),
+    },
+)
+
+
+def move(message: OutboxMessage, new: OutboxStatus) -> None:
+    """Move `message` to `new` through `MOVES` (`IllegalTransition` when it does not list it)."""
+    MOVES.check(message.status, new)
+    message.status = new
+
 
 # mails carrying a sign-in, reset or confirmation link: the worker writes them at each
 # attempt and sends the bodies without storing them (see `Written`)
@@ -308,11 +333,11 @@ def _render(session: Session, message: OutboxMessage, render: Renderer | None) -
         written = render(session, message)
         if written:
             return written
-        message.status = OutboxStatus.DROPPED
+        move(message, OutboxStatus.DROPPED)
         message.last_error = "nothing left to ask for when it was time to send"
     except Exception as exc:  # a broken text must not leave the message in 'sending'
         log.exception("outbox %s: could not be written", message.id)
-        message.status = OutboxStatus.FAILED
+        move(message, OutboxStatus.FAILED)
         message.last_error = f"could not be written: {exc}"[:1000]
     return False
 
@@ -353,7 +378,7 @@ def release_expired(session: Session, now: dt.datetime, channel: str) -> int:
         update(OutboxMessage)
         .where(
             OutboxMessage.channel == channel,
-            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.status.in_(MOVES.sources(OutboxStatus.DOUBT)),
             or_(OutboxMessage.claimed_at.is_(None), OutboxMessage.claimed_at < now - LEASE),
         )
         .values(status=OutboxStatus.DOUBT.value, last_error=DOUBT_NOTE)
@@ -380,7 +405,7 @@ def _claim_next(session: Session, now: dt.datetime, channel: str = "email") -> O
     )
     message = session.scalars(stmt).first()
     if message is not None:
-        message.status = OutboxStatus.SENDING
+        move(message, OutboxStatus.SENDING)
         message.attempts += 1
         message.claimed_at = now
         if message.first_attempt_at is None:
@@ -431,10 +456,11 @@ def _record(
                 message.next_attempt_at,
                 outcome.error,
             )
-    message.status = status
     if status == OutboxStatus.SENT:
         mark_sent(message, now)
-    elif status == OutboxStatus.LOCAL:
+        return
+    move(message, status)
+    if status == OutboxStatus.LOCAL:
         message.sent_at = now  # kept in the local outbox: as delivered as it gets here
     elif status == OutboxStatus.FAILED:
         log.error("outbox %s: giving up: %s", message.id, outcome.error)
@@ -444,7 +470,7 @@ def _record(
 
 def mark_sent(message: OutboxMessage, when: dt.datetime) -> None:
     """Record `message` as delivered at `when`; bodies that held a credential are dropped."""
-    message.status = OutboxStatus.SENT
+    move(message, OutboxStatus.SENT)
     message.sent_at = when
     if message.kind in REDACTED_KINDS:
         message.body_text = REDACTED_TEXT
@@ -504,13 +530,13 @@ def resolve(
             continue
         was = message.status
         if action == "resend":
-            message.status = OutboxStatus.PENDING
+            move(message, OutboxStatus.PENDING)
             message.next_attempt_at = now
             message.first_attempt_at = None
         elif action == "mark_sent":  # it went out at its last attempt, if at all
             mark_sent(message, message.claimed_at or now)
         else:
-            message.status = OutboxStatus.CANCELLED
+            move(message, OutboxStatus.CANCELLED)
         audit.record(
             session,
             actor,

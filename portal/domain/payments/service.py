@@ -27,6 +27,7 @@ from portal.domain.payments.providers.base import (
     ProviderStatus,
     Status,
 )
+from portal.domain.states import IllegalTransition, StateTable
 from portal.models import (
     PAYABLE_KINDS,
     Allocation,
@@ -48,23 +49,23 @@ log = logging.getLogger(__name__)
 FINAL = frozenset({Status.PAID, Status.FAILED, Status.CANCELED, Status.EXPIRED})
 UNSUCCESSFUL = frozenset({Status.FAILED, Status.CANCELED, Status.EXPIRED})
 REVERSED = frozenset({Status.REFUNDED, Status.CHARGED_BACK})
-ALLOWED: dict[Status, frozenset[Status]] = {  # a provider may skip states
-    Status.CREATED: frozenset({Status.OPEN, Status.PENDING, Status.AUTHORIZED}) | FINAL,
-    Status.OPEN: frozenset({Status.PENDING, Status.AUTHORIZED}) | FINAL,
-    Status.PENDING: frozenset({Status.AUTHORIZED}) | FINAL,
-    Status.AUTHORIZED: FINAL,
-    Status.PAID: REVERSED,
-    Status.REFUNDED: frozenset({Status.CHARGED_BACK}),
-    Status.CHARGED_BACK: frozenset({Status.REFUNDED}),
-}
-
-
-class IllegalTransition(Exception):
-    """A state change the table does not allow (logged and answered 200 by webhooks)."""
-
-    def __init__(self, old: str, new: str) -> None:
-        super().__init__(f"{old} -> {new}")
-        self.old, self.new = old, new
+# The payment's state table; a provider may skip states. A move it does not list raises
+# `IllegalTransition` (logged, and answered 200 by webhooks).
+MOVES = StateTable(
+    "payment",
+    {
+        Status.CREATED: {Status.OPEN, Status.PENDING, Status.AUTHORIZED} | FINAL,
+        Status.OPEN: {Status.PENDING, Status.AUTHORIZED} | FINAL,
+        Status.PENDING: {Status.AUTHORIZED} | FINAL,
+        Status.AUTHORIZED: FINAL,
+        Status.PAID: REVERSED,
+        Status.FAILED: (),
+        Status.CANCELED: (),
+        Status.EXPIRED: (),
+        Status.REFUNDED: {Status.CHARGED_BACK},
+        Status.CHARGED_BACK: {Status.REFUNDED},
+    },
+)
 
 
 class PaymentRefused(Exception):
@@ -80,8 +81,7 @@ def apply_status(payment: Payment, new: Status) -> bool:
     old = Status(payment.status)
     if new == old:
         return False
-    if new not in ALLOWED.get(old, frozenset()):
-        raise IllegalTransition(old, new)
+    MOVES.check(old, new)
     payment.status = new.value
     return True
 

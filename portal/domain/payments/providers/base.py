@@ -16,20 +16,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from portal.models import PaymentStatus as Status
 
-class Status(enum.StrEnum):
-    """Payment states (DESIGN.md section 9 spells them this way)."""
-
-    CREATED = "created"
-    OPEN = "open"
-    PENDING = "pending"
-    AUTHORIZED = "authorized"
-    PAID = "paid"
-    FAILED = "failed"
-    CANCELED = "canceled"
-    EXPIRED = "expired"
-    REFUNDED = "refunded"
-    CHARGED_BACK = "charged_back"
+__all__ = ["Status"]  # providers speak of payment states by this name
 
 
 class Method(enum.StrEnum):
