@@ -10,9 +10,16 @@ import itertools
 from typing import Any
 
 from portal.db import db
+from portal.domain import clock
 from portal.models import AdminUser, Brand, Debtor, DebtorEmail, Invoice, Segment
 
 _seq = itertools.count(1)
+
+
+def business_today() -> dt.date:
+    """Today in the portal's time zone, as the app counts days (the tests' settings keep
+    the default Europe/Amsterdam); near midnight UTC it is not the machine's date."""
+    return clock.today("Europe/Amsterdam")
 
 
 def create_brand(**kw: Any) -> Brand:

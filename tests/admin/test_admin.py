@@ -11,7 +11,13 @@ from portal.db import db
 from portal.domain import admins
 from portal.models import AdminUser, AuditEvent, OutboxMessage
 from tests.conftest import csrf, csrf_from, login_as
-from tests.factories import ADMIN_PASSWORD, create_admin, create_debtor, create_invoice
+from tests.factories import (
+    ADMIN_PASSWORD,
+    business_today,
+    create_admin,
+    create_debtor,
+    create_invoice,
+)
 
 
 def admin_login(client, email, password=ADMIN_PASSWORD, follow=False):
@@ -228,7 +234,7 @@ def test_dashboard_totals_per_brand_and_segment(client):
     create_invoice(
         debtor, total_cents=10000, invoice_date=dt.date(2020, 1, 1), due_date=dt.date(2020, 1, 15)
     )
-    create_invoice(debtor, total_cents=2500, invoice_date=dt.date.today())
+    create_invoice(debtor, total_cents=2500, invoice_date=business_today())
     tester = create_debtor(brand, segment_id=segment.id, number="test:SHOP-1")
     create_invoice(tester, number="test:ORDER-1", total_cents=99_900)  # an API test key's
     create_admin("boss@example.com")

@@ -7,6 +7,7 @@ from portal.db import db
 from portal.models import AuditEvent, Debtor
 from tests.admin.test_admin import admin_login, page_csrf
 from tests.factories import (
+    business_today,
     create_admin,
     create_brand,
     create_debtor,
@@ -67,7 +68,7 @@ def test_edit_contact_data_is_audited(client):
 def test_invoice_filters(client):
     brand = create_brand()
     debtor = create_debtor(brand)
-    today = dt.date.today()
+    today = business_today()
     create_invoice(
         debtor,
         number="OLD",

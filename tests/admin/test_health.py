@@ -15,7 +15,7 @@ from portal.domain.messaging import outbox
 from portal.models import AuditEvent, JobRun, OutboxMessage, utcnow
 from tests.admin.test_admin import admin_login, page_csrf
 from tests.conftest import english_client
-from tests.factories import create_admin
+from tests.factories import business_today, create_admin
 from tests.routes.test_outage import database_unreachable
 
 
@@ -71,9 +71,9 @@ def test_readyz_fails_on_a_stale_worker_heartbeat(app, client):
 
 
 def test_a_morning_run_whose_worker_died_is_marked_failed(app):
-    run = liveness.start_run(db.session(), "dunning", dt.date.today(), utcnow())
+    run = liveness.start_run(db.session(), "dunning", business_today(), utcnow())
     run.heartbeat_at = utcnow() - dt.timedelta(minutes=3)
-    alive = liveness.start_run(db.session(), "dunning", dt.date.today(), utcnow())
+    alive = liveness.start_run(db.session(), "dunning", business_today(), utcnow())
     db.session.commit()
     tasks.heartbeat()  # the reaper runs with the worker's heartbeat
     db.session.expire_all()
@@ -108,7 +108,7 @@ def test_the_dashboard_warns_and_the_warnings_go_once_things_are_done(app):
 
 def test_a_quiet_worker_and_a_stopped_run_are_named(app):
     liveness.beat(db.session(), "worker-1", utcnow() - dt.timedelta(minutes=7))
-    run = liveness.start_run(db.session(), "dunning", dt.date.today(), utcnow())
+    run = liveness.start_run(db.session(), "dunning", business_today(), utcnow())
     liveness.fail_run(db.session(), run.id, utcnow(), "OperationalError('connection lost')")
     db.session.commit()
     page = staff(app).get("/admin/").get_data(as_text=True)

@@ -25,7 +25,7 @@ from portal.domain import instalments, plans
 from portal.domain.payments import paylinks
 from portal.models import Instalment, Invoice, Payment, WebhookDelivery
 from tests.e2e.test_portal_journey import sign_in
-from tests.factories import create_brand, create_debtor, create_invoice
+from tests.factories import business_today, create_brand, create_debtor, create_invoice
 from tests.payments.stubs import (
     MOLLIE_KEY,
     STRIPE_KEY,
@@ -36,7 +36,7 @@ from tests.payments.stubs import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
-TODAY = dt.date.today()
+TODAY = business_today()
 THANKS = "Thank you, your payment was received"
 
 

@@ -13,11 +13,17 @@ from playwright.sync_api import Page, expect
 
 from portal.db import db
 from portal.domain.insight import refresh
-from tests.factories import create_admin, create_brand, create_debtor, create_invoice
+from tests.factories import (
+    business_today,
+    create_admin,
+    create_brand,
+    create_debtor,
+    create_invoice,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
-TODAY = dt.date.today()
+TODAY = business_today()
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ from portal.domain.payments import second_chance, service
 from portal.tasks import send_outbox_now
 from tests.conftest import body_text
 from tests.e2e.test_portal_journey import sign_in
-from tests.factories import create_brand, create_debtor, create_invoice
+from tests.factories import business_today, create_brand, create_debtor, create_invoice
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
-TODAY = dt.date.today()
+TODAY = business_today()
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from portal.db import db
 from portal.models import Instalment, InstalmentPlan, Invoice
 from tests.e2e.test_portal_journey import sign_in
-from tests.factories import create_brand, create_debtor, create_invoice
+from tests.factories import business_today, create_brand, create_debtor, create_invoice
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
-TODAY = dt.date.today()
+TODAY = business_today()
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
 from tests.conftest import link_in
-from tests.factories import create_brand, create_debtor, create_invoice
+from tests.factories import business_today, create_brand, create_debtor, create_invoice
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
-TODAY = dt.date.today()
+TODAY = business_today()
 
 
 @pytest.fixture(scope="module")

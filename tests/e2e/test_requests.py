@@ -16,6 +16,7 @@ from portal.models import Invoice
 from tests.e2e.test_portal_journey import sign_in
 from tests.factories import (
     ADMIN_PASSWORD,
+    business_today,
     create_admin,
     create_brand,
     create_debtor,
@@ -24,7 +25,7 @@ from tests.factories import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
-TODAY = dt.date.today()
+TODAY = business_today()
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 

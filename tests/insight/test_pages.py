@@ -17,6 +17,7 @@ from portal.domain.insight import refresh
 from portal.models import AdminUser, AuditEvent, Debtor, DebtorRating, Invoice, RatingRule
 from tests.admin.test_admin import admin_login, page_csrf
 from tests.factories import (
+    business_today,
     create_admin,
     create_brand,
     create_debtor,
@@ -24,7 +25,7 @@ from tests.factories import (
     create_segment,
 )
 
-TODAY = dt.date.today()
+TODAY = business_today()
 TZ = "Europe/Amsterdam"
 
 

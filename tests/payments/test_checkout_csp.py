@@ -26,11 +26,11 @@ from portal.domain.payments.providers.base import origin
 from portal.models import Brand, PayLink, Payment
 from tests.api.test_api import auth, body, make_key
 from tests.conftest import login_as
-from tests.factories import create_debtor, create_invoice
+from tests.factories import business_today, create_debtor, create_invoice
 from tests.payments.helpers import checkout_of
 
 SECRET = "test-secret-key"
-TODAY = dt.date.today()
+TODAY = business_today()
 REAL = {"mollie": "https://www.mollie.com", "stripe": "https://checkout.stripe.com"}
 
 

@@ -12,7 +12,7 @@ from portal.domain import instalments, plan_admin, plan_progress, plans
 from portal.domain.payments import service
 from portal.models import InstalmentPlan, Invoice, PlanPolicy
 from tests.conftest import login_as
-from tests.factories import create_debtor, create_segment
+from tests.factories import business_today, create_debtor, create_segment
 from tests.plans.test_plan_admin import accept, fresh
 from tests.plans.test_progress import START, active_plan, daily, overdue
 
@@ -25,7 +25,7 @@ class Quiet:
 
 
 def proposed(debtor, invoice, start, count=3):
-    day = min(start, dt.date.today())
+    day = min(start, business_today())
     draft = plan_admin.draft(
         db.session(), debtor, [invoice.id], start, plans.MONTHLY, day, count=count
     )
@@ -37,7 +37,7 @@ def proposed(debtor, invoice, start, count=3):
 def test_a_proposal_whose_first_instalment_has_passed_is_refused_in_words(app, client):
     debtor = create_debtor()
     invoice = overdue(debtor, 30_000)
-    stale = proposed(debtor, invoice, dt.date.today() - dt.timedelta(days=40), count=1)
+    stale = proposed(debtor, invoice, business_today() - dt.timedelta(days=40), count=1)
     login_as(client, debtor)
     response = accept(client, stale)
     assert response.status_code == 422  # not a 500, and not a plan breached at once
@@ -49,7 +49,7 @@ def test_a_proposal_whose_first_instalment_has_passed_is_refused_in_words(app, c
 def test_agreeing_twice_makes_one_plan_and_withdraws_the_other_proposals(app, client):
     debtor = create_debtor()
     invoice = overdue(debtor, 30_000)
-    start = dt.date.today() + dt.timedelta(days=3)
+    start = business_today() + dt.timedelta(days=3)
     first, second = proposed(debtor, invoice, start), proposed(debtor, invoice, start, count=2)
     login_as(client, debtor)
     assert accept(client, first).status_code == 303
@@ -134,7 +134,7 @@ def test_a_handed_over_invoice_is_still_owed(app):
 
 def test_a_proposal_not_agreed_by_its_first_due_date_expires(app):
     debtor = create_debtor()
-    start = dt.date.today() + dt.timedelta(days=5)
+    start = business_today() + dt.timedelta(days=5)
     proposal = proposed(debtor, overdue(debtor, 30_000), start)
     assert daily(app, start).expired == 0  # the day itself can still be agreed
     assert fresh(InstalmentPlan, proposal.id).status == "proposed"

@@ -8,9 +8,9 @@ from pypdf import PdfReader
 from portal.db import db
 from portal.models import Invoice
 from tests.conftest import csrf_from, login_as
-from tests.factories import create_debtor, create_invoice
+from tests.factories import business_today, create_debtor, create_invoice
 
-TODAY = dt.date.today()
+TODAY = business_today()
 
 
 @pytest.fixture
