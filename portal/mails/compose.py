@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import css_inline
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import force_locale, gettext
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from portal import i18n
 from portal.config import Settings
+from portal.domain import clock
 from portal.domain.brands import safe_color
 from portal.domain.messaging import templates
 from portal.domain.messaging.outbox import LOGO_CID
@@ -119,7 +120,7 @@ class Composer:
         adds each invoice's due date to the table (the legal table of a reminder)."""
         currency = invoices[0].currency if invoices else "EUR"
         total = sum(i.open_cents for i in invoices)
-        today = dt.date.today()
+        today = clock.today(current_app.config["SETTINGS"].portal_timezone)  # as the portal counts
         with force_locale(self.language):
             self.values["invoices"] = [
                 {
