@@ -486,11 +486,12 @@ def _book(session: Session, payment: Payment, truth: ProviderStatus, now: dt.dat
     if flags:
         payment.flag = "; ".join(flags)[:250]
     session.flush()
-    if any(i.status == InvoiceStatus.HANDED_OVER.value for i, _cents in booked):
+    handed_over = any(i.status == InvoiceStatus.HANDED_OVER.value for i, _cents in booked)
+    if handed_over and payment.provider != "agency":
         from portal.domain.collection import handover
 
-        # the agency that handles these invoices hears of the money (and a claim with
-        # nothing left open is closed)
+        # the agency that handles these invoices hears of money paid in the portal (and a
+        # claim with nothing left open is closed); what it collected itself it knows
         handover.after_portal_payment(session, payment.debtor_id, booked, payment.public_id)
 
 
