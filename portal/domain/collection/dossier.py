@@ -29,7 +29,6 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain import requests as requests_domain
 from portal.domain import sheets
 from portal.domain.collection.models import Handover
 from portal.domain.dunning import interest, terms
@@ -84,7 +83,7 @@ def collect(session: Session, handover: Handover, today: dt.date) -> dict[str, A
     payments = list(
         session.scalars(
             select(Payment)
-            .where(Payment.debtor_id == debtor.id, Payment.test_mode.is_(False))
+            .where(Payment.debtor_id == debtor.id)
             .order_by(Payment.created_at, Payment.id)
         )
     )
@@ -135,7 +134,11 @@ def collect(session: Session, handover: Handover, today: dt.date) -> dict[str, A
             .order_by(AuditEvent.at, AuditEvent.id)
         )
     )
-    claims = _claims(session, debtor, by_id, messages_by_id, printed, today)
+    charged: dict[str, list[int]] = defaultdict(list)  # cost line -> invoices it was over
+    for e in events:
+        if e.action == "dunning.costs_added" and e.invoice_id is not None:
+            charged[str((e.details or {}).get("line", ""))].append(e.invoice_id)
+    claims = _claims(session, debtor, by_id, messages_by_id, printed, today, charged)
 
     def invoice_row(i: Invoice) -> dict[str, Any]:
         return {
@@ -210,6 +213,7 @@ def collect(session: Session, handover: Handover, today: dt.date) -> dict[str, A
             {
                 "id": p.public_id,
                 "provider": p.provider,
+                "test_mode": p.test_mode,
                 "method": p.method,
                 "status": p.status,
                 "currency": p.currency,
@@ -241,8 +245,7 @@ def collect(session: Session, handover: Handover, today: dt.date) -> dict[str, A
                 "reason": r.reason,
                 "message": r.message,
                 "promise_date": _d(r.promise_date),
-                "promise_broken": r.kind == RequestKind.PROMISE.value
-                and requests_domain.broken_promise(r, today),
+                "promise_broken": _broken(r, by_id, today),
                 "details": r.details,
                 "outcome": r.outcome,
                 "created_at": _d(r.created_at),
@@ -262,6 +265,8 @@ def collect(session: Session, handover: Handover, today: dt.date) -> dict[str, A
                 "total_cents": plan.total_cents,
                 "agreement_text": plan.agreement_text,
                 "accepted_at": _d(plan.accepted_at),
+                "ended_at": _d(plan.ended_at),
+                "end_reason": plan.end_reason,
                 "created_at": _d(plan.created_at),
                 "instalments": [
                     {
@@ -292,6 +297,19 @@ def collect(session: Session, handover: Handover, today: dt.date) -> dict[str, A
             for e in events
         ],
     }
+
+
+def _broken(r: DebtorRequest, by_id: dict[int, Invoice], today: dt.date) -> bool:
+    """A promise whose day passed while the invoice stayed unpaid and the promise open."""
+    invoice = by_id.get(r.invoice_id) if r.invoice_id else None
+    return (
+        r.kind == RequestKind.PROMISE.value
+        and r.state in ("open", "answered")
+        and r.promise_date is not None
+        and r.promise_date < today
+        and invoice is not None
+        and invoice.open_cents > 0
+    )
 
 
 def _message(m: OutboxMessage, batch: PrintBatch | None) -> dict[str, Any]:
@@ -335,6 +353,7 @@ def _claims(
     messages: dict[int, OutboxMessage],
     printed: dict[int, PrintBatch],
     today: dt.date,
+    charged: dict[str, list[int]],
 ) -> list[dict[str, Any]]:
     """Each claim (a step that announced costs): its invoices, the proof its messages were
     delivered and the deadline they stated, and how costs and interest were computed."""
@@ -393,6 +412,11 @@ def _claims(
             )
         period = terms.period(sent, calendar)
         costs = [i for i in lines if i.kind == InvoiceKind.COSTS.value]
+        # the costs were computed over the invoices still open when they were booked
+        over = [
+            by_id[i] for c in costs for i in charged.get(c.number, []) if i in by_id
+        ] or invoices
+        over_cents = sum(i.total_cents for i in over if i.kind == InvoiceKind.INVOICE.value)
         interest_lines = [i for i in lines if i.kind == InvoiceKind.INTEREST.value]
         rule = terms.interest_rule(claim.regime)
         rates = interest.rates(session, rule.table) if rule else {}
@@ -412,7 +436,8 @@ def _claims(
                     "booked_on": _d(claim.costs_booked_on),
                     "cents": sum(i.total_cents for i in costs),
                     "lines": [i.number for i in costs],
-                    "how": _costs_how(claim.regime, base, len(invoices)),
+                    "over": [i.number for i in over],
+                    "how": _costs_how(claim.regime, over_cents, len(over)),
                 },
                 "interest": {
                     "booked_through": _d(claim.interest_until),
