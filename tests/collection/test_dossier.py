@@ -177,7 +177,7 @@ def history(app):
 
 
 def test_a_dossier_holds_every_kind_of_event(app):
-    debtor, big, small, payment, archive, _handover_id = history(app)
+    debtor, _big, _small, payment, archive, _handover_id = history(app)
     zf = zipfile.ZipFile(io.BytesIO(archive))
     names = set(zf.namelist())
     doc = json.loads(zf.read("dossier.json"))
