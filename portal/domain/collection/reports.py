@@ -145,7 +145,13 @@ def parse_lines(
         if not invoice or kind is None:
             problems.append({"row": number, "problem": "invoice or type missing or unknown"})
             continue
-        if raw.get("amount_cents") is not None:
+        if (
+            kind == "returned"
+            and raw.get("amount_cents") is None
+            and raw.get("amount") in (None, "")
+        ):
+            cents = 0  # a returned claim needs no amount
+        elif raw.get("amount_cents") is not None:
             cents = raw["amount_cents"]
             if not isinstance(cents, int) or isinstance(cents, bool) or cents < 0:
                 problems.append({"row": number, "problem": "amount_cents must be a whole number"})
