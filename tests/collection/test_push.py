@@ -29,7 +29,7 @@ class Receiver(BaseHTTPRequestHandler):
     received: list[dict] = []
     refused: list[str] = []
 
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         header = self.headers.get("Betaalportaal-Signature", "")
         fields = dict(part.split("=", 1) for part in header.split(","))
