@@ -67,8 +67,14 @@ def fill_dossier_debtor(session, brand_id: int, pdf: bytes) -> int:
     )
 
     debtor = Debtor(
-        brand_id=brand_id, number="BIG-1", name="Groothandel Veel B.V.", kind="b2b",
-        language="nl", phone="+31201234567", address_line="Havenweg 1", postcode="1011 AA",
+        brand_id=brand_id,
+        number="BIG-1",
+        name="Groothandel Veel B.V.",
+        kind="b2b",
+        language="nl",
+        phone="+31201234567",
+        address_line="Havenweg 1",
+        postcode="1011 AA",
         city="Amsterdam",
     )
     debtor.emails = [DebtorEmail(email="boekhouding@veel.example")]
@@ -80,30 +86,58 @@ def fill_dossier_debtor(session, brand_id: int, pdf: bytes) -> int:
         Invoice,
         (
             {
-                "brand_id": brand_id, "debtor_id": debtor.id, "number": f"BIG-{n:05d}",
-                "kind": "invoice", "invoice_date": start + dt.timedelta(days=n // 2),
-                "due_date": start + dt.timedelta(days=n // 2 + 30), "currency": "EUR",
-                "total_cents": 10_000 + n * 37, "open_cents": 10_000 + n * 37, "status": "open",
-                "reference": f"PO-{n}", "description": "Deliveries", "hold_reason": "",
-                "original_pdf": pdf, "has_original_pdf": True,
-                "created_at": moment(start), "updated_at": moment(start),
+                "brand_id": brand_id,
+                "debtor_id": debtor.id,
+                "number": f"BIG-{n:05d}",
+                "kind": "invoice",
+                "invoice_date": start + dt.timedelta(days=n // 2),
+                "due_date": start + dt.timedelta(days=n // 2 + 30),
+                "currency": "EUR",
+                "total_cents": 10_000 + n * 37,
+                "open_cents": 10_000 + n * 37,
+                "status": "open",
+                "reference": f"PO-{n}",
+                "description": "Deliveries",
+                "hold_reason": "",
+                "original_pdf": pdf,
+                "has_original_pdf": True,
+                "created_at": moment(start),
+                "updated_at": moment(start),
             }
             for n in range(1, 1001)
         ),
     )
-    ids = [i for (i,) in session.execute(Invoice.__table__.select().with_only_columns(Invoice.id).where(Invoice.debtor_id == debtor.id).order_by(Invoice.id))]
-    body = ("Geachte heer, mevrouw,\n\nVolgens onze administratie staan de volgende facturen open.\n" * 12)[:2000]
+    ids = [
+        i
+        for (i,) in session.execute(
+            Invoice.__table__.select()
+            .with_only_columns(Invoice.id)
+            .where(Invoice.debtor_id == debtor.id)
+            .order_by(Invoice.id)
+        )
+    ]
+    body = (
+        "Geachte heer, mevrouw,\n\nVolgens onze administratie staan de volgende facturen open.\n"
+        * 12
+    )[:2000]
     html = f"<html><body><p>{body}</p><table>{'<tr><td>F</td><td>100,00</td></tr>' * 60}</table></body></html>"
     insert_rows(
         session,
         OutboxMessage,
         (
             {
-                "channel": "email" if n % 10 else "sms", "kind": "reminder",
+                "channel": "email" if n % 10 else "sms",
+                "kind": "reminder",
                 "recipient": "boekhouding@veel.example" if n % 10 else "+31201234567",
-                "subject": f"Herinnering {n}", "body_text": body, "body_html": html if n % 10 else "",
-                "sender": "Brand A <a@x.example>", "status": "sent", "attempts": 1,
-                "last_error": "", "debtor_id": debtor.id, "brand_id": brand_id,
+                "subject": f"Herinnering {n}",
+                "body_text": body,
+                "body_html": html if n % 10 else "",
+                "sender": "Brand A <a@x.example>",
+                "status": "sent",
+                "attempts": 1,
+                "last_error": "",
+                "debtor_id": debtor.id,
+                "brand_id": brand_id,
                 "created_at": moment(start + dt.timedelta(days=n // 6)),
                 "next_attempt_at": moment(start + dt.timedelta(days=n // 6)),
                 "sent_at": moment(start + dt.timedelta(days=n // 6)),
@@ -115,9 +149,16 @@ def fill_dossier_debtor(session, brand_id: int, pdf: bytes) -> int:
     for n in range(500):
         payments.append(
             Payment(
-                public_id=f"benchpay{n:05d}", brand_id=brand_id, debtor_id=debtor.id,
-                provider="mollie", provider_ref=f"tr_bench{n}", method="ideal", status="paid",
-                amount_cents=2_500, currency="EUR", received_cents=2_500,
+                public_id=f"benchpay{n:05d}",
+                brand_id=brand_id,
+                debtor_id=debtor.id,
+                provider="mollie",
+                provider_ref=f"tr_bench{n}",
+                method="ideal",
+                status="paid",
+                amount_cents=2_500,
+                currency="EUR",
+                received_cents=2_500,
                 paid_at=moment(start + dt.timedelta(days=n)),
             )
         )
@@ -126,19 +167,34 @@ def fill_dossier_debtor(session, brand_id: int, pdf: bytes) -> int:
     insert_rows(
         session,
         Allocation,
-        ({"payment_id": p.id, "invoice_id": ids[n], "amount_cents": 2_500, "reversed_cents": 0,
-          "created_at": moment(DAY)} for n, p in enumerate(payments)),
+        (
+            {
+                "payment_id": p.id,
+                "invoice_id": ids[n],
+                "amount_cents": 2_500,
+                "reversed_cents": 0,
+                "created_at": moment(DAY),
+            }
+            for n, p in enumerate(payments)
+        ),
     )
     session.execute(
-        Invoice.__table__.update().where(Invoice.id.in_(ids[:500])).values(open_cents=Invoice.open_cents - 2_500)
+        Invoice.__table__.update()
+        .where(Invoice.id.in_(ids[:500]))
+        .values(open_cents=Invoice.open_cents - 2_500)
     )
     insert_rows(
         session,
         AuditEvent,
         (
-            {"at": moment(start + dt.timedelta(days=n // 7)), "actor": "system",
-             "action": "reminder.sent", "debtor_id": debtor.id, "invoice_id": ids[n % 1000],
-             "details": {"step": "reminder", "channel": "email"}}
+            {
+                "at": moment(start + dt.timedelta(days=n // 7)),
+                "actor": "system",
+                "action": "reminder.sent",
+                "debtor_id": debtor.id,
+                "invoice_id": ids[n % 1000],
+                "details": {"step": "reminder", "channel": "email"},
+            }
             for n in range(6000)
         ),
     )
@@ -159,23 +215,49 @@ def fill_queue(session, brand_id: int, debtors: int, per_debtor: int) -> None:
         session,
         Debtor,
         (
-            {"brand_id": brand_id, "segment_id": segment.id, "number": f"Q{d:06d}",
-             "name": f"Klant {d}", "kind": "b2c", "language": "nl", "phone": "",
-             "address_line": "", "postcode": "", "city": "", "country": "NL",
-             "do_not_contact": False, "created_at": moment(DAY)}
+            {
+                "brand_id": brand_id,
+                "segment_id": segment.id,
+                "number": f"Q{d:06d}",
+                "name": f"Klant {d}",
+                "kind": "b2c",
+                "language": "nl",
+                "phone": "",
+                "address_line": "",
+                "postcode": "",
+                "city": "",
+                "country": "NL",
+                "do_not_contact": False,
+                "created_at": moment(DAY),
+            }
             for d in range(debtors)
         ),
     )
-    debtor_ids = list(session.scalars(select(Debtor.id).where(Debtor.number.like("Q%")).order_by(Debtor.id)))
+    debtor_ids = list(
+        session.scalars(select(Debtor.id).where(Debtor.number.like("Q%")).order_by(Debtor.id))
+    )
     insert_rows(
         session,
         Invoice,
         (
-            {"brand_id": brand_id, "debtor_id": d, "number": f"Q{d}-{k}", "kind": "invoice",
-             "invoice_date": DAY - dt.timedelta(days=120 + k), "due_date": DAY - dt.timedelta(days=100 + k),
-             "currency": "EUR", "total_cents": 5_000 + k * 100, "open_cents": 5_000 + k * 100,
-             "status": "open", "reference": "", "description": "", "hold_reason": "",
-             "has_original_pdf": False, "created_at": moment(DAY), "updated_at": moment(DAY)}
+            {
+                "brand_id": brand_id,
+                "debtor_id": d,
+                "number": f"Q{d}-{k}",
+                "kind": "invoice",
+                "invoice_date": DAY - dt.timedelta(days=120 + k),
+                "due_date": DAY - dt.timedelta(days=100 + k),
+                "currency": "EUR",
+                "total_cents": 5_000 + k * 100,
+                "open_cents": 5_000 + k * 100,
+                "status": "open",
+                "reference": "",
+                "description": "",
+                "hold_reason": "",
+                "has_original_pdf": False,
+                "created_at": moment(DAY),
+                "updated_at": moment(DAY),
+            }
             for d in debtor_ids
             for k in range(per_debtor)
         ),
@@ -185,9 +267,16 @@ def fill_queue(session, brand_id: int, debtors: int, per_debtor: int) -> None:
         session,
         CollectionEntry,
         (
-            {"invoice_id": i, "debtor_id": d, "state": "waiting", "source": "schedule",
-             "entered_on": DAY - dt.timedelta(days=i % 30), "note": "", "changed_by": "system",
-             "changed_at": moment(DAY)}
+            {
+                "invoice_id": i,
+                "debtor_id": d,
+                "state": "waiting",
+                "source": "schedule",
+                "entered_on": DAY - dt.timedelta(days=i % 30),
+                "note": "",
+                "changed_by": "system",
+                "changed_at": moment(DAY),
+            }
             for i, d in rows
         ),
     )
@@ -215,8 +304,11 @@ def main() -> None:
         from portal.models import Brand
 
         settings = Settings(
-            instance_path=Path(instance), database_url=url, secret_key="bench-secret-key",
-            base_url="http://portal.bench", huey_immediate=True,
+            instance_path=Path(instance),
+            database_url=url,
+            secret_key="bench-secret-key",
+            base_url="http://portal.bench",
+            huey_immediate=True,
         ).validated()
         app = create_app(settings)
         app.config.update(SANDBOX_WEBHOOKS_OFF=True)
@@ -224,12 +316,21 @@ def main() -> None:
         with app.app_context():
             upgrade_database()
             session = db.session()
-            brand = Brand(slug="a", name="Brand A", sender_email="a@x.example", iban="NL91ABNA0417164300")
+            brand = Brand(
+                slug="a", name="Brand A", sender_email="a@x.example", iban="NL91ABNA0417164300"
+            )
             session.add(brand)
             session.flush()
             with app.test_request_context():
-                pdf = documents.html_to_pdf("<h1>Factuur</h1>" + "<p>Regel met omschrijving</p>" * 40)
-            agency = Agency(name="Incasso Bench", email="d@agency.example", secret="whsec_bench", delivery="download")
+                pdf = documents.html_to_pdf(
+                    "<h1>Factuur</h1>" + "<p>Regel met omschrijving</p>" * 40
+                )
+            agency = Agency(
+                name="Incasso Bench",
+                email="d@agency.example",
+                secret="whsec_bench",
+                delivery="download",
+            )
             session.add(agency)
             admins.create_admin(session, ADMIN[0], ADMIN[1], by="bench")
             t0 = time.perf_counter()
@@ -241,7 +342,14 @@ def main() -> None:
             from portal.domain.collection import queue as collection_queue
             from portal.models import Invoice
 
-            big_invoices = [i for (i,) in session.execute(Invoice.__table__.select().with_only_columns(Invoice.id).where(Invoice.debtor_id == debtor_id))]
+            big_invoices = [
+                i
+                for (i,) in session.execute(
+                    Invoice.__table__.select()
+                    .with_only_columns(Invoice.id)
+                    .where(Invoice.debtor_id == debtor_id)
+                )
+            ]
             for invoice_id in big_invoices:
                 collection_queue.mark(session, session.get_one(Invoice, invoice_id), "bench", DAY)
             session.commit()
@@ -251,6 +359,17 @@ def main() -> None:
                 session.commit()
                 whole = time.perf_counter() - t0
                 builds = []
+                if os.environ.get("BENCH_PROFILE"):
+                    import cProfile
+                    import pstats
+
+                    cProfile.runctx(
+                        "collecting.build(session, made)",
+                        globals(),
+                        locals(),
+                        "/tmp/ha-dossier.prof",
+                    )
+                    pstats.Stats("/tmp/ha-dossier.prof").sort_stats("cumulative").print_stats(25)
                 for _ in range(3):
                     t0 = time.perf_counter()
                     archive = collecting.build(session, made)
@@ -263,9 +382,15 @@ def main() -> None:
         client = app.test_client()
         login = client.get("/admin/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', login).group(1)  # type: ignore[union-attr]
-        client.post("/admin/login", data={"email": ADMIN[0], "password": ADMIN[1], "csrf_token": token})
+        client.post(
+            "/admin/login", data={"email": ADMIN[0], "password": ADMIN[1], "csrf_token": token}
+        )
         waiting = args.queue_debtors * args.per_debtor + 1000
-        for label, path in (("first page", "/admin/collection"), ("page 40", "/admin/collection?page=40"), ("search", "/admin/collection?q=klant%2012")):
+        for label, path in (
+            ("first page", "/admin/collection"),
+            ("page 40", "/admin/collection?page=40"),
+            ("search", "/admin/collection?q=klant%2012"),
+        ):
             times = []
             for _ in range(20):
                 t0 = time.perf_counter()

@@ -55,7 +55,7 @@ def summary_pdf(session: Session, debtor: Debtor) -> Any:
     """A renderer of the dossier's summary PDF, in the brand's language."""
 
     def render(document: dict[str, Any]) -> bytes:
-        timeline, left_out = dossier.timeline_for_pdf(document)
+        lists = dossier.for_pdf(document)
         lang = debtor.brand.default_language
         with force_locale(lang):
             html = render_template(
@@ -65,8 +65,7 @@ def summary_pdf(session: Session, debtor: Debtor) -> Any:
                 debtor=debtor,
                 lang=lang,
                 today=business_today(),
-                timeline=timeline,
-                left_out=left_out,
+                lists=lists,
                 logo=documents.logo_data_uri(session, debtor.brand),
                 parse_date=_parse_date,
             )

@@ -1,7 +1,8 @@
 """The dossier of a hand-over: one ZIP with everything an agency needs to collect.
 
 - `summary.pdf`: who, what, how much, costs and interest with how they were computed, the
-  timeline (the newest TIMELINE_IN_PDF events; all of them are in the JSON);
+  timeline (long lists cut at the `*_IN_PDF` limits, saying so; all rows are in the xlsx
+  and the JSON);
 - `invoices.xlsx`: invoices and payments (through the formula guard of `sheets.py`);
 - `invoices/<number>.pdf`: the invoice PDFs (the accounting package's originals when
   present, else the portal's copy);
@@ -22,6 +23,7 @@ import json
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import Workbook
@@ -52,7 +54,11 @@ from portal.models import (
 )
 
 SCHEMA = "betaalportaal.dossier/1"
-TIMELINE_IN_PDF = 400
+# the summary PDF lists so many rows of each long list (WeasyPrint lays out some 15
+# pages a second); all of them are in invoices.xlsx and dossier.json
+TIMELINE_IN_PDF = 150
+MESSAGES_IN_PDF = 150
+INVOICES_IN_PDF = 250
 
 
 def _d(value: Any) -> Any:
@@ -598,7 +604,31 @@ def build(
     return buffer.getvalue()
 
 
-def timeline_for_pdf(document: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-    """The newest TIMELINE_IN_PDF events and how many older ones the PDF leaves out."""
-    timeline = document["timeline"]
-    return timeline[-TIMELINE_IN_PDF:], max(len(timeline) - TIMELINE_IN_PDF, 0)
+@dataclass(frozen=True)
+class PdfLists:
+    """What the summary PDF lists: the handed-over lines (oldest due first), the newest
+    messages and events, and how many of each it leaves to the xlsx and JSON."""
+
+    invoices: list[dict[str, Any]]
+    invoices_left: int
+    messages: list[dict[str, Any]]
+    messages_left: int
+    timeline: list[dict[str, Any]]
+    timeline_left: int
+
+
+def for_pdf(document: dict[str, Any]) -> PdfLists:
+    """The rows the summary PDF shows (see PdfLists)."""
+    handed = sorted(
+        (i for i in document["invoices"] if i["handed_over"]),
+        key=lambda i: (i["due_date"], i["number"]),
+    )
+    messages, timeline = document["messages"], document["timeline"]
+    return PdfLists(
+        invoices=handed[:INVOICES_IN_PDF],
+        invoices_left=len(document["invoices"]) - len(handed[:INVOICES_IN_PDF]),
+        messages=messages[-MESSAGES_IN_PDF:],
+        messages_left=max(len(messages) - MESSAGES_IN_PDF, 0),
+        timeline=timeline[-TIMELINE_IN_PDF:],
+        timeline_left=max(len(timeline) - TIMELINE_IN_PDF, 0),
+    )
