@@ -12,7 +12,8 @@ fresh database `bench_collection` on that server, dropped afterwards unless --ke
 Not part of the test run.
 
     .venv/bin/python bench/collection.py [--keep]
-    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test .venv/bin/python bench/collection.py
+    DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \
+        .venv/bin/python bench/collection.py
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 DAY = dt.date(2026, 12, 1)
 ADMIN = ("bench@example.com", "a long bench password")
+BENCH_SECRET = "bench-secret-key"
+AGENCY_SECRET = "whsec_bench"
 
 
 @contextlib.contextmanager
@@ -120,7 +123,8 @@ def fill_dossier_debtor(session, brand_id: int, pdf: bytes) -> int:
         "Geachte heer, mevrouw,\n\nVolgens onze administratie staan de volgende facturen open.\n"
         * 12
     )[:2000]
-    html = f"<html><body><p>{body}</p><table>{'<tr><td>F</td><td>100,00</td></tr>' * 60}</table></body></html>"
+    rows = "<tr><td>F</td><td>100,00</td></tr>" * 60
+    html = f"<html><body><p>{body}</p><table>{rows}</table></body></html>"
     insert_rows(
         session,
         OutboxMessage,
@@ -284,7 +288,7 @@ def fill_queue(session, brand_id: int, debtors: int, per_debtor: int) -> None:
 
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -306,7 +310,7 @@ def main() -> None:
         settings = Settings(
             instance_path=Path(instance),
             database_url=url,
-            secret_key="bench-secret-key",
+            secret_key=BENCH_SECRET,
             base_url="http://portal.bench",
             huey_immediate=True,
         ).validated()
@@ -328,7 +332,7 @@ def main() -> None:
             agency = Agency(
                 name="Incasso Bench",
                 email="d@agency.example",
-                secret="whsec_bench",
+                secret=AGENCY_SECRET,
                 delivery="download",
             )
             session.add(agency)
@@ -359,24 +363,14 @@ def main() -> None:
                 session.commit()
                 whole = time.perf_counter() - t0
                 builds = []
-                if os.environ.get("BENCH_PROFILE"):
-                    import cProfile
-                    import pstats
-
-                    cProfile.runctx(
-                        "collecting.build(session, made)",
-                        globals(),
-                        locals(),
-                        "/tmp/ha-dossier.prof",
-                    )
-                    pstats.Stats("/tmp/ha-dossier.prof").sort_stats("cumulative").print_stats(25)
                 for _ in range(3):
                     t0 = time.perf_counter()
                     archive = collecting.build(session, made)
                     builds.append(time.perf_counter() - t0)
             print(
-                f"dossier, 1,000 invoices and 5,000 messages: build {statistics.median(builds):.2f} s"
-                f" (median of 3; the hand-over with it {whole:.2f} s), ZIP {len(archive) / 1e6:.2f} MB"
+                "dossier, 1,000 invoices and 5,000 messages:"
+                f" build {statistics.median(builds):.2f} s (median of 3;"
+                f" the hand-over with it {whole:.2f} s), ZIP {len(archive) / 1e6:.2f} MB"
                 f" ({len(archive):,} bytes; PDF original {len(pdf):,} bytes each)"
             )
         client = app.test_client()
@@ -398,8 +392,8 @@ def main() -> None:
                 times.append((time.perf_counter() - t0) * 1000)
                 assert answer.status_code == 200, answer.status_code
             print(
-                f"queue page ({label}), {waiting:,} invoices waiting: median {statistics.median(times):.0f} ms,"
-                f" p95 {percentile(times, 95):.0f} ms"
+                f"queue page ({label}), {waiting:,} invoices waiting:"
+                f" median {statistics.median(times):.0f} ms, p95 {percentile(times, 95):.0f} ms"
             )
 
 
