@@ -68,10 +68,19 @@ def summary_pdf(session: Session, debtor: Debtor) -> Any:
                 lists=lists,
                 logo=documents.logo_data_uri(session, debtor.brand),
                 parse_date=_parse_date,
+                timeline_label=_timeline_label,
             )
         return documents.html_to_pdf(html, session)
 
     return render
+
+
+def _timeline_label(event: dict[str, Any]) -> str:
+    from types import SimpleNamespace
+
+    from portal.i18n import event_label
+
+    return event_label(SimpleNamespace(action=event["action"], details=event["details"]))  # type: ignore[arg-type]
 
 
 def _parse_date(value: str | None) -> dt.date | dt.datetime | None:

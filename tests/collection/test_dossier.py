@@ -37,7 +37,7 @@ from portal.models import (
 )
 from tests.collection.helpers import create_agency
 from tests.dunning.test_legal_scenarios import at_ten, print_batch, run, send
-from tests.factories import create_debtor, create_invoice, create_segment
+from tests.factories import create_brand, create_debtor, create_invoice, create_segment
 from tests.payments.helpers import provider_says, sandbox_provider, started
 
 DUE = dt.date(2026, 10, 15)  # a Thursday
@@ -80,6 +80,7 @@ def history(app):
     """A debtor who went through everything, handed over on day 46."""
     segment = schedule_segment()
     debtor = create_debtor(
+        create_brand(default_language="en"),  # the summary is in the brand's language
         segment_id=segment.id,
         name="Anna de Vries",
         phone="+31612345678",
