@@ -148,3 +148,22 @@ def test_recall_with_a_reason_brings_the_invoices_back_stopped(app):
             AuditEvent.action == "collection.recalled", AuditEvent.actor == "admin:7"
         )
     )
+
+
+def test_the_daily_sweep_hands_over_by_the_rule_and_mails_the_agency(app, inbox):
+    from portal import tasks
+    from tests.collection.helpers import automatic_rule
+
+    segment, step = collection_segment()
+    debtor = create_debtor(segment_id=segment.id)
+    invoice = create_invoice(debtor)
+    reached_collection(invoice, step)
+    agency = create_agency(delivery="email", email="sweep@agency.example.com")
+    automatic_rule(segment, agency, after_days=0)
+    with app.test_request_context():
+        result = tasks.collection_sweep_now(DAY)
+    assert (result.entered, result.handed_over, result.failed) == (1, 1, [])
+    made = db.session.scalar(select(Handover).where(Handover.debtor_id == debtor.id))
+    assert made.by == "system" and made.agency_id == agency.id
+    mail = inbox.wait_for("sweep@agency.example.com")
+    assert "/collection/dossier/" in mail.get_content() or "/collection/dossier/" in str(mail)

@@ -35,7 +35,8 @@ from portal.domain.collection.queue import IN_QUEUE
 from portal.domain.dunning import charges
 from portal.domain.messaging import outbox
 from portal.domain.problems import N_, Problem
-from portal.models import Debtor, Invoice, InvoiceKind, InvoiceStatus, utcnow
+from portal.config import Settings
+from portal.models import Brand, Debtor, Invoice, InvoiceKind, InvoiceStatus, utcnow
 
 LINK_DAYS = 14  # a dossier link works this long (a new one can be made from admin)
 
@@ -172,6 +173,7 @@ def deliver(session: Session, handover: Handover, delivery: Delivery) -> None:
                 f"Download the dossier (a ZIP; it works until {expires}):\n{link}\n\n"
                 f"SHA-256 of the ZIP: {handover.dossier_sha256}\n"
             ),
+            sender=_sender(handover.debtor.brand),
             brand_id=handover.debtor.brand_id,
             dedupe_key=f"agency-dossier:{handover.id}:{handover.link_nonce}",
         )
@@ -354,8 +356,19 @@ def _tell(session: Session, handover: Handover, event: str, data: dict[str, obje
             recipient=agency.email,
             subject=f"{event.capitalize()}: {handover.debtor.number} - {handover.debtor.name}",
             body_text=f"Dear {agency.contact_name or agency.name},\n\n{lines}\n",
+            sender=_sender(handover.debtor.brand),
             brand_id=handover.debtor.brand_id,
         )
+
+
+def _sender(brand: Brand) -> str:
+    """The From of a mail to an agency: the brand whose claim it is (its sender, else its
+    support address), else the default MAIL_FROM (these mails are written here, outside
+    the mail package that knows the running app's settings)."""
+    address = brand.sender_email or brand.support_email
+    if address:
+        return f"{brand.sender_name or brand.name} <{address}>"
+    return Settings.mail_from
 
 
 # ------------------------------------------------------------------- the portal
