@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from portal.config import Settings
 from portal.domain import audit
 from portal.domain.collection.models import (
     Agency,
@@ -35,7 +36,6 @@ from portal.domain.collection.queue import IN_QUEUE
 from portal.domain.dunning import charges
 from portal.domain.messaging import outbox
 from portal.domain.problems import N_, Problem
-from portal.config import Settings
 from portal.models import Brand, Debtor, Invoice, InvoiceKind, InvoiceStatus, utcnow
 
 LINK_DAYS = 14  # a dossier link works this long (a new one can be made from admin)
