@@ -9,6 +9,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 
 from admin import (
     api_keys,
+    collection,
     dunning,
     imports,
     insight,

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp, charts
 from admin.session import actor, admin_required, current_admin
-from portal import i18n, tasks
+from portal import i18n, paying, tasks
 from portal.db import db
 from portal.domain.clock import today
 from portal.domain.insight import ageing, read, rules, xlsx
@@ -223,7 +223,18 @@ def insight() -> Any:
             (k, names.get(k) or _("No segment")) for k, _label in groups if k.startswith("segment:")
         ],
         day=_day(),
+        written_off=_written_off(),
         **context,
+    )
+
+
+def _written_off() -> int:
+    """Euros written off in the last 12 months (all brands), for the key figures."""
+    from portal.domain.collection import writeoff
+
+    end = paying.business_today()
+    return writeoff.written_off_between(db.session(), end - dt.timedelta(days=365), end).get(
+        "EUR", 0
     )
 
 

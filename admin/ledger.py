@@ -17,6 +17,7 @@ from portal.domain import debtors as debtor_domain
 from portal.domain import invoices as inv
 from portal.domain import login, plan_admin
 from portal.domain.clock import today
+from portal.domain.collection.views import collection_view
 from portal.domain.params import page_number, whole
 from portal.forms import ConfirmForm
 from portal.htmx import render_page
@@ -213,4 +214,5 @@ def invoice_detail(invoice_id: int) -> str:
         hold_reasons=holds.HOLD_REASONS,
         today=day,
         prediction=db.session.get(InvoicePrediction, invoice.id),
+        collection=collection_view(db.session(), invoice),
     )

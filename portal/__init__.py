@@ -97,7 +97,18 @@ def behind_proxies(wsgi_app: Any, count: int) -> Any:
 
 def _register_blueprints(app: Flask, settings: Settings) -> None:
     from admin import bp as admin_bp
-    from portal.routes import api, auth, pay, plans, portal, requests, sandbox, site, webhooks
+    from portal.routes import (
+        api,
+        auth,
+        collection,
+        pay,
+        plans,
+        portal,
+        requests,
+        sandbox,
+        site,
+        webhooks,
+    )
 
     app.register_blueprint(site.bp)
     app.register_blueprint(auth.bp)
@@ -106,6 +117,7 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(requests.bp)
     app.register_blueprint(plans.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(collection.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api.docs_bp)
     if not settings.is_production:
@@ -127,6 +139,8 @@ def _register_template_helpers(app: Flask) -> None:
 
     def status_of(invoice: Invoice) -> StatusView:
         return status_view(invoice, today(settings.portal_timezone))
+
+    from portal.collecting import handover_state_label
 
     app.jinja_env.filters["money"] = i18n.money
     app.jinja_env.filters["date"] = i18n.date
@@ -154,6 +168,7 @@ def _register_template_helpers(app: Flask) -> None:
         message_text=i18n.message_text,
         epc_qr=epc_qr_data_uri,
         fonts=FONTS,
+        handover_state=handover_state_label,
     )
 
 

@@ -119,6 +119,11 @@ def register(app: Flask) -> None:
             from portal.tasks import refresh_insight_now
 
             refresh_insight_now()
+            from portal import collecting
+            from portal.demo import collection
+
+            with current_app.test_request_context(), db.unit_of_work() as session:
+                collection(session, collecting.business_today(), collecting.hand_over)
         with db.unit_of_work() as session:
             link = login_link_for(session, settings)
             pay_link = pay_link_for(session, settings)

@@ -519,3 +519,67 @@ def _logo(initials: str, background: str, accent: str) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
+
+
+def collection(session: Session, day: dt.date, hand_over: Callable[..., object]) -> None:
+    """The collection demo: an agency, a rule for business customers, overdue invoices of
+    a few customers waiting in the queue, and one customer (of the shared address, so the
+    portal shows the agency's notice) handed over with a dossier to download."""
+    from portal.domain.collection import queue
+    from portal.domain.collection.models import Agency, CollectionRule
+
+    if session.scalar(select(Agency.id).where(Agency.name == "Incasso Nederland B.V.")):
+        return
+    agency = Agency(
+        name="Incasso Nederland B.V.",
+        contact_name="Ingrid Bos",
+        email="dossiers@incasso-nederland.example.com",
+        phone="+31 20 765 4321",
+        website="https://incasso-nederland.example.com",
+        address="Keizersgracht 200, 1016 DZ Amsterdam",
+        delivery="email",
+        secret="whsec_demo-" + "0" * 24,
+        fee_terms="15% of what is collected, at least EUR 25 per file; no cure, no pay.",
+        portal_payments=True,
+    )
+    session.add(agency)
+    session.flush()
+    business = session.scalar(select(Segment).where(Segment.name == "Business"))
+    if business is not None:
+        session.add(
+            CollectionRule(segment_id=business.id, mode="auto", after_days=14, agency_id=agency.id)
+        )
+    overdue = session.execute(
+        select(Invoice.id, Invoice.debtor_id)
+        .where(
+            Invoice.status == InvoiceStatus.OPEN.value,
+            Invoice.kind == "invoice",
+            Invoice.open_cents > 0,
+            Invoice.hold_reason == "",
+            Invoice.due_date < day - dt.timedelta(days=20),
+        )
+        .order_by(Invoice.due_date)
+    ).all()
+    shared = [
+        d.id
+        for d in session.scalars(
+            select(Debtor).join(DebtorEmail).where(DebtorEmail.email == SHARED_EMAIL)
+        )
+    ]
+    chosen = [row for row in overdue if row.debtor_id != _demo_debtor_id(session)][:14]
+    for n, row in enumerate(chosen):
+        entry = queue.mark(session, session.get_one(Invoice, row.id), "system", day)
+        entry.source = "schedule"
+        entry.entered_on = day - dt.timedelta(days=2 + 3 * n)
+    session.flush()
+    target = next((d for d in shared if any(r.debtor_id == d for r in chosen)), None)
+    if target is not None:
+        hand_over(session, target, agency.id, None, "system")
+        # the rest of the queue waits; the hand-over's entries are its own
+        session.flush()
+
+
+def _demo_debtor_id(session: Session) -> int | None:
+    return session.scalar(
+        select(DebtorEmail.debtor_id).where(DebtorEmail.email == DEMO_EMAIL).limit(1)
+    )

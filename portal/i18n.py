@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from babel.dates import get_month_names
@@ -233,7 +233,29 @@ def event_label(event: AuditEvent) -> str:
         return gettext("Dispute answered: the invoice stands")
     if event.action.startswith("plan."):
         return plan_event_label(event.action)
+    if event.action.startswith("collection."):
+        return collection_event_label(event.action, details)
     return gettext("Other event")
+
+
+def collection_event_label(action: str, details: dict[str, Any]) -> str:
+    """A collection event (queue, hand-over, recall, write-off) in words."""
+    if action == "collection.handed_over":
+        return gettext("Handed over to %(agency)s", agency=details.get("agency", ""))
+    if action == "collection.written_off":
+        amount = money(int(details.get("amount_cents", 0)), details.get("currency", "EUR"))
+        return gettext("Written off: %(amount)s", amount=amount)
+    labels = {
+        "collection.queued": gettext("Waits for collection"),
+        "collection.stopped": gettext("Automatic hand-over stopped"),
+        "collection.resumed": gettext("Automatic hand-over resumed"),
+        "collection.removed": gettext("Taken out of the collection queue"),
+        "collection.recalled": gettext("Recalled from the agency"),
+        "collection.returned": gettext("Returned by the agency"),
+        "collection.agency_costs": gettext("Agency costs booked"),
+        "collection.payment_reported": gettext("Payment reported to the agency"),
+    }
+    return labels.get(action, gettext("Other event"))
 
 
 def plan_event_label(action: str) -> str:

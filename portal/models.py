@@ -276,12 +276,15 @@ class Invoice(Base):
 
     @property
     def payable(self) -> bool:
-        """Open money the debtor can pay now (not a credit note, not settled)."""
-        return (
-            self.kind in PAYABLE_KINDS
-            and self.status == InvoiceStatus.OPEN.value
-            and self.open_cents > 0
-        )
+        """Open money the debtor can pay now (not a credit note, not settled; handed over
+        only to an agency that lets the debtor still pay in the portal)."""
+        if self.kind not in PAYABLE_KINDS or self.open_cents <= 0:
+            return False
+        if self.status == InvoiceStatus.HANDED_OVER.value:
+            from portal.domain.collection import handover
+
+            return handover.portal_may_pay(self)
+        return self.status == InvoiceStatus.OPEN.value
 
     @hybrid_method
     def held_on(self, day: dt.date) -> bool:
@@ -1455,3 +1458,8 @@ class RatingRule(Base):
 
     from_segment: Mapped[Segment | None] = relationship(foreign_keys=[from_segment_id])
     to_segment: Mapped[Segment] = relationship(foreign_keys=[to_segment_id])
+
+
+# the collection hand-over keeps its tables beside its code; importing them here puts them
+# on Base.metadata wherever the models are loaded (issue 20)
+from portal.domain.collection import models as _collection_models  # noqa: E402, F401

@@ -193,6 +193,7 @@ def process_webhook(provider_name: str, delivery_id: int) -> None:
         if outcome == "applied":
             send_outbox_now()  # the receipt
             deliver_webhooks_now()  # the shop's event
+            deliver_agencies_now()  # an agency that handles these invoices hears of it
 
 
 @huey.periodic_task(crontab(minute="*"))
@@ -454,3 +455,54 @@ def retention_daily() -> None:
     """Every night: expired idempotency keys, old webhook logs, mail bodies, previews and
     uploads go."""
     run_retention_now()
+
+
+def collection_sweep_now(day: dt.date | None = None) -> Any:
+    """The collection queue's daily work: invoices whose schedule reached its end enter,
+    settled ones leave, and the segments' rules hand over what waited long enough."""
+    from portal import collecting, paying
+    from portal.domain.collection import queue as collection_queue
+
+    with _app_context():
+        when = day or paying.business_today()
+
+        def hand_over(session: Any, debtor_id: int, agency_id: int, invoice_ids: list[int]) -> Any:
+            return collecting.hand_over(session, debtor_id, agency_id, invoice_ids, "system")
+
+        result = collection_queue.sweep(db.session(), when, hand_over)
+        db.session.commit()
+        if result.handed_over:
+            send_outbox()
+            deliver_agencies()
+        return result
+
+
+@huey.periodic_task(crontab(hour="7", minute="40"))
+def collection_daily() -> None:
+    """After the morning's dunning run (07:00 UTC)."""
+    collection_sweep_now()
+
+
+def deliver_agencies_now() -> Any:
+    """Post what waits for the agencies' endpoints (dossiers, recalls, portal payments)."""
+    from portal import paying
+    from portal.domain.collection import delivery
+
+    with _app_context():
+        return delivery.deliver_due(
+            db.session(),
+            production=paying.settings().is_production,
+            allow_private=bool(current_app.config.get("WEBHOOKS_ALLOW_PRIVATE")),
+        )
+
+
+@huey.task()
+def deliver_agencies() -> None:
+    """Post agency deliveries now (enqueued after a commit that added some)."""
+    deliver_agencies_now()
+
+
+@huey.periodic_task(crontab(minute="*"))
+def deliver_agencies_periodically() -> None:
+    """Retries fall due with back-off; the worker looks every minute."""
+    deliver_agencies_now()

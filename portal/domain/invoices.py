@@ -70,8 +70,8 @@ class Page:
 def list_invoices(session: Session, debtor_id: int, flt: InvoiceFilter) -> Page:
     """One page of a debtor's invoices with the total count (one query when in range)."""
     where = [Invoice.debtor_id == debtor_id]
-    if flt.status == "open":
-        where.append(Invoice.status == InvoiceStatus.OPEN)
+    if flt.status == "open":  # a claim an agency handles now is still owed
+        where.append(Invoice.status.in_((InvoiceStatus.OPEN, InvoiceStatus.HANDED_OVER)))
     elif flt.status == "paid":
         where.append(Invoice.status == InvoiceStatus.PAID)
     if flt.q:

@@ -11,6 +11,7 @@ from portal.db import db
 from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import documents, plan_progress
 from portal.domain import invoices as inv
+from portal.domain.collection import handover
 from portal.htmx import render_page
 from portal.i18n import current_language
 from portal.paying import business_today
@@ -25,7 +26,12 @@ def overview() -> str:
     summary = inv.overview(db.session(), debtor.id, business_today())
     recent = inv.list_invoices(db.session(), debtor.id, inv.InvoiceFilter(status="open"))
     return render_template(
-        "overview.html", debtor=debtor, summary=summary, page=recent, today=business_today()
+        "overview.html",
+        debtor=debtor,
+        summary=summary,
+        page=recent,
+        today=business_today(),
+        agency_notices=handover.notices(db.session(), debtor.id),
     )
 
 
@@ -36,7 +42,12 @@ def invoice_list() -> Response:
     flt = inv.InvoiceFilter.parse(request.args.to_dict())
     page = inv.list_invoices(db.session(), debtor.id, flt)
     return render_page(
-        "invoices/list.html", "invoices/_list.html", flt=flt, page=page, today=business_today()
+        "invoices/list.html",
+        "invoices/_list.html",
+        flt=flt,
+        page=page,
+        today=business_today(),
+        agency_notices=handover.notices(db.session(), debtor.id),
     )
 
 

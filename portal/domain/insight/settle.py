@@ -24,8 +24,10 @@ MONEY_ACTIONS = (
     "invoice.paid_elsewhere",
     "invoice.updated",
     "request.credited",
+    "collection.written_off",
 )
-CREDIT_ACTION = "request.credited"
+# a credit note settles it: a dispute's credit, or a write-off of what cannot be collected
+CREDIT_ACTIONS = ("request.credited", "collection.written_off")
 _SAME_MOMENT = dt.timedelta(seconds=60)  # inserted already paid: created and updated at once
 
 
@@ -48,7 +50,7 @@ def record(session: Session, timezone: str, *, chunk: int = 20_000) -> int:
     )
     last_credit = (
         select(func.max(AuditEvent.at))
-        .where(AuditEvent.invoice_id == Invoice.id, AuditEvent.action == CREDIT_ACTION)
+        .where(AuditEvent.invoice_id == Invoice.id, AuditEvent.action.in_(CREDIT_ACTIONS))
         .correlate(Invoice)
         .scalar_subquery()
     )

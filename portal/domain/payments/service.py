@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from portal.domain import audit, instalments, outgoing, plan_progress
@@ -127,10 +127,19 @@ def _settle_rank(kind: str) -> int:
 
 
 def payable_query(debtor_id: int) -> list[object]:
-    """Conditions for an invoice the debtor can pay now."""
+    """Conditions for an invoice the debtor can pay now: open, or handed over to an agency
+    that lets debtors still pay in the portal."""
+    from portal.domain.collection import handover
+
     return [
         Invoice.debtor_id == debtor_id,
-        Invoice.status == InvoiceStatus.OPEN.value,
+        or_(
+            Invoice.status == InvoiceStatus.OPEN.value,
+            and_(
+                Invoice.status == InvoiceStatus.HANDED_OVER.value,
+                Invoice.id.in_(handover.portal_payable_ids()),  # type: ignore[arg-type]
+            ),
+        ),
         Invoice.kind.in_(PAYABLE_KINDS),
         Invoice.open_cents > 0,
     ]
@@ -448,6 +457,7 @@ def _book(session: Session, payment: Payment, truth: ProviderStatus, now: dt.dat
         .execution_options(populate_existing=True)
     ).all()
     remaining = truth.amount_cents if truth.currency == payment.currency else 0
+    booked: list[tuple[Invoice, int]] = []
     # art. 6:44 BW: costs, then interest, then the principal, oldest due date first
     for invoice in sorted(invoices, key=settle_order):
         take = min(remaining, max(invoice.open_cents, 0))
@@ -457,6 +467,7 @@ def _book(session: Session, payment: Payment, truth: ProviderStatus, now: dt.dat
         invoice.open_cents -= take
         if invoice.open_cents == 0 and invoice.status == InvoiceStatus.OPEN:
             invoice.status = InvoiceStatus.PAID.value
+        booked.append((invoice, take))
         remaining -= take
         audit.record(
             session,
@@ -475,6 +486,13 @@ def _book(session: Session, payment: Payment, truth: ProviderStatus, now: dt.dat
     if flags:
         payment.flag = "; ".join(flags)[:250]
     session.flush()
+    handed_over = any(i.status == InvoiceStatus.HANDED_OVER.value for i, _cents in booked)
+    if handed_over and payment.provider != "agency":
+        from portal.domain.collection import handover
+
+        # the agency that handles these invoices hears of money paid in the portal (and a
+        # claim with nothing left open is closed); what it collected itself it knows
+        handover.after_portal_payment(session, payment.debtor_id, booked, payment.public_id)
 
 
 def _reverse(session: Session, payment: Payment, truth: ProviderStatus) -> bool:
