@@ -6,6 +6,12 @@ import pytest
 
 from portal.domain import instalments, states
 from portal.domain import requests as req
+from portal.domain.collection.models import (
+    ENTRY_MOVES,
+    HANDOVER_MOVES,
+    EntryState,
+    HandoverState,
+)
 from portal.domain.messaging import outbox
 from portal.domain.payments import service
 from portal.models import (
@@ -21,6 +27,8 @@ TABLES = [
     (instalments.PLAN_MOVES, PlanStatus),
     (req.MOVES, RequestState),
     (outbox.MOVES, OutboxStatus),
+    (ENTRY_MOVES, EntryState),
+    (HANDOVER_MOVES, HandoverState),
 ]
 
 
@@ -72,6 +80,8 @@ def test_every_state_of_payments_plans_requests_and_messages_has_a_row(table, ki
         (instalments.PLAN_MOVES, PlanStatus.COMPLETED, PlanStatus.ACTIVE),
         (req.MOVES, RequestState.RESOLVED, RequestState.OPEN),
         (outbox.MOVES, OutboxStatus.SENT, OutboxStatus.PENDING),
+        (ENTRY_MOVES, EntryState.HANDED_OVER, EntryState.WAITING),
+        (HANDOVER_MOVES, HandoverState.RECALLED, HandoverState.ACTIVE),
     ],
 )
 def test_every_table_refuses_with_the_one_error(table, old, new):

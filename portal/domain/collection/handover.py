@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session, object_session
 from portal.config import Settings
 from portal.domain import audit
 from portal.domain.collection.models import (
+    ENTRY_MOVES,
+    HANDOVER_MOVES,
     Agency,
     AgencyDelivery,
     CollectionEntry,
@@ -126,6 +128,7 @@ def hand_over(
         invoice.status = InvoiceStatus.HANDED_OVER.value
     session.flush()
     for entry in entries:
+        ENTRY_MOVES.check(entry.state, EntryState.HANDED_OVER)
         entry.state, entry.handover_id = EntryState.HANDED_OVER.value, handover.id
         entry.changed_by, entry.changed_at = by, now
     audit.record_each(
@@ -263,6 +266,7 @@ def _back(
             and invoice.kind == InvoiceKind.INVOICE.value
             and invoice.open_cents > 0
         ):
+            ENTRY_MOVES.check(entry.state, EntryState.STOPPED)
             entry.state, entry.source, entry.note = EntryState.STOPPED.value, source, note
             entry.changed_by, entry.changed_at, entry.handover_id = actor, now, None
 
@@ -277,6 +281,7 @@ def recall(session: Session, handover: Handover, reason: str, actor: str) -> Non
         raise HandoverRefused(N_("The agency no longer has this claim."))
     parts = _current(handover)
     _back(session, handover, parts, reason.strip(), actor, "returned")
+    HANDOVER_MOVES.check(handover.state, HandoverState.RECALLED)
     handover.state, handover.ended_at, handover.end_reason = (
         HandoverState.RECALLED.value,
         utcnow(),
@@ -316,6 +321,7 @@ def give_back(
         note=note,
     )
     if not _current(handover):
+        HANDOVER_MOVES.check(handover.state, HandoverState.RETURNED)
         handover.state, handover.ended_at = HandoverState.RETURNED.value, utcnow()
         handover.end_reason, handover.link_nonce = note, ""
     return len(parts)
@@ -330,6 +336,7 @@ def settle_if_done(session: Session, handover: Handover) -> bool:
         part.current = False
         if part.invoice.status == InvoiceStatus.HANDED_OVER.value:
             part.invoice.status = InvoiceStatus.PAID.value
+    HANDOVER_MOVES.check(handover.state, HandoverState.CLOSED)
     handover.state, handover.ended_at = HandoverState.CLOSED.value, utcnow()
     handover.link_nonce = ""
     audit.record(

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime
+from portal.domain.states import StateTable
 from portal.models import Debtor, Invoice, Segment, _in, utcnow
 
 
@@ -38,6 +39,18 @@ class EntryState(enum.StrEnum):
     LEFT = "left"  # paid, credited, cancelled or written off: no longer in the queue
 
 
+E = EntryState
+# An invoice's place in the queue; one that left comes back only by hand (`queue.enqueue`).
+ENTRY_MOVES = StateTable(
+    "queue entry",
+    {
+        E.WAITING: {E.STOPPED, E.HANDED_OVER, E.LEFT},
+        E.STOPPED: {E.WAITING, E.HANDED_OVER, E.LEFT},
+        E.HANDED_OVER: {E.STOPPED},  # back from the agency: only by hand from here
+        E.LEFT: {E.WAITING},
+    },
+)
+
 ENTRY_SOURCES = ("schedule", "hand", "returned")
 RULE_MODES = ("manual", "auto")
 DELIVERY_WAYS = ("download", "email", "push")
@@ -49,6 +62,12 @@ class HandoverState(enum.StrEnum):
     RETURNED = "returned"  # the agency gave it back
     CLOSED = "closed"  # nothing left open: collected or written off
 
+
+H = HandoverState
+HANDOVER_MOVES = StateTable(
+    "hand-over",
+    {H.ACTIVE: {H.RECALLED, H.RETURNED, H.CLOSED}, H.RECALLED: (), H.RETURNED: (), H.CLOSED: ()},
+)
 
 REPORT_KINDS = ("collected", "costs", "write_off", "returned")
 

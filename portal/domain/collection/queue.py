@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from portal.domain import audit
 from portal.domain.collection.models import (
+    ENTRY_MOVES,
     Agency,
     CollectionEntry,
     CollectionRule,
@@ -158,6 +159,8 @@ def mark(session: Session, invoice: Invoice, actor: str, day: dt.date) -> Collec
     if entry is None:
         entry = CollectionEntry(invoice_id=invoice.id, debtor_id=invoice.debtor_id)
         session.add(entry)
+    if entry.state is not None:
+        ENTRY_MOVES.check(entry.state, EntryState.WAITING)
     entry.state, entry.source, entry.entered_on = EntryState.WAITING.value, "hand", day
     entry.note, entry.changed_by, entry.changed_at, entry.handover_id = "", actor, utcnow(), None
     audit.record(
@@ -174,7 +177,10 @@ def tidy(session: Session) -> int:
     )
     result = session.execute(
         update(CollectionEntry)
-        .where(CollectionEntry.state.in_(IN_QUEUE), CollectionEntry.invoice_id.in_(gone))
+        .where(
+            CollectionEntry.state.in_(ENTRY_MOVES.sources(EntryState.LEFT)),
+            CollectionEntry.invoice_id.in_(gone),
+        )
         .values(state=EntryState.LEFT.value, changed_at=utcnow(), changed_by="system")
         .execution_options(synchronize_session=False)
     )
@@ -199,6 +205,7 @@ def stop(session: Session, debtor_id: int, reason: str, actor: str) -> int:
         raise QueueRefused(N_("Say why the hand-over stops."))
     entries = [e for e in _entries(session, debtor_id, None) if e.state == EntryState.WAITING]
     for entry in entries:
+        ENTRY_MOVES.check(entry.state, EntryState.STOPPED)
         entry.state, entry.note = EntryState.STOPPED.value, reason.strip()
         entry.changed_by, entry.changed_at = actor, utcnow()
     audit.record_each(
@@ -216,6 +223,7 @@ def resume(session: Session, debtor_id: int, actor: str) -> int:
     """Let the segment's rule apply again to a debtor's stopped invoices."""
     entries = [e for e in _entries(session, debtor_id, None) if e.state == EntryState.STOPPED]
     for entry in entries:
+        ENTRY_MOVES.check(entry.state, EntryState.WAITING)
         entry.state, entry.note = EntryState.WAITING.value, ""
         entry.changed_by, entry.changed_at = actor, utcnow()
     audit.record_each(
@@ -231,6 +239,7 @@ def remove(session: Session, debtor_id: int, reason: str, actor: str) -> int:
         raise QueueRefused(N_("Say why the invoices leave the queue."))
     entries = _entries(session, debtor_id, None)
     for entry in entries:
+        ENTRY_MOVES.check(entry.state, EntryState.LEFT)
         entry.state, entry.note = EntryState.LEFT.value, reason.strip()
         entry.changed_by, entry.changed_at = actor, utcnow()
     audit.record_each(
