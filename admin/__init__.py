@@ -23,4 +23,5 @@ from admin import (
     routes,
     settings,
     webhooks,
+    worklist,
 )

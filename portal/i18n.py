@@ -233,6 +233,10 @@ def event_label(event: AuditEvent) -> str:
         return gettext("Dispute answered: the invoice stands")
     if event.action.startswith("plan."):
         return plan_event_label(event.action)
+    if event.action.startswith("task.") or event.action == "dunning.call_task":
+        from portal.worklist_words import task_event_label
+
+        return task_event_label(event.action)
     return gettext("Other event")
 
 

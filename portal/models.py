@@ -759,7 +759,8 @@ class SandboxPayment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-STEP_KINDS = ("nudge", "reminder", "notice", "fourteen_day", "collection")
+# "call": the team phones the debtor (a task in the work queue), no message is sent
+STEP_KINDS = ("nudge", "reminder", "call", "notice", "fourteen_day", "collection")
 FEE_RULES = ("none", "wik", "be_b2c")
 CHANNELS = ("email", "sms", "letter")
 # every non-empty choice of channels, written in the order of CHANNELS ("email,letter")
@@ -1441,3 +1442,13 @@ class RatingRule(Base):
 
     from_segment: Mapped[Segment | None] = relationship(foreign_keys=[from_segment_id])
     to_segment: Mapped[Segment] = relationship(foreign_keys=[to_segment_id])
+
+
+# the work queue's tables live with its domain (issue 20); imported here so that every
+# table is on the one metadata
+from portal.domain.worklist.models import (  # noqa: E402, F401
+    PhoneFlag,
+    WorkTask,
+    WorkTaskEntry,
+    WorkTaskSource,
+)
