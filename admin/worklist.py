@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -106,11 +107,13 @@ def _task_page(task: WorkTask, problem: str = "", status: int = 200) -> Any:
     debtor = task.debtor
     day = business_today()
     with force_locale(debtor.language):  # the guide is read to the customer in their language
-        guide = render_template(
-            "admin/_call_guide.html",
-            task=task,
-            debtor=debtor,
-            open_invoices=service.open_invoices(db.session(), debtor.id),
+        guide = Markup(  # noqa: S704 (a template of ours, autoescaped)
+            render_template(
+                "admin/_call_guide.html",
+                task=task,
+                debtor=debtor,
+                open_invoices=service.open_invoices(db.session(), debtor.id),
+            )
         )
     return render_template(
         "admin/task.html",
