@@ -119,6 +119,10 @@ def register(app: Flask) -> None:
             from portal.tasks import refresh_insight_now
 
             refresh_insight_now()
+            from portal.domain.worklist import events
+
+            with db.unit_of_work() as session:  # the tasks' priorities, now with ratings
+                events.settle(session)
         with db.unit_of_work() as session:
             link = login_link_for(session, settings)
             pay_link = pay_link_for(session, settings)
