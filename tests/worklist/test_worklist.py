@@ -524,3 +524,26 @@ def test_the_schedule_editor_offers_the_call_step(app, client):
     admin_login(client, boss.email)
     page = client.get("/admin/schedules").get_data(as_text=True)
     assert '<option value="call"' in page
+
+
+def test_a_refused_outcome_shows_the_task_again_with_the_reason(app, client):
+    clerk = create_admin(role="clerk")
+    debtor = create_debtor()
+    overdue(debtor)
+    task = task_for(debtor)
+    admin_login(client, clerk.email)
+    token = csrf_from(client.get(f"/admin/tasks/{task.id}").get_data(as_text=True))
+    refused = client.post(
+        f"/admin/tasks/{task.id}/outcome",
+        data={
+            "csrf_token": token,
+            "outcome": "promise",
+            "promise_date": "2099-01-01",
+            "invoice": [],
+            "version": task.version,
+        },
+    )
+    assert refused.status_code == 422
+    assert "Choose the invoices the promise is about." in refused.get_data(as_text=True)
+    task = db.session.get(WorkTask, task.id)
+    assert task.status == "open" and task.version == 1

@@ -54,7 +54,7 @@ from portal.models import (
 RETRY_MAX_DAYS = 60  # "no answer, try again on ...": at most this far ahead
 PAID_CHECK_DAYS = 7  # "paid already": reminders wait this long while the payment is traced
 MAX_NOTE = 2000
-HIGH, NORMAL = 60, 35  # priority from which a task is high, normal (else low)
+HIGH, NORMAL = 70, 45  # priority from which a task is high, normal (else low)
 
 
 class TaskRefused(Problem):
