@@ -103,6 +103,12 @@ def _load(task_id: int) -> WorkTask:
     return task or abort(404)
 
 
+def _for_change(task_id: int) -> WorkTask:
+    """The task a form acts on; rights are checked by the domain after the version, so a
+    clerk who lost a race for a team task learns that (409), not that it is not theirs."""
+    return db.session.get(WorkTask, task_id) or abort(404)
+
+
 def _task_page(task: WorkTask, problem: str = "", status: int = 200) -> Any:
     debtor = task.debtor
     day = business_today()
@@ -170,7 +176,7 @@ def _seen() -> int | None:
 def task_outcome(task_id: int) -> Any:
     """Log an outcome and do what it says; one commit."""
     _guard()
-    task = _load(task_id)
+    task = _for_change(task_id)
     form = request.form
     logged = service.Logged(
         outcome=form.get("outcome", ""),
@@ -206,7 +212,7 @@ def task_outcome(task_id: int) -> Any:
 def task_assign(task_id: int) -> BaseResponse:
     """Take a team task, give one back, or (full admins) give it to someone."""
     _guard()
-    task = _load(task_id)
+    task = _for_change(task_id)
     raw = request.form.get("admin_id", "")
     to_id = whole(raw) if raw else None
     try:
