@@ -547,3 +547,39 @@ def test_a_refused_outcome_shows_the_task_again_with_the_reason(app, client):
     assert "Choose the invoices the promise is about." in refused.get_data(as_text=True)
     task = db.session.get(WorkTask, task.id)
     assert task.status == "open" and task.version == 1
+
+
+def test_a_debtors_export_holds_their_tasks_and_erasure_clears_the_notes(app, tmp_path):
+    from portal.domain import personal_data
+
+    debtor = create_debtor(phone="+31612345678")
+    invoice = overdue(debtor)
+    clerk = create_admin(role="clerk")
+    task = task_for(debtor)
+    service.log_outcome(
+        db.session(),
+        task,
+        clerk,
+        service.Logged("wrong_number", note="Spoke to Jan Smit"),
+        "admin:1",
+        TODAY,
+        task.version,
+    )
+    manual = service.make_by_hand(
+        db.session(), clerk, debtor, "Ask Jan Smit for the new address", TODAY, None, "a", TODAY
+    )
+    db.session.commit()
+    data = personal_data.collect(db.session(), debtor.id).data
+    assert [t["reason"] for t in data["tasks"]] == ["call", "manual"]
+    assert data["tasks"][0]["log"][-1]["text"] == "Spoke to Jan Smit"
+    assert data["phone_flags"][0]["phone"] == "+31612345678"
+
+    invoice.open_cents, invoice.status = 0, "paid"  # erasure waits until nothing is owed
+    db.session.commit()
+    personal_data.erase(db.session(), debtor, by="admin:1", cache_dir=tmp_path)
+    db.session.commit()
+    db.session.expire_all()
+    manual = db.session.get(WorkTask, manual.id)
+    assert manual.status == "cancelled" and manual.note == ""
+    assert all(e.text == "" for t in tasks_of(debtor) for e in t.entries)
+    assert db.session.get(PhoneFlag, debtor.id) is None
