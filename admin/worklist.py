@@ -128,6 +128,7 @@ def _task_page(task: WorkTask, problem: str = "", status: int = 200) -> Any:
         guide=guide,
         flag=service.phone_flag(db.session(), debtor),
         open_invoices=service.open_invoices(db.session(), debtor.id),
+        promise_ids=service.promisable(db.session(), debtor.id, day),
         past=history.of_debtor(db.session(), debtor.id),
         people=_people(),
         reasons=DISPUTE_REASONS,

@@ -583,3 +583,12 @@ def test_a_debtors_export_holds_their_tasks_and_erasure_clears_the_notes(app, tm
     assert manual.status == "cancelled" and manual.note == ""
     assert all(e.text == "" for t in tasks_of(debtor) for e in t.entries)
     assert db.session.get(PhoneFlag, debtor.id) is None
+
+
+def test_the_promise_form_proposes_the_overdue_invoices_nothing_holds(app):
+    debtor = create_debtor()
+    late, disputed = overdue(debtor), overdue(debtor)
+    create_invoice(debtor, invoice_date=TODAY, due_date=TODAY + dt.timedelta(days=14))
+    req.open_dispute(db.session(), disputed, "quality", "Broken", None, "debtor:1", TODAY)
+    db.session.commit()
+    assert service.promisable(db.session(), debtor.id, TODAY) == {late.id}

@@ -367,6 +367,19 @@ def open_invoices(session: Session, debtor_id: int) -> Sequence[Invoice]:
     ).all()
 
 
+def promisable(session: Session, debtor_id: int, today: dt.date) -> set[int]:
+    """The invoices a promise by phone is about unless the clerk says otherwise: the overdue
+    ones (all open ones when none is overdue) that no dispute or plan holds already."""
+    invoices = [
+        i
+        for i in open_invoices(session, debtor_id)
+        if i.kind == InvoiceKind.INVOICE.value
+        and not (i.hold_reason in ("dispute", "plan") and i.held_on(today))
+    ]
+    overdue = [i for i in invoices if i.due_date < today]
+    return {i.id for i in overdue or invoices}
+
+
 def phone_flag(session: Session, debtor: Debtor) -> PhoneFlag | None:
     """The flag on the debtor's current number, if a clerk found it wrong."""
     flag = session.get(PhoneFlag, debtor.id)
