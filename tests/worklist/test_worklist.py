@@ -208,7 +208,14 @@ def test_a_debtor_who_pays_has_their_open_tasks_closed(app):
         db.session(), debtor_id=debtor.id, reason="call", due_on=TODAY, actor="system"
     )
     db.session.commit()
-    assert made.created
+    assert made.created and made.task.at_stake_cents == 50_000
+    invoice.open_cents = 100  # a part paid: less at stake, lower priority, same version
+    db.session.commit()
+    before = made.task.priority
+    assert scan().closed == 0
+    db.session.expire_all()
+    assert made.task.at_stake_cents == 100 and made.task.priority < before
+    assert made.task.version == 1
     invoice.open_cents, invoice.status = 0, "paid"
     db.session.commit()
     assert scan().closed == 1

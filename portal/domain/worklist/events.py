@@ -19,7 +19,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Exists
 
@@ -33,6 +33,7 @@ from portal.models import (
     ClaimMessage,
     Debtor,
     DebtorEmail,
+    DebtorRating,
     DebtorRequest,
     InstalmentPlan,
     Invoice,
@@ -200,18 +201,62 @@ def scan(session: Session, today: dt.date, now: dt.datetime | None = None) -> Sc
 
 def settle(session: Session) -> int:
     """Close open tasks (not those made by hand) of debtors who owe nothing now, and
-    refresh the others' priorities; how many were closed."""
-    closed = 0
-    tasks = session.scalars(
-        select(WorkTask).where(WorkTask.status == TaskStatus.OPEN.value).order_by(WorkTask.id)
+    refresh the others' amounts and priorities; how many were closed.
+
+    Set-based: one query reads every open task with what its debtor owes and its rating,
+    one bulk UPDATE writes the priorities that changed (without raising the version: a
+    clerk's open page stays valid); only the tasks to close are loaded as objects."""
+    owed = (
+        select(
+            Invoice.debtor_id.label("debtor_id"),
+            func.sum(Invoice.open_cents).label("cents"),
+            func.min(Invoice.currency).label("currency"),
+        )
+        .where(
+            Invoice.status == InvoiceStatus.OPEN.value,
+            Invoice.kind.in_(PAYABLE_KINDS),
+            Invoice.open_cents > 0,
+            Invoice.debtor_id.in_(
+                select(WorkTask.debtor_id).where(WorkTask.status == TaskStatus.OPEN.value)
+            ),
+        )
+        .group_by(Invoice.debtor_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            WorkTask.id,
+            WorkTask.reason,
+            WorkTask.at_stake_cents,
+            WorkTask.priority,
+            WorkTask.currency,
+            owed.c.cents,
+            owed.c.currency,
+            DebtorRating.score,
+        )
+        .outerjoin(owed, owed.c.debtor_id == WorkTask.debtor_id)
+        .outerjoin(DebtorRating, DebtorRating.debtor_id == WorkTask.debtor_id)
+        .where(WorkTask.status == TaskStatus.OPEN.value)
     ).all()
-    for task in tasks:
-        service.refresh_priority(session, task)  # not a change a clerk's page must see
-        if task.at_stake_cents == 0 and task.reason != TaskReason.MANUAL.value:
-            task.status, task.outcome = TaskStatus.DONE.value, "settled"
-            task.closed_at, task.closed_by = utcnow(), ACTOR
-            task.version += 1
-            task.entries.append(WorkTaskEntry(actor=ACTOR, action="outcome", outcome="settled"))
-            audit.record(session, ACTOR, "task.settled", debtor_id=task.debtor_id, task=task.id)
-            closed += 1
-    return closed
+    changed: list[dict[str, object]] = []
+    settled: list[int] = []
+    for task_id, reason, old_cents, old_priority, old_currency, cents, currency, score in rows:
+        cents = int(cents or 0)
+        if cents == 0 and reason != TaskReason.MANUAL.value:
+            settled.append(task_id)
+            continue
+        new = (cents, service.priority(cents, score), currency or old_currency)
+        if new != (old_cents, old_priority, old_currency):
+            changed.append(
+                {"id": task_id, "at_stake_cents": new[0], "priority": new[1], "currency": new[2]}
+            )
+    for start in range(0, len(changed), 1000):
+        session.execute(update(WorkTask), changed[start : start + 1000])
+    for task in session.scalars(select(WorkTask).where(WorkTask.id.in_(settled))):
+        task.at_stake_cents = 0
+        task.status, task.outcome = TaskStatus.DONE.value, "settled"
+        task.closed_at, task.closed_by = utcnow(), ACTOR
+        task.version += 1
+        task.entries.append(WorkTaskEntry(actor=ACTOR, action="outcome", outcome="settled"))
+        audit.record(session, ACTOR, "task.settled", debtor_id=task.debtor_id, task=task.id)
+    return len(settled)
