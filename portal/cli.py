@@ -337,10 +337,11 @@ def register(app: Flask) -> None:
         result = run_dunning_now(when, dry_run=dry_run)
         kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(result.by_kind.items())) or "none"
         verb = "would send" if dry_run else "sent"
+        calls = result.by_kind.get("call", 0)  # steps that make a task for the team
         click.echo(
             f"{result.day}: {verb} steps for {result.invoices} invoices ({kinds}); "
-            f"{result.messages} messages, {result.flagged} marked ready for collection, "
-            f"{result.skipped} skipped"
+            f"{result.messages} messages, {max(result.flagged - calls, 0)} marked ready for"
+            f" collection, {calls} calls for the team, {result.skipped} skipped"
         )
 
     insight_group = click.Group("insight", help="Receivables insight.")

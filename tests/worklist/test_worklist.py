@@ -599,3 +599,14 @@ def test_the_promise_form_proposes_the_overdue_invoices_nothing_holds(app):
     req.open_dispute(db.session(), disputed, "quality", "Broken", None, "debtor:1", TODAY)
     db.session.commit()
     assert service.promisable(db.session(), debtor.id, TODAY) == {late.id}
+
+
+def test_the_dunning_command_counts_the_calls_apart(app):
+    segment = call_segment([(7, "call")])
+    debtor = create_debtor(segment_id=segment.id)
+    overdue(debtor)
+    day = (DUE + dt.timedelta(days=7)).isoformat()
+    out = app.test_cli_runner().invoke(args=["dunning", "run", "--date", day])
+    assert out.exit_code == 0, out.output
+    assert "0 marked ready for collection, 1 calls for the team" in out.output
+    assert [t.reason for t in tasks_of(debtor)] == ["call"]
