@@ -347,7 +347,7 @@ def scan_worklist_now(day: dt.date | None = None) -> Any:
 
     with _app_context():
         when = day or today(paying.settings().portal_timezone)
-        result = events.scan(db.session(), when)
+        result = events.scan(db.session(), when, commit=db.session.commit)
         db.session.commit()
         return result
 

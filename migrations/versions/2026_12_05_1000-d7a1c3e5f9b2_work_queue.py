@@ -64,6 +64,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_work_task_debtor_id'), 'work_task', ['debtor_id'], unique=False)
     op.create_index('ix_work_task_queue', 'work_task', ['status', 'assignee_id', 'due_on'], unique=False)
+    op.create_index('ix_work_task_due', 'work_task', ['status', 'due_on'], unique=False)
     op.create_index(
         'uq_work_task_open', 'work_task', ['debtor_id', 'reason'], unique=True,
         postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"),
@@ -109,6 +110,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_work_task_entry_task_id'), table_name='work_task_entry')
     op.drop_table('work_task_entry')
     op.drop_index('uq_work_task_open', table_name='work_task')
+    op.drop_index('ix_work_task_due', table_name='work_task')
     op.drop_index('ix_work_task_queue', table_name='work_task')
     op.drop_index(op.f('ix_work_task_debtor_id'), table_name='work_task')
     op.drop_table('work_task')

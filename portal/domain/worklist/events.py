@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, exists, func, or_, select, update
@@ -167,10 +168,19 @@ def waiting_disputes(session: Session, now: dt.datetime) -> list[tuple[str, int,
     return [(f"dispute:{rid}", debtor_id, invoice_id) for rid, debtor_id, invoice_id in rows]
 
 
-def scan(session: Session, today: dt.date, now: dt.datetime | None = None) -> ScanResult:
+BATCH = 200  # events per transaction when the caller lets the scan commit
+
+
+def scan(
+    session: Session,
+    today: dt.date,
+    now: dt.datetime | None = None,
+    commit: Callable[[], None] | None = None,
+) -> ScanResult:
     """Turn every new event into a task (or join it to the debtor's open task of that
     reason), close tasks of debtors who owe nothing, refresh priorities. The caller
-    commits."""
+    commits; with `commit` the scan also commits every `BATCH` events, so a burst of
+    events (a first scan) never holds one long transaction."""
     now = now or utcnow()
     result = ScanResult()
     found = [
@@ -180,6 +190,7 @@ def scan(session: Session, today: dt.date, now: dt.datetime | None = None) -> Sc
         (TaskReason.ADDRESS_BOUNCED, bounced_addresses(session, now)),
         (TaskReason.DISPUTE_WAITING, waiting_disputes(session, now)),
     ]
+    seen = 0
     for reason, events in found:
         for key, debtor_id, invoice_id in events:
             made = service.make(
@@ -195,6 +206,9 @@ def scan(session: Session, today: dt.date, now: dt.datetime | None = None) -> Sc
                 result.made[reason.value] += 1
             elif made.task is not None:
                 result.joined += 1
+            seen += 1
+            if commit is not None and seen % BATCH == 0:
+                commit()
     result.closed = settle(session)
     return result
 

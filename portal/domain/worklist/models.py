@@ -86,6 +86,8 @@ class WorkTask(Base):
             sqlite_where=text("status = 'open'"),
         ),
         Index("ix_work_task_queue", "status", "assignee_id", "due_on"),
+        # the queue's order (due date, then priority): read in index order, not sorted whole
+        Index("ix_work_task_due", "status", "due_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
