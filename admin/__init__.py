@@ -24,4 +24,5 @@ from admin import (
     routes,
     settings,
     webhooks,
+    worklist,
 )

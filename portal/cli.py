@@ -124,6 +124,10 @@ def register(app: Flask) -> None:
 
             with current_app.test_request_context(), db.unit_of_work() as session:
                 collection(session, collecting.business_today(), collecting.hand_over)
+            from portal.domain.worklist import events
+
+            with db.unit_of_work() as session:  # the tasks' priorities, now with ratings
+                events.settle(session)
         with db.unit_of_work() as session:
             link = login_link_for(session, settings)
             pay_link = pay_link_for(session, settings)
@@ -338,10 +342,11 @@ def register(app: Flask) -> None:
         result = run_dunning_now(when, dry_run=dry_run)
         kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(result.by_kind.items())) or "none"
         verb = "would send" if dry_run else "sent"
+        calls = result.by_kind.get("call", 0)  # steps that make a task for the team
         click.echo(
             f"{result.day}: {verb} steps for {result.invoices} invoices ({kinds}); "
-            f"{result.messages} messages, {result.flagged} marked ready for collection, "
-            f"{result.skipped} skipped"
+            f"{result.messages} messages, {max(result.flagged - calls, 0)} marked ready for"
+            f" collection, {calls} calls for the team, {result.skipped} skipped"
         )
 
     insight_group = click.Group("insight", help="Receivables insight.")

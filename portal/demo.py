@@ -100,10 +100,11 @@ ITEMS = [
 
 def seed(session: Session, *, now: dt.date | None = None, rng_seed: int = 20261124) -> bool:
     """Create the demo data unless it is there already. Returns True when created."""
-    if session.scalar(select(AdminUser.id).where(AdminUser.email == DEMO_ADMIN_EMAIL)) is None:
-        admins.create_admin(
+    admin_id = session.scalar(select(AdminUser.id).where(AdminUser.email == DEMO_ADMIN_EMAIL))
+    if admin_id is None:
+        admin_id = admins.create_admin(
             session, DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, role="admin", name="Demo", by="seed"
-        )
+        ).id
     if session.scalar(select(Brand.id).where(Brand.slug == "zonnestroom")) is not None:
         return False
     rng = random.Random(rng_seed)
@@ -181,7 +182,40 @@ def seed(session: Session, *, now: dt.date | None = None, rng_seed: int = 202611
     session.flush()
     _plan(session, demo, day)
     _strict_segment(session)
+    _tasks(session, debtors[1:], admin_id, day)
     return True
+
+
+def _tasks(session: Session, debtors: list[Debtor], admin_id: int, day: dt.date) -> None:
+    """A few open tasks in the team's work queue: three for the demo admin (one of them
+    overdue), one for the team."""
+    from portal.domain.worklist import service
+
+    owing = [
+        d
+        for d in debtors
+        if session.scalar(
+            select(Invoice.id).where(
+                Invoice.debtor_id == d.id, Invoice.status == "open", Invoice.due_date < day
+            )
+        )
+    ]
+    plans = [
+        ("call", day, admin_id, ""),
+        ("broken_promise", day - dt.timedelta(days=2), admin_id, ""),
+        ("manual", day + dt.timedelta(days=1), admin_id, "Vraag naar het nieuwe factuuradres."),
+        ("call", day, None, ""),
+    ]
+    for debtor, (reason, due, assignee, note) in zip(owing, plans, strict=False):
+        service.make(
+            session,
+            debtor_id=debtor.id,
+            reason=reason,
+            due_on=due,
+            actor="seed",
+            note=note,
+            assignee_id=assignee,
+        )
 
 
 def _strict_segment(session: Session) -> None:
@@ -194,8 +228,9 @@ def _strict_segment(session: Session) -> None:
             ReminderStep(position=1, offset_days=-3, kind="nudge"),
             ReminderStep(position=2, offset_days=3, kind="reminder", channels="email,sms"),
             ReminderStep(position=3, offset_days=9, kind="reminder", channels="email,sms"),
-            ReminderStep(position=4, offset_days=16, kind="notice", channels="email,letter"),
-            ReminderStep(position=5, offset_days=35, kind="collection"),
+            ReminderStep(position=4, offset_days=12, kind="call"),  # a task for the team
+            ReminderStep(position=5, offset_days=16, kind="notice", channels="email,letter"),
+            ReminderStep(position=6, offset_days=35, kind="collection"),
         ],
     )
     session.add(strict)

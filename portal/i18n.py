@@ -235,6 +235,10 @@ def event_label(event: AuditEvent) -> str:
         return plan_event_label(event.action)
     if event.action.startswith("collection."):
         return collection_event_label(event.action, details)
+    if event.action.startswith("task.") or event.action == "dunning.call_task":
+        from portal.worklist_words import task_event_label
+
+        return task_event_label(event.action)
     return gettext("Other event")
 
 

@@ -776,7 +776,8 @@ class SandboxPayment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-STEP_KINDS = ("nudge", "reminder", "notice", "fourteen_day", "collection")
+# "call": the team phones the debtor (a task in the work queue), no message is sent
+STEP_KINDS = ("nudge", "reminder", "call", "notice", "fourteen_day", "collection")
 FEE_RULES = ("none", "wik", "be_b2c")
 CHANNELS = ("email", "sms", "letter")
 # every non-empty choice of channels, written in the order of CHANNELS ("email,letter")
@@ -1463,3 +1464,12 @@ class RatingRule(Base):
 # the collection hand-over keeps its tables beside its code; importing them here puts them
 # on Base.metadata wherever the models are loaded (issue 20)
 from portal.domain.collection import models as _collection_models  # noqa: E402, F401
+
+# the work queue's tables live with its domain (issue 20); imported here so that every
+# table is on the one metadata
+from portal.domain.worklist.models import (  # noqa: E402, F401
+    PhoneFlag,
+    WorkTask,
+    WorkTaskEntry,
+    WorkTaskSource,
+)

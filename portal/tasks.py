@@ -335,7 +335,28 @@ def dunning_daily() -> None:
     the reminders that are due today."""
     run_plans_now()
     run_dunning_now()
+    scan_worklist_now()  # a breach or a broken promise of this morning makes its task now
     count_tomorrow_now()
+
+
+def scan_worklist_now(day: dt.date | None = None) -> Any:
+    """Turn new events (broken promises, breached plans, undelivered 14-day letters,
+    bounced addresses, disputes waiting) into the team's tasks, once each."""
+    from portal import paying
+    from portal.domain.clock import today
+    from portal.domain.worklist import events
+
+    with _app_context():
+        when = day or today(paying.settings().portal_timezone)
+        result = events.scan(db.session(), when, commit=db.session.commit)
+        db.session.commit()
+        return result
+
+
+@huey.periodic_task(crontab(minute="*/10"))
+def scan_worklist_periodically() -> None:
+    """The work queue's scan every ten minutes (the events' keys make it idempotent)."""
+    scan_worklist_now()
 
 
 @huey.task(retries=3, retry_delay=60)

@@ -11,6 +11,7 @@ from portal.models import (
     InsightFigures,
     InstalmentPlan,
     Invoice,
+    WorkTask,
 )
 from tests.factories import business_today
 
@@ -47,6 +48,11 @@ def test_seed_demo_is_idempotent_and_prints_a_working_link(app, client):
     ).one()  # the demo debtor's, running (breached ones are history)
     assert (plan.status, len(plan.instalments), len(plan.invoices)) == ("active", 3, 2)
     assert plan.agreement_text.startswith("Ik ga akkoord om €\xa0")
+    # the demo admin has open tasks in the work queue, one of them overdue
+    tasks = db.session.scalars(select(WorkTask).where(WorkTask.status == "open")).all()
+    mine = [t for t in tasks if t.assignee is not None and t.assignee.email == "admin@example.com"]
+    assert len(mine) == 3 and any(t.due_on < business_today() for t in mine)
+    assert all(t.at_stake_cents > 0 for t in tasks)
 
     second = runner.invoke(args=["seed-demo"])
     assert "already present" in second.output

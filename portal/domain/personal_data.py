@@ -10,9 +10,10 @@ the Netherlands, art. 52 AWR; the invoices, payments, allocations, credit notes,
 amounts, with the customer and invoice numbers they are booked under, so totals still
 add up), and every personal detail goes: name, addresses, phone, email addresses, what the
 debtor wrote and attached, plan agreements and the IP addresses they were accepted from,
-texts of messages, invoice descriptions and PDFs, login tokens, and any mention in audit
-details, webhook logs and API answers. Pending messages to the debtor are cancelled and
-the debtor is marked do-not-contact. Refused while anything is still owed either way
+texts of messages, invoice descriptions and PDFs, the team's task notes, login tokens,
+and any mention in audit details, webhook logs and API answers. Pending messages to the
+debtor are cancelled, open tasks of the team too, and the debtor is marked do-not-contact.
+Refused while anything is still owed either way
 (open invoices, a running payment, a credit balance, a running plan): collecting a debt
 or refunding a balance needs the contact data (art. 17(3)(b) and (e) GDPR).
 Uploaded spreadsheets cannot be edited: retention removes them within
@@ -52,6 +53,7 @@ from portal.models import (
     OutboxStatus,
     PayLink,
     Payment,
+    PhoneFlag,
     PlanStatus,
     PrintBatch,
     PrintedLetter,
@@ -61,6 +63,8 @@ from portal.models import (
     TemplatePreview,
     WebhookDelivery,
     WebhookEvent,
+    WorkTask,
+    WorkTaskEntry,
     utcnow,
 )
 
@@ -191,6 +195,16 @@ def collect(session: Session, debtor_id: int) -> Collected:
         "messages": [_columns(m) for m in messages],
         "sign_ins": [_columns(t) for t in logins],
         "history": [_columns(e) for e in events],
+        "tasks": [
+            {**_columns(t), "log": [_columns(e, {"task_id"}) for e in t.entries]}
+            for t in session.scalars(
+                select(WorkTask).where(WorkTask.debtor_id == debtor_id).order_by(WorkTask.id)
+            )
+        ],
+        "phone_flags": [
+            _columns(f)
+            for f in session.scalars(select(PhoneFlag).where(PhoneFlag.debtor_id == debtor_id))
+        ],
     }
     return collected
 
@@ -287,6 +301,7 @@ def erase(session: Session, debtor: Debtor, *, by: str, cache_dir: Path) -> Eras
 
     messages = _erase_messages(session, debtor, emails, now)
     _erase_requests(session, debtor.id)
+    _erase_tasks(session, debtor.id, by, now)
     session.execute(
         update(InstalmentPlan)
         .where(InstalmentPlan.debtor_id == debtor.id)
@@ -410,6 +425,27 @@ def _erase_requests(session: Session, debtor_id: int) -> None:
         .values(message="", details={})
         .execution_options(synchronize_session=False)
     )
+
+
+def _erase_tasks(session: Session, debtor_id: int, by: str, now: dt.datetime) -> None:
+    """The team's notes go, a flagged number too; open tasks are cancelled."""
+    tasks = select(WorkTask.id).where(WorkTask.debtor_id == debtor_id)
+    session.execute(
+        update(WorkTaskEntry).where(WorkTaskEntry.task_id.in_(tasks)).values(text="", details={})
+    )
+    session.execute(
+        update(WorkTask)
+        .where(WorkTask.debtor_id == debtor_id, WorkTask.status == "open")
+        .values(status="cancelled", outcome="erased", closed_at=now, closed_by=by)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(WorkTask)
+        .where(WorkTask.debtor_id == debtor_id)
+        .values(note="")
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(delete(PhoneFlag).where(PhoneFlag.debtor_id == debtor_id))
 
 
 def _scrub_logs(

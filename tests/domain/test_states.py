@@ -14,6 +14,7 @@ from portal.domain.collection.models import (
 )
 from portal.domain.messaging import outbox
 from portal.domain.payments import service
+from portal.domain.worklist.models import TASK_MOVES, TaskStatus
 from portal.models import (
     OutboxMessage,
     OutboxStatus,
@@ -29,6 +30,7 @@ TABLES = [
     (outbox.MOVES, OutboxStatus),
     (ENTRY_MOVES, EntryState),
     (HANDOVER_MOVES, HandoverState),
+    (TASK_MOVES, TaskStatus),
 ]
 
 

@@ -200,7 +200,7 @@ class RunResult:
     day: dt.date
     messages: int = 0
     invoices: int = 0
-    flagged: int = 0  # steps that only mark an invoice (ready for collection)
+    flagged: int = 0  # steps that send nothing: ready for collection, or a call task
     skipped: int = 0  # groups another run did first, or debtors no channel of the step reaches
     by_kind: Counter[str] = field(default_factory=Counter)
 
@@ -447,7 +447,13 @@ def _queue_group(
     messages: list[OutboxMessage] = []
     sent_by: list[str] = []
     skipped: dict[str, str] = {}
-    if step.kind != "collection":
+    details: dict[str, Any] = {}
+    if step.kind == terms.CALL_KIND:  # no message: a task for the team, once per group
+        from portal.domain.worklist import calls  # (the work queue reaches back to dunning)
+
+        task = calls.call_task(session, day, debtor, step, invoice_ids)
+        details = {"task": task.id if task is not None else None}
+    elif step.kind != "collection":
         if mailer is None:
             return None
         channels = step.channel_list
@@ -496,8 +502,10 @@ def _queue_group(
     if messages:
         details = {"channel": sent_by[0], "channels": sent_by, "skipped": skipped}
         action = "reminder.sent"
+    elif step.kind == terms.CALL_KIND:
+        action = "dunning.call_task"
     else:
-        details, action = {}, "dunning.ready_for_collection"
+        action = "dunning.ready_for_collection"
     rows.events.extend(
         audit.rows_each("system", action, debtor.id, invoice_ids, step=step.kind, **details)
     )
@@ -534,7 +542,7 @@ def preview(session: Session, day: dt.date) -> Preview:
     for debtor_id, step_id in groups:
         step = steps[step_id]
         result.by_kind[step.kind] += 1
-        if step.kind != "collection":
+        if terms.sends_message(step.kind):
             result.by_channel.update(
                 c for c in step.channel_list if reachable(debtors[debtor_id], c)
             )

@@ -203,6 +203,26 @@ def first_reminder_notice(regime_name: str, step_kind: str) -> bool:
     return regime_name == "be_b2c" and step_kind == "reminder"
 
 
+# ---------------------------------------------------------------------- calls
+CALL_KIND = "call"
+MARKING_KINDS = ("collection",)  # a step that only marks the invoice
+
+
+def sends_message(step_kind: str) -> bool:
+    """Whether a step writes a message to the debtor. A call is made by a person from the
+    work queue: it states no deadline, announces no costs (`announces_costs` is False for
+    it), starts no period and does not count as the reminder a 14-day letter needs."""
+    return step_kind not in (CALL_KIND, *MARKING_KINDS)
+
+
+def call_on(day: dt.date, calendar: str = "NL") -> dt.date:
+    """The day a call step's task is due: `day`, or the next business day after a weekend
+    or a public holiday where the debtor lives (nobody phones a customer on Sunday)."""
+    while not is_business_day(day, calendar):
+        day += dt.timedelta(days=1)
+    return day
+
+
 # ------------------------------------------------------------------ interest
 @dataclass(frozen=True)
 class InterestRule:
