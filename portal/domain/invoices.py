@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from portal.domain.params import clamped, page_number, whole
@@ -16,7 +16,7 @@ from portal.models import AuditEvent, Debtor, Invoice, InvoiceStatus
 
 PAGE_SIZE = 25
 STATUS_FILTERS = ("open", "paid", "all")
-SORTS = ("due", "amount", "number")
+SORTS = ("due", "amount", "open", "number")
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,18 @@ def list_invoices(session: Session, debtor_id: int, flt: InvoiceFilter) -> Page:
         where.append(Invoice.status == InvoiceStatus.PAID)
     if flt.q:
         escaped = flt.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append(Invoice.number.ilike(f"%{escaped}%", escape="\\"))
+        pattern = f"%{escaped}%"
+        where.append(
+            or_(
+                Invoice.number.ilike(pattern, escape="\\"),
+                Invoice.reference.ilike(pattern, escape="\\"),
+                Invoice.description.ilike(pattern, escape="\\"),
+            )
+        )
     column = {
         "due": Invoice.due_date,
-        "amount": Invoice.open_cents if flt.status == "open" else Invoice.total_cents,
+        "amount": Invoice.total_cents,
+        "open": Invoice.open_cents,
         "number": Invoice.number,
     }[flt.sort]
     order = column.desc() if flt.desc else column.asc()

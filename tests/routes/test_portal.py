@@ -75,7 +75,7 @@ def test_list_filters_search_sort_and_pages(client, debtor):
     assert by_amount.index("A-029") < by_amount.index("A-028")
 
     nothing = client.get("/invoices?q=zzz").get_data(as_text=True)
-    assert "No invoice number matches" in nothing
+    assert "No invoice matches" in nothing
 
 
 def test_list_search_treats_wildcards_literally(client, debtor):
@@ -272,3 +272,27 @@ def test_language_switch_keeps_the_filters_htmx_put_in_the_address(client, debto
         headers={"Referer": "https://evil.example/invoices"},
     )
     assert elsewhere.headers["Location"] == "/overview"
+
+
+def test_search_finds_references_and_descriptions(client, debtor):
+    create_invoice(debtor, number="R-1", reference="PO-7781", description="Zonnepanelen dak")
+    create_invoice(debtor, number="R-2", reference="PO-1000", description="Omvormer")
+    login_as(client, debtor)
+    by_reference = client.get("/invoices?q=po-77").get_data(as_text=True)
+    assert "R-1" in by_reference and "R-2" not in by_reference
+    by_description = client.get("/invoices?q=omvorm").get_data(as_text=True)
+    assert "R-2" in by_description and "R-1" not in by_description
+
+
+def test_the_sorted_column_carries_the_marker(client, debtor):
+    create_invoice(debtor, number="S-1", total_cents=5000, open_cents=1000)
+    create_invoice(debtor, number="S-2", total_cents=3000, open_cents=3000)
+    login_as(client, debtor)
+    by_amount = client.get("/invoices?sort=amount&dir=desc").get_data(as_text=True)
+    assert by_amount.index("S-1") < by_amount.index("S-2")  # by the invoice amount
+    th = by_amount[by_amount.index('aria-sort="descending"') :]
+    assert th.index("Amount") < th.index("</th>")
+    by_open = client.get("/invoices?sort=open&dir=desc").get_data(as_text=True)
+    assert by_open.index("S-2") < by_open.index("S-1")  # by what is still open
+    th = by_open[by_open.index('aria-sort="descending"') :]
+    assert th.index("Open") < th.index("</th>")
