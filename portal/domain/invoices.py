@@ -12,7 +12,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from portal.domain.params import clamped, page_number, whole
-from portal.models import AuditEvent, Debtor, Invoice, InvoiceStatus
+from portal.models import PAYABLE_KINDS, AuditEvent, Debtor, Invoice, InvoiceStatus
 
 PAGE_SIZE = 25
 STATUS_FILTERS = ("open", "paid", "all")
@@ -67,8 +67,8 @@ class Page:
         return max(1, math.ceil(self.total / self.size))
 
 
-def list_invoices(session: Session, debtor_id: int, flt: InvoiceFilter) -> Page:
-    """One page of a debtor's invoices with the total count (one query when in range)."""
+def _matching(debtor_id: int, flt: InvoiceFilter) -> list[Any]:
+    """The filter's conditions: status, and the search in number, reference, description."""
     where = [Invoice.debtor_id == debtor_id]
     if flt.status == "open":
         where.append(Invoice.status == InvoiceStatus.OPEN)
@@ -84,6 +84,29 @@ def list_invoices(session: Session, debtor_id: int, flt: InvoiceFilter) -> Page:
                 Invoice.description.ilike(pattern, escape="\\"),
             )
         )
+    return where
+
+
+def payable_ids(session: Session, debtor_id: int, flt: InvoiceFilter) -> list[int]:
+    """Ids of the invoices matching the filter (on every page) that can be paid now, at
+    most 200 (what one payment takes), oldest due date first: "select all"."""
+    stmt = (
+        select(Invoice.id)
+        .where(
+            *_matching(debtor_id, flt),
+            Invoice.status == InvoiceStatus.OPEN,
+            Invoice.kind.in_(PAYABLE_KINDS),
+            Invoice.open_cents > 0,
+        )
+        .order_by(Invoice.due_date, Invoice.id)
+        .limit(200)
+    )
+    return list(session.scalars(stmt))
+
+
+def list_invoices(session: Session, debtor_id: int, flt: InvoiceFilter) -> Page:
+    """One page of a debtor's invoices with the total count (one query when in range)."""
+    where = _matching(debtor_id, flt)
     column = {
         "due": Invoice.due_date,
         "amount": Invoice.total_cents,

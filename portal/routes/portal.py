@@ -11,7 +11,8 @@ from portal.db import db
 from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import documents, plan_progress
 from portal.domain import invoices as inv
-from portal.htmx import render_page
+from portal.domain.payments import service
+from portal.htmx import is_htmx, render_page
 from portal.i18n import current_language
 from portal.paying import business_today
 
@@ -25,7 +26,12 @@ def overview() -> str:
     summary = inv.overview(db.session(), debtor.id, business_today())
     recent = inv.list_invoices(db.session(), debtor.id, inv.InvoiceFilter(status="open"))
     return render_template(
-        "overview.html", debtor=debtor, summary=summary, page=recent, today=business_today()
+        "overview.html",
+        debtor=debtor,
+        summary=summary,
+        page=recent,
+        offers=service.pay_all_offers(db.session(), debtor, business_today()),
+        today=business_today(),
     )
 
 
@@ -35,8 +41,14 @@ def invoice_list() -> Response:
     debtor = signed_in_debtor()
     flt = inv.InvoiceFilter.parse(request.args.to_dict())
     page = inv.list_invoices(db.session(), debtor.id, flt)
+    offers = None if is_htmx() else service.pay_all_offers(db.session(), debtor, business_today())
     return render_page(
-        "invoices/list.html", "invoices/_list.html", flt=flt, page=page, today=business_today()
+        "invoices/list.html",
+        "invoices/_list.html",
+        flt=flt,
+        page=page,
+        offers=offers,
+        today=business_today(),
     )
 
 

@@ -155,6 +155,76 @@ def select_invoices(session: Session, debtor: Debtor, invoice_ids: Sequence[int]
     return with_charges(session, debtor, rows)
 
 
+def payable_among(session: Session, debtor: Debtor, invoice_ids: Sequence[int]) -> list[int]:
+    """The ids among `invoice_ids` the debtor can pay now, at most 200; a remembered
+    selection may have gone stale (paid meanwhile), and stale ids are simply dropped."""
+    wanted = {i for i in invoice_ids if i > 0}
+    if not wanted:
+        return []
+    rows = session.scalars(
+        select(Invoice.id)
+        .where(Invoice.id.in_(wanted), *payable_query(debtor.id))  # type: ignore[arg-type]
+        .order_by(Invoice.due_date, Invoice.id)
+        .limit(200)
+    ).all()
+    return list(rows)
+
+
+PAY_ALL_SCOPES = ("overdue", "open")
+# what "pay all" leaves out: a disputed invoice waits for our answer, and an invoice in a
+# plan is paid by its instalments (it is not overdue while the plan runs)
+_NOT_IN_PAY_ALL = {"overdue": ("dispute", "plan"), "open": ("dispute",)}
+
+
+def select_all(session: Session, debtor: Debtor, scope: str, today: dt.date) -> Selection:
+    """Every invoice of the debtor to pay in one go: `overdue` (past its due date) or
+    `open` (everything open), with their costs and interest; disputed invoices stay out,
+    and for `overdue` also the invoices of a running plan."""
+    if scope not in PAY_ALL_SCOPES:
+        raise PaymentRefused("nothing_selected")
+    where = [
+        *payable_query(debtor.id),
+        Invoice.kind == InvoiceKind.INVOICE.value,
+        Invoice.hold_reason.not_in(_NOT_IN_PAY_ALL[scope]),
+    ]
+    if scope == "overdue":
+        where.append(Invoice.due_date < today)
+    rows = session.scalars(
+        select(Invoice).where(*where).order_by(Invoice.due_date, Invoice.id).limit(201)  # type: ignore[arg-type]
+    ).all()
+    if not rows or len(rows) > 200:
+        raise PaymentRefused("nothing_selected" if not rows else "too_many")
+    return with_charges(session, debtor, rows)
+
+
+@dataclass(frozen=True)
+class PayAll:
+    """The two one-click offers of the overview and the list, with their amounts."""
+
+    overdue: Selection | None
+    everything: Selection | None
+
+
+def pay_all_offers(session: Session, debtor: Debtor, today: dt.date) -> PayAll:
+    """What "pay all overdue" and "pay everything open" would pay now (None: nothing, or
+    not in one payment, e.g. several currencies)."""
+
+    def offer(scope: str) -> Selection | None:
+        try:
+            return select_all(session, debtor, scope, today)
+        except PaymentRefused:
+            return None
+
+    overdue, everything = offer("overdue"), offer("open")
+    if (
+        everything
+        and overdue
+        and {i.id for i in everything.invoices} == {i.id for i in overdue.invoices}
+    ):
+        everything = None  # one button says it all
+    return PayAll(overdue, everything)
+
+
 def with_charges(session: Session, debtor: Debtor, invoices: Sequence[Invoice]) -> Selection:
     """A selection of `invoices` together with the open costs and interest of their claims:
     art. 6:44 BW settles those before the principal, so paying an invoice pays them too
