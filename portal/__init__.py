@@ -142,6 +142,7 @@ def _register_template_helpers(app: Flask) -> None:
         status_badge=i18n.status_badge,
         invoice_label=i18n.invoice_label,
         invoice_note=i18n.invoice_note,
+        whats_next_note=i18n.whats_next_note,
         override_note=i18n.override_note,
         method_name=i18n.method_name,
         request_kind_label=i18n.request_kind_label,

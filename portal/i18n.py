@@ -399,3 +399,47 @@ class _Translatable(Protocol):
 def message_text(message: _Translatable) -> str:
     """An importer message (template + values) in the current language."""
     return message.translated(gettext)
+
+
+def _step_words(kind: str) -> str:
+    return {
+        "nudge": gettext("a friendly note"),
+        "reminder": gettext("a reminder"),
+        "notice": gettext("a formal notice"),
+        "fourteen_day": gettext("the 14-day letter"),
+        "collection": gettext("handing over to a collection agency"),
+    }.get(kind, gettext("a reminder"))
+
+
+def whats_next_note(n: object) -> str:
+    """An invoice row's situation in words: its hold, or the last and next reminder."""
+    from portal.domain.whats_next import Next
+
+    if not isinstance(n, Next):
+        return ""
+    if n.hold == "plan":
+        return gettext("Paid through your payment plan; no reminders.")
+    if n.hold == "dispute":
+        return gettext("Reminders wait until we have answered your dispute.")
+    if n.hold == "promise" and n.hold_until:
+        return gettext(
+            "You promised to pay by %(date)s; no reminders until then.", date=date(n.hold_until)
+        )
+    if n.hold:
+        return gettext("Reminders are paused.")
+    parts = []
+    if n.last_sent:
+        parts.append(
+            gettext(
+                "Last: %(step)s on %(date)s.", step=_step_words(n.last_kind), date=date(n.last_sent)
+            )
+        )
+    if n.next_on:
+        parts.append(
+            gettext(
+                "Next: %(step)s around %(date)s.",
+                step=_step_words(n.next_kind),
+                date=date(n.next_on),
+            )
+        )
+    return " ".join(parts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
@@ -9,14 +10,21 @@ from flask_babel import gettext as _
 
 from portal.db import db
 from portal.debtor_session import debtor_required, signed_in_debtor
-from portal.domain import documents, plan_progress
+from portal.domain import documents, instalments, plan_progress, whats_next
 from portal.domain import invoices as inv
 from portal.domain.payments import service
 from portal.htmx import is_htmx, render_page
 from portal.i18n import current_language
+from portal.models import Invoice
 from portal.paying import business_today
 
 bp = Blueprint("portal", __name__)
+
+
+@bp.app_template_global()
+def row_states(items: Sequence[Invoice]) -> dict[int, whats_next.Next]:
+    """What comes next for each open invoice of the signed-in debtor on a page."""
+    return whats_next.for_invoices(db.session(), signed_in_debtor(), items, business_today())
 
 
 @bp.get("/overview")
@@ -31,6 +39,15 @@ def overview() -> str:
         summary=summary,
         page=recent,
         offers=service.pay_all_offers(db.session(), debtor, business_today()),
+        plans=[
+            (
+                plan,
+                plan_progress.first_open(plan),
+                plan.total_cents - plan_progress.paid_toward(plan),
+            )
+            for plan in instalments.plans_of(db.session(), debtor.id)
+            if plan.status == "active"
+        ],
         today=business_today(),
     )
 

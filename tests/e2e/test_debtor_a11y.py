@@ -167,7 +167,10 @@ def test_every_debtor_page_passes_axe_at_wcag_22_aa(page: Page, live_server, wal
     expect(page.get_by_role("heading", name="Payment plan")).to_be_visible()
     check(page, "plan detail")
     page.goto(f"{base}/overview")
+    expect(page.get_by_role("button", name="Pay instalment 1")).to_be_visible()
     check(page, "overview with a plan")
+    page.goto(f"{base}/invoices/{ids['DW-101']}")
+    check(page, "invoice in a plan")
 
     page.goto(f"{base}/invoices/999999")
     check(page, "404 signed in")

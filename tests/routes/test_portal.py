@@ -296,3 +296,27 @@ def test_the_sorted_column_carries_the_marker(client, debtor):
     assert by_open.index("S-2") < by_open.index("S-1")  # by what is still open
     th = by_open[by_open.index('aria-sort="descending"') :]
     assert th.index("Open") < th.index("</th>")
+
+
+def test_the_overview_separates_plan_dispute_and_promise_from_overdue(client, debtor):
+    late = TODAY - dt.timedelta(days=20)
+    create_invoice(debtor, number="O-1", total_cents=10000, due_date=late)
+    create_invoice(debtor, number="D-1", total_cents=20000, due_date=late, hold_reason="dispute")
+    create_invoice(
+        debtor,
+        number="P-1",
+        total_cents=40000,
+        due_date=late,
+        hold_reason="promise",
+        hold_until=TODAY + dt.timedelta(days=5),
+    )
+    login_as(client, debtor)
+    html = client.get("/overview").get_data(as_text=True)
+    overdue = html[html.index("<h2>Overdue</h2>") :][:400]
+    assert "€100.00" in overdue and "1 invoice past its due date" in overdue
+    assert "<h2>Disputed</h2>" in html and "€200.00" in html
+    promised = html[html.index("<h2>Promised</h2>") :][:400]
+    date = (TODAY + dt.timedelta(days=5)).strftime("%-d %b %Y")
+    assert "€400.00" in promised and f"promised to pay by {date}" in promised
+    assert "Reminders wait until we have answered your dispute." in html  # D-1's row
+    assert f"You promised to pay by {date}; no reminders until then." in html  # P-1's row

@@ -176,12 +176,7 @@ PAY_ALL_SCOPES = ("overdue", "open")
 _NOT_IN_PAY_ALL = {"overdue": ("dispute", "plan"), "open": ("dispute",)}
 
 
-def select_all(session: Session, debtor: Debtor, scope: str, today: dt.date) -> Selection:
-    """Every invoice of the debtor to pay in one go: `overdue` (past its due date) or
-    `open` (everything open), with their costs and interest; disputed invoices stay out,
-    and for `overdue` also the invoices of a running plan."""
-    if scope not in PAY_ALL_SCOPES:
-        raise PaymentRefused("nothing_selected")
+def _pay_all_rows(session: Session, debtor: Debtor, scope: str, today: dt.date) -> list[Invoice]:
     where = [
         *payable_query(debtor.id),
         Invoice.kind == InvoiceKind.INVOICE.value,
@@ -189,11 +184,26 @@ def select_all(session: Session, debtor: Debtor, scope: str, today: dt.date) -> 
     ]
     if scope == "overdue":
         where.append(Invoice.due_date < today)
-    rows = session.scalars(
-        select(Invoice).where(*where).order_by(Invoice.due_date, Invoice.id).limit(201)  # type: ignore[arg-type]
-    ).all()
+    return list(
+        session.scalars(
+            select(Invoice).where(*where).order_by(Invoice.due_date, Invoice.id).limit(201)  # type: ignore[arg-type]
+        )
+    )
+
+
+def _checked(rows: Sequence[Invoice]) -> None:
     if not rows or len(rows) > 200:
         raise PaymentRefused("nothing_selected" if not rows else "too_many")
+
+
+def select_all(session: Session, debtor: Debtor, scope: str, today: dt.date) -> Selection:
+    """Every invoice of the debtor to pay in one go: `overdue` (past its due date) or
+    `open` (everything open), with their costs and interest; disputed invoices stay out,
+    and for `overdue` also the invoices of a running plan."""
+    if scope not in PAY_ALL_SCOPES:
+        raise PaymentRefused("nothing_selected")
+    rows = _pay_all_rows(session, debtor, scope, today)
+    _checked(rows)
     return with_charges(session, debtor, rows)
 
 
@@ -207,15 +217,23 @@ class PayAll:
 
 def pay_all_offers(session: Session, debtor: Debtor, today: dt.date) -> PayAll:
     """What "pay all overdue" and "pay everything open" would pay now (None: nothing, or
-    not in one payment, e.g. several currencies)."""
+    not in one payment, e.g. several currencies). Two queries when no costs are open."""
+    rows = _pay_all_rows(session, debtor, "open", today)
+    skip = _NOT_IN_PAY_ALL["overdue"]
+    late = [r for r in rows if r.due_date < today and r.hold_reason not in skip]
 
-    def offer(scope: str) -> Selection | None:
+    def offer(chosen: list[Invoice], known: Selection | None = None) -> Selection | None:
         try:
-            return select_all(session, debtor, scope, today)
+            _checked(chosen)
+            if known is not None:  # no costs or interest among everything: none here either
+                return Selection(debtor, chosen)
+            return with_charges(session, debtor, chosen)
         except PaymentRefused:
             return None
 
-    overdue, everything = offer("overdue"), offer("open")
+    everything = offer(rows)
+    no_charges = everything is not None and len(everything.invoices) == len(rows)
+    overdue = offer(late, everything if no_charges else None)
     if (
         everything
         and overdue
