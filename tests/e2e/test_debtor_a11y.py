@@ -50,14 +50,14 @@ def walker(live_server, app):
     mails = RequestMails(app.config["SETTINGS"])
     question = req.ask(db.session(), debtor.id, invoices[3], "Is this the right address?", "debtor")
     db.session.flush()
+    link = paylinks.create(db.session(), debtor, invoices[5:6], actor="admin:1")
     with app.test_request_context():
         req.reply(db.session(), question, "Yes, it is.", "admin:1", mails)
-    link = paylinks.create(db.session(), debtor, invoices[5:6], actor="admin:1")
-    db.session.commit()
-    token = paylinks.token(link, app.config["SETTINGS"].secret_key)
-    ids = {inv.number: inv.id for inv in invoices}
-    db.session.remove()
-    return {"ids": ids, "token": token, "question": question.id}
+        db.session.commit()  # inside: the context's end removes the session
+        token = paylinks.token(link, app.config["SETTINGS"].secret_key)
+        ids = {inv.number: inv.id for inv in invoices}
+        question_id = question.id
+    return {"ids": ids, "token": token, "question": question_id}
 
 
 def _without_refresh(route: Route) -> None:
@@ -144,6 +144,7 @@ def test_every_debtor_page_passes_axe_at_wcag_22_aa(page: Page, live_server, wal
     page.goto(f"{base}/requests")
     check(page, "my requests")
     page.goto(f"{base}/requests/{walker['question']}")
+    expect(page.get_by_text("Yes, it is.")).to_be_visible()
     check(page, "request with an answer")
     page.goto(f"{base}/requests/question")
     check(page, "question form")
