@@ -143,6 +143,7 @@ def _register_template_helpers(app: Flask) -> None:
         invoice_label=i18n.invoice_label,
         invoice_note=i18n.invoice_note,
         whats_next_note=i18n.whats_next_note,
+        payment_badge=i18n.payment_badge,
         override_note=i18n.override_note,
         method_name=i18n.method_name,
         request_kind_label=i18n.request_kind_label,

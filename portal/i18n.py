@@ -385,9 +385,9 @@ def method_name(method: str) -> str:
         "ideal": "iDEAL",
         "bancontact": "Bancontact",
         "paypal": "PayPal",
-        "creditcard": gettext("card"),
-        "card": gettext("card"),
-        "banktransfer": gettext("bank transfer"),
+        "creditcard": gettext("Card"),
+        "card": gettext("Card"),
+        "banktransfer": gettext("Bank transfer"),
     }
     return names.get(method, method.replace("_", " "))
 
@@ -443,3 +443,28 @@ def whats_next_note(n: object) -> str:
             )
         )
     return " ".join(parts)
+
+
+_PAYMENT_BADGE = {
+    "paid": "badge-paid",
+    "refunded": "badge-muted",
+    "charged_back": "badge-overdue",
+    "failed": "badge-overdue",
+    "canceled": "badge-muted",
+    "expired": "badge-muted",
+}
+
+
+def payment_badge(status: str) -> Markup:
+    """A payment's state for the debtor, in words and colour together."""
+    words = {
+        "paid": gettext("Paid"),
+        "refunded": gettext("Refunded"),
+        "charged_back": gettext("Charged back"),
+        "failed": gettext("Failed"),
+        "canceled": gettext("Cancelled"),
+        "expired": gettext("Expired"),
+    }
+    text = words.get(status, gettext("Waiting for confirmation"))
+    css = _PAYMENT_BADGE.get(status, "badge-open")
+    return Markup('<span class="badge {}">{}</span>').format(css, text)

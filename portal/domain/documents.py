@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain import pdf, sheets
-from portal.models import Brand, Debtor, InstalmentPlan, Invoice
+from portal.models import Brand, Debtor, InstalmentPlan, Invoice, Payment
 
 Render = Callable[..., str]  # render(template_name, **context) -> HTML
 TEMPLATE_VERSION = "2"  # bump when templates/pdf changes, to refresh cached copies
@@ -118,6 +118,20 @@ def statement_pdf(
         totals=_totals(invoices),
         today=today,
         logo=logo_data_uri(session, debtor.brand),
+        lang=lang,
+    )
+    return html_to_pdf(html, session)
+
+
+def receipt_pdf(session: Session, payment: Payment, lang: str, render: Render) -> bytes:
+    """The receipt of one received payment: its reference, date, method, amount and how
+    it was booked on invoices (costs and interest first, art. 6:44 BW)."""
+    html = render(
+        "pdf/receipt.html",
+        payment=payment,
+        debtor=payment.debtor,
+        brand=payment.brand,
+        logo=logo_data_uri(session, payment.brand),
         lang=lang,
     )
     return html_to_pdf(html, session)

@@ -12,7 +12,7 @@ from portal.db import db
 from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import documents, instalments, plan_progress, whats_next
 from portal.domain import invoices as inv
-from portal.domain.payments import service
+from portal.domain.payments import receipts, service
 from portal.htmx import is_htmx, render_page
 from portal.i18n import current_language
 from portal.models import Invoice
@@ -131,6 +131,26 @@ def statement_xlsx() -> Response:
     mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     name = _("statement")
     return download(data, mime, f"{name}-{debtor.number}.xlsx")
+
+
+@bp.get("/payments")
+@debtor_required
+def payment_list() -> str:
+    """Every payment of the signed-in debtor, newest first, each with its receipt."""
+    rows = receipts.for_debtor(db.session(), signed_in_debtor().id)
+    return render_template("payments/list.html", payments=rows)
+
+
+@bp.get("/payments/<public_id>/receipt.pdf")
+@debtor_required
+def receipt_pdf(public_id: str) -> Response:
+    """The receipt of one of the debtor's own received payments, as PDF."""
+    payment = receipts.get_for_debtor(db.session(), signed_in_debtor().id, public_id)
+    if payment is None or payment.status not in receipts.RECEIPT_STATES:
+        abort(404)
+    pdf = documents.receipt_pdf(db.session(), payment, current_language(), render_template)
+    name = _("receipt")
+    return download(pdf, "application/pdf", f"{name}-{receipts.reference_of(payment)}.pdf")
 
 
 def _cache_dir() -> Path:

@@ -138,6 +138,9 @@ def test_every_debtor_page_passes_axe_at_wcag_22_aa(page: Page, live_server, wal
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", name="Thank you, your payment was received")).to_be_visible()
     check(page, "payment received")
+    page.goto(f"{base}/payments")
+    expect(page.get_by_role("link", name=re.compile("Receipt \\(PDF\\)"))).to_be_visible()
+    check(page, "payments")
     page.goto(f"{base}/pay?invoice=999999")
     check(page, "pay refused")
 

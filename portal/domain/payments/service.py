@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain import audit, instalments, outgoing, plan_progress
 from portal.domain.dunning import charges
+from portal.domain.payments import receipts
 from portal.domain.payments.providers.base import (
     CheckoutRequest,
     Method,
@@ -386,6 +387,7 @@ def start(
         raise PaymentRefused("method_not_offered")
     payment = Payment(
         public_id=secrets.token_urlsafe(16),
+        reference=receipts.next_reference(session, utcnow().year),
         brand_id=debtor.brand_id,
         debtor_id=debtor.id,
         pay_link_id=wish.pay_link.id if wish.pay_link else None,
