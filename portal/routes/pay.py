@@ -33,7 +33,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from portal import CSP, paying, tasks
 from portal.db import db
-from portal.debtor_session import debtor_required, signed_in_debtor
+from portal.debtor_session import current_debtor, debtor_required, signed_in_debtor
 from portal.domain import embed
 from portal.domain import invoices as inv
 from portal.domain.money import parse_amount
@@ -87,6 +87,22 @@ def _select(debtor: Debtor) -> service.Selection:
     return service.select_invoices(db.session(), debtor, _invoice_ids())
 
 
+def _pay_context(selection: service.Selection, pay_link: PayLink | None) -> dict[str, object]:
+    """What a pay form shows: the selection, the methods and the bank transfer's reference
+    (made once per request and kept, so an import can find the transfer)."""
+    provider = paying.provider_for_link(selection.debtor.brand, pay_link)
+    reference = ""
+    if selection.debtor.brand.iban and selection.invoices:
+        reference = references.pretty(
+            references.for_invoices(db.session(), selection.debtor, selection.invoices)
+        )
+    return {
+        "selection": selection,
+        "transfer_reference": reference,
+        "methods": service.offered_methods(provider, selection.debtor, selection.currency),
+    }
+
+
 def _pay_page(
     template: str,
     selection: service.Selection,
@@ -95,17 +111,9 @@ def _pay_page(
     **extra: object,
 ) -> Response:
     """A page whose form starts a payment with the provider `_start` will choose."""
-    provider = paying.provider_for_link(selection.debtor.brand, pay_link)
-    reference = ""
-    if selection.debtor.brand.iban and selection.invoices:  # made once per request, kept
-        reference = references.pretty(
-            references.for_invoices(db.session(), selection.debtor, selection.invoices)
-        )
     page = render_template(
         template,
-        selection=selection,
-        transfer_reference=reference,
-        methods=service.offered_methods(provider, selection.debtor, selection.currency),
+        **_pay_context(selection, pay_link),
         page_brand=selection.debtor.brand,
         pay_link=pay_link,
         **extra,
@@ -397,14 +405,40 @@ def _retry_url(payment: Payment) -> str:
 def returned(public_id: str) -> Response:
     """The page the provider sends the debtor back to: processing, receipt or failure."""
     payment = _refresh(_payment(public_id))
-    return render_page(
+    again = _pay_again(payment)
+    page = render_page(
         "pay/return.html",
         "pay/_status.html",
         payment=payment,
         page_brand=payment.brand,
         retry_url=_retry_url(payment),
         shop_url=_shop_url(payment),
+        **again,
     )
+    if again:
+        db.session.commit()  # the transfer reference shown is kept
+    return page
+
+
+def _pay_again(payment: Payment) -> dict[str, object]:
+    """After a failure, the signed-in debtor chooses another method or the bank transfer
+    on the same page: the pay form again, for what is still open of the same invoices."""
+    if Status(payment.status) not in (Status.FAILED, Status.CANCELED, Status.EXPIRED):
+        return {}
+    debtor = current_debtor()
+    if debtor is None or debtor.id != payment.debtor_id or payment.pay_link_id is not None:
+        return {}
+    try:
+        if payment.instalment_id is not None:
+            selection = service.select_instalment(db.session(), debtor, payment.instalment_id)
+        else:
+            still_open = service.payable_among(
+                db.session(), debtor, [i.id for i in payment.invoices]
+            )
+            selection = service.select_invoices(db.session(), debtor, still_open)
+    except service.PaymentRefused:
+        return {}
+    return _pay_context(selection, None)
 
 
 def _shop_url(payment: Payment) -> str:

@@ -183,7 +183,9 @@ def test_failed_payment_leaves_invoices_open_and_offers_a_retry(client):
     sandbox_decide(client, checkout_of(client, response), "failed")
     payment = db.session.scalar(select(Payment))
     page = client.get(f"/pay/return/{payment.public_id}").get_data(as_text=True)
-    assert "The payment did not go through" in page and "Try again" in page
+    assert "The payment did not go through" in page and "Pay another way" in page
+    assert f'name="invoice" value="{invoice.id}"' in page  # the pay form again, right here
+    assert "QR code for the transfer" in page  # and the bank transfer with its QR
     db.session.expire_all()
     assert db.session.get(Invoice, invoice.id).open_cents == invoice.total_cents
     assert db.session.get(Payment, payment.id).failed_at is not None
