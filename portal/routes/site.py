@@ -35,6 +35,12 @@ def index() -> Any:
     return redirect(url_for("auth.login"))
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Any:
+    """Browsers and feed readers that ask for /favicon.ico get the SVG icon."""
+    return redirect(url_for("static", filename="img/favicon.svg"), code=301)
+
+
 @bp.get("/healthz")
 def healthz() -> Response:
     """Liveness: the process answers (nothing else is checked, so a database outage does
