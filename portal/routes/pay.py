@@ -11,6 +11,7 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -87,7 +88,7 @@ def _select(debtor: Debtor) -> service.Selection:
     return service.select_invoices(db.session(), debtor, _invoice_ids())
 
 
-def _pay_context(selection: service.Selection, pay_link: PayLink | None) -> dict[str, object]:
+def _pay_context(selection: service.Selection, pay_link: PayLink | None) -> dict[str, Any]:
     """What a pay form shows: the selection, the methods and the bank transfer's reference
     (made once per request and kept, so an import can find the transfer)."""
     provider = paying.provider_for_link(selection.debtor.brand, pay_link)
@@ -420,7 +421,7 @@ def returned(public_id: str) -> Response:
     return page
 
 
-def _pay_again(payment: Payment) -> dict[str, object]:
+def _pay_again(payment: Payment) -> dict[str, Any]:
     """After a failure, the signed-in debtor chooses another method or the bank transfer
     on the same page: the pay form again, for what is still open of the same invoices."""
     if Status(payment.status) not in (Status.FAILED, Status.CANCELED, Status.EXPIRED):
