@@ -21,7 +21,7 @@ from sqlalchemy import select
 from portal import debtor_session
 from portal.db import db
 from portal.domain import liveness
-from portal.domain.brands import safe_color, text_on
+from portal.domain.brands import focus_ring, link_colour, safe_color, text_on
 from portal.forms import LanguageForm
 from portal.models import FONTS, Brand, utcnow
 
@@ -101,6 +101,8 @@ def brand_css(brand_id: int) -> Response:
         primary=primary,
         accent=safe_color(brand.accent_color, "#f59e0b"),
         on_primary=text_on(primary),
+        link=link_colour(primary),
+        focus=focus_ring(primary),
         font_stack=FONTS.get(brand.font, FONTS["system"]),
     )
     response = Response(css, mimetype="text/css")

@@ -104,3 +104,28 @@ def test_ticks_survive_paging_and_filters(page: Page, live_server, dirk, eva, in
     expect(page.locator("#pay-bar")).to_contain_text("27 invoices selected")
     expect(page.locator("#pay-bar")).to_contain_text("€540.00")
     expect(page.get_by_label("Select invoice KE-003 to pay")).to_be_checked()
+
+
+def test_focus_is_never_hidden_under_the_sticky_pay_bar(page: Page, live_server, eva, inbox):
+    """WCAG 2.4.11: tabbing down the list on a phone, every focused box stays in view
+    above the pay bar (the page's scroll padding leaves room for it)."""
+    base = live_server
+    sign_in(page, base, inbox, "eva@example.com")
+    page.set_viewport_size({"width": 360, "height": 640})
+    page.goto(f"{base}/invoices")
+    page.get_by_label("Select invoice KE-001 to pay").check()  # the bar grows: 2 lines
+    page.get_by_label("Select invoice KE-001 to pay").focus()
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        box = page.evaluate(
+            """() => {
+                const r = document.activeElement.getBoundingClientRect();
+                const bar = document.querySelector('#pay-bar').getBoundingClientRect();
+                return {bottom: r.bottom, top: r.top, bar: bar.top,
+                        inBar: !!document.activeElement.closest('#pay-bar')};
+            }"""
+        )
+        if box["inBar"]:
+            break
+        assert box["bottom"] <= box["bar"], box  # above the pay bar, not under it
+        assert box["top"] >= 0, box
