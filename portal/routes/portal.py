@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.db import db
 from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import documents, instalments, plan_progress, whats_next
 from portal.domain import invoices as inv
-from portal.domain.payments import receipts, service
+from portal.domain.payments import paylinks, receipts, service
 from portal.htmx import is_htmx, render_page
 from portal.i18n import current_language
 from portal.models import Invoice
@@ -90,8 +90,14 @@ def invoice_detail(invoice_id: int) -> str:
 @debtor_required
 def invoice_pdf(invoice_id: int) -> Response:
     invoice = inv.get_for_debtor(db.session(), signed_in_debtor().id, invoice_id) or abort(404)
+    pay_url = ""
+    if invoice.payable:  # an open invoice's copy carries a QR code of a pay-link
+        link = paylinks.for_copy(db.session(), invoice)
+        settings = current_app.config["SETTINGS"]
+        token = paylinks.token(link, settings.secret_key)
+        pay_url = settings.base_url.rstrip("/") + url_for("pay.link", token=token)
     pdf, _cached = documents.invoice_copy(
-        db.session(), invoice, current_language(), render_template, _cache_dir()
+        db.session(), invoice, current_language(), render_template, _cache_dir(), pay_url
     )
     db.session.commit()  # the payment reference printed on the copy is kept
     name = _("invoice")

@@ -1,12 +1,14 @@
 import datetime as dt
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from portal.db import db
-from portal.models import Invoice
+from portal.models import Invoice, PayLink
 from tests.conftest import csrf_from, login_as
 from tests.factories import create_debtor, create_invoice
 
@@ -142,7 +144,23 @@ def test_pdf_copy_is_branded_and_cached(client, debtor, app, caplog):
     assert "1,234.56" in text
     assert 'filename="invoice-PDF-2026-77.pdf"' in first.headers["Content-Disposition"]
     second = client.get(f"/invoices/{invoice.id}/pdf")
-    assert second.data == first.data  # served from the cache, byte for byte
+    assert second.data == first.data  # served from the cache, byte for byte (same link)
+
+
+def test_an_open_invoice_copy_carries_a_pay_link_that_opens_its_pay_page(client, debtor):
+    invoice = create_invoice(debtor, number="QR-1", total_cents=4200)
+    paid = create_invoice(debtor, number="QR-PAID", total_cents=100, open_cents=0, status="paid")
+    login_as(client, debtor)
+    text = PdfReader(io.BytesIO(client.get(f"/invoices/{invoice.id}/pdf").data)).pages[0]
+    words = text.extract_text()
+    assert "scan the code with your phone" in words
+    token = re.search(r"/p/(\S+)", words).group(1)  # the address, written out in full
+    link = db.session.scalars(select(PayLink)).one()
+    assert link.purpose == "copy" and [i.id for i in link.invoices] == [invoice.id]
+    page = client.get(f"/p/{token}").get_data(as_text=True)
+    assert "€42.00" in page
+    paid_copy = PdfReader(io.BytesIO(client.get(f"/invoices/{paid.id}/pdf").data)).pages[0]
+    assert "scan the code" not in paid_copy.extract_text()
 
 
 def test_uploaded_original_pdf_wins(client, debtor):
