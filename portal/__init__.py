@@ -144,6 +144,7 @@ def _register_template_helpers(app: Flask) -> None:
         invoice_note=i18n.invoice_note,
         whats_next_note=i18n.whats_next_note,
         payment_badge=i18n.payment_badge,
+        method_logos=i18n.method_logos,
         override_note=i18n.override_note,
         method_name=i18n.method_name,
         request_kind_label=i18n.request_kind_label,

@@ -468,3 +468,15 @@ def payment_badge(status: str) -> Markup:
     text = words.get(status, gettext("Waiting for confirmation"))
     css = _PAYMENT_BADGE.get(status, "badge-open")
     return Markup('<span class="badge {}">{}</span>').format(css, text)
+
+
+_METHOD_LOGOS = {
+    "paypal": ("paypal.svg",),
+    "creditcard": ("visa.svg", "mastercard.svg"),
+    "card": ("visa.svg", "mastercard.svg"),
+}
+
+
+def method_logos(method: str) -> tuple[str, ...]:
+    """The vendored logo files shown beside a method's name (static/vendor/payment-icons)."""
+    return _METHOD_LOGOS.get(method, ())
