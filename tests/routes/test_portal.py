@@ -338,3 +338,12 @@ def test_the_overview_separates_plan_dispute_and_promise_from_overdue(client, de
     assert "€400.00" in promised and f"promised to pay by {date}" in promised
     assert "Reminders wait until we have answered your dispute." in html  # D-1's row
     assert f"You promised to pay by {date}; no reminders until then." in html  # P-1's row
+
+
+def test_the_paid_filter_shows_no_tick_hint(client, debtor):
+    create_invoice(debtor, number="OPEN-1")
+    create_invoice(debtor, number="PAID-1", open_cents=0, status="paid")
+    login_as(client, debtor)
+    assert "Tick the invoices" in client.get("/invoices").get_data(as_text=True)
+    paid = client.get("/invoices?status=paid").get_data(as_text=True)
+    assert "PAID-1" in paid and "Tick the invoices" not in paid and "Select all" not in paid
