@@ -17,8 +17,12 @@ run: install translations
 	@$(FLASK) seed-demo
 	@$(MAKE) --no-print-directory serve
 
+# the running server's address, for `make login-link` without PORT
+RUN_URL_FILE = $${PORTAL_INSTANCE_PATH:-instance}/run-url
+
 serve:
-	@trap 'kill 0' INT TERM EXIT; \
+	@mkdir -p "$${PORTAL_INSTANCE_PATH:-instance}" && echo "$(BASE_URL)" > "$(RUN_URL_FILE)"
+	@trap 'rm -f "$(RUN_URL_FILE)"; kill 0' INT TERM EXIT; \
 	$(FLASK) worker & \
 	$(FLASK) run --host $(HOST) --port $(PORT) --no-reload
 
@@ -45,8 +49,12 @@ e2e: install-dev translations chromium
 bench: install-dev translations
 	$(BIN)/python bench/portal_pages.py
 
+## login-link: a fresh demo login link, for the port `make run` serves on (or PORT=…)
 login-link: install
-	@$(FLASK) login-link
+	@url="$(BASE_URL)"; \
+	if [ "$(origin PORT)" = file ] && [ "$(origin BASE_URL)" = file ] && [ -f "$(RUN_URL_FILE)" ]; then \
+		url=$$(cat "$(RUN_URL_FILE)"); fi; \
+	BASE_URL="$$url" $(FLASK) login-link
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -409,13 +409,22 @@ def register(app: Flask) -> None:
 
     @app.cli.command("worker")
     @click.option("--workers", default=2, show_default=True)
-    def worker(workers: int) -> None:
+    @click.option("--verbose", is_flag=True, help="Log Huey's start-up lines and every task run.")
+    def worker(workers: int, verbose: bool) -> None:
         """Run the Huey consumer with its periodic schedule."""
+        import logging
+
         from huey.consumer import Consumer
 
         from portal.tasks import heartbeat_now, huey
 
+        if not verbose:
+            # Huey lists its twenty tasks at start-up and logs every periodic run: in
+            # `make run` that pushed the printed links and credentials off the screen.
+            # Warnings (the login links of the local outbox among them) still show.
+            logging.getLogger("huey").setLevel(logging.WARNING)
         heartbeat_now()
+        click.echo(f"Worker running ({workers} threads, periodic tasks on).")
         Consumer(huey, workers=workers, worker_type="thread", periodic=True).run()
 
 

@@ -411,9 +411,9 @@ def method_name(method: str) -> str:
         "ideal": "iDEAL",
         "bancontact": "Bancontact",
         "paypal": "PayPal",
-        "creditcard": gettext("card"),
-        "card": gettext("card"),
-        "banktransfer": gettext("bank transfer"),
+        "creditcard": gettext("Card"),
+        "card": gettext("Card"),
+        "banktransfer": gettext("Bank transfer"),
     }
     return names.get(method, method.replace("_", " "))
 
@@ -425,3 +425,84 @@ class _Translatable(Protocol):
 def message_text(message: _Translatable) -> str:
     """An importer message (template + values) in the current language."""
     return message.translated(gettext)
+
+
+def _step_words(kind: str) -> str:
+    return {
+        "nudge": gettext("a friendly note"),
+        "reminder": gettext("a reminder"),
+        "notice": gettext("a formal notice"),
+        "fourteen_day": gettext("the 14-day letter"),
+        "collection": gettext("handing over to a collection agency"),
+    }.get(kind, gettext("a reminder"))
+
+
+def whats_next_note(n: object) -> str:
+    """An invoice row's situation in words: its hold, or the last and next reminder."""
+    from portal.domain.whats_next import Next
+
+    if not isinstance(n, Next):
+        return ""
+    if n.hold == "plan":
+        return gettext("Paid through your payment plan; no reminders.")
+    if n.hold == "dispute":
+        return gettext("Reminders wait until we have answered your dispute.")
+    if n.hold == "promise" and n.hold_until:
+        return gettext(
+            "You promised to pay by %(date)s; no reminders until then.", date=date(n.hold_until)
+        )
+    if n.hold:
+        return gettext("Reminders are paused.")
+    parts = []
+    if n.last_sent:
+        parts.append(
+            gettext(
+                "Last: %(step)s on %(date)s.", step=_step_words(n.last_kind), date=date(n.last_sent)
+            )
+        )
+    if n.next_on:
+        parts.append(
+            gettext(
+                "Next: %(step)s around %(date)s.",
+                step=_step_words(n.next_kind),
+                date=date(n.next_on),
+            )
+        )
+    return " ".join(parts)
+
+
+_PAYMENT_BADGE = {
+    "paid": "badge-paid",
+    "refunded": "badge-muted",
+    "charged_back": "badge-overdue",
+    "failed": "badge-overdue",
+    "canceled": "badge-muted",
+    "expired": "badge-muted",
+}
+
+
+def payment_badge(status: str) -> Markup:
+    """A payment's state for the debtor, in words and colour together."""
+    words = {
+        "paid": gettext("Paid"),
+        "refunded": gettext("Refunded"),
+        "charged_back": gettext("Charged back"),
+        "failed": gettext("Failed"),
+        "canceled": gettext("Cancelled"),
+        "expired": gettext("Expired"),
+    }
+    text = words.get(status, gettext("Waiting for confirmation"))
+    css = _PAYMENT_BADGE.get(status, "badge-open")
+    return Markup('<span class="badge {}">{}</span>').format(css, text)
+
+
+_METHOD_LOGOS = {
+    "paypal": ("paypal.svg",),
+    "creditcard": ("visa.svg", "mastercard.svg"),
+    "card": ("visa.svg", "mastercard.svg"),
+}
+
+
+def method_logos(method: str) -> tuple[str, ...]:
+    """The vendored logo files shown beside a method's name (static/vendor/payment-icons)."""
+    return _METHOD_LOGOS.get(method, ())

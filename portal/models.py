@@ -625,6 +625,8 @@ class Payment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)  # in return URLs
+    # what people read aloud and receipts print: BP-2026-000123 (payments/receipts.py)
+    reference: Mapped[str | None] = mapped_column(String(20), unique=True)
     brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"))
     debtor_id: Mapped[int] = mapped_column(ForeignKey("debtor.id"))
     pay_link_id: Mapped[int | None] = mapped_column(ForeignKey("pay_link.id"))
@@ -753,6 +755,17 @@ class WebhookDelivery(Base):
     remote_addr: Mapped[str] = mapped_column(String(45), default="")
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class PaymentNumber(Base):
+    """The last payment number handed out per year: one row a year, raised by one
+    UPDATE ... RETURNING, so concurrent payments never get the same number."""
+
+    __tablename__ = "payment_number"
+    __table_args__ = (CheckConstraint("last >= 0", name="last"),)
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SandboxPayment(Base):

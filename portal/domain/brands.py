@@ -32,6 +32,48 @@ def text_on(background: str) -> str:
     return "#ffffff" if contrast_ratio(background, "#ffffff") >= 4.5 else "#111827"
 
 
+# the light panels the portal puts text and focus rings on (portal.css): page, empty
+# state, notices, the overdue card, the warning, success and error tints
+LIGHT_BACKGROUNDS = (
+    "#ffffff",
+    "#f9fafb",
+    "#f3f4f6",
+    "#eff6ff",
+    "#fff7f7",
+    "#fef3c7",
+    "#dcfce7",
+    "#fee2e2",
+)
+FOCUS_CONTRAST = 3.0  # WCAG 2.2: a focus indicator against what surrounds it
+TEXT_CONTRAST = 4.5  # WCAG AA for body text, links included
+
+
+def _mix_black(color: str, share: float) -> str:
+    channels = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c * (1 - share)):02x}" for c in channels)
+
+
+def darkest_needed(color: str, minimum: float, backgrounds: tuple[str, ...]) -> str:
+    """`color`, darkened in small steps only as far as needed to reach `minimum` contrast
+    against every background (black reaches at least 18:1 on these light ones)."""
+    for step in range(21):
+        candidate = _mix_black(color, step / 20)
+        if all(contrast_ratio(candidate, bg) >= minimum for bg in backgrounds):
+            return candidate
+    return "#000000"
+
+
+def focus_ring(primary: str) -> str:
+    """The focus ring colour for a brand: its primary colour, darkened until the ring
+    shows at 3:1 or more on every light background of the portal."""
+    return darkest_needed(primary, FOCUS_CONTRAST, LIGHT_BACKGROUNDS)
+
+
+def link_colour(primary: str) -> str:
+    """Text and links in the brand colour, darkened until they read at 4.5:1 everywhere."""
+    return darkest_needed(primary, TEXT_CONTRAST, LIGHT_BACKGROUNDS)
+
+
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 MAX_LOGO_PIXELS = 4000 * 4000
 LOGO_SIZE = 512

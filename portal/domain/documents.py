@@ -10,16 +10,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import segno
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain import pdf, sheets
-from portal.models import Brand, Debtor, InstalmentPlan, Invoice
+from portal.models import Brand, Debtor, InstalmentPlan, Invoice, Payment
 
 Render = Callable[..., str]  # render(template_name, **context) -> HTML
-TEMPLATE_VERSION = "2"  # bump when templates/pdf changes, to refresh cached copies
+TEMPLATE_VERSION = "3"  # bump when templates/pdf changes, to refresh cached copies
 
 
 def html_to_pdf(html: str, session: Session | None = None) -> bytes:
@@ -51,7 +52,12 @@ def logo_data_uri(session: Session, brand: Brand) -> str:
 
 
 def invoice_copy(
-    session: Session, invoice: Invoice, lang: str, render: Render, cache_dir: Path
+    session: Session,
+    invoice: Invoice,
+    lang: str,
+    render: Render,
+    cache_dir: Path,
+    pay_url: str = "",
 ) -> tuple[bytes, bool]:
     """The PDF copy of an invoice and whether it came from the cache.
 
@@ -71,6 +77,7 @@ def invoice_copy(
                 invoice.brand.updated_at.isoformat(),
                 invoice.debtor.name,
                 lang,
+                pay_url,
             ]
         ).encode()
     ).hexdigest()[:24]
@@ -88,6 +95,8 @@ def invoice_copy(
         debtor=invoice.debtor,
         brand=invoice.brand,
         transfer_reference=reference,
+        pay_url=pay_url,
+        pay_qr=segno.make(pay_url, error="m").svg_data_uri(scale=4, border=0) if pay_url else "",
         logo=logo_data_uri(session, invoice.brand),
         lang=lang,
     )
@@ -118,6 +127,20 @@ def statement_pdf(
         totals=_totals(invoices),
         today=today,
         logo=logo_data_uri(session, debtor.brand),
+        lang=lang,
+    )
+    return html_to_pdf(html, session)
+
+
+def receipt_pdf(session: Session, payment: Payment, lang: str, render: Render) -> bytes:
+    """The receipt of one received payment: its reference, date, method, amount and how
+    it was booked on invoices (costs and interest first, art. 6:44 BW)."""
+    html = render(
+        "pdf/receipt.html",
+        payment=payment,
+        debtor=payment.debtor,
+        brand=payment.brand,
+        logo=logo_data_uri(session, payment.brand),
         lang=lang,
     )
     return html_to_pdf(html, session)

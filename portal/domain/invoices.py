@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from portal.domain.params import clamped, page_number, whole
-from portal.models import AuditEvent, Debtor, Invoice, InvoiceStatus
+from portal.models import PAYABLE_KINDS, AuditEvent, Debtor, Invoice, InvoiceStatus
 
 PAGE_SIZE = 25
 STATUS_FILTERS = ("open", "paid", "all")
-SORTS = ("due", "amount", "number")
+SORTS = ("due", "amount", "open", "number")
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,8 @@ class Page:
         return max(1, math.ceil(self.total / self.size))
 
 
-def list_invoices(session: Session, debtor_id: int, flt: InvoiceFilter) -> Page:
-    """One page of a debtor's invoices with the total count (one query when in range)."""
+def _matching(debtor_id: int, flt: InvoiceFilter) -> list[Any]:
+    """The filter's conditions: status, and the search in number, reference, description."""
     where = [Invoice.debtor_id == debtor_id]
     if flt.status == "open":  # a claim an agency handles now is still owed
         where.append(Invoice.status.in_((InvoiceStatus.OPEN, InvoiceStatus.HANDED_OVER)))
@@ -76,10 +76,41 @@ def list_invoices(session: Session, debtor_id: int, flt: InvoiceFilter) -> Page:
         where.append(Invoice.status == InvoiceStatus.PAID)
     if flt.q:
         escaped = flt.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append(Invoice.number.ilike(f"%{escaped}%", escape="\\"))
+        pattern = f"%{escaped}%"
+        where.append(
+            or_(
+                Invoice.number.ilike(pattern, escape="\\"),
+                Invoice.reference.ilike(pattern, escape="\\"),
+                Invoice.description.ilike(pattern, escape="\\"),
+            )
+        )
+    return where
+
+
+def payable_ids(session: Session, debtor_id: int, flt: InvoiceFilter) -> list[int]:
+    """Ids of the invoices matching the filter (on every page) that can be paid now, at
+    most 200 (what one payment takes), oldest due date first: "select all"."""
+    stmt = (
+        select(Invoice.id)
+        .where(
+            *_matching(debtor_id, flt),
+            Invoice.status == InvoiceStatus.OPEN,
+            Invoice.kind.in_(PAYABLE_KINDS),
+            Invoice.open_cents > 0,
+        )
+        .order_by(Invoice.due_date, Invoice.id)
+        .limit(200)
+    )
+    return list(session.scalars(stmt))
+
+
+def list_invoices(session: Session, debtor_id: int, flt: InvoiceFilter) -> Page:
+    """One page of a debtor's invoices with the total count (one query when in range)."""
+    where = _matching(debtor_id, flt)
     column = {
         "due": Invoice.due_date,
-        "amount": Invoice.open_cents if flt.status == "open" else Invoice.total_cents,
+        "amount": Invoice.total_cents,
+        "open": Invoice.open_cents,
         "number": Invoice.number,
     }[flt.sort]
     order = column.desc() if flt.desc else column.asc()
@@ -107,11 +138,20 @@ def list_invoices(session: Session, debtor_id: int, flt: InvoiceFilter) -> Page:
 
 @dataclass
 class CurrencyTotals:
+    """A debtor's open money in one currency, split by what is happening to it."""
+
     currency: str
     open_cents: int = 0
-    overdue_cents: int = 0
+    overdue_cents: int = 0  # past due and nothing agreed: reminders run
     open_count: int = 0
     overdue_count: int = 0
+    plan_cents: int = 0  # in a running payment plan
+    plan_count: int = 0
+    disputed_cents: int = 0  # waiting for our answer
+    disputed_count: int = 0
+    promised_cents: int = 0  # the debtor promised a date
+    promised_count: int = 0
+    promised_until: dt.date | None = None  # the latest promised date
 
 
 @dataclass
@@ -126,16 +166,34 @@ class Overview:
 
 
 def overview(session: Session, debtor_id: int, today: dt.date) -> Overview:
-    """Open and overdue totals per currency and the next due date, in one query."""
+    """Open totals per currency, split into overdue, in a plan, disputed and promised, and
+    the next due date, in one query. "Overdue" counts only what nothing is agreed on."""
     is_open = Invoice.status == InvoiceStatus.OPEN
-    overdue = is_open & (Invoice.due_date < today)
+    in_plan = is_open & (Invoice.hold_reason == "plan") & Invoice.held_on(today)
+    disputed = is_open & (Invoice.hold_reason == "dispute")
+    promised = is_open & (Invoice.hold_reason == "promise") & Invoice.held_on(today)
+    overdue = is_open & (Invoice.due_date < today) & ~in_plan & ~disputed & ~promised
+
+    def total(condition: Any) -> Any:
+        return func.sum(case((condition, Invoice.open_cents), else_=0))
+
+    def count(condition: Any) -> Any:
+        return func.sum(case((condition, 1), else_=0))
+
     stmt = (
         select(
             Invoice.currency,
-            func.sum(case((is_open, Invoice.open_cents), else_=0)),
-            func.sum(case((overdue, Invoice.open_cents), else_=0)),
-            func.sum(case((is_open, 1), else_=0)),
-            func.sum(case((overdue, 1), else_=0)),
+            total(is_open),
+            total(overdue),
+            count(is_open),
+            count(overdue),
+            total(in_plan),
+            count(in_plan),
+            total(disputed),
+            count(disputed),
+            total(promised),
+            count(promised),
+            func.max(case((promised, Invoice.hold_until))),
             func.min(case((is_open & (Invoice.due_date >= today), Invoice.due_date))),
             func.sum(case((Invoice.status == InvoiceStatus.PAID, 1), else_=0)),
         )
@@ -144,11 +202,16 @@ def overview(session: Session, debtor_id: int, today: dt.date) -> Overview:
         .order_by(Invoice.currency)
     )
     result = Overview()
-    for currency, open_c, overdue_c, open_n, overdue_n, next_due, paid_n in session.execute(stmt):
+    for row in session.execute(stmt):
+        currency, *figures, promised_until, next_due, paid_n = row
         result.paid_count += int(paid_n or 0)
-        if open_n:
+        numbers = [int(f or 0) for f in figures]
+        if numbers[2]:  # open invoices in this currency
+            o_c, d_c, o_n, d_n, p_c, p_n, x_c, x_n, pr_c, pr_n = numbers
             result.totals.append(
-                CurrencyTotals(currency, int(open_c), int(overdue_c), int(open_n), int(overdue_n))
+                CurrencyTotals(
+                    currency, o_c, d_c, o_n, d_n, p_c, p_n, x_c, x_n, pr_c, pr_n, promised_until
+                )
             )
         if next_due is not None and (result.next_due is None or next_due < result.next_due):
             result.next_due = next_due

@@ -491,6 +491,37 @@ def reply(
     notifier.update(session, request, text.strip())
 
 
+def debtor_reply(session: Session, request: DebtorRequest, text: str, actor: str) -> None:
+    """The debtor writes back on their request. An answered request opens again, so it
+    returns to the inbox; a closed one takes no more (a new question does)."""
+    text = text.strip()
+    if not text:
+        raise RequestRefused(N_("Write your reply."))
+    if len(text) > MAX_MESSAGE:
+        raise RequestRefused(N_("Your reply is too long; 4000 characters at most."))
+    lock(session, request)
+    if request.closed:
+        raise RequestRefused(
+            N_("This request is closed. Ask a new question if something is still unclear.")
+        )
+    if not move(session, request, S.OPEN, actor, text):
+        request.events.append(RequestEvent(actor=actor, action="reply", message=text))
+
+
+def credit_note_of(session: Session, request: DebtorRequest) -> Invoice | None:
+    """The credit note that settled a dispute (made by `decide_dispute`), if any."""
+    if request.kind != RequestKind.DISPUTE.value or request.invoice is None:
+        return None
+    number = f"CR{request.id}-{request.invoice.number}"[:40]
+    return session.scalar(
+        select(Invoice).where(
+            Invoice.debtor_id == request.debtor_id,
+            Invoice.kind == InvoiceKind.CREDIT_NOTE.value,
+            Invoice.number == number,
+        )
+    )
+
+
 def decide_dispute(
     session: Session,
     request: DebtorRequest,

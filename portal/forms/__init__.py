@@ -90,6 +90,13 @@ class QuestionForm(FlaskForm):
     )
 
 
+class ReplyForm(FlaskForm):
+    message = TextAreaField(
+        _l("Your reply"),
+        validators=[DataRequired(message=_l("Write your reply.")), Length(max=4000)],
+    )
+
+
 class ContactForm(FlaskForm):
     email = EmailField(
         _l("Email address"),

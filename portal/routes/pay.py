@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -17,10 +19,12 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -30,8 +34,9 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from portal import CSP, paying, tasks
 from portal.db import db
-from portal.debtor_session import debtor_required, signed_in_debtor
+from portal.debtor_session import current_debtor, debtor_required, signed_in_debtor
 from portal.domain import embed
+from portal.domain import invoices as inv
 from portal.domain.money import parse_amount
 from portal.domain.params import ids, whole
 from portal.domain.payments import paylinks, references, service
@@ -83,6 +88,22 @@ def _select(debtor: Debtor) -> service.Selection:
     return service.select_invoices(db.session(), debtor, _invoice_ids())
 
 
+def _pay_context(selection: service.Selection, pay_link: PayLink | None) -> dict[str, Any]:
+    """What a pay form shows: the selection, the methods and the bank transfer's reference
+    (made once per request and kept, so an import can find the transfer)."""
+    provider = paying.provider_for_link(selection.debtor.brand, pay_link)
+    reference = ""
+    if selection.debtor.brand.iban and selection.invoices:
+        reference = references.pretty(
+            references.for_invoices(db.session(), selection.debtor, selection.invoices)
+        )
+    return {
+        "selection": selection,
+        "transfer_reference": reference,
+        "methods": service.offered_methods(provider, selection.debtor, selection.currency),
+    }
+
+
 def _pay_page(
     template: str,
     selection: service.Selection,
@@ -91,17 +112,9 @@ def _pay_page(
     **extra: object,
 ) -> Response:
     """A page whose form starts a payment with the provider `_start` will choose."""
-    provider = paying.provider_for_link(selection.debtor.brand, pay_link)
-    reference = ""
-    if selection.debtor.brand.iban and selection.invoices:  # made once per request, kept
-        reference = references.pretty(
-            references.for_invoices(db.session(), selection.debtor, selection.invoices)
-        )
     page = render_template(
         template,
-        selection=selection,
-        transfer_reference=reference,
-        methods=service.offered_methods(provider, selection.debtor, selection.currency),
+        **_pay_context(selection, pay_link),
         page_brand=selection.debtor.brand,
         pay_link=pay_link,
         **extra,
@@ -115,29 +128,101 @@ def _pay_page(
 
 @bp.get("/pay")
 @debtor_required
-def choose() -> Response:
-    """The chosen invoices, their total and the methods; the debtor confirms here."""
+def choose() -> BaseResponse:
+    """The chosen invoices, their total and the methods; the debtor confirms here.
+
+    `all=overdue` or `all=open` picks every invoice of that kind in one click;
+    `selected=1` pays the ticks remembered across pages and filters.
+    """
+    debtor = signed_in_debtor()
+    scope = request.args.get("all", "")
+    action = request.args.get("action", "")  # the bar's buttons, sent without script
+    if action == "none":
+        _remember(debtor, [])
+        return redirect(url_for("portal.invoice_list"), code=303)
     try:
-        selection = _select(signed_in_debtor())
+        if action == "all":
+            flt = inv.InvoiceFilter.parse(request.args.to_dict())
+            wanted = inv.payable_ids(db.session(), debtor.id, flt)
+            selection = service.select_invoices(db.session(), debtor, wanted)
+        elif scope:
+            selection = service.select_all(db.session(), debtor, scope, paying.business_today())
+        elif request.args.get("selected"):
+            selection = service.select_invoices(db.session(), debtor, _merge_ticks(debtor))
+        else:
+            selection = _select(debtor)
     except service.PaymentRefused as exc:
         flash(refusal_text(exc.reason), "error")
         return Response(render_template("pay/refused.html"), 422)
     return _pay_page("pay/choose.html", selection)
 
 
-@bp.get("/pay/total")
+# ------------------------------------------------------------------ ticks across pages
+def _selection_key(debtor: Debtor) -> str:
+    return f"pay_selection:{debtor.id}"
+
+
+def _remembered(debtor: Debtor) -> list[int]:
+    return ids([str(i) for i in session.get(_selection_key(debtor), [])])
+
+
+def _remember(debtor: Debtor, invoice_ids: Sequence[int]) -> None:
+    session[_selection_key(debtor)] = list(invoice_ids)[:200]
+    g.pop("pay_selection", None)
+
+
+def _merge_ticks(debtor: Debtor) -> list[int]:
+    """The remembered ticks, updated by this form: the boxes it showed replace what was
+    remembered for them, ticks on other pages stay. Stale ones (paid since) drop out."""
+    shown = set(ids(request.values.getlist("shown")))
+    ticked = ids(request.values.getlist("invoice"))
+    merged = [i for i in _remembered(debtor) if i not in shown] + ticked
+    kept = service.payable_among(db.session(), debtor, merged)
+    _remember(debtor, kept)
+    return kept
+
+
+@dataclass(frozen=True)
+class Ticks:
+    """The signed-in debtor's remembered ticks, as ids and as invoices with their total."""
+
+    ids: frozenset[int]
+    invoices: Sequence[Invoice]
+
+
+@bp.app_template_global()
+def pay_selection() -> Ticks:
+    """The ticks a debtor made on any page of the list (kept in the session)."""
+    if "pay_selection" not in g:
+        debtor = signed_in_debtor()
+        chosen: Sequence[Invoice] = []
+        remembered = service.payable_among(db.session(), debtor, _remembered(debtor))
+        if remembered:
+            chosen = db.session.scalars(
+                select(Invoice).where(Invoice.id.in_(remembered)).order_by(Invoice.due_date)
+            ).all()
+        g.pay_selection = Ticks(frozenset(remembered), chosen)
+    ticks: Ticks = g.pay_selection
+    return ticks
+
+
+@bp.post("/pay/selection")
 @debtor_required
-def running_total() -> Response:
-    """The pay bar under the invoice table, recomputed as boxes are ticked (HTMX)."""
+def change_selection() -> Response:
+    """A box ticked or cleared, or "select all" / "clear": the pay bar again (HTMX), or
+    the whole table after select all / clear so every box shows its state."""
     debtor = signed_in_debtor()
-    ids = set(_invoice_ids())
-    chosen: Sequence[Invoice] = []
-    if ids:
-        try:
-            chosen = service.select_invoices(db.session(), debtor, list(ids)).invoices
-        except service.PaymentRefused:
-            chosen = []
-    return render_page("pay/_bar.html", "pay/_bar.html", chosen=chosen)
+    action = request.form.get("action", "")
+    flt = inv.InvoiceFilter.parse(request.form.to_dict())
+    if action == "all":
+        _remember(debtor, inv.payable_ids(db.session(), debtor.id, flt))
+    elif action == "none":
+        _remember(debtor, [])
+    else:
+        _merge_ticks(debtor)
+    page = inv.list_invoices(db.session(), debtor.id, flt)
+    template = "invoices/_pay_form.html" if action else "pay/_bar.html"
+    return render_page(template, template, flt=flt, page=page, today=paying.business_today())
 
 
 SUBMIT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,43}$")
@@ -321,14 +406,40 @@ def _retry_url(payment: Payment) -> str:
 def returned(public_id: str) -> Response:
     """The page the provider sends the debtor back to: processing, receipt or failure."""
     payment = _refresh(_payment(public_id))
-    return render_page(
+    again = _pay_again(payment)
+    page = render_page(
         "pay/return.html",
         "pay/_status.html",
         payment=payment,
         page_brand=payment.brand,
         retry_url=_retry_url(payment),
         shop_url=_shop_url(payment),
+        **again,
     )
+    if again:
+        db.session.commit()  # the transfer reference shown is kept
+    return page
+
+
+def _pay_again(payment: Payment) -> dict[str, Any]:
+    """After a failure, the signed-in debtor chooses another method or the bank transfer
+    on the same page: the pay form again, for what is still open of the same invoices."""
+    if Status(payment.status) not in (Status.FAILED, Status.CANCELED, Status.EXPIRED):
+        return {}
+    debtor = current_debtor()
+    if debtor is None or debtor.id != payment.debtor_id or payment.pay_link_id is not None:
+        return {}
+    try:
+        if payment.instalment_id is not None:
+            selection = service.select_instalment(db.session(), debtor, payment.instalment_id)
+        else:
+            still_open = service.payable_among(
+                db.session(), debtor, [i.id for i in payment.invoices]
+            )
+            selection = service.select_invoices(db.session(), debtor, still_open)
+    except service.PaymentRefused:
+        return {}
+    return _pay_context(selection, None)
 
 
 def _shop_url(payment: Payment) -> str:

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.db import db
 from portal.debtor_session import debtor_required, signed_in_debtor
-from portal.domain import documents, plan_progress
+from portal.domain import documents, instalments, plan_progress, whats_next
 from portal.domain import invoices as inv
 from portal.domain.collection import handover
-from portal.htmx import render_page
+from portal.domain.payments import paylinks, receipts, service
+from portal.htmx import is_htmx, render_page
 from portal.i18n import current_language
+from portal.models import Invoice
 from portal.paying import business_today
 
 bp = Blueprint("portal", __name__)
+
+
+@bp.app_template_global()
+def row_states(items: Sequence[Invoice]) -> dict[int, whats_next.Next]:
+    """What comes next for each open invoice of the signed-in debtor on a page."""
+    return whats_next.for_invoices(db.session(), signed_in_debtor(), items, business_today())
 
 
 @bp.get("/overview")
@@ -30,8 +39,18 @@ def overview() -> str:
         debtor=debtor,
         summary=summary,
         page=recent,
-        today=business_today(),
         agency_notices=handover.notices(db.session(), debtor.id),
+        offers=service.pay_all_offers(db.session(), debtor, business_today()),
+        plans=[
+            (
+                plan,
+                plan_progress.first_open(plan),
+                plan.total_cents - plan_progress.paid_toward(plan),
+            )
+            for plan in instalments.plans_of(db.session(), debtor.id)
+            if plan.status == "active"
+        ],
+        today=business_today(),
     )
 
 
@@ -41,13 +60,15 @@ def invoice_list() -> Response:
     debtor = signed_in_debtor()
     flt = inv.InvoiceFilter.parse(request.args.to_dict())
     page = inv.list_invoices(db.session(), debtor.id, flt)
+    offers = None if is_htmx() else service.pay_all_offers(db.session(), debtor, business_today())
     return render_page(
         "invoices/list.html",
         "invoices/_list.html",
         flt=flt,
         page=page,
-        today=business_today(),
         agency_notices=handover.notices(db.session(), debtor.id),
+        offers=offers,
+        today=business_today(),
     )
 
 
@@ -72,8 +93,14 @@ def invoice_detail(invoice_id: int) -> str:
 @debtor_required
 def invoice_pdf(invoice_id: int) -> Response:
     invoice = inv.get_for_debtor(db.session(), signed_in_debtor().id, invoice_id) or abort(404)
+    pay_url = ""
+    if invoice.payable:  # an open invoice's copy carries a QR code of a pay-link
+        link = paylinks.for_copy(db.session(), invoice)
+        settings = current_app.config["SETTINGS"]
+        token = paylinks.token(link, settings.secret_key)
+        pay_url = settings.base_url.rstrip("/") + url_for("pay.link", token=token)
     pdf, _cached = documents.invoice_copy(
-        db.session(), invoice, current_language(), render_template, _cache_dir()
+        db.session(), invoice, current_language(), render_template, _cache_dir(), pay_url
     )
     db.session.commit()  # the payment reference printed on the copy is kept
     name = _("invoice")
@@ -113,6 +140,26 @@ def statement_xlsx() -> Response:
     mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     name = _("statement")
     return download(data, mime, f"{name}-{debtor.number}.xlsx")
+
+
+@bp.get("/payments")
+@debtor_required
+def payment_list() -> str:
+    """Every payment of the signed-in debtor, newest first, each with its receipt."""
+    rows = receipts.for_debtor(db.session(), signed_in_debtor().id)
+    return render_template("payments/list.html", payments=rows)
+
+
+@bp.get("/payments/<public_id>/receipt.pdf")
+@debtor_required
+def receipt_pdf(public_id: str) -> Response:
+    """The receipt of one of the debtor's own received payments, as PDF."""
+    payment = receipts.get_for_debtor(db.session(), signed_in_debtor().id, public_id)
+    if payment is None or payment.status not in receipts.RECEIPT_STATES:
+        abort(404)
+    pdf = documents.receipt_pdf(db.session(), payment, current_language(), render_template)
+    name = _("receipt")
+    return download(pdf, "application/pdf", f"{name}-{receipts.reference_of(payment)}.pdf")
 
 
 def _cache_dir() -> Path:

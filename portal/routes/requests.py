@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
@@ -19,7 +19,14 @@ from portal.domain import instalments
 from portal.domain import invoices as inv
 from portal.domain import requests as req
 from portal.extensions import limiter
-from portal.forms import ConfirmForm, ContactForm, DisputeForm, PromiseForm, QuestionForm
+from portal.forms import (
+    ConfirmForm,
+    ContactForm,
+    DisputeForm,
+    PromiseForm,
+    QuestionForm,
+    ReplyForm,
+)
 from portal.htmx import redirect_to
 from portal.i18n import message_text
 from portal.mails import RequestMails
@@ -202,11 +209,29 @@ def my_requests() -> str:
     return render_template("requests/list.html", rows=rows, plans=plans)
 
 
-@bp.get("/requests/<int:request_id>")
+@bp.route("/requests/<int:request_id>", methods=["GET", "POST"])
 @debtor_required
-def request_detail(request_id: int) -> str:
+def request_detail(request_id: int) -> Any:
+    """One request as a conversation; the debtor can reply while it is not closed."""
     item = req.get_for_debtor(db.session(), signed_in_debtor().id, request_id) or abort(404)
-    return render_template("requests/detail.html", item=item)
+    form = ReplyForm()
+    error = ""
+    if form.validate_on_submit():
+        try:
+            req.debtor_reply(db.session(), item, form.message.data or "", _actor())
+        except req.RequestRefused as refused:
+            db.session.rollback()
+            error = message_text(refused)
+        else:
+            db.session.commit()
+            flash(_("Thank you. We have your reply and answer by email and here."), "success")
+            return redirect(url_for("requests.request_detail", request_id=request_id), code=303)
+        item = req.get_for_debtor(db.session(), signed_in_debtor().id, request_id) or abort(404)
+    status = 422 if request.method == "POST" else 200
+    note = req.credit_note_of(db.session(), item)
+    return render_template(
+        "requests/detail.html", item=item, form=form, error=error, credit_note=note
+    ), status
 
 
 @bp.get("/contact/confirm/<token>")

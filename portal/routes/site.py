@@ -21,7 +21,7 @@ from sqlalchemy import select
 from portal import debtor_session
 from portal.db import db
 from portal.domain import liveness
-from portal.domain.brands import safe_color, text_on
+from portal.domain.brands import focus_ring, link_colour, safe_color, text_on
 from portal.forms import LanguageForm
 from portal.models import FONTS, Brand, utcnow
 
@@ -33,6 +33,12 @@ def index() -> Any:
     if debtor_session.is_logged_in():
         return redirect(url_for("portal.overview"))
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Any:
+    """Browsers and feed readers that ask for /favicon.ico get the SVG icon."""
+    return redirect(url_for("static", filename="img/favicon.svg"), code=301)
 
 
 @bp.get("/healthz")
@@ -95,6 +101,8 @@ def brand_css(brand_id: int) -> Response:
         primary=primary,
         accent=safe_color(brand.accent_color, "#f59e0b"),
         on_primary=text_on(primary),
+        link=link_colour(primary),
+        focus=focus_ring(primary),
         font_stack=FONTS.get(brand.font, FONTS["system"]),
     )
     response = Response(css, mimetype="text/css")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from sqlalchemy import func, select
@@ -9,7 +10,7 @@ from sqlalchemy import func, select
 from portal.db import db
 from portal.models import Allocation, AuditEvent, Invoice, OutboxMessage, Payment, SandboxPayment
 from tests.conftest import csrf_from, login_as
-from tests.factories import create_debtor, create_invoice, create_segment
+from tests.factories import business_today, create_debtor, create_invoice, create_segment
 from tests.payments.helpers import checkout_of
 
 
@@ -74,20 +75,48 @@ def test_pay_two_invoices_in_one_payment(client):
     assert mail.recipient == debtor.primary_email and "€125.50" in mail.subject
 
 
-def test_the_running_total_counts_only_the_debtors_open_invoices(client):
+def test_ticks_are_remembered_across_pages_and_only_the_debtors_own_count(client):
     debtor = create_debtor()
     a = create_invoice(debtor, total_cents=1000)
     b = create_invoice(debtor, total_cents=2000)
     stranger = create_invoice(create_debtor(), total_cents=999999)
     login_as(client, debtor)
-    bar = client.get(
-        "/pay/total", query_string={"invoice": [a.id, b.id]}, headers={"HX-Request": "true"}
-    ).get_data(as_text=True)
-    assert "2 invoices selected" in bar and "€30.00" in bar
-    bar = client.get(
-        "/pay/total", query_string={"invoice": [a.id, stranger.id]}, headers={"HX-Request": "true"}
-    ).get_data(as_text=True)
-    assert "9,999.99" not in bar and "invoices selected" not in bar
+    token = csrf_from(client.get("/invoices").get_data(as_text=True))
+    hx = {"HX-Request": "true", "X-CSRFToken": token}
+
+    def tick(shown, ticked):
+        data = {"shown": [i.id for i in shown], "invoice": [i.id for i in ticked]}
+        return client.post("/pay/selection", data=data, headers=hx).get_data(as_text=True)
+
+    assert "1 invoice selected" in tick([a], [a])  # page 1
+    bar = tick([b, stranger], [b, stranger])  # "page 2", with a forged id
+    assert "2 invoices selected" in bar and "€30.00" in bar and "9,999.99" not in bar
+    assert "1 invoice selected" in tick([a], [])  # a cleared on page 1, b stays
+    page = client.get("/pay", query_string={"selected": "1"}).get_data(as_text=True)
+    assert "Pay 1 invoice" in page and "€20.00" in page
+
+
+def test_pay_all_overdue_leaves_out_what_is_disputed_in_a_plan_or_not_yet_due(client):
+    debtor = create_debtor()
+    late = business_today() - dt.timedelta(days=10)
+    create_invoice(debtor, number="LATE-1", total_cents=1000, due_date=late)
+    create_invoice(debtor, number="LATE-2", total_cents=2000, due_date=late)
+    create_invoice(
+        debtor, number="DISPUTED", total_cents=4000, due_date=late, hold_reason="dispute"
+    )
+    create_invoice(debtor, number="IN-PLAN", total_cents=8000, due_date=late, hold_reason="plan")
+    create_invoice(debtor, number="LATER", total_cents=16000, due_date=late + dt.timedelta(days=30))
+    create_invoice(create_debtor(), number="NOT-MINE", total_cents=500, due_date=late)
+    login_as(client, debtor)
+    overview = client.get("/overview").get_data(as_text=True)
+    assert "Pay all overdue (€30.00)" in overview
+    assert "Pay everything open (€270.00)" in overview  # all but the disputed one
+    page = client.get("/pay", query_string={"all": "overdue"}).get_data(as_text=True)
+    assert "Pay 2 invoices" in page and "LATE-1" in page and "LATE-2" in page
+    for number in ("DISPUTED", "IN-PLAN", "LATER", "NOT-MINE"):
+        assert number not in page
+    everything = client.get("/pay", query_string={"all": "open"}).get_data(as_text=True)
+    assert "Pay 4 invoices" in everything and "DISPUTED" not in everything
 
 
 def test_another_debtors_invoice_is_refused_and_never_shown(client):
@@ -154,7 +183,9 @@ def test_failed_payment_leaves_invoices_open_and_offers_a_retry(client):
     sandbox_decide(client, checkout_of(client, response), "failed")
     payment = db.session.scalar(select(Payment))
     page = client.get(f"/pay/return/{payment.public_id}").get_data(as_text=True)
-    assert "The payment did not go through" in page and "Try again" in page
+    assert "The payment did not go through" in page and "Pay another way" in page
+    assert f'name="invoice" value="{invoice.id}"' in page  # the pay form again, right here
+    assert "QR code for the transfer" in page  # and the bank transfer with its QR
     db.session.expire_all()
     assert db.session.get(Invoice, invoice.id).open_cents == invoice.total_cents
     assert db.session.get(Payment, payment.id).failed_at is not None

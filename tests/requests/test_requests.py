@@ -175,6 +175,33 @@ def test_a_partial_credit_lowers_the_open_amount_with_a_credit_note(app, client,
     assert db.session.get(DebtorRequest, item.id).state == "resolved"
     # the rest of the invoice follows the reminders again
     assert invoice.id in due_ids(DUE + dt.timedelta(days=30))
+    # the debtor sees what happened: the credit note's number and amount, and its PDF
+    page = client.get(f"/requests/{item.id}").get_data(as_text=True)
+    assert f"Settled with credit note {note.number} of €21.00." in page
+    assert f"/invoices/{note.id}/pdf" in page
+    assert client.get(f"/invoices/{note.id}/pdf").data.startswith(b"%PDF")
+    assert "Send reply" not in page  # closed: a new question instead
+
+
+def test_a_debtor_replies_and_the_request_opens_again(app, client):
+    debtor = create_debtor(language="en")
+    item = req.ask(db.session(), debtor.id, None, "When is my next invoice?", "debtor")
+    db.session.flush()
+    req.move(db.session(), item, "answered", "admin:1", "In May.")
+    login_as(client, debtor)
+    token = csrf(client, f"/requests/{item.id}")
+    empty = client.post(f"/requests/{item.id}", data={"csrf_token": token, "message": " "})
+    assert empty.status_code == 422 and "Write your reply." in empty.get_data(as_text=True)
+    sent = client.post(f"/requests/{item.id}", data={"csrf_token": token, "message": "Thanks!"})
+    assert sent.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(DebtorRequest, item.id).state == "open"
+    assert "Thanks!" in client.get(f"/requests/{item.id}").get_data(as_text=True)
+    stranger = english_client(app)
+    login_as(stranger, create_debtor())
+    token = csrf(stranger, "/requests")
+    other = stranger.post(f"/requests/{item.id}", data={"csrf_token": token, "message": "Hi"})
+    assert other.status_code == 404
 
 
 def test_a_full_credit_settles_and_cancel_cancels(app, client):

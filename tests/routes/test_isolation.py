@@ -2,6 +2,8 @@
 
 import pytest
 
+from portal.db import db
+from portal.models import Payment
 from tests.conftest import login_as
 from tests.factories import create_debtor, create_invoice
 
@@ -14,13 +16,32 @@ def routes_with_ids(app):
             yield rule
 
 
+def paid(debtor, invoice):
+    """A received payment of the debtor for the invoice; its public id."""
+    payment = Payment(
+        public_id=f"pay-{debtor.id}",
+        reference=f"BP-2026-{debtor.id:06d}",
+        brand_id=debtor.brand_id,
+        debtor_id=debtor.id,
+        provider="sandbox",
+        status="paid",
+        amount_cents=invoice.open_cents,
+        received_cents=invoice.open_cents,
+        invoices=[invoice],
+    )
+    db.session.add(payment)
+    db.session.flush()
+    return payment.public_id
+
+
 def test_every_debtor_route_with_an_id_refuses_another_debtors_ids(app, client):
     mine = create_debtor()
     theirs = create_debtor(brand=mine.brand)
     own_invoice = create_invoice(mine)
     their_invoice = create_invoice(theirs, number="SECRET-42")
-    ids = {"invoice_id": their_invoice.id, "debtor_id": theirs.id}
-    own_ids = {"invoice_id": own_invoice.id, "debtor_id": mine.id}
+    own_payment, their_payment = (paid(mine, own_invoice), paid(theirs, their_invoice))
+    ids = {"invoice_id": their_invoice.id, "debtor_id": theirs.id, "public_id": their_payment}
+    own_ids = {"invoice_id": own_invoice.id, "debtor_id": mine.id, "public_id": own_payment}
     login_as(client, mine)
 
     checked = []

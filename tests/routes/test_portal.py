@@ -1,12 +1,14 @@
 import datetime as dt
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from portal.db import db
-from portal.models import Invoice
+from portal.models import Invoice, PayLink
 from tests.conftest import csrf_from, login_as
 from tests.factories import business_today, create_debtor, create_invoice
 
@@ -75,7 +77,7 @@ def test_list_filters_search_sort_and_pages(client, debtor):
     assert by_amount.index("A-029") < by_amount.index("A-028")
 
     nothing = client.get("/invoices?q=zzz").get_data(as_text=True)
-    assert "No invoice number matches" in nothing
+    assert "No invoice matches" in nothing
 
 
 def test_list_search_treats_wildcards_literally(client, debtor):
@@ -142,7 +144,23 @@ def test_pdf_copy_is_branded_and_cached(client, debtor, app, caplog):
     assert "1,234.56" in text
     assert 'filename="invoice-PDF-2026-77.pdf"' in first.headers["Content-Disposition"]
     second = client.get(f"/invoices/{invoice.id}/pdf")
-    assert second.data == first.data  # served from the cache, byte for byte
+    assert second.data == first.data  # served from the cache, byte for byte (same link)
+
+
+def test_an_open_invoice_copy_carries_a_pay_link_that_opens_its_pay_page(client, debtor):
+    invoice = create_invoice(debtor, number="QR-1", total_cents=4200)
+    paid = create_invoice(debtor, number="QR-PAID", total_cents=100, open_cents=0, status="paid")
+    login_as(client, debtor)
+    text = PdfReader(io.BytesIO(client.get(f"/invoices/{invoice.id}/pdf").data)).pages[0]
+    words = text.extract_text()
+    assert "scan the code with your phone" in words
+    token = re.search(r"/p/(\S+)", words).group(1)  # the address, written out in full
+    link = db.session.scalars(select(PayLink)).one()
+    assert link.purpose == "copy" and [i.id for i in link.invoices] == [invoice.id]
+    page = client.get(f"/p/{token}").get_data(as_text=True)
+    assert "€42.00" in page
+    paid_copy = PdfReader(io.BytesIO(client.get(f"/invoices/{paid.id}/pdf").data)).pages[0]
+    assert "scan the code" not in paid_copy.extract_text()
 
 
 def test_uploaded_original_pdf_wins(client, debtor):
@@ -272,3 +290,60 @@ def test_language_switch_keeps_the_filters_htmx_put_in_the_address(client, debto
         headers={"Referer": "https://evil.example/invoices"},
     )
     assert elsewhere.headers["Location"] == "/overview"
+
+
+def test_search_finds_references_and_descriptions(client, debtor):
+    create_invoice(debtor, number="R-1", reference="PO-7781", description="Zonnepanelen dak")
+    create_invoice(debtor, number="R-2", reference="PO-1000", description="Omvormer")
+    login_as(client, debtor)
+    by_reference = client.get("/invoices?q=po-77").get_data(as_text=True)
+    assert "R-1" in by_reference and "R-2" not in by_reference
+    by_description = client.get("/invoices?q=omvorm").get_data(as_text=True)
+    assert "R-2" in by_description and "R-1" not in by_description
+
+
+def test_the_sorted_column_carries_the_marker(client, debtor):
+    create_invoice(debtor, number="S-1", total_cents=5000, open_cents=1000)
+    create_invoice(debtor, number="S-2", total_cents=3000, open_cents=3000)
+    login_as(client, debtor)
+    by_amount = client.get("/invoices?sort=amount&dir=desc").get_data(as_text=True)
+    assert by_amount.index("S-1") < by_amount.index("S-2")  # by the invoice amount
+    th = by_amount[by_amount.index('aria-sort="descending"') :]
+    assert th.index("Amount") < th.index("</th>")
+    by_open = client.get("/invoices?sort=open&dir=desc").get_data(as_text=True)
+    assert by_open.index("S-2") < by_open.index("S-1")  # by what is still open
+    th = by_open[by_open.index('aria-sort="descending"') :]
+    assert th.index("Open") < th.index("</th>")
+
+
+def test_the_overview_separates_plan_dispute_and_promise_from_overdue(client, debtor):
+    late = TODAY - dt.timedelta(days=20)
+    create_invoice(debtor, number="O-1", total_cents=10000, due_date=late)
+    create_invoice(debtor, number="D-1", total_cents=20000, due_date=late, hold_reason="dispute")
+    create_invoice(
+        debtor,
+        number="P-1",
+        total_cents=40000,
+        due_date=late,
+        hold_reason="promise",
+        hold_until=TODAY + dt.timedelta(days=5),
+    )
+    login_as(client, debtor)
+    html = client.get("/overview").get_data(as_text=True)
+    overdue = html[html.index("<h2>Overdue</h2>") :][:400]
+    assert "€100.00" in overdue and "1 invoice past its due date" in overdue
+    assert "<h2>Disputed</h2>" in html and "€200.00" in html
+    promised = html[html.index("<h2>Promised</h2>") :][:400]
+    date = (TODAY + dt.timedelta(days=5)).strftime("%-d %b %Y")
+    assert "€400.00" in promised and f"promised to pay by {date}" in promised
+    assert "Reminders wait until we have answered your dispute." in html  # D-1's row
+    assert f"You promised to pay by {date}; no reminders until then." in html  # P-1's row
+
+
+def test_the_paid_filter_shows_no_tick_hint(client, debtor):
+    create_invoice(debtor, number="OPEN-1")
+    create_invoice(debtor, number="PAID-1", open_cents=0, status="paid")
+    login_as(client, debtor)
+    assert "Tick the invoices" in client.get("/invoices").get_data(as_text=True)
+    paid = client.get("/invoices?status=paid").get_data(as_text=True)
+    assert "PAID-1" in paid and "Tick the invoices" not in paid and "Select all" not in paid

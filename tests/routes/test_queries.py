@@ -42,4 +42,6 @@ def test_pages_do_not_grow_queries_with_invoices(client):
         login_as(client, many)
         large = queries_for(client, path)
         assert large == small, f"{path}: {small} queries for 2 invoices, {large} for 50"
-        assert large <= 5, f"{path}: {large} queries"
+        # the session and debtor, the page, the summary, the pay-all offers (2), the plans,
+        # and what comes next per row (the schedule with its steps, the reminders sent)
+        assert large <= 10, f"{path}: {large} queries"

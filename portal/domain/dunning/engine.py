@@ -577,8 +577,11 @@ def stored_preview(session: Session, day: dt.date) -> Counted | None:
     return Counted(counted, row.computed_at)
 
 
-def schedule_for(session: Session, debtor: Debtor) -> ReminderSchedule | None:
-    """The schedule a debtor follows: the very rule the daily query applies."""
+def schedule_for(
+    session: Session, debtor: Debtor, with_steps: bool = False
+) -> ReminderSchedule | None:
+    """The schedule a debtor follows: the very rule the daily query applies (`with_steps`:
+    its steps loaded in the same query)."""
     schedule_id = (
         select(_schedule_of_debtor())
         .select_from(Debtor)
@@ -586,7 +589,10 @@ def schedule_for(session: Session, debtor: Debtor) -> ReminderSchedule | None:
         .where(Debtor.id == debtor.id)
         .scalar_subquery()
     )
-    return session.scalar(select(ReminderSchedule).where(ReminderSchedule.id == schedule_id))
+    query = select(ReminderSchedule).where(ReminderSchedule.id == schedule_id)
+    if with_steps:
+        query = query.options(joinedload(ReminderSchedule.steps))
+    return session.scalars(query).unique().first()
 
 
 class SendRefused(ValueError):

@@ -167,3 +167,21 @@ def for_invoice(session: Session, invoice_id: int) -> list[PayLink]:
             .order_by(PayLink.created_at.desc(), PayLink.id.desc())
         )
     )
+
+
+COPY_MIN_DAYS_LEFT = 7  # a copy's link is made anew when the last has less than this left
+
+
+def for_copy(session: Session, invoice: Invoice, now: dt.datetime | None = None) -> PayLink:
+    """The pay-link printed as a QR code on the PDF copy of an open invoice: the copy's
+    last link while it works for at least a week more, else a new one."""
+    now = now or utcnow()
+    for link in for_invoice(session, invoice.id):
+        if (
+            link.purpose == "copy"
+            and len(link.invoices) == 1
+            and state_of(link, now) == LinkState.USABLE
+            and link.expires_at - now >= dt.timedelta(days=COPY_MIN_DAYS_LEFT)
+        ):
+            return link
+    return create(session, invoice.debtor, [invoice], actor="system", purpose="copy", now=now)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from portal.domain import audit, instalments, outgoing, plan_progress
 from portal.domain.dunning import charges
+from portal.domain.payments import receipts
 from portal.domain.payments.providers.base import (
     CheckoutRequest,
     Method,
@@ -162,6 +163,94 @@ def select_invoices(session: Session, debtor: Debtor, invoice_ids: Sequence[int]
     if len(rows) != len(wanted):
         raise PaymentRefused("not_payable")
     return with_charges(session, debtor, rows)
+
+
+def payable_among(session: Session, debtor: Debtor, invoice_ids: Sequence[int]) -> list[int]:
+    """The ids among `invoice_ids` the debtor can pay now, at most 200; a remembered
+    selection may have gone stale (paid meanwhile), and stale ids are simply dropped."""
+    wanted = {i for i in invoice_ids if i > 0}
+    if not wanted:
+        return []
+    rows = session.scalars(
+        select(Invoice.id)
+        .where(Invoice.id.in_(wanted), *payable_query(debtor.id))  # type: ignore[arg-type]
+        .order_by(Invoice.due_date, Invoice.id)
+        .limit(200)
+    ).all()
+    return list(rows)
+
+
+PAY_ALL_SCOPES = ("overdue", "open")
+# what "pay all" leaves out: a disputed invoice waits for our answer, and an invoice in a
+# plan is paid by its instalments (it is not overdue while the plan runs)
+_NOT_IN_PAY_ALL = {"overdue": ("dispute", "plan"), "open": ("dispute",)}
+
+
+def _pay_all_rows(session: Session, debtor: Debtor, scope: str, today: dt.date) -> list[Invoice]:
+    where = [
+        *payable_query(debtor.id),
+        Invoice.kind == InvoiceKind.INVOICE.value,
+        Invoice.hold_reason.not_in(_NOT_IN_PAY_ALL[scope]),
+    ]
+    if scope == "overdue":
+        where.append(Invoice.due_date < today)
+    return list(
+        session.scalars(
+            select(Invoice).where(*where).order_by(Invoice.due_date, Invoice.id).limit(201)  # type: ignore[arg-type]
+        )
+    )
+
+
+def _checked(rows: Sequence[Invoice]) -> None:
+    if not rows or len(rows) > 200:
+        raise PaymentRefused("nothing_selected" if not rows else "too_many")
+
+
+def select_all(session: Session, debtor: Debtor, scope: str, today: dt.date) -> Selection:
+    """Every invoice of the debtor to pay in one go: `overdue` (past its due date) or
+    `open` (everything open), with their costs and interest; disputed invoices stay out,
+    and for `overdue` also the invoices of a running plan."""
+    if scope not in PAY_ALL_SCOPES:
+        raise PaymentRefused("nothing_selected")
+    rows = _pay_all_rows(session, debtor, scope, today)
+    _checked(rows)
+    return with_charges(session, debtor, rows)
+
+
+@dataclass(frozen=True)
+class PayAll:
+    """The two one-click offers of the overview and the list, with their amounts."""
+
+    overdue: Selection | None
+    everything: Selection | None
+
+
+def pay_all_offers(session: Session, debtor: Debtor, today: dt.date) -> PayAll:
+    """What "pay all overdue" and "pay everything open" would pay now (None: nothing, or
+    not in one payment, e.g. several currencies). Two queries when no costs are open."""
+    rows = _pay_all_rows(session, debtor, "open", today)
+    skip = _NOT_IN_PAY_ALL["overdue"]
+    late = [r for r in rows if r.due_date < today and r.hold_reason not in skip]
+
+    def offer(chosen: list[Invoice], known: Selection | None = None) -> Selection | None:
+        try:
+            _checked(chosen)
+            if known is not None:  # no costs or interest among everything: none here either
+                return Selection(debtor, chosen)
+            return with_charges(session, debtor, chosen)
+        except PaymentRefused:
+            return None
+
+    everything = offer(rows)
+    no_charges = everything is not None and len(everything.invoices) == len(rows)
+    overdue = offer(late, everything if no_charges else None)
+    if (
+        everything
+        and overdue
+        and {i.id for i in everything.invoices} == {i.id for i in overdue.invoices}
+    ):
+        everything = None  # one button says it all
+    return PayAll(overdue, everything)
 
 
 def with_charges(session: Session, debtor: Debtor, invoices: Sequence[Invoice]) -> Selection:
@@ -307,6 +396,7 @@ def start(
         raise PaymentRefused("method_not_offered")
     payment = Payment(
         public_id=secrets.token_urlsafe(16),
+        reference=receipts.next_reference(session, utcnow().year),
         brand_id=debtor.brand_id,
         debtor_id=debtor.id,
         pay_link_id=wish.pay_link.id if wish.pay_link else None,
