@@ -167,3 +167,20 @@ def test_the_daily_sweep_hands_over_by_the_rule_and_mails_the_agency(app, inbox)
     assert made.by == "system" and made.agency_id == agency.id
     mail = inbox.wait_for("sweep@agency.example.com")
     assert "/collection/dossier/" in mail.get_content() or "/collection/dossier/" in str(mail)
+
+
+def test_paying_a_claim_the_agency_keeps_is_refused_by_the_server(app):
+    import pytest
+
+    debtor, invoices = queued_debtor()
+    agency = create_agency(portal_payments=False)
+    hand_over(app, debtor, agency)
+    with pytest.raises(service.PaymentRefused):
+        service.select_invoices(db.session(), debtor, [invoices[0].id])
+    agency = db.session.get(type(agency), agency.id)
+    agency.portal_payments = True
+    db.session.commit()
+    chosen = service.select_invoices(
+        db.session(), db.session.get(type(debtor), debtor.id), [invoices[0].id]
+    )
+    assert [i.id for i in chosen.invoices] == [invoices[0].id]

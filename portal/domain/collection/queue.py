@@ -128,8 +128,9 @@ def enqueue_from_schedule(session: Session, day: dt.date) -> int:
         )
         .group_by(Invoice.id, Invoice.debtor_id)
     )
-    result = session.execute(
-        insert(CollectionEntry).from_select(
+    entered = session.scalars(
+        insert(CollectionEntry)
+        .from_select(
             [
                 "invoice_id",
                 "debtor_id",
@@ -141,8 +142,9 @@ def enqueue_from_schedule(session: Session, day: dt.date) -> int:
             ],
             reached,
         )
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        .returning(CollectionEntry.id)  # psycopg reports no row count for INSERT ... SELECT
+    ).all()
+    return len(entered)
 
 
 def mark(session: Session, invoice: Invoice, actor: str, day: dt.date) -> CollectionEntry:
