@@ -60,7 +60,7 @@ def test_admin_edits_previews_saves_and_the_run_sends_the_new_text(
     page.get_by_label("Password").fill("a strong admin password")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("link", name="Message texts").click()
-    page.get_by_role("link", name="Edit Reminder in EN").click()
+    page.get_by_role("link", name="Default text (Reminder, English)").click()
     expect(page.get_by_role("heading", name=re.compile("^Reminder"))).to_be_visible()
 
     page.get_by_label("Preview for").select_option(label=f"Petra de Vries ({setup})")
