@@ -15,6 +15,7 @@ from admin import (
     ledger,
     letters,
     messages,
+    nav,
     outbox,
     payments,
     personal_data,
@@ -24,3 +25,5 @@ from admin import (
     settings,
     webhooks,
 )
+
+bp.add_app_template_global(nav.menu, "admin_menu")
