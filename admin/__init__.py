@@ -24,6 +24,7 @@ from admin import (
     routes,
     settings,
     webhooks,
+    words,
 )
 
 bp.add_app_template_global(nav.menu, "admin_menu")

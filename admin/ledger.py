@@ -8,7 +8,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from admin import bp
+from admin import bp, words
 from admin.forms import ContactForm
 from admin.session import actor, admin_required, current_admin
 from portal import tasks
@@ -134,6 +134,7 @@ def debtor_detail(debtor_id: int) -> Any:
         form=form,
         invoices=invoices,
         events=events,
+        invoice_numbers=words.invoice_numbers({e.invoice_id for e in events if e.invoice_id}),
         today=day,
         saved=saved or request.args.get("saved"),
         segments=list(db.session.scalars(select(Segment).order_by(Segment.name))),
