@@ -227,7 +227,5 @@ def invoice_numbers(invoice_ids: set[int]) -> dict[int, str]:
     """Invoice numbers by id, in one query (timelines name invoices by number)."""
     if not invoice_ids:
         return {}
-    rows = db.session.execute(
-        select(Invoice.id, Invoice.number).where(Invoice.id.in_(invoice_ids))
-    )
+    rows = db.session.execute(select(Invoice.id, Invoice.number).where(Invoice.id.in_(invoice_ids)))
     return {row.id: row.number for row in rows}
