@@ -181,14 +181,8 @@ def invoice_detail(invoice_id: int) -> str:
     from admin.payments import invoice_payments, link_views
     from portal.domain.dunning import engine as dunning
     from portal.domain.dunning import holds
-    from portal.models import InvoiceReminder, ReminderStep
 
-    steps_done = db.session.execute(
-        select(ReminderStep.kind, InvoiceReminder.sent_on)
-        .join(InvoiceReminder, InvoiceReminder.step_id == ReminderStep.id)
-        .where(InvoiceReminder.invoice_id == invoice.id)
-        .order_by(InvoiceReminder.sent_on)
-    ).all()
+    steps_done = dunning.steps_done(db.session(), invoice.id)
     from portal.models import Claim, ClaimInvoice
 
     claims = list(

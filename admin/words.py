@@ -201,6 +201,16 @@ def message_kind(kind: str) -> str:
     return _message_kinds().get(kind, kind.replace("_", " "))
 
 
+@bp.app_template_global("step_channel")
+def step_channel(channel: str | None) -> str:
+    """A reminder channel in words ("by email")."""
+    return {
+        "email": _("by email"),
+        "sms": _("by text message"),
+        "letter": _("by post"),
+    }.get(channel or "", channel or "")
+
+
 @bp.app_template_global("job_status")
 def job_status(status: str) -> str:
     """Where an import job stands, in words."""
