@@ -25,6 +25,7 @@ from admin import (
     settings,
     webhooks,
     words,
+    worklists,
 )
 
 bp.add_app_template_global(nav.menu, "admin_menu")

@@ -11,11 +11,12 @@ from sqlalchemy import select
 from admin import bp, words
 from admin.forms import ContactForm
 from admin.session import actor, admin_required, current_admin
+from admin.worklists import ACTION_WORDS
 from portal import tasks
 from portal.db import db
 from portal.domain import debtors as debtor_domain
 from portal.domain import invoices as inv
-from portal.domain import login, plan_admin
+from portal.domain import login, plan_admin, worklists
 from portal.domain.clock import today
 from portal.domain.params import page_number, whole
 from portal.forms import ConfirmForm
@@ -45,9 +46,12 @@ def debtors() -> Any:
     grade = request.args.get("grade", "")
     rows, has_next = debtor_domain.search(db.session(), q, whole(brand), _page(), grade)
     ids = [r.debtor.id for r in rows]
+    matching = debtor_domain.matching_ids(db.session(), q, whole(brand), grade)
     return render_page(
         "admin/debtors.html",
         "admin/_debtor_rows.html",
+        matching=worklists.count(db.session(), matching),
+        actions=_bulk_actions(),
         ratings={
             r.debtor_id: r
             for r in db.session.scalars(select(DebtorRating).where(DebtorRating.debtor_id.in_(ids)))
@@ -60,6 +64,13 @@ def debtors() -> Any:
         brand=brand,
         brands=list(db.session.scalars(select(Brand).order_by(Brand.name))),
     )
+
+
+def _bulk_actions() -> list[tuple[str, Any]]:
+    """The bulk actions this admin may choose: changes for full admins, exports for all."""
+    me = current_admin()
+    allowed = [*(worklists.CHANGES if me and me.is_admin else ()), *worklists.EXPORTS]
+    return [(key, ACTION_WORDS[key]) for key in allowed]
 
 
 def _contact_form(debtor: Debtor) -> ContactForm:
@@ -161,10 +172,13 @@ def invoices() -> Any:
     flt = inv.AdminFilter.parse(request.args.to_dict())
     day = today(current_app.config["SETTINGS"].portal_timezone)
     rows, has_next = inv.admin_list(db.session(), flt, day)
+    matching = inv.admin_matching(flt, day).with_only_columns(Invoice.id)
     return render_page(
         "admin/invoices.html",
         "admin/_invoice_rows.html",
         rows=rows,
+        matching=worklists.count(db.session(), matching),
+        actions=_bulk_actions(),
         has_next=has_next,
         flt=flt,
         today=day,
