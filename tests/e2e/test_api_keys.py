@@ -41,7 +41,7 @@ def test_admin_creates_a_key_sees_it_once_and_revokes_it(page: Page, live_server
     page.get_by_label("Label").fill("Webshop")
     page.get_by_role("radio", name=re.compile("Test: sandbox")).check()
     page.get_by_role("button", name="Create key").click()
-    key = page.get_by_label("API key")
+    key = page.get_by_label("API key", exact=True)
     expect(key).to_have_value(re.compile(r"^bp_test_"))
     raw = key.input_value()
     expect(page.get_by_text("it is shown only this once")).to_be_visible()
