@@ -95,13 +95,18 @@ def apply(
         raise ValueError(f"unknown bulk action {action!r}")
     invoices = _locked(session, invoice_ids)
     done = 0
+    # only holds set by hand: a dispute, promise or plan keeps its own hold (and reason)
     if action == "pause":
         for invoice in invoices:
-            if invoice.status == InvoiceStatus.OPEN and invoice.hold_reason != "paused":
+            if invoice.status == InvoiceStatus.OPEN and not invoice.hold_reason:
                 holds.pause(session, invoice, "paused", None, actor, today)
                 done += 1
     elif action == "resume":
-        done = sum(1 for invoice in invoices if holds.resume(session, invoice, actor))
+        done = sum(
+            1
+            for invoice in invoices
+            if invoice.hold_reason == "paused" and holds.resume(session, invoice, actor)
+        )
     else:
         assert mailer is not None
         by_debtor: dict[int, list[Invoice]] = {}

@@ -100,6 +100,19 @@ def test_ticked_rows_resume_and_others_stay(client):
     assert (held("Z1"), held("Z2"), held("K1")) == ("paused", "paused", "")
 
 
+def test_bulk_work_leaves_the_holds_of_disputes_and_plans_alone(client):
+    _zon, _klok, invoices = world()
+    db.session.get(Invoice, invoices["Z1"][0]).hold_reason = "dispute"
+    db.session.get(Invoice, invoices["Z2"][0]).hold_reason = "plan"
+    db.session.commit()
+    create_admin("boss@example.com")
+    admin_login(client, "boss@example.com")
+    for action in ("pause", "resume"):
+        first = post_bulk(client, "invoices", action=action, scope="filter", query="status=all")
+        confirm(client, "invoices", first)
+    assert (held("Z1"), held("Z2")) == ("dispute", "plan")
+
+
 def test_a_second_chance_from_the_debtor_list_mails_each_debtor_once(client):
     _zon, _klok, invoices = world()
     create_admin("boss@example.com")
