@@ -16,6 +16,7 @@ from admin import (
     ledger,
     letters,
     messages,
+    nav,
     outbox,
     payments,
     personal_data,
@@ -24,5 +25,9 @@ from admin import (
     routes,
     settings,
     webhooks,
+    words,
     worklist,
+    worklists,
 )
+
+bp.add_app_template_global(nav.menu, "admin_menu")

@@ -9,7 +9,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from admin import bp
+from admin import bp, words
 from admin.session import actor, admin_required
 from portal import collecting, paying, tasks
 from portal.db import db
@@ -335,11 +335,13 @@ def agency_report_upload(agency_id: int) -> Any:
 @admin_required()
 def agency_report(report_id: int) -> str:
     report = db.session.get(AgencyReport, report_id) or abort(404)
+    lines = reports.lines_of(db.session(), report.id)
     return render_template(
         "admin/agency_report.html",
         report=report,
         agency=db.session.get(Agency, report.agency_id),
-        lines=reports.lines_of(db.session(), report.id),
+        lines=lines,
+        numbers=words.invoice_numbers({line.invoice_id for line in lines if line.invoice_id}),
     )
 
 

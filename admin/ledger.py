@@ -8,14 +8,15 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from admin import bp
+from admin import bp, words
 from admin.forms import ContactForm
 from admin.session import actor, admin_required, current_admin
+from admin.worklists import ACTION_WORDS
 from portal import tasks
 from portal.db import db
 from portal.domain import debtors as debtor_domain
 from portal.domain import invoices as inv
-from portal.domain import login, plan_admin
+from portal.domain import login, plan_admin, worklists
 from portal.domain.clock import today
 from portal.domain.collection.views import collection_view
 from portal.domain.params import page_number, whole
@@ -46,9 +47,12 @@ def debtors() -> Any:
     grade = request.args.get("grade", "")
     rows, has_next = debtor_domain.search(db.session(), q, whole(brand), _page(), grade)
     ids = [r.debtor.id for r in rows]
+    matching = debtor_domain.matching_ids(db.session(), q, whole(brand), grade)
     return render_page(
         "admin/debtors.html",
         "admin/_debtor_rows.html",
+        matching=worklists.count(db.session(), matching),
+        actions=_bulk_actions(),
         ratings={
             r.debtor_id: r
             for r in db.session.scalars(select(DebtorRating).where(DebtorRating.debtor_id.in_(ids)))
@@ -61,6 +65,13 @@ def debtors() -> Any:
         brand=brand,
         brands=list(db.session.scalars(select(Brand).order_by(Brand.name))),
     )
+
+
+def _bulk_actions() -> list[tuple[str, Any]]:
+    """The bulk actions this admin may choose: changes for full admins, exports for all."""
+    me = current_admin()
+    allowed = [*(worklists.CHANGES if me and me.is_admin else ()), *worklists.EXPORTS]
+    return [(key, ACTION_WORDS[key]) for key in allowed]
 
 
 def _contact_form(debtor: Debtor) -> ContactForm:
@@ -135,6 +146,7 @@ def debtor_detail(debtor_id: int) -> Any:
         form=form,
         invoices=invoices,
         events=events,
+        invoice_numbers=words.invoice_numbers({e.invoice_id for e in events if e.invoice_id}),
         today=day,
         saved=saved or request.args.get("saved"),
         segments=list(db.session.scalars(select(Segment).order_by(Segment.name))),
@@ -161,10 +173,13 @@ def invoices() -> Any:
     flt = inv.AdminFilter.parse(request.args.to_dict())
     day = today(current_app.config["SETTINGS"].portal_timezone)
     rows, has_next = inv.admin_list(db.session(), flt, day)
+    matching = inv.admin_matching(flt, day).with_only_columns(Invoice.id)
     return render_page(
         "admin/invoices.html",
         "admin/_invoice_rows.html",
         rows=rows,
+        matching=worklists.count(db.session(), matching),
+        actions=_bulk_actions(),
         has_next=has_next,
         flt=flt,
         today=day,
@@ -181,14 +196,8 @@ def invoice_detail(invoice_id: int) -> str:
     from admin.payments import invoice_payments, link_views
     from portal.domain.dunning import engine as dunning
     from portal.domain.dunning import holds
-    from portal.models import InvoiceReminder, ReminderStep
 
-    steps_done = db.session.execute(
-        select(ReminderStep.kind, InvoiceReminder.sent_on)
-        .join(InvoiceReminder, InvoiceReminder.step_id == ReminderStep.id)
-        .where(InvoiceReminder.invoice_id == invoice.id)
-        .order_by(InvoiceReminder.sent_on)
-    ).all()
+    steps_done = dunning.steps_done(db.session(), invoice.id)
     from portal.models import Claim, ClaimInvoice
 
     claims = list(

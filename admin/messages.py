@@ -34,21 +34,6 @@ from portal.htmx import sandboxed_html
 from portal.mails import logo_data_uri, preview_composer, sample_contexts, sender_for
 from portal.models import LANGUAGES, AdminUser, Brand, Debtor, Invoice, TemplatePreview, utcnow
 
-KEY_NAMES = {
-    "nudge": _l("Friendly note before the due date"),
-    "reminder": _l("Reminder"),
-    "notice": _l("Formal notice"),
-    "fourteen_day": _l("14-day letter"),
-    "login_link": _l("Sign-in link"),
-    "new_invoices": _l("New invoices"),
-    "second_chance": _l("Second chance after a failed payment"),
-    "receipt": _l("Payment receipt"),
-    "email_changed": _l("Email address changed (to the old addresses)"),
-    "sms_nudge": _l("SMS: friendly note before the due date"),
-    "sms_reminder": _l("SMS: reminder"),
-    "sms_notice": _l("SMS: formal notice"),
-    "sms_fourteen_day": _l("SMS: 14-day letter"),
-}
 PART_NAMES = {"subject": _l("Subject"), "html": _l("HTML body"), "text": _l("Plain text")}
 SMS_PART_NAMES = {**PART_NAMES, "text": _l("Text")}
 PREVIEW_MINUTES = 30
@@ -82,7 +67,6 @@ def message_list() -> str:
         brand=chosen,
         edited=templates.edited(db.session(), chosen.id) if chosen else {},
         specs=templates.SPECS,
-        key_names=KEY_NAMES,
         languages=LANGUAGES,
     )
 
@@ -131,7 +115,7 @@ def _editor(
         brand=brand,
         key=key,
         language=language,
-        key_name=KEY_NAMES[key],
+        key_name=_(templates.SPECS[key].title),
         source=source,
         faults=faults or [],
         part_names=_part_names(key),

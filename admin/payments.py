@@ -3,9 +3,7 @@ pay-links and second chances from the invoice page."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -24,7 +22,6 @@ from portal.domain.payments.providers.base import Ignored, Method, ProviderError
 from portal.domain.payments.providers.registry import names
 from portal.forms import ConfirmForm
 from portal.htmx import render_page
-from portal.i18n import date
 from portal.mails import pay_link_url
 from portal.models import Brand, Invoice, PayLink, Payment
 
@@ -62,22 +59,12 @@ def status_badge(status: str) -> Markup:
     return Markup('<span class="badge {}">{}</span>').format(css, status_word(status))
 
 
-def local_time(value: dt.datetime | None, seconds: bool = False) -> str:
-    """A stored UTC moment as date and time in the business timezone."""
-    if value is None:
-        return "–"
-    zone = ZoneInfo(paying.settings().portal_timezone)
-    local = value.replace(tzinfo=value.tzinfo or dt.UTC).astimezone(zone)
-    return f"{date(local.date())} {local.strftime('%H:%M:%S' if seconds else '%H:%M')}"
-
-
 @bp.context_processor
 def payment_helpers() -> dict[str, Any]:
     """Helpers for the payment templates (also the payments part of the invoice page)."""
     return {
         "payment_status": status_badge,
         "payment_status_word": status_word,
-        "local_time": local_time,
     }
 
 

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
-from admin.payments import local_time
 from admin.plans import request_plan_form
 from admin.session import actor, admin_required, current_admin
+from admin.words import local_time
 from portal import tasks
 from portal.db import db
 from portal.domain import plan_admin

@@ -14,9 +14,9 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from admin import bp
-from admin.payments import local_time
+from admin import bp, words
 from admin.session import actor, admin_required, current_admin
+from admin.words import local_time
 from portal import tasks
 from portal.db import db
 from portal.domain.params import whole
@@ -121,6 +121,7 @@ def _task_page(task: WorkTask, problem: str = "", status: int = 200) -> Any:
                 open_invoices=service.open_invoices(db.session(), debtor.id),
             )
         )
+    past = history.of_debtor(db.session(), debtor.id)
     return render_template(
         "admin/task.html",
         task=task,
@@ -129,7 +130,8 @@ def _task_page(task: WorkTask, problem: str = "", status: int = 200) -> Any:
         flag=service.phone_flag(db.session(), debtor),
         open_invoices=service.open_invoices(db.session(), debtor.id),
         promise_ids=service.promisable(db.session(), debtor.id, day),
-        past=history.of_debtor(db.session(), debtor.id),
+        past=past,
+        numbers=words.invoice_numbers({e.invoice_id for e in past.events if e.invoice_id}),
         people=_people(),
         reasons=DISPUTE_REASONS,
         problem=problem,

@@ -26,6 +26,7 @@ from portal.models import (
     Instalment,
     InstalmentPlan,
     Invoice,
+    InvoiceReminder,
     InvoiceStatus,
     PlanInvoice,
     RatingRule,
@@ -488,15 +489,31 @@ def _invoice(
             method=rng.choice(["ideal", "bancontact", "banktransfer"]),
         ).at = _moment(paid_on)
     elif due < day - dt.timedelta(days=7):
+        _reminded(session, debtor, invoice, due + dt.timedelta(days=7))
+
+
+def _reminded(session: Session, debtor: Debtor, invoice: Invoice, on: dt.date) -> None:
+    """The steps of the debtor's schedule up to its first reminder, done on `on`: recorded
+    as the run records them (the step guard and a history line), so the invoice page, the
+    history and the next run agree."""
+    from portal.domain.dunning.engine import schedule_for
+
+    schedule = schedule_for(session, debtor)
+    steps = list(schedule.steps) if schedule else []
+    upto = next((n for n, step in enumerate(steps) if step.kind == "reminder"), None)
+    if upto is None:
+        return
+    for step in steps[: upto + 1]:
+        session.add(InvoiceReminder(invoice_id=invoice.id, step_id=step.id, sent_on=on))
         audit.record(
             session,
             "system",
             "reminder.sent",
             debtor_id=debtor.id,
             invoice_id=invoice.id,
-            step="reminder",
+            step=step.kind,
             channel="email",
-        ).at = _moment(due + dt.timedelta(days=7))
+        ).at = _moment(on)
 
 
 def _moment(day: dt.date) -> dt.datetime:

@@ -92,6 +92,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[str, int]:
+        if request.path.startswith("/admin"):
+            return render_template("admin/http_error.html", code=400, csrf=True), 400
         return render_template("errors/csrf.html"), 400
 
     @app.errorhandler(HTTPException)

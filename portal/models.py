@@ -1474,6 +1474,26 @@ class RatingRule(Base):
     to_segment: Mapped[Segment] = relationship(foreign_keys=[to_segment_id])
 
 
+SAVED_FILTER_LISTS = ("invoices", "debtors")
+
+
+class SavedFilter(Base):
+    """A list's filter an admin saved under a name (the query string of the list)."""
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (
+        UniqueConstraint("admin_user_id", "list_name", "name"),
+        CheckConstraint(_in("list_name", SAVED_FILTER_LISTS), name="list_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_user_id: Mapped[int] = mapped_column(ForeignKey("admin_user.id", ondelete="CASCADE"))
+    list_name: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(60))
+    query: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 # the collection hand-over keeps its tables beside its code; importing them here puts them
 # on Base.metadata wherever the models are loaded (issue 20)
 from portal.domain.collection import models as _collection_models  # noqa: E402, F401

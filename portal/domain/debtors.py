@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from portal.domain import audit, login
@@ -94,6 +94,33 @@ def search(
     rows = session.execute(stmt.limit(ADMIN_PAGE + 1).offset((max(page, 1) - 1) * ADMIN_PAGE))
     found = [DebtorRow(d, int(n), int(c)) for d, n, c in rows.unique()]
     return found[:ADMIN_PAGE], len(found) > ADMIN_PAGE
+
+
+def matching_ids(
+    session: Session, q: str = "", brand_id: int | None = None, grade: str = ""
+) -> Select[int]:
+    """The ids of every debtor the admin search matches (all pages), as a subquery-able
+    select: bulk work acts on exactly what the list shows."""
+    stmt = select(Debtor.id)
+    if brand_id:
+        stmt = stmt.where(Debtor.brand_id == brand_id)
+    if grade in GRADES:
+        stmt = stmt.where(
+            Debtor.id.in_(select(DebtorRating.debtor_id).where(DebtorRating.grade == grade))
+        )
+    if q.strip():
+        pattern = (
+            "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        by_email = select(DebtorEmail.debtor_id).where(
+            DebtorEmail.email.ilike(pattern, escape="\\")
+        )
+        stmt = stmt.where(
+            Debtor.name.ilike(pattern, escape="\\")
+            | Debtor.number.ilike(pattern, escape="\\")
+            | Debtor.id.in_(by_email)
+        )
+    return stmt
 
 
 CONTACT_FIELDS = (

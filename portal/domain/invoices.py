@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from portal.domain.params import clamped, page_number, whole
@@ -304,12 +304,15 @@ class AdminFilter:
 
 def admin_list(session: Session, flt: AdminFilter, today: dt.date) -> tuple[list[Invoice], bool]:
     """Invoices across debtors for the admin, with their debtors loaded (no N+1)."""
+    stmt = admin_matching(flt, today).options(joinedload(Invoice.debtor))
+    stmt = stmt.order_by(Invoice.due_date, Invoice.id).limit(ADMIN_PAGE + 1)
+    rows = list(session.scalars(stmt.offset((flt.page - 1) * ADMIN_PAGE)).unique())
+    return rows[:ADMIN_PAGE], len(rows) > ADMIN_PAGE
 
-    stmt = (
-        select(Invoice)
-        .join(Debtor, Debtor.id == Invoice.debtor_id)
-        .options(joinedload(Invoice.debtor))
-    )
+
+def admin_matching(flt: AdminFilter, today: dt.date) -> Select[Invoice]:
+    """Every invoice the admin filter matches (all pages; the list and bulk work share it)."""
+    stmt = select(Invoice).join(Debtor, Debtor.id == Invoice.debtor_id)
     if flt.brand_id:
         stmt = stmt.where(Invoice.brand_id == flt.brand_id)
     if flt.segment_id:
@@ -326,6 +329,4 @@ def admin_list(session: Session, flt: AdminFilter, today: dt.date) -> tuple[list
     if flt.q:
         escaped = flt.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(Invoice.number.ilike(f"%{escaped}%", escape="\\"))
-    stmt = stmt.order_by(Invoice.due_date, Invoice.id).limit(ADMIN_PAGE + 1)
-    rows = list(session.scalars(stmt.offset((flt.page - 1) * ADMIN_PAGE)).unique())
-    return rows[:ADMIN_PAGE], len(rows) > ADMIN_PAGE
+    return stmt

@@ -50,6 +50,36 @@ def test_the_list_shows_default_and_edited_texts(client):
     assert "Edited (version 1)" in page
 
 
+def test_every_editor_the_list_shows_opens_with_its_name(client):
+    brand = create_brand()
+    debtor = create_debtor(brand, name="Petra de Vries")
+    create_invoice(debtor, number="INV-1", total_cents=5_000, due_date=dt.date(2026, 10, 1))
+    boss(client)
+    page = client.get(f"/admin/messages?brand={brand.id}").get_data(as_text=True)
+    rows = re.findall(r'<th scope="row">([^<]*)</th>', page)
+    assert len(rows) == len(templates.SPECS) and all(name.strip() for name in rows)
+    links = sorted(set(re.findall(r'href="(/admin/messages/\d+/[a-z_]+/[a-z]{2})"', page)))
+    assert len(links) == 3 * len(templates.SPECS)  # every kind, channel and language
+    for link in links:
+        response = client.get(link)
+        assert response.status_code == 200, link
+        key = link.split("/")[-2]
+        assert f"<h1>{templates.SPECS[key].title} " in response.get_data(as_text=True)
+
+
+def test_every_message_has_a_name_in_every_language(app):
+    from portal.i18n import LANGUAGES
+
+    for language in LANGUAGES:
+        with app.test_request_context(headers={"Accept-Language": language}):
+            from flask_babel import gettext
+
+            for spec in templates.SPECS.values():
+                assert spec.title, spec.key
+                if language != "en":
+                    assert gettext(spec.title) != spec.title, (language, spec.key)
+
+
 def test_live_preview_renders_the_unsaved_text_for_a_real_debtor(client):
     brand = create_brand(name="Zon B.V.")
     debtor = create_debtor(brand, name="Petra de Vries", language="en")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from playwright.sync_api import Page
 from werkzeug.serving import make_server
 
 from portal.db import db
@@ -67,3 +68,11 @@ def live_server(app: Flask) -> Iterator[str]:
         empty_tables()
         app.config["SETTINGS"], app.config["SERVER_NAME"] = saved_settings, saved_name
         app.config["SANDBOX_WEBHOOKS_OFF"] = True
+
+
+def open_admin_page(page: Page, group: str, entry: str) -> None:
+    """Go to an admin page through the menu, as a person does: open the group, click."""
+    page.get_by_role("navigation", name="Admin menu").locator("summary", has_text=group).click()
+    page.get_by_role("navigation", name="Admin menu").get_by_role(
+        "link", name=entry, exact=True
+    ).click()

@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import open_admin_page
 from tests.e2e.test_portal_journey import sign_in
 from tests.factories import create_admin, create_brand
 from tests.imports.test_import import HEADER, csv_bytes
@@ -40,7 +41,7 @@ def test_admin_maps_columns_sees_errors_then_imports_a_corrected_file(
             ]
         )
     )
-    page.get_by_role("link", name="Imports").click()
+    open_admin_page(page, "Receivables", "Imports")
     page.get_by_label("File", exact=True).set_input_files(str(odd))
     page.get_by_role("button", name="Upload and check").click()
     expect(page.get_by_text("choose the columns by hand")).to_be_visible()

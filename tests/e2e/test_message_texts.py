@@ -13,6 +13,7 @@ from portal.db import db
 from portal.models import ReminderSchedule, ReminderStep
 from portal.tasks import send_outbox_now
 from tests.conftest import body_text
+from tests.e2e.conftest import open_admin_page
 from tests.factories import (
     create_admin,
     create_brand,
@@ -59,8 +60,8 @@ def test_admin_edits_previews_saves_and_the_run_sends_the_new_text(
     page.get_by_label("Email address").fill("boss@example.com")
     page.get_by_label("Password").fill("a strong admin password")
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("link", name="Message texts").click()
-    page.get_by_role("link", name="Edit Reminder in EN").click()
+    open_admin_page(page, "Settings", "Message texts")
+    page.get_by_role("link", name="Default text (Reminder, English)").click()
     expect(page.get_by_role("heading", name=re.compile("^Reminder"))).to_be_visible()
 
     page.get_by_label("Preview for").select_option(label=f"Petra de Vries ({setup})")

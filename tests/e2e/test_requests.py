@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from portal.db import db
 from portal.models import Invoice
+from tests.e2e.conftest import open_admin_page
 from tests.e2e.test_portal_journey import sign_in
 from tests.factories import (
     ADMIN_PASSWORD,
@@ -85,7 +86,7 @@ def test_a_debtor_disputes_and_the_admin_credits_part(
     admin.get_by_label("Password").fill(ADMIN_PASSWORD)
     admin.get_by_role("button", name="Sign in").click()
     expect(admin.get_by_text("Dispute: 1")).to_be_visible()
-    admin.get_by_role("link", name="Requests", exact=True).first.click()
+    open_admin_page(admin, "Collection", "Requests")
     shot(admin, "admin-inbox")
     admin.get_by_role("link", name="Dispute").first.click()
     expect(admin.get_by_role("link", name="delivery.png")).to_be_visible()

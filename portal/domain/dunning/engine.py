@@ -577,6 +577,31 @@ def stored_preview(session: Session, day: dt.date) -> Counted | None:
     return Counted(counted, row.computed_at)
 
 
+@dataclass(frozen=True)
+class StepDone:
+    """A step an invoice has had, with what became of its message (None: recorded without
+    one, e.g. an import's "last reminder step sent")."""
+
+    kind: str
+    sent_on: dt.date
+    channel: str | None
+    status: str | None
+
+
+def steps_done(session: Session, invoice_id: int) -> list[StepDone]:
+    """The steps recorded for an invoice (the run's own guard rows), oldest first."""
+    rows = session.execute(
+        select(
+            ReminderStep.kind, InvoiceReminder.sent_on, OutboxMessage.channel, OutboxMessage.status
+        )
+        .join(InvoiceReminder, InvoiceReminder.step_id == ReminderStep.id)
+        .outerjoin(OutboxMessage, OutboxMessage.id == InvoiceReminder.message_id)
+        .where(InvoiceReminder.invoice_id == invoice_id)
+        .order_by(InvoiceReminder.sent_on, ReminderStep.offset_days)
+    )
+    return [StepDone(r.kind, r.sent_on, r.channel, r.status) for r in rows]
+
+
 def schedule_for(
     session: Session, debtor: Debtor, with_steps: bool = False
 ) -> ReminderSchedule | None:

@@ -179,6 +179,15 @@ class Preview:
     booking_lag_days: int = 14  # IMPORT_BOOKING_LAG_DAYS: see _recently_paid_here
 
     @property
+    def credit_notes(self) -> int:
+        """Rows that are credit notes (a negative amount)."""
+        return sum(1 for row in self.rows if row.kind == "credit_note")
+
+    def sample(self, size: int = 10) -> list[Row]:
+        """The first rows as they were read, for the admin to check the columns."""
+        return self.rows[:size]
+
+    @property
     def errors(self) -> list[Issue]:
         return [i for i in self.issues if i.severity == "error"]
 
@@ -349,6 +358,7 @@ def _parse_rows(
     seen: dict[str, int] = {}
     shared: dict[Any, Any] = {}
     lines = _LineGroup()
+    previous = ""  # the invoice number of the data row above, whether it was good or bad
 
     def cell(cells: Sequence[Any], name: str) -> Any:
         index = cols.get(name)
@@ -372,7 +382,10 @@ def _parse_rows(
         issues_before = len(result.issues)
         first_line = seen.setdefault(number, line)
         last = result.rows[-1] if result.rows else None
-        line_of_last = last is not None and last.invoice_number == number
+        # a line of the invoice above only when the row right above is that invoice: a
+        # repeat further down is an error, even with bad rows (left out) in between
+        line_of_last = previous == number and last is not None and last.invoice_number == number
+        previous = number
         if first_line != line and not line_of_last:
             result.issues.append(
                 issue(
@@ -457,7 +470,7 @@ def _parse_rows(
         if first_line != line:
             assert last is not None  # line_of_last
             if _same_invoice(last, cells, cell, due_date, currency):
-                lines.add(last, total, open_amount)
+                lines.add(last, total, open_amount, line)
             else:
                 problem(
                     "invoice_number",
@@ -512,6 +525,16 @@ def _parse_rows(
                     LABELS["payment_reference"],
                     reference,
                     N_("the check digits of this payment reference are wrong"),
+                    "warning",
+                )
+            )
+        if total < 0 and not kind_text.startswith(("credit", "crédit", "note de cr")):
+            result.issues.append(
+                issue(
+                    line,
+                    LABELS["total"],
+                    text(cell(cells, "total"), 60),
+                    N_("a negative amount: this row is imported as a credit note"),
                     "warning",
                 )
             )
@@ -620,16 +643,18 @@ class _LineGroup:
 
     row: Row | None = None
     amounts: list[tuple[int, int]] = field(default_factory=list)  # (total, open) per line
+    last_line: int = 0  # the sheet row of the group's last line (blank rows may lie between)
 
-    def add(self, row: Row, total: int, open_cents: int) -> None:
-        """One more line of `row`'s invoice."""
+    def add(self, row: Row, total: int, open_cents: int, line: int) -> None:
+        """One more line (sheet row `line`) of `row`'s invoice."""
         if self.row is not row:
             self.row, self.amounts = row, [(row.total_cents, row.open_cents)]
         self.amounts.append((total, open_cents))
+        self.last_line = line
 
     def close(self, result: Preview) -> None:
         """Settle the group's amounts on its first row and say what was done."""
-        row, amounts = self.row, self.amounts
+        row, amounts, last = self.row, self.amounts, self.last_line
         self.row, self.amounts = None, []
         if row is None or len(amounts) < 2:
             return
@@ -641,7 +666,6 @@ class _LineGroup:
             message = (
                 "rows %(first)d to %(last)d are lines of one invoice; their amounts were added up"
             )
-        last = row.line + len(amounts) - 1
         result.issues.append(
             issue(
                 row.line,

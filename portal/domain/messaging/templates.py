@@ -59,26 +59,29 @@ class Spec:
     """One editable message: the variables it may use and those it must use, per part."""
 
     key: str
+    title: str  # what the message is, as the editor names it (a msgid, translated when shown)
     group: str  # "reminder", "sms" or "system"
     variables: tuple[str, ...]
     required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     parts: tuple[str, ...] = PARTS  # the parts an admin writes; an SMS has only "text"
 
 
-def _reminder(kind: str, legal: bool) -> Spec:
+def _reminder(kind: str, title: str, legal: bool) -> Spec:
     needs = ("invoice_table", "costs_notice") if legal else ("invoice_table",)
     return Spec(
         kind,
+        title,
         "reminder",
         (*_COMMON, *_OPEN, "step", "costs", "deadline", "costs_notice"),
         {"html": (*needs, "pay_button"), "text": (*needs, "pay_link")},
     )
 
 
-def _sms(kind: str) -> Spec:
+def _sms(kind: str, title: str) -> Spec:
     """The SMS of a reminder step: one plain-text part that must carry the pay-link."""
     return Spec(
         f"sms_{kind}",
+        title,
         "sms",
         (*_COMMON, "invoices", "total", "pay_link", "step", "costs", "deadline"),
         {"text": ("pay_link",)},
@@ -97,67 +100,81 @@ def sms_key(step_kind: str) -> str:
 SPECS: dict[str, Spec] = {
     s.key: s
     for s in (
-        _reminder("nudge", legal=False),
+        _reminder("nudge", N_("Friendly note before the due date"), legal=False),
         # a Belgian consumer's first reminder carries the Book XIX notice in costs_notice;
         # a text that leaves it out gets it added when written (Composer.with_legal)
-        _reminder("reminder", legal=False),
-        _reminder("notice", legal=True),
-        _reminder("fourteen_day", legal=True),
-        _sms("nudge"),
-        _sms("reminder"),
-        _sms("notice"),
-        _sms("fourteen_day"),
+        _reminder("reminder", N_("Reminder"), legal=False),
+        _reminder("notice", N_("Formal notice"), legal=True),
+        _reminder("fourteen_day", N_("14-day letter"), legal=True),
+        _sms("nudge", N_("SMS: friendly note before the due date")),
+        _sms("reminder", N_("SMS: reminder")),
+        _sms("notice", N_("SMS: formal notice")),
+        _sms("fourteen_day", N_("SMS: 14-day letter")),
         Spec(
             "login_link",
+            N_("Sign-in link"),
             "system",
             ("brand", "login_link", "login_button", "minutes", "several_accounts"),
             {"html": ("login_button",), "text": ("login_link",)},
         ),
         Spec(
             "new_invoices",
+            N_("New invoices"),
             "system",
             (*_COMMON, *_OPEN, "first_due", "count"),
             {"html": ("invoice_table", "pay_button"), "text": ("invoice_table", "pay_link")},
         ),
         Spec(
             "second_chance",
+            N_("Second chance after a failed payment"),
             "system",
             (*_COMMON, *_OPEN, "days"),
             {"html": ("pay_button",), "text": ("pay_link",)},
         ),
         Spec(
             "request_update",
+            N_("Answer to a request"),
             "system",
             (*_COMMON, "request", "answer", "requests_link"),
             {"html": ("answer",), "text": ("answer",)},
         ),
         Spec(
             "plan_update",
+            N_("Payment plan proposed or changed"),
             "system",
             (*_COMMON, "plan", "schedule_table", "note", "plan_link"),
             {"html": ("schedule_table",), "text": ("schedule_table", "plan_link")},
         ),
         Spec(
             "email_confirm",
+            N_("Confirm a new email address"),
             "system",
             ("debtor", "brand", "confirm_link", "confirm_button", "hours", "email"),
             {"html": ("confirm_button",), "text": ("confirm_link",)},
         ),
-        Spec("email_changed", "system", _COMMON),  # to the old addresses
+        Spec(
+            "email_changed",
+            N_("Email address changed (to the old addresses)"),
+            "system",
+            _COMMON,
+        ),
         Spec(
             "receipt",
+            N_("Payment receipt"),
             "system",
             (*_COMMON, "amount", "paid_on", "reference", "invoice_table", "credit"),
             {"html": ("amount",), "text": ("amount",)},
         ),
         Spec(
             "instalment_due",
+            N_("Instalment due"),
             "system",
             (*_COMMON, "instalment", "pay_link", "pay_button", "plan_link"),
             {"html": ("pay_button",), "text": ("pay_link",)},
         ),
         Spec(
             "plan_breached",
+            N_("Payment plan ended: an instalment was missed"),
             "system",
             (*_COMMON, *_OPEN, "instalment", "plan_link"),
             {"html": ("invoice_table", "pay_button"), "text": ("invoice_table", "pay_link")},
