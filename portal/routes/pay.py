@@ -35,6 +35,7 @@ from portal.domain import embed
 from portal.domain.money import parse_amount
 from portal.domain.params import ids, whole
 from portal.domain.payments import paylinks, references, service
+from portal.domain.payments import selection as choosing
 from portal.domain.payments.providers.base import Method, ProviderError, Status, origin
 from portal.htmx import is_htmx, redirect_to, render_page
 from portal.models import ApiPayLink, Debtor, Instalment, Invoice, PayLink, Payment
@@ -75,17 +76,17 @@ def _instalment_id() -> int | None:
     return whole(raw)
 
 
-def _select(debtor: Debtor) -> service.Selection:
+def _select(debtor: Debtor) -> choosing.Selection:
     """What the debtor asked to pay: chosen invoices, or the next instalment of a plan."""
     instalment_id = _instalment_id()
     if instalment_id is not None:
-        return service.select_instalment(db.session(), debtor, instalment_id)
-    return service.select_invoices(db.session(), debtor, _invoice_ids())
+        return choosing.select_instalment(db.session(), debtor, instalment_id)
+    return choosing.select_invoices(db.session(), debtor, _invoice_ids())
 
 
 def _pay_page(
     template: str,
-    selection: service.Selection,
+    selection: choosing.Selection,
     pay_link: PayLink | None = None,
     frame_origins: Sequence[str] = (),
     **extra: object,
@@ -134,7 +135,7 @@ def running_total() -> Response:
     chosen: Sequence[Invoice] = []
     if ids:
         try:
-            chosen = service.select_invoices(db.session(), debtor, list(ids)).invoices
+            chosen = choosing.select_invoices(db.session(), debtor, list(ids)).invoices
         except service.PaymentRefused:
             chosen = []
     return render_page("pay/_bar.html", "pay/_bar.html", chosen=chosen)
@@ -245,7 +246,7 @@ def _description(invoices: Sequence[Invoice]) -> str:
 def _instalment_description(wish: service.StartRequest) -> Callable[[Sequence[Invoice]], str]:
     def describe(invoices: Sequence[Invoice]) -> str:
         instalment = db.session.get(Instalment, wish.instalment_id)
-        assert instalment is not None  # checked by service.select_instalment
+        assert instalment is not None  # checked by choosing.select_instalment
         label = _(
             "Instalment %(seq)d of %(count)d",
             seq=instalment.seq,
@@ -358,13 +359,13 @@ def link(token: str) -> BaseResponse | tuple[str, int]:
         ), 410 if resolved.state != paylinks.LinkState.PAID else 200
     invoices = resolved.open_invoices
     try:  # the costs and interest booked since the link was made come along (art. 6:44 BW)
-        selection = service.with_charges(db.session(), pay_link.debtor, invoices)
+        selection = choosing.with_charges(db.session(), pay_link.debtor, invoices)
     except service.PaymentRefused as exc:
         flash(refusal_text(exc.reason), "error")
         return render_template("pay/refused.html", page_brand=pay_link.brand), 410
     if pay_link.instalment_id is not None:
         try:
-            selection = service.select_instalment(
+            selection = choosing.select_instalment(
                 db.session(), pay_link.debtor, pay_link.instalment_id
             )
         except service.PaymentRefused as exc:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from portal.db import db
 from portal.domain import instalments, plan_admin, plan_progress, plans
+from portal.domain.payments import selection as choosing
 from portal.domain.payments import service
 from portal.models import InstalmentPlan, Invoice, PlanPolicy
 from tests.conftest import login_as
@@ -105,8 +106,8 @@ def test_an_import_that_books_money_updates_the_instalments_at_once(app, client)
     db.session.commit()
     plan = fresh(InstalmentPlan, plan.id)
     assert [i.paid_cents for i in plan.instalments] == [10_000, 0, 0]
-    selection = service.select_instalment(db.session(), debtor, plan.instalments[1].id)
-    assert selection.due_cents == 10_000  # the second now, not the first again
+    chosen = choosing.select_instalment(db.session(), debtor, plan.instalments[1].id)
+    assert chosen.due_cents == 10_000  # the second now, not the first again
 
 
 def test_a_policy_changed_later_does_not_move_a_running_plans_breach(app):
