@@ -24,11 +24,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from portal.domain import audit, outgoing, plan_progress
+from portal.domain import audit, outgoing
 from portal.domain.bulk import insert_rows
 from portal.domain.collection import handover
 from portal.domain.dunning import charges
 from portal.domain.payments.providers.base import Status
+from portal.domain.plans import progress
 from portal.models import (
     PAYABLE_KINDS,
     Allocation,
@@ -240,9 +241,9 @@ def open_amounts_changed(session: Session, change: Change, now: dt.datetime | No
     elif change.invoice_ids:
         _settle_handed_over(session, change.invoice_ids)
     if change.brand_id is not None:
-        plan_progress.after_import(session, change.brand_id, now)
+        progress.after_import(session, change.brand_id, now)
     if change.invoice_ids:
-        plan_progress.after_money(session, sorted(change.invoice_ids), now)
+        progress.after_money(session, sorted(change.invoice_ids), now)
 
 
 def _settle_handed_over(session: Session, invoice_ids: set[int]) -> None:

@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain import audit, ledger, login, phones, plan_progress, tokens
+from portal.domain import audit, ledger, login, phones, tokens
 from portal.domain.dunning import holds
 from portal.domain.params import page_number
 from portal.domain.problems import N_, Problem
@@ -554,7 +554,7 @@ def decide_dispute(
         )
     if invoice.hold_reason == "dispute":
         holds.resume(session, invoice, actor)
-        plan_progress.hold_again(session, invoice, actor, today)  # a running plan holds it
+        holds.back_to_plan(session, invoice, actor, today)  # a running plan holds it
     if outcome in ("credit", "cancel"):
         ledger.open_amounts_changed(session, ledger.Change(invoice_ids={invoice.id}))
     request.outcome = outcome

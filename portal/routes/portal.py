@@ -9,9 +9,10 @@ from flask_babel import gettext as _
 
 from portal.db import db
 from portal.debtor_session import debtor_required, signed_in_debtor
-from portal.domain import documents, plan_progress
+from portal.domain import documents
 from portal.domain import invoices as inv
 from portal.domain.collection import handover
+from portal.domain.plans import progress
 from portal.htmx import render_page
 from portal.i18n import current_language
 from portal.paying import business_today
@@ -56,12 +57,12 @@ def invoice_list() -> Response:
 def invoice_detail(invoice_id: int) -> str:
     invoice = inv.get_for_debtor(db.session(), signed_in_debtor().id, invoice_id) or abort(404)
     events = inv.timeline(db.session(), invoice.id)
-    plan = plan_progress.holding(db.session(), invoice.debtor_id, invoice.id)
+    plan = progress.holding(db.session(), invoice.debtor_id, invoice.id)
     return render_template(
         "invoices/detail.html",
         invoice=invoice,
         plan=plan,
-        next_instalment=plan_progress.first_open(plan) if plan else None,
+        next_instalment=progress.first_open(plan) if plan else None,
         status=inv.status_view(invoice, business_today()),
         payments=[e for e in events if e.action == "payment.received"],
         events=events,

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from portal.domain import instalments, plan_progress
 from portal.domain.dunning import charges
 from portal.domain.ledger import settle_order
+from portal.domain.plans import listing, progress
 from portal.models import (
     PAYABLE_KINDS,
     Debtor,
@@ -134,15 +134,15 @@ def select_instalment(session: Session, debtor: Debtor, instalment_id: int) -> S
             InstalmentPlan.debtor_id == debtor.id,
             InstalmentPlan.status == PlanStatus.ACTIVE.value,
         )
-        .options(*instalments.with_parts())
+        .options(*listing.with_parts())
     )
     if plan is None:
         raise PaymentRefused("instalment_not_payable")
-    plan_progress.refresh(session, plan, utcnow())  # money booked another way counts at once
-    instalment = plan_progress.first_open(plan)
+    progress.refresh(session, plan, utcnow())  # money booked another way counts at once
+    instalment = progress.first_open(plan)
     if instalment is None or instalment.id != instalment_id:
         raise PaymentRefused("instalment_not_payable")
-    invoices = plan_progress.open_invoices(plan)
+    invoices = progress.open_invoices(plan)
     if not invoices:
         raise PaymentRefused("instalment_not_payable")
     return Selection(debtor, invoices, instalment)
