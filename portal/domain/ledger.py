@@ -11,7 +11,8 @@ A change set ends with one call of `open_amounts_changed`, which tells whoever l
 running payment plans (what is paid fills their instalments), the shop's outgoing
 webhooks, and the collection agency (money paid in the portal on invoices it handles is
 reported; a hand-over with nothing left open is closed). Insight reads the audit trail at
-night and needs no call. Modules that book money import the ledger, never plans.
+night and needs no call. Modules that book money import the ledger, never plans; the
+ledger imports its listeners only when it calls them.
 """
 
 from __future__ import annotations
@@ -26,10 +27,8 @@ from sqlalchemy.orm import Session
 
 from portal.domain import audit, outgoing
 from portal.domain.bulk import insert_rows
-from portal.domain.collection import handover
 from portal.domain.dunning import charges
 from portal.domain.payments.providers.base import Status
-from portal.domain.plans import progress
 from portal.models import (
     PAYABLE_KINDS,
     Allocation,
@@ -226,6 +225,11 @@ def open_amounts_changed(session: Session, change: Change, now: dt.datetime | No
     agency what changed. Called once per change set, after the bookings."""
     if not change:
         return
+    # the listeners sit above the ledger (plans and the hand-over book money through it):
+    # imported here, so that the import graph has no cycle
+    from portal.domain.collection import handover
+    from portal.domain.plans import progress
+
     now = now or utcnow()
     payment = change.payment
     for status in change.events:
@@ -249,6 +253,8 @@ def open_amounts_changed(session: Session, change: Change, now: dt.datetime | No
 def _settle_handed_over(session: Session, invoice_ids: set[int]) -> None:
     """Handed-over invoices with nothing left open close their hand-over (money the
     agency collected, a write-off, a credit)."""
+    from portal.domain.collection import handover
+
     done = session.scalars(
         select(Invoice).where(
             Invoice.id.in_(invoice_ids),
