@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from portal.domain.money import AmountError
 from portal.domain.plans import schedules
 from portal.domain.plans.schedules import BIWEEKLY, MONTHLY, Policy
 
@@ -206,3 +207,11 @@ def test_check_refuses_a_frequency_and_a_small_first_instalment():
     ]
     good = schedules.schedule(30000, 3, D(2026, 1, 1), MONTHLY, down_payment_pct=50)
     assert schedules.check(policy, schedules.plan_of(30000, good, MONTHLY)) == []
+
+
+def test_one_parser_reads_an_amount_per_instalment():
+    assert schedules.instalment_cents("50,00") == schedules.instalment_cents("50.00") == 5000
+    assert schedules.instalment_cents("  ") is None
+    for wrong in ("0", "-5", "fifty"):
+        with pytest.raises(AmountError):
+            schedules.instalment_cents(wrong)
