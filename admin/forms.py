@@ -34,7 +34,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.domain.money import AmountError, parse_amount
 from portal.domain.phones import PhoneError, normalise
-from portal.forms import EMAIL_SHAPE
+from portal.forms import EMAIL_SHAPE, InstalmentAmountField
 
 
 class AdminLoginForm(FlaskForm):
@@ -236,7 +236,7 @@ class PlanDraftForm(FlaskForm):
         ],
         render_kw={"min": 1, "max": 120},
     )
-    per_instalment = AmountField(
+    per_instalment = InstalmentAmountField(
         _l("Or: amount per instalment"),
         validators=[Optional(), Length(max=20)],
         render_kw={"inputmode": "decimal"},
@@ -258,9 +258,7 @@ class PlanDraftForm(FlaskForm):
     )
     note = TextAreaField(_l("Note for the debtor (in the mail)"), validators=[Length(max=2000)])
 
-    def validate_per_instalment(self, field: AmountField) -> None:
-        if field.cents is not None and field.cents <= 0:
-            raise ValidationError(_l("Enter an amount like 50,00."))
+    def validate_per_instalment(self, field: InstalmentAmountField) -> None:
         if field.cents is None and not self.count.data:
             raise ValidationError(_l("Choose a number of instalments or an amount per instalment."))
 

@@ -16,10 +16,11 @@ from portal import tasks
 from portal.db import db
 from portal.domain import debtors as debtor_domain
 from portal.domain import invoices as inv
-from portal.domain import login, plan_admin, worklists
+from portal.domain import login, worklists
 from portal.domain.clock import today
 from portal.domain.collection.views import collection_view
 from portal.domain.params import page_number, whole
+from portal.domain.plans import listing
 from portal.forms import ConfirmForm
 from portal.htmx import render_page
 from portal.mails import RequestMails
@@ -142,7 +143,7 @@ def debtor_detail(debtor_id: int) -> Any:
         "admin/debtor.html",
         **debtor_panel(debtor.id, day),
         debtor=debtor,
-        plans=plan_admin.of_debtor(db.session(), debtor.id),
+        plans=listing.of_debtor(db.session(), debtor.id),
         form=form,
         invoices=invoices,
         events=events,

@@ -1,6 +1,6 @@
 """Payment plans in admin: each segment's plan policy, the list and detail of plans, and a
 plan proposed (from a plan request or for a debtor), changed or cancelled. Thin: the rules
-live in portal/domain/plan_admin.py."""
+live in portal/domain/plans/."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from admin.forms import CancelPlanForm, PlanDraftForm, PlanPolicyForm
 from admin.session import actor, admin_required, current_admin
 from portal import tasks
 from portal.db import db
-from portal.domain import audit, instalments, plan_admin, plans
+from portal.domain import audit
 from portal.domain import requests as req
 from portal.domain.params import ids, page_number, whole
+from portal.domain.plans import lifecycle, listing, proposals, schedules
 from portal.domain.states import IllegalTransition
 from portal.i18n import message_text, plan_status_label
 from portal.mails import PlanMails
@@ -42,7 +43,7 @@ def _euros(cents: int) -> str:
 def plan_policy(segment_id: int) -> Any:
     segment = db.session.get(Segment, segment_id) or abort(404)
     row = db.session.scalars(select(PlanPolicy).where(PlanPolicy.segment_id == segment.id)).first()
-    current = instalments.policy_for(db.session(), segment.id)
+    current = proposals.policy_for(db.session(), segment.id)
     form = PlanPolicyForm()
     if request.method == "GET":
         form.min_total.data = _euros(current.min_total_cents)
@@ -61,7 +62,7 @@ def plan_policy(segment_id: int) -> Any:
             "max_days": form.max_days.data,
             "down_payment_pct": form.down_payment_pct.data,
             "frequencies": ",".join(
-                f for f in plans.FREQUENCIES if f in (form.frequencies.data or [])
+                f for f in schedules.FREQUENCIES if f in (form.frequencies.data or [])
             ),
             "breach_days": form.breach_days.data,
             "auto_approve": bool(form.auto_approve.data),
@@ -92,11 +93,11 @@ def plan_list() -> str:
     status = status if status in set(PlanStatus) else ""
     raw_page = request.args.get("page", "1")
     page = page_number(raw_page)
-    rows, total = plan_admin.listing(db.session(), status or None, page)
-    pages = max(1, -(-total // plan_admin.PAGE_SIZE))
+    rows, total = listing.listing(db.session(), status or None, page)
+    pages = max(1, -(-total // listing.PAGE_SIZE))
     if page > pages:  # past the end (a typed or stale page number): show the last page
         page = pages
-        rows, total = plan_admin.listing(db.session(), status or None, page)
+        rows, total = listing.listing(db.session(), status or None, page)
     return render_template(
         "admin/plans.html",
         rows=rows,
@@ -109,7 +110,7 @@ def plan_list() -> str:
 
 
 def _plan(plan_id: int) -> InstalmentPlan:
-    return plan_admin.get(db.session(), plan_id) or abort(404)
+    return listing.get(db.session(), plan_id) or abort(404)
 
 
 def plan_conflict(plan_id: int) -> NoReturn:
@@ -141,7 +142,7 @@ def plan_detail(plan_id: int) -> str:
     return render_template(
         "admin/plan.html",
         plan=plan,
-        trail=plan_admin.trail(db.session(), plan),
+        trail=listing.trail(db.session(), plan),
         replaces=db.session.get(InstalmentPlan, plan.replaces_id) if plan.replaces_id else None,
         successors=db.session.scalars(
             select(InstalmentPlan)
@@ -157,7 +158,7 @@ def plan_detail(plan_id: int) -> str:
 
 def _draft(
     form: PlanDraftForm, debtor: Debtor, replacing: InstalmentPlan | None
-) -> plan_admin.Draft | None:
+) -> proposals.Proposal | None:
     """The draft the form describes, or None while the form itself has errors."""
     if not form.validate_on_submit() or form.start.data is None:
         return None
@@ -167,12 +168,12 @@ def _draft(
         else ids(request.form.getlist("invoice"))
     )
     per = form.per_instalment.cents
-    return plan_admin.draft(
+    return proposals.draft(
         db.session(),
         debtor,
         chosen,
         form.start.data,
-        form.frequency.data or plans.MONTHLY,
+        form.frequency.data or schedules.MONTHLY,
         business_today(),
         count=None if per is not None else form.count.data,
         per_instalment_cents=per,
@@ -193,7 +194,7 @@ def _propose_page(
     """The propose form (GET: prefilled), its preview (action=preview) and the proposal
     itself (action=propose)."""
     form = PlanDraftForm()  # CSRF: CSRFProtect refuses a POST without the token (400)
-    draft: plan_admin.Draft | None = None
+    draft: proposals.Proposal | None = None
     if request.method == "GET":
         for name, value in (defaults or {}).items():
             getattr(form, name).data = value
@@ -204,7 +205,7 @@ def _propose_page(
             admin = current_admin()
             assert admin is not None
             try:
-                plan = plan_admin.propose(
+                plan = lifecycle.offer(
                     db.session(),
                     draft,
                     admin.email,
@@ -215,7 +216,7 @@ def _propose_page(
                     replaces=replaces,
                     request_seen=whole(request.form.get("seen", "")) if item else None,
                 )
-            except instalments.PlanRefused as problem:
+            except lifecycle.PlanRefused as problem:
                 db.session.rollback()
                 flash(message_text(problem), "error")
                 return redirect(request.path, code=303)
@@ -234,7 +235,7 @@ def _propose_page(
     pool = (
         [link.invoice for link in replaces.invoices]
         if replaces is not None
-        else instalments.eligible_invoices(db.session(), debtor.id)
+        else proposals.eligible_invoices(db.session(), debtor.id)
     )
     status = 200
     if request.method == "POST" and (draft is None or not draft.ok):
@@ -258,17 +259,17 @@ def request_plan_form(item: DebtorRequest) -> dict[str, Any]:
     (for the request page and the propose page)."""
     details = item.details or {}
     schedule = details.get("schedule") or []
-    policy = instalments.policy_for(db.session(), item.debtor.segment_id)
+    policy = proposals.policy_for(db.session(), item.debtor.segment_id)
     form = PlanDraftForm(formdata=None)
-    form.frequency.data = details.get("frequency") or plans.MONTHLY
+    form.frequency.data = details.get("frequency") or schedules.MONTHLY
     form.count.data = len(schedule) or 3
     form.start.data = max(business_today(), _iso(schedule[0][0]) if schedule else business_today())
     form.down_payment_pct.data = policy.down_payment_pct
-    pool = instalments.eligible_invoices(db.session(), item.debtor_id)
+    pool = proposals.eligible_invoices(db.session(), item.debtor_id)
     return {
         "plan_form": form,
         "pool": pool,
-        "chosen": set(plan_admin.request_invoice_ids(item)),
+        "chosen": set(listing.request_invoice_ids(item)),
         "replaces": None,
         "first": business_today(),
         "action_url": url_for("admin.request_plan", request_id=item.id),
@@ -310,14 +311,14 @@ def _iso(value: object) -> dt.date:
 @admin_required()
 def debtor_plan(debtor_id: int) -> Any:
     debtor = db.session.get(Debtor, debtor_id) or abort(404)
-    policy = instalments.policy_for(db.session(), debtor.segment_id)
+    policy = proposals.policy_for(db.session(), debtor.segment_id)
     return _propose_page(
         debtor,
         _("Propose a plan to %(name)s", name=debtor.name),
         defaults={
             "count": 3,
             "start": business_today() + dt.timedelta(days=7),
-            "frequency": policy.frequencies[0] if policy.frequencies else plans.MONTHLY,
+            "frequency": policy.frequencies[0] if policy.frequencies else schedules.MONTHLY,
             "down_payment_pct": policy.down_payment_pct,
         },
     )
@@ -352,7 +353,7 @@ def plan_cancel(plan_id: int) -> Any:
     form = CancelPlanForm()
     if form.validate_on_submit():
         try:
-            plan_admin.cancel(
+            lifecycle.cancel(
                 db.session(),
                 plan,
                 form.reason.data or "",
@@ -360,7 +361,7 @@ def plan_cancel(plan_id: int) -> Any:
                 dt.datetime.now(dt.UTC),
                 _mails(),
             )
-        except instalments.PlanRefused as problem:
+        except lifecycle.PlanRefused as problem:
             db.session.rollback()
             form.reason.errors = [message_text(problem)]
         except IllegalTransition:

@@ -19,10 +19,10 @@ from admin.session import actor, admin_required, current_admin
 from admin.words import local_time
 from portal import tasks
 from portal.db import db
-from portal.domain import plan_admin
 from portal.domain import requests as req
 from portal.domain.money import AmountError, parse_amount
 from portal.domain.params import whole
+from portal.domain.plans import listing
 from portal.domain.states import IllegalTransition
 from portal.forms import ConfirmForm
 from portal.i18n import message_text, request_state_label
@@ -73,7 +73,7 @@ def request_detail(request_id: int) -> str:
         people=people,
         form=ConfirmForm(),
         broken=req.broken_promise(item, business_today()),
-        plans=plan_admin.for_request(db.session(), item.id) if item.kind == "plan" else [],
+        plans=listing.for_request(db.session(), item.id) if item.kind == "plan" else [],
         **(request_plan_form(item) if item.kind == "plan" and not item.closed else {}),
         today=business_today(),
     )

@@ -129,9 +129,10 @@ def dashboard() -> str:
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
         ).all()
     )
-    from portal.domain import plan_admin, requests
+    from portal.domain import requests
     from portal.domain.dunning import charges, interest
     from portal.domain.dunning import engine as dunning
+    from portal.domain.plans import listing
 
     tomorrow = day + dt.timedelta(days=1)
     counted = dunning.stored_preview(db.session(), tomorrow)
@@ -152,7 +153,7 @@ def dashboard() -> str:
         waiting_rates=charges.waiting_rates(db.session()),
         undelivered=charges.undelivered_claims(db.session()),
         request_counts=requests.open_counts(db.session()),
-        plan_counts=plan_admin.counts(db.session(), utcnow() - dt.timedelta(days=30)),
+        plan_counts=listing.counts(db.session(), utcnow() - dt.timedelta(days=30)),
         health=figures.health(
             db.session(), utcnow(), current_app.config["SETTINGS"].morning_run_utc
         ),

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from portal import i18n
 from portal.config import Settings
-from portal.domain import admins, audit, instalments, login, plans
+from portal.domain import admins, audit, login
 from portal.domain.clock import today
+from portal.domain.plans import lifecycle, proposals, schedules
 from portal.models import (
     AdminUser,
     Brand,
@@ -391,9 +392,9 @@ def _upheld_dispute(session: Session, invoice: Invoice) -> None:
 
 def _plan(session: Session, debtor: Debtor, day: dt.date) -> None:
     """A running payment plan over the demo debtor's two oldest open invoices."""
-    chosen = [i.id for i in instalments.eligible_invoices(session, debtor.id)[:2]]
+    chosen = [i.id for i in proposals.eligible_invoices(session, debtor.id)[:2]]
     start = day + dt.timedelta(days=7)
-    proposal = instalments.propose(session, debtor, chosen, start, plans.MONTHLY, day, count=3)
+    proposal = proposals.propose(session, debtor, chosen, start, schedules.MONTHLY, day, count=3)
     if not proposal.can_accept:
         return
     lines = [
@@ -406,7 +407,7 @@ def _plan(session: Session, debtor: Debtor, day: dt.date) -> None:
         ),
         "Als ik een termijn mis, gaan de herinneringen voor deze facturen weer lopen.",
     ]
-    instalments.accept(session, debtor, proposal, "\n".join(lines), "127.0.0.1", "seed", day)
+    lifecycle.accept(session, proposal, "\n".join(lines), "127.0.0.1", "seed", day)
 
 
 def _debtor(rng: random.Random, i: int, brand: Brand, segment: Segment, b2b: bool) -> Debtor:

@@ -1230,7 +1230,7 @@ class BrandFrameOrigin(Base):
 
 class PlanPolicy(Base):
     """What a debtor of a segment may arrange as a payment plan without review; a segment
-    without a row gets `plans.DEFAULT_POLICY`."""
+    without a row gets `plans.schedules.DEFAULT_POLICY`."""
 
     __tablename__ = "plan_policy"
     __table_args__ = (

@@ -290,14 +290,14 @@ def _run_failed(run_id: int, exc: BaseException) -> None:
 def run_plans_now(day: dt.date | None = None) -> Any:
     """The day's check of payment plans: instalments paid, reminded, or breached."""
     from portal import paying
-    from portal.domain import plan_progress
     from portal.domain.clock import today
+    from portal.domain.plans import progress
     from portal.mails import InstalmentMails
 
     with _app_context():
         settings = paying.settings()
         when = day or today(settings.portal_timezone)
-        result = plan_progress.daily(db.session(), when, InstalmentMails(settings))
+        result = progress.daily(db.session(), when, InstalmentMails(settings))
         db.session.commit()
         if result.reminded or result.breached:
             send_outbox_now()

@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain import audit, login, phones, plan_progress, tokens
+from portal.domain import audit, ledger, login, phones, tokens
 from portal.domain.dunning import holds
 from portal.domain.params import page_number
 from portal.domain.problems import N_, Problem
@@ -585,9 +585,9 @@ def decide_dispute(
         )
     if invoice.hold_reason == "dispute":
         holds.resume(session, invoice, actor)
-        plan_progress.hold_again(session, invoice, actor, today)  # a running plan holds it
+        holds.back_to_plan(session, invoice, actor, today)  # a running plan holds it
     if outcome in ("credit", "cancel"):
-        plan_progress.after_money(session, [invoice.id], utcnow())
+        ledger.open_amounts_changed(session, ledger.Change(invoice_ids={invoice.id}))
     request.outcome = outcome
     move(session, request, S.REJECTED if outcome == "uphold" else S.RESOLVED, actor, answer.strip())
     notifier.update(session, request, answer.strip())
@@ -597,29 +597,9 @@ def decide_dispute(
 def credit_note(
     session: Session, invoice: Invoice, cents: int, request_id: int, today: dt.date
 ) -> Invoice:
-    """A credit note of `cents` set off against `invoice`: its open amount goes down (and
-    it is settled at zero), the note itself is used up at once."""
-    number = f"CR{request_id}-{invoice.number}"[:40]
-    note = Invoice(
-        brand_id=invoice.brand_id,
-        debtor_id=invoice.debtor_id,
-        number=number,
-        kind=InvoiceKind.CREDIT_NOTE.value,
-        invoice_date=today,
-        due_date=today,
-        currency=invoice.currency,
-        total_cents=-cents,
-        open_cents=0,
-        status=InvoiceStatus.PAID.value,
-        reference=invoice.number,
-        description=f"Credit for {invoice.number}",
-    )
-    session.add(note)
-    invoice.open_cents -= cents
-    if invoice.open_cents == 0:
-        invoice.status = InvoiceStatus.PAID.value
-    session.flush()
-    return note
+    """A credit note of `cents` set off against `invoice`, booked by the ledger."""
+    number = f"CR{request_id}-{invoice.number}"
+    return ledger.credit(session, invoice, cents, number, f"Credit for {invoice.number}", today)
 
 
 def close(

@@ -16,8 +16,18 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
+from portal.domain.money import AmountError
+from portal.domain.plans.schedules import instalment_cents
 from portal.i18n import LANGUAGES
 
 EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -135,6 +145,20 @@ class ContactForm(FlaskForm):
     message = TextAreaField(_l("Note (optional)"), validators=[Length(max=4000)])
 
 
+class InstalmentAmountField(StringField):
+    """The amount per instalment of a plan form (the portal's and admin's): one parser,
+    `schedules.instalment_cents`; `cents` holds it once validated, None when empty."""
+
+    cents: int | None = None
+
+    def pre_validate(self, form: object) -> None:
+        self.cents = None
+        try:
+            self.cents = instalment_cents(self.data)
+        except AmountError:
+            raise ValidationError(_l("Enter an amount like 50,00.")) from None
+
+
 class PlanForm(FlaskForm):
     """A payment plan as the debtor asks for it; the invoices come as `invoice` checkboxes
     and are checked against the debtor's own open invoices."""
@@ -144,7 +168,7 @@ class PlanForm(FlaskForm):
         validators=[Optional(), NumberRange(min=1, max=120)],
         render_kw={"min": 1, "max": 120},
     )
-    per_instalment = StringField(
+    per_instalment = InstalmentAmountField(
         _l("Or: amount per instalment"),
         validators=[Optional(), Length(max=20)],
         render_kw={"inputmode": "decimal"},

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from portal.config import Settings
-from portal.domain import plan_progress
 from portal.domain.messaging.outbox import queue_email
 from portal.domain.payments import paylinks
+from portal.domain.plans import progress
 from portal.mails.compose import (
     Composer,
     pay_link_url,
@@ -180,7 +180,7 @@ class InstalmentMails(PaymentMails):
     ) -> tuple[list[Invoice], str] | None:
         """The plan's open invoices and a new pay-link for them (for just `instalment`, when
         given), or None when the debtor has no address or nothing is open."""
-        invoices = plan_progress.open_invoices(plan)
+        invoices = progress.open_invoices(plan)
         if not plan.debtor.primary_email or not invoices:
             return None
         link = paylinks.create(

@@ -126,12 +126,14 @@ def _login_values(composer: Composer, link: str) -> Composer:
 
 def _made_up_plan(total_cents: int, start: dt.date, status: str) -> InstalmentPlan:
     """A plan of three monthly instalments for previews (never added to a session)."""
-    from portal.domain import plans
+    from portal.domain.plans import schedules
 
     plan = InstalmentPlan(id=0, status=status, currency="EUR", total_cents=total_cents)
     plan.instalments = [
         Instalment(seq=n, due_date=d, cents=c, paid_cents=0)
-        for n, (d, c) in enumerate(plans.schedule(total_cents, 3, start, plans.MONTHLY), start=1)
+        for n, (d, c) in enumerate(
+            schedules.schedule(total_cents, 3, start, schedules.MONTHLY), start=1
+        )
     ]
     return plan
 

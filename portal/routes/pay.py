@@ -40,6 +40,7 @@ from portal.domain import invoices as inv
 from portal.domain.money import parse_amount
 from portal.domain.params import ids, whole
 from portal.domain.payments import paylinks, references, service
+from portal.domain.payments import selection as choosing
 from portal.domain.payments.providers.base import Method, ProviderError, Status, origin
 from portal.htmx import is_htmx, redirect_to, render_page
 from portal.models import ApiPayLink, Debtor, Instalment, Invoice, PayLink, Payment
@@ -80,15 +81,15 @@ def _instalment_id() -> int | None:
     return whole(raw)
 
 
-def _select(debtor: Debtor) -> service.Selection:
+def _select(debtor: Debtor) -> choosing.Selection:
     """What the debtor asked to pay: chosen invoices, or the next instalment of a plan."""
     instalment_id = _instalment_id()
     if instalment_id is not None:
-        return service.select_instalment(db.session(), debtor, instalment_id)
-    return service.select_invoices(db.session(), debtor, _invoice_ids())
+        return choosing.select_instalment(db.session(), debtor, instalment_id)
+    return choosing.select_invoices(db.session(), debtor, _invoice_ids())
 
 
-def _pay_context(selection: service.Selection, pay_link: PayLink | None) -> dict[str, Any]:
+def _pay_context(selection: choosing.Selection, pay_link: PayLink | None) -> dict[str, Any]:
     """What a pay form shows: the selection, the methods and the bank transfer's reference
     (made once per request and kept, so an import can find the transfer)."""
     provider = paying.provider_for_link(selection.debtor.brand, pay_link)
@@ -106,7 +107,7 @@ def _pay_context(selection: service.Selection, pay_link: PayLink | None) -> dict
 
 def _pay_page(
     template: str,
-    selection: service.Selection,
+    selection: choosing.Selection,
     pay_link: PayLink | None = None,
     frame_origins: Sequence[str] = (),
     **extra: object,
@@ -144,11 +145,11 @@ def choose() -> BaseResponse:
         if action == "all":
             flt = inv.InvoiceFilter.parse(request.args.to_dict())
             wanted = inv.payable_ids(db.session(), debtor.id, flt)
-            selection = service.select_invoices(db.session(), debtor, wanted)
+            selection = choosing.select_invoices(db.session(), debtor, wanted)
         elif scope:
-            selection = service.select_all(db.session(), debtor, scope, paying.business_today())
+            selection = choosing.select_all(db.session(), debtor, scope, paying.business_today())
         elif request.args.get("selected"):
-            selection = service.select_invoices(db.session(), debtor, _merge_ticks(debtor))
+            selection = choosing.select_invoices(db.session(), debtor, _merge_ticks(debtor))
         else:
             selection = _select(debtor)
     except service.PaymentRefused as exc:
@@ -177,7 +178,7 @@ def _merge_ticks(debtor: Debtor) -> list[int]:
     shown = set(ids(request.values.getlist("shown")))
     ticked = ids(request.values.getlist("invoice"))
     merged = [i for i in _remembered(debtor) if i not in shown] + ticked
-    kept = service.payable_among(db.session(), debtor, merged)
+    kept = choosing.payable_among(db.session(), debtor, merged)
     _remember(debtor, kept)
     return kept
 
@@ -196,7 +197,7 @@ def pay_selection() -> Ticks:
     if "pay_selection" not in g:
         debtor = signed_in_debtor()
         chosen: Sequence[Invoice] = []
-        remembered = service.payable_among(db.session(), debtor, _remembered(debtor))
+        remembered = choosing.payable_among(db.session(), debtor, _remembered(debtor))
         if remembered:
             chosen = db.session.scalars(
                 select(Invoice).where(Invoice.id.in_(remembered)).order_by(Invoice.due_date)
@@ -330,7 +331,7 @@ def _description(invoices: Sequence[Invoice]) -> str:
 def _instalment_description(wish: service.StartRequest) -> Callable[[Sequence[Invoice]], str]:
     def describe(invoices: Sequence[Invoice]) -> str:
         instalment = db.session.get(Instalment, wish.instalment_id)
-        assert instalment is not None  # checked by service.select_instalment
+        assert instalment is not None  # checked by choosing.select_instalment
         label = _(
             "Instalment %(seq)d of %(count)d",
             seq=instalment.seq,
@@ -431,12 +432,12 @@ def _pay_again(payment: Payment) -> dict[str, Any]:
         return {}
     try:
         if payment.instalment_id is not None:
-            selection = service.select_instalment(db.session(), debtor, payment.instalment_id)
+            selection = choosing.select_instalment(db.session(), debtor, payment.instalment_id)
         else:
-            still_open = service.payable_among(
+            still_open = choosing.payable_among(
                 db.session(), debtor, [i.id for i in payment.invoices]
             )
-            selection = service.select_invoices(db.session(), debtor, still_open)
+            selection = choosing.select_invoices(db.session(), debtor, still_open)
     except service.PaymentRefused:
         return {}
     return _pay_context(selection, None)
@@ -469,13 +470,13 @@ def link(token: str) -> BaseResponse | tuple[str, int]:
         ), 410 if resolved.state != paylinks.LinkState.PAID else 200
     invoices = resolved.open_invoices
     try:  # the costs and interest booked since the link was made come along (art. 6:44 BW)
-        selection = service.with_charges(db.session(), pay_link.debtor, invoices)
+        selection = choosing.with_charges(db.session(), pay_link.debtor, invoices)
     except service.PaymentRefused as exc:
         flash(refusal_text(exc.reason), "error")
         return render_template("pay/refused.html", page_brand=pay_link.brand), 410
     if pay_link.instalment_id is not None:
         try:
-            selection = service.select_instalment(
+            selection = choosing.select_instalment(
                 db.session(), pay_link.debtor, pay_link.instalment_id
             )
         except service.PaymentRefused as exc:

@@ -23,9 +23,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from portal import i18n, tasks
 from portal.db import db
 from portal.debtor_session import debtor_required, signed_in_debtor
-from portal.domain import documents, instalments, plan_admin, plan_progress, plans
-from portal.domain.money import AmountError, parse_amount
+from portal.domain import documents
 from portal.domain.params import ids
+from portal.domain.plans import lifecycle, listing, progress, proposals, schedules
 from portal.domain.states import IllegalTransition
 from portal.forms import AgreeForm, PlanForm
 from portal.htmx import redirect_to
@@ -45,36 +45,27 @@ def _chosen_ids() -> list[int]:
 def _plan_form(debtor: Debtor) -> PlanForm:
     """The plan form offering only the frequencies of the debtor's segment's policy."""
     form = PlanForm()
-    offered = instalments.policy_for(db.session(), debtor.segment_id).frequencies
+    offered = proposals.policy_for(db.session(), debtor.segment_id).frequencies
     choices = form.frequency.choices
     assert isinstance(choices, list)  # declared on the form as a list of SelectChoice
     form.frequency.choices = [c for c in choices if getattr(c, "value", None) in offered]
     return form
 
 
-def _proposal(form: PlanForm, debtor: Debtor) -> instalments.Proposal | None:
+def _proposal(form: PlanForm, debtor: Debtor) -> proposals.Proposal | None:
     """The proposal the form describes, or None while it is incomplete."""
     if not form.validate() or form.start.data is None:
         return None
-    per: int | None = None
-    if form.per_instalment.data:
-        try:
-            per = parse_amount(form.per_instalment.data)
-        except AmountError:
-            form.per_instalment.errors = [_("Enter an amount like 50,00.")]
-            return None
-        if per <= 0:
-            form.per_instalment.errors = [_("Enter an amount like 50,00.")]
-            return None
-    elif not form.count.data:
+    per = form.per_instalment.cents
+    if per is None and not form.count.data:
         form.count.errors = [_("Choose a number of instalments or an amount per instalment.")]
         return None
-    return instalments.propose(
+    return proposals.propose(
         db.session(),
         debtor,
         _chosen_ids(),
         form.start.data,
-        form.frequency.data or plans.MONTHLY,
+        form.frequency.data or schedules.MONTHLY,
         business_today(),
         count=form.count.data,
         per_instalment_cents=per,
@@ -85,7 +76,7 @@ def _agreement(
     total_cents: int,
     currency: str,
     numbers: list[str],
-    schedule: plans.Schedule,
+    schedule: schedules.Schedule,
     replaces: bool = False,
 ) -> str:
     """What the debtor agrees to, in their language, with the amounts the server computed."""
@@ -104,19 +95,19 @@ def _agreement(
     return "\n".join(lines)
 
 
-def agreement_text(proposal: instalments.Proposal) -> str:
+def agreement_text(proposal: proposals.Proposal) -> str:
     """The agreement of a plan the debtor asks for online."""
     numbers = [i.number for i in proposal.invoices]
     currency = proposal.invoices[0].currency
     return _agreement(proposal.total_cents, currency, numbers, proposal.schedule)
 
 
-def _render(form: PlanForm, proposal: instalments.Proposal | None, status: int = 200) -> Any:
+def _render(form: PlanForm, proposal: proposals.Proposal | None, status: int = 200) -> Any:
     debtor = signed_in_debtor()
     context = {
         "form": form,
         "proposal": proposal,
-        "invoices": instalments.eligible_invoices(db.session(), debtor.id),
+        "invoices": proposals.eligible_invoices(db.session(), debtor.id),
         "chosen": set(_chosen_ids()),
         "agreement": agreement_text(proposal) if proposal and proposal.schedule else "",
         "first": business_today(),
@@ -153,7 +144,7 @@ def new_plan() -> Any:
         return _render(form, None)
     proposal = _proposal(form, debtor)
     if request.form.get("action") == "review" and proposal is not None and proposal.schedule:
-        instalments.ask_review(
+        lifecycle.ask_review(
             db.session(), debtor, proposal, request.form.get("message", ""), f"debtor:{debtor.id}"
         )
         db.session.commit()
@@ -165,16 +156,15 @@ def new_plan() -> Any:
         form.agree.errors = [_("Tick the box to agree to the plan.")]
         return _render(form, proposal, 422)
     try:
-        plan = instalments.accept(
+        plan = lifecycle.accept(
             db.session(),
-            debtor,
             proposal,
             agreement_text(proposal),
             request.remote_addr or "",
             f"debtor:{debtor.id}",
             business_today(),
         )
-    except instalments.PlanRefused:
+    except lifecycle.PlanRefused:
         db.session.rollback()
         return _render(form, proposal, 422)
     return _agreed(plan)
@@ -199,7 +189,7 @@ def preview() -> Any:
 @debtor_required
 def agreement_pdf(plan_id: int) -> Response:
     """The agreement as accepted, as a PDF to keep."""
-    plan = instalments.get_plan(db.session(), signed_in_debtor().id, plan_id) or abort(404)
+    plan = listing.get_plan(db.session(), signed_in_debtor().id, plan_id) or abort(404)
     if plan.accepted_at is None:
         abort(404)
     pdf = documents.plan_agreement_pdf(
@@ -221,13 +211,13 @@ def plan_agreement_text(plan: InstalmentPlan) -> str:
 
 def _own_plan(plan_id: int) -> InstalmentPlan:
     """The debtor's own plan; another debtor's id is a 404."""
-    return instalments.get_plan(db.session(), signed_in_debtor().id, plan_id) or abort(404)
+    return listing.get_plan(db.session(), signed_in_debtor().id, plan_id) or abort(404)
 
 
 def _detail(plan: InstalmentPlan, form: AgreeForm, error: str = "", status: int = 200) -> Any:
     agreement = plan_agreement_text(plan) if plan.status == PlanStatus.PROPOSED.value else ""
-    plan_progress.refresh(db.session(), plan, utcnow())  # shown as it stands now
-    following = plan_progress.first_open(plan) if plan.status == PlanStatus.ACTIVE else None
+    progress.refresh(db.session(), plan, utcnow())  # shown as it stands now
+    following = progress.first_open(plan) if plan.status == PlanStatus.ACTIVE else None
     return render_template(
         "plans/detail.html",
         plan=plan,
@@ -258,16 +248,16 @@ def plan_accept(plan_id: int) -> Any:
         return _detail(plan, form, status=422)
     debtor = signed_in_debtor()
     try:
-        plan_admin.accept(
+        lifecycle.accept(
             db.session(),
             plan,
             plan_agreement_text(plan),
             request.remote_addr or "",
             f"debtor:{debtor.id}",
-            dt.datetime.now(dt.UTC),
             business_today(),
+            dt.datetime.now(dt.UTC),
         )
-    except instalments.PlanRefused as problem:
+    except lifecycle.PlanRefused as problem:
         db.session.rollback()
         return _detail(_own_plan(plan_id), form, message_text(problem), 422)
     except IllegalTransition:
@@ -283,7 +273,7 @@ def plan_decline(plan_id: int) -> Any:
     if plan.status != PlanStatus.PROPOSED.value:
         abort(409)
     debtor = signed_in_debtor()
-    plan_admin.decline(db.session(), plan, f"debtor:{debtor.id}", dt.datetime.now(dt.UTC))
+    lifecycle.decline(db.session(), plan, f"debtor:{debtor.id}", dt.datetime.now(dt.UTC))
     db.session.commit()
     flash(_("You declined the proposal. Contact us if you want another plan."), "success")
     return redirect_to(url_for("plans.plan_detail", plan_id=plan.id))

@@ -10,10 +10,12 @@ from flask_babel import gettext as _
 
 from portal.db import db
 from portal.debtor_session import debtor_required, signed_in_debtor
-from portal.domain import documents, instalments, plan_progress, whats_next
+from portal.domain import documents, whats_next
 from portal.domain import invoices as inv
 from portal.domain.collection import handover
-from portal.domain.payments import paylinks, receipts, service
+from portal.domain.payments import paylinks, receipts
+from portal.domain.payments import selection as choosing
+from portal.domain.plans import listing, progress
 from portal.htmx import is_htmx, render_page
 from portal.i18n import current_language
 from portal.models import Invoice
@@ -40,14 +42,14 @@ def overview() -> str:
         summary=summary,
         page=recent,
         agency_notices=handover.notices(db.session(), debtor.id),
-        offers=service.pay_all_offers(db.session(), debtor, business_today()),
+        offers=choosing.pay_all_offers(db.session(), debtor, business_today()),
         plans=[
             (
                 plan,
-                plan_progress.first_open(plan),
-                plan.total_cents - plan_progress.paid_toward(plan),
+                progress.first_open(plan),
+                plan.total_cents - progress.paid_toward(plan),
             )
-            for plan in instalments.plans_of(db.session(), debtor.id)
+            for plan in listing.plans_of(db.session(), debtor.id)
             if plan.status == "active"
         ],
         today=business_today(),
@@ -60,7 +62,7 @@ def invoice_list() -> Response:
     debtor = signed_in_debtor()
     flt = inv.InvoiceFilter.parse(request.args.to_dict())
     page = inv.list_invoices(db.session(), debtor.id, flt)
-    offers = None if is_htmx() else service.pay_all_offers(db.session(), debtor, business_today())
+    offers = None if is_htmx() else choosing.pay_all_offers(db.session(), debtor, business_today())
     return render_page(
         "invoices/list.html",
         "invoices/_list.html",
@@ -77,12 +79,12 @@ def invoice_list() -> Response:
 def invoice_detail(invoice_id: int) -> str:
     invoice = inv.get_for_debtor(db.session(), signed_in_debtor().id, invoice_id) or abort(404)
     events = inv.timeline(db.session(), invoice.id)
-    plan = plan_progress.holding(db.session(), invoice.debtor_id, invoice.id)
+    plan = progress.holding(db.session(), invoice.debtor_id, invoice.id)
     return render_template(
         "invoices/detail.html",
         invoice=invoice,
         plan=plan,
-        next_instalment=plan_progress.first_open(plan) if plan else None,
+        next_instalment=progress.first_open(plan) if plan else None,
         status=inv.status_view(invoice, business_today()),
         payments=[e for e in events if e.action == "payment.received"],
         events=events,

@@ -15,9 +15,9 @@ from wtforms.fields.choices import SelectChoice
 from portal import tasks
 from portal.db import db
 from portal.debtor_session import debtor_required, signed_in_debtor
-from portal.domain import instalments
 from portal.domain import invoices as inv
 from portal.domain import requests as req
+from portal.domain.plans import listing
 from portal.extensions import limiter
 from portal.forms import (
     ConfirmForm,
@@ -205,7 +205,7 @@ def contact() -> Any:
 @debtor_required
 def my_requests() -> str:
     rows = req.for_debtor(db.session(), signed_in_debtor().id)
-    plans = instalments.plans_of(db.session(), signed_in_debtor().id)
+    plans = listing.plans_of(db.session(), signed_in_debtor().id)
     return render_template("requests/list.html", rows=rows, plans=plans)
 
 

@@ -4,8 +4,8 @@ import enum
 
 import pytest
 
-from portal.domain import instalments, states
 from portal.domain import requests as req
+from portal.domain import states
 from portal.domain.collection.models import (
     ENTRY_MOVES,
     HANDOVER_MOVES,
@@ -14,6 +14,7 @@ from portal.domain.collection.models import (
 )
 from portal.domain.messaging import outbox
 from portal.domain.payments import service
+from portal.domain.plans import lifecycle
 from portal.domain.worklist.models import TASK_MOVES, TaskStatus
 from portal.models import (
     OutboxMessage,
@@ -25,7 +26,7 @@ from portal.models import (
 
 TABLES = [
     (service.MOVES, PaymentStatus),
-    (instalments.PLAN_MOVES, PlanStatus),
+    (lifecycle.PLAN_MOVES, PlanStatus),
     (req.MOVES, RequestState),
     (outbox.MOVES, OutboxStatus),
     (ENTRY_MOVES, EntryState),
@@ -79,7 +80,7 @@ def test_every_state_of_payments_plans_requests_and_messages_has_a_row(table, ki
     ("table", "old", "new"),
     [
         (service.MOVES, PaymentStatus.PAID, PaymentStatus.OPEN),
-        (instalments.PLAN_MOVES, PlanStatus.COMPLETED, PlanStatus.ACTIVE),
+        (lifecycle.PLAN_MOVES, PlanStatus.COMPLETED, PlanStatus.ACTIVE),
         (req.MOVES, RequestState.RESOLVED, RequestState.OPEN),
         (outbox.MOVES, OutboxStatus.SENT, OutboxStatus.PENDING),
         (ENTRY_MOVES, EntryState.HANDED_OVER, EntryState.WAITING),

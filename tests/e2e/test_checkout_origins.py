@@ -21,8 +21,8 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 from sqlalchemy import select
 
 from portal.db import db
-from portal.domain import instalments, plans
 from portal.domain.payments import paylinks
+from portal.domain.plans import lifecycle, proposals, schedules
 from portal.models import Instalment, Invoice, Payment, WebhookDelivery
 from tests.e2e.test_portal_journey import sign_in
 from tests.factories import business_today, create_brand, create_debtor, create_invoice
@@ -116,17 +116,17 @@ def test_invoices_and_an_instalment_are_paid_at_the_providers_checkout(
     for number, cents, days in ((1, 4995, 30), (2, 1000, 20), (3, 2550, 10)):
         overdue(debtor, f"{name}-{number}", cents, days)
     planned = overdue(debtor, f"{name}-4", 30000, 5)
-    proposal = instalments.propose(
+    proposal = proposals.propose(
         db.session(),
         debtor,
         [planned.id],
         TODAY + dt.timedelta(days=7),
-        plans.MONTHLY,
+        schedules.MONTHLY,
         TODAY,
         count=3,
     )
     assert proposal.can_accept, proposal.problems
-    plan = instalments.accept(db.session(), debtor, proposal, "I agree", "127.0.0.1", "t", TODAY)
+    plan = lifecycle.accept(db.session(), proposal, "I agree", "127.0.0.1", "t", TODAY)
     db.session.commit()
     plan_id = plan.id
     db.session.remove()

@@ -19,10 +19,11 @@ from sqlalchemy import select
 
 from portal import paying
 from portal.db import db
-from portal.domain import embed, instalments, plans
+from portal.domain import embed
 from portal.domain.payments import paylinks, second_chance, service
 from portal.domain.payments.providers import registry
 from portal.domain.payments.providers.base import origin
+from portal.domain.plans import lifecycle, proposals, schedules
 from portal.models import Brand, PayLink, Payment
 from tests.api.test_api import auth, body, make_key
 from tests.conftest import login_as
@@ -80,11 +81,17 @@ def instalment_plan(debtor):
         invoice_date=TODAY - dt.timedelta(days=30),
         due_date=TODAY - dt.timedelta(days=10),
     )
-    proposal = instalments.propose(
-        db.session(), debtor, [invoice.id], TODAY + dt.timedelta(days=7), plans.MONTHLY, TODAY, 3
+    proposal = proposals.propose(
+        db.session(),
+        debtor,
+        [invoice.id],
+        TODAY + dt.timedelta(days=7),
+        schedules.MONTHLY,
+        TODAY,
+        3,
     )
     assert proposal.can_accept, proposal.problems
-    plan = instalments.accept(db.session(), debtor, proposal, "I agree", "127.0.0.1", "t", TODAY)
+    plan = lifecycle.accept(db.session(), proposal, "I agree", "127.0.0.1", "t", TODAY)
     db.session.commit()
     return plan
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.db import db
-from portal.domain import instalments, plans
 from portal.domain.dunning import engine
+from portal.domain.plans import lifecycle, listing, proposals, schedules
 from portal.models import AuditEvent, Instalment, InstalmentPlan, Invoice, PlanPolicy
 from tests.dunning.test_engine import DUE
 from tests.factories import create_debtor, create_invoice, create_segment
@@ -23,9 +23,9 @@ def overdue(debtor, **kw):
 
 
 def test_a_segment_without_a_policy_gets_the_defaults(app):
-    assert instalments.policy_for(db.session(), None) == plans.DEFAULT_POLICY
+    assert proposals.policy_for(db.session(), None) == schedules.DEFAULT_POLICY
     segment = create_segment()
-    assert instalments.policy_for(db.session(), segment.id) == plans.Policy(
+    assert proposals.policy_for(db.session(), segment.id) == schedules.Policy(
         min_total_cents=10_000,
         max_instalments=6,
         min_instalment_cents=2_500,
@@ -43,7 +43,7 @@ def test_a_segment_without_a_policy_gets_the_defaults(app):
         )
     )
     db.session.commit()
-    policy = instalments.policy_for(db.session(), segment.id)
+    policy = proposals.policy_for(db.session(), segment.id)
     assert (policy.max_instalments, policy.auto_approve) == (3, False)
 
 
@@ -51,14 +51,14 @@ def test_another_debtors_invoice_is_never_part_of_a_proposal(app):
     mine, theirs = create_debtor(), create_debtor()
     own = overdue(mine, total_cents=30_000)
     other = overdue(theirs, total_cents=90_000)
-    proposal = instalments.propose(
-        db.session(), mine, [own.id, other.id], TODAY, plans.MONTHLY, TODAY, count=3
+    proposal = proposals.propose(
+        db.session(), mine, [own.id, other.id], TODAY, schedules.MONTHLY, TODAY, count=3
     )
     assert [i.id for i in proposal.invoices] == [own.id]
     assert proposal.total_cents == 30_000
     assert proposal.can_accept
-    nothing = instalments.propose(
-        db.session(), mine, [other.id], TODAY, plans.MONTHLY, TODAY, count=3
+    nothing = proposals.propose(
+        db.session(), mine, [other.id], TODAY, schedules.MONTHLY, TODAY, count=3
     )
     assert nothing.invoices == [] and not nothing.within_policy
 
@@ -66,16 +66,16 @@ def test_another_debtors_invoice_is_never_part_of_a_proposal(app):
 def test_outside_the_policy_the_plan_is_refused(app):
     debtor = create_debtor()
     invoice = overdue(debtor, total_cents=30_000)
-    proposal = instalments.propose(
-        db.session(), debtor, [invoice.id], TODAY, plans.MONTHLY, TODAY, count=12
+    proposal = proposals.propose(
+        db.session(), debtor, [invoice.id], TODAY, schedules.MONTHLY, TODAY, count=12
     )
     assert not proposal.within_policy
     assert [p.msgid for p in proposal.problems] == [
         "A payment plan has at most %(count)d instalments.",
         "A payment plan must be paid within %(days)d days.",
     ]
-    with pytest.raises(instalments.PlanRefused):
-        instalments.accept(db.session(), debtor, proposal, "text", "127.0.0.1", "debtor:1", TODAY)
+    with pytest.raises(lifecycle.PlanRefused):
+        lifecycle.accept(db.session(), proposal, "text", "127.0.0.1", "debtor:1", TODAY)
     assert db.session.scalars(select(InstalmentPlan)).all() == []
 
 
@@ -83,17 +83,17 @@ def test_an_accepted_plan_is_recorded_and_holds_reminders(app, segment):
     debtor = create_debtor(segment_id=segment.id)
     first, second = overdue(debtor, total_cents=20_000), overdue(debtor, total_cents=10_001)
     assert {first.id, second.id} <= {d.invoice_id for d in engine.due_steps(db.session(), TODAY)}
-    proposal = instalments.propose(
-        db.session(), debtor, [first.id, second.id], TODAY, plans.BIWEEKLY, TODAY,
+    proposal = proposals.propose(
+        db.session(), debtor, [first.id, second.id], TODAY, schedules.BIWEEKLY, TODAY,
         per_instalment_cents=10_000,
     )  # fmt: skip
     assert [c for _, c in proposal.schedule] == [10_000, 10_000, 10_000, 1]
     assert [p.msgid for p in proposal.problems] == ["Each instalment must be at least %(amount)s."]
-    proposal = instalments.propose(
-        db.session(), debtor, [first.id, second.id], TODAY, plans.MONTHLY, TODAY, count=3
+    proposal = proposals.propose(
+        db.session(), debtor, [first.id, second.id], TODAY, schedules.MONTHLY, TODAY, count=3
     )
-    plan = instalments.accept(
-        db.session(), debtor, proposal, "I agree.", "203.0.113.9", f"debtor:{debtor.id}", TODAY
+    plan = lifecycle.accept(
+        db.session(), proposal, "I agree.", "203.0.113.9", f"debtor:{debtor.id}", TODAY
     )
     db.session.commit()
     stored = db.session.get(InstalmentPlan, plan.id)
@@ -115,9 +115,9 @@ def test_an_accepted_plan_is_recorded_and_holds_reminders(app, segment):
     assert {first.id, second.id} <= {d.invoice_id for d in engine.due_steps(db.session(), after)}
     assert db.session.scalars(select(AuditEvent).where(AuditEvent.action == "plan.accepted")).one()
     # invoices in an active plan cannot go into a second one
-    assert instalments.eligible_invoices(db.session(), debtor.id) == []
-    assert instalments.get_plan(db.session(), debtor.id, plan.id) is stored
-    assert instalments.get_plan(db.session(), create_debtor().id, plan.id) is None
+    assert proposals.eligible_invoices(db.session(), debtor.id) == []
+    assert listing.get_plan(db.session(), debtor.id, plan.id) is stored
+    assert listing.get_plan(db.session(), create_debtor().id, plan.id) is None
 
 
 def test_the_policy_offers_frequencies_and_asks_a_down_payment(app):
@@ -136,17 +136,15 @@ def test_the_policy_offers_frequencies_and_asks_a_down_payment(app):
     db.session.commit()
     debtor = create_debtor(segment_id=segment.id)
     invoice = overdue(debtor, total_cents=30_000)
-    proposal = instalments.propose(
-        db.session(), debtor, [invoice.id], TODAY, plans.MONTHLY, TODAY, count=3
+    proposal = proposals.propose(
+        db.session(), debtor, [invoice.id], TODAY, schedules.MONTHLY, TODAY, count=3
     )
     assert [c for _, c in proposal.schedule] == [6_000, 12_000, 12_000]
     assert proposal.can_accept
-    biweekly = instalments.propose(
-        db.session(), debtor, [invoice.id], TODAY, plans.BIWEEKLY, TODAY, count=3
+    biweekly = proposals.propose(
+        db.session(), debtor, [invoice.id], TODAY, schedules.BIWEEKLY, TODAY, count=3
     )
     assert [str(p) for p in biweekly.problems] == ["Instalments can only be paid every month."]
     assert not biweekly.can_accept
-    weekly = instalments.propose(
-        db.session(), debtor, [invoice.id], TODAY, "weekly", TODAY, count=3
-    )
+    weekly = proposals.propose(db.session(), debtor, [invoice.id], TODAY, "weekly", TODAY, count=3)
     assert [str(p) for p in weekly.problems] == ["Choose how often from the list."]

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from portal.db import db
-from portal.domain import instalments, plan_admin, plans
 from portal.domain.clock import today
 from portal.domain.dunning import engine
+from portal.domain.plans import lifecycle, proposals, schedules
 from portal.domain.states import IllegalTransition
 from portal.models import (
     AuditEvent,
@@ -51,11 +51,11 @@ def staff_client(app, role="clerk", email=None):
 def plan_request(app, debtor, invoice, count=8):
     """A plan request as the debtor's form sends it for review (outside the policy)."""
     day = _today(app)
-    proposal = instalments.propose(
-        db.session(), debtor, [invoice.id], day, plans.MONTHLY, day, count=count
+    proposal = proposals.propose(
+        db.session(), debtor, [invoice.id], day, schedules.MONTHLY, day, count=count
     )
     assert proposal.problems  # 8 instalments: more than the default policy allows
-    item = instalments.ask_review(
+    item = lifecycle.ask_review(
         db.session(), debtor, proposal, "Can I pay in 8 months?", f"debtor:{debtor.id}"
     )
     db.session.commit()
@@ -64,11 +64,11 @@ def plan_request(app, debtor, invoice, count=8):
 
 def active_plan(app, debtor, invoice, count=3):
     day = _today(app)
-    proposal = instalments.propose(
-        db.session(), debtor, [invoice.id], day, plans.MONTHLY, day, count=count
+    proposal = proposals.propose(
+        db.session(), debtor, [invoice.id], day, schedules.MONTHLY, day, count=count
     )
-    plan = instalments.accept(
-        db.session(), debtor, proposal, "I agree", "127.0.0.1", f"debtor:{debtor.id}", day
+    plan = lifecycle.accept(
+        db.session(), proposal, "I agree", "127.0.0.1", f"debtor:{debtor.id}", day
     )
     db.session.commit()
     return plan
@@ -361,7 +361,7 @@ def test_cancelling_keeps_a_hold_that_is_not_the_plans(app, segment):
     held = db.session.get(Invoice, invoice.id)
     held.hold_reason = "paused"
     db.session.commit()
-    resumed = plan_admin.cancel(
+    resumed = lifecycle.cancel(
         db.session(),
         plan,
         "wrong plan",
@@ -379,14 +379,14 @@ def test_illegal_plan_moves_raise(app, segment):
     plan = active_plan(app, debtor, invoice)
     now = dt.datetime.now(dt.UTC)
     with pytest.raises(IllegalTransition):
-        plan_admin.accept(db.session(), plan, "again", "", "debtor", now, _today(app))
+        lifecycle.accept(db.session(), plan, "again", "", "debtor", _today(app), now)
     with pytest.raises(IllegalTransition):
-        plan_admin.decline(db.session(), plan, "debtor", now)
-    instalments.move(plan, PlanStatus.COMPLETED, now, "paid")
+        lifecycle.decline(db.session(), plan, "debtor", now)
+    lifecycle.move(plan, PlanStatus.COMPLETED, now, "paid")
     with pytest.raises(IllegalTransition):
-        instalments.move(plan, PlanStatus.ACTIVE, now)
+        lifecycle.move(plan, PlanStatus.ACTIVE, now)
     with pytest.raises(IllegalTransition):
-        plan_admin.change(db.session(), plan, _today(app), _today(app), plans.MONTHLY, count=2)
+        proposals.change(db.session(), plan, _today(app), _today(app), schedules.MONTHLY, count=2)
     db.session.commit()
     clerk = staff_client(app)
     assert clerk.get(f"/admin/plans/{plan.id}/change").status_code == 409

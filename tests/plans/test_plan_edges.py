@@ -8,8 +8,9 @@ import datetime as dt
 from sqlalchemy import select
 
 from portal.db import db
-from portal.domain import instalments, plan_admin, plan_progress, plans
+from portal.domain.payments import selection as choosing
 from portal.domain.payments import service
+from portal.domain.plans import lifecycle, progress, proposals, schedules
 from portal.models import InstalmentPlan, Invoice, PlanPolicy
 from tests.conftest import login_as
 from tests.factories import business_today, create_debtor, create_segment
@@ -26,10 +27,10 @@ class Quiet:
 
 def proposed(debtor, invoice, start, count=3):
     day = min(start, business_today())
-    draft = plan_admin.draft(
-        db.session(), debtor, [invoice.id], start, plans.MONTHLY, day, count=count
+    draft = proposals.draft(
+        db.session(), debtor, [invoice.id], start, schedules.MONTHLY, day, count=count
     )
-    plan = plan_admin.propose(db.session(), draft, "boss@example.com", "admin:1", Quiet())
+    plan = lifecycle.offer(db.session(), draft, "boss@example.com", "admin:1", Quiet())
     db.session.commit()
     return plan
 
@@ -76,7 +77,7 @@ def test_a_breach_keeps_a_disputes_hold_and_a_settled_dispute_gives_the_plan_its
 
     req.decide_dispute(db.session(), item, "uphold", 0, "It was fine.", "admin", Mails(), START)
     db.session.commit()
-    assert (disputed.hold_reason, disputed.hold_until) == ("plan", instalments.hold_until(plan))
+    assert (disputed.hold_reason, disputed.hold_until) == ("plan", lifecycle.hold_until(plan))
 
     # the other invoice's first dispute (a second one of `disputed` would not pause by itself)
     req.open_dispute(db.session(), plain, "other", "Wrong", None, "t", START)
@@ -105,8 +106,8 @@ def test_an_import_that_books_money_updates_the_instalments_at_once(app, client)
     db.session.commit()
     plan = fresh(InstalmentPlan, plan.id)
     assert [i.paid_cents for i in plan.instalments] == [10_000, 0, 0]
-    selection = service.select_instalment(db.session(), debtor, plan.instalments[1].id)
-    assert selection.due_cents == 10_000  # the second now, not the first again
+    chosen = choosing.select_instalment(db.session(), debtor, plan.instalments[1].id)
+    assert chosen.due_cents == 10_000  # the second now, not the first again
 
 
 def test_a_policy_changed_later_does_not_move_a_running_plans_breach(app):
@@ -128,7 +129,7 @@ def test_a_handed_over_invoice_is_still_owed(app):
     plan = active_plan(debtor, invoice)
     invoice.status = "handed_over"
     db.session.commit()
-    plan_progress.refresh(db.session(), plan, service.utcnow())
+    progress.refresh(db.session(), plan, service.utcnow())
     assert plan.status == "active" and [i.paid_cents for i in plan.instalments] == [0, 0, 0]
 
 

@@ -10,10 +10,10 @@ import re
 from sqlalchemy import select
 
 from portal.db import db
-from portal.domain import instalments, plan_progress, plans
 from portal.domain.dunning import engine
 from portal.domain.payments import service
 from portal.domain.payments.providers.base import Method, ProviderStatus, Status
+from portal.domain.plans import lifecycle, progress, proposals, schedules
 from portal.mails import InstalmentMails
 from portal.models import (
     AuditEvent,
@@ -36,17 +36,17 @@ START = DUE + dt.timedelta(days=10)  # the first instalment's due date
 def active_plan(debtor, *invoices, count=3):
     """A plan the debtor agreed to on DUE + 1, monthly from START."""
     today = DUE + dt.timedelta(days=1)
-    proposal = instalments.propose(
+    proposal = proposals.propose(
         db.session(),
         debtor,
         [i.id for i in invoices],
         START,
-        plans.MONTHLY,
+        schedules.MONTHLY,
         today,
         count=count,
     )
     assert proposal.can_accept, proposal.problems
-    plan = instalments.accept(db.session(), debtor, proposal, "I agree", "127.0.0.1", "t", today)
+    plan = lifecycle.accept(db.session(), proposal, "I agree", "127.0.0.1", "t", today)
     db.session.commit()
     return plan
 
@@ -88,7 +88,7 @@ def pay(app, payment, cents=None):
 
 def daily(app, day):
     with app.test_request_context():
-        result = plan_progress.daily(db.session(), day, InstalmentMails(app.config["SETTINGS"]))
+        result = progress.daily(db.session(), day, InstalmentMails(app.config["SETTINGS"]))
         db.session.commit()
     return result
 

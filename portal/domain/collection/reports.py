@@ -44,6 +44,7 @@ from portal.domain.imports.values import parse_date
 from portal.domain.money import AmountError, parse_amount
 from portal.domain.payments import service
 from portal.domain.payments.providers.base import ProviderStatus, Status
+from portal.domain.payments.selection import with_charges
 from portal.domain.problems import N_, Problem
 from portal.models import Debtor, Invoice, Payment
 
@@ -295,7 +296,7 @@ def book(
         known.add(line.key)
         report.booked += 1
         touched[h.id] = h
-    for h in touched.values():
+    for h in touched.values():  # a returned line leaves the rest of the hand-over done
         session.refresh(h)
         handover_domain.settle_if_done(session, h)
     report.lines = len(lines) + unreadable
@@ -384,7 +385,7 @@ def _book_line(
 def _collected(session: Session, agency: Agency, invoice: Invoice, line: Line) -> Payment:
     """Money the agency received: a payment booked by the payments' own state table."""
     debtor = session.get_one(Debtor, invoice.debtor_id)
-    selection = service.with_charges(session, debtor, [invoice])
+    selection = with_charges(session, debtor, [invoice])
     payment = Payment(
         public_id=secrets.token_urlsafe(16),
         brand_id=invoice.brand_id,

@@ -1,5 +1,5 @@
-"""Writing off what cannot be collected: a credit note set off against the invoice (the
-credit notes' money path: its open amount goes down and it is settled at zero), a
+"""Writing off what cannot be collected: a credit note set off against the invoice (booked by
+the ledger: its open amount goes down and it is settled at zero), a
 `write_off` row with the reason, and an audit event. The amount leaves the open totals;
 insight counts it as written off (`written_off_between`)."""
 
@@ -10,10 +10,10 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.domain import audit, plan_progress
+from portal.domain import audit, ledger
 from portal.domain.collection.models import WriteOff
 from portal.domain.problems import N_, Problem
-from portal.models import PAYABLE_KINDS, Invoice, InvoiceKind, InvoiceStatus, utcnow
+from portal.models import PAYABLE_KINDS, Invoice, InvoiceStatus
 
 ACTION = "collection.written_off"
 OWED = (InvoiceStatus.OPEN.value, InvoiceStatus.HANDED_OVER.value)
@@ -47,23 +47,8 @@ def write_off(
     if not 0 < cents <= locked.open_cents:
         raise WriteOffRefused(N_("Write off more than zero and at most what is open."))
     number_seq = session.scalar(select(func.count()).select_from(WriteOff)) or 0
-    note = Invoice(
-        brand_id=locked.brand_id,
-        debtor_id=locked.debtor_id,
-        number=f"WO{number_seq + 1}-{locked.number}"[:40],
-        kind=InvoiceKind.CREDIT_NOTE.value,
-        invoice_date=day,
-        due_date=day,
-        currency=locked.currency,
-        total_cents=-cents,
-        open_cents=0,
-        status=InvoiceStatus.PAID.value,
-        reference=locked.number,
-        description=f"Written off: {reason.strip()}"[:500],
-    )
-    session.add(note)
-    locked.open_cents -= cents
-    session.flush()
+    number = f"WO{number_seq + 1}-{locked.number}"
+    note = ledger.credit(session, locked, cents, number, f"Written off: {reason.strip()}", day)
     row = WriteOff(
         invoice_id=locked.id,
         debtor_id=locked.debtor_id,
@@ -88,18 +73,7 @@ def write_off(
         source=source,
         credit_note=note.number,
     )
-    if locked.open_cents == 0:
-        if locked.status == InvoiceStatus.OPEN.value:
-            locked.status = InvoiceStatus.PAID.value
-        else:
-            from portal.domain.collection import handover
-
-            h = handover.active_of_invoice(session, locked.id)
-            if h is not None:
-                handover.settle_if_done(session, h)
-            elif locked.status == InvoiceStatus.HANDED_OVER.value:
-                locked.status = InvoiceStatus.PAID.value
-    plan_progress.after_money(session, [locked.id], utcnow())
+    ledger.open_amounts_changed(session, ledger.Change(invoice_ids={locked.id}))
     session.flush()
     return row
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.domain import audit
-from portal.models import Debtor, Invoice
+from portal.models import Debtor, InstalmentPlan, Invoice, PlanInvoice, PlanStatus
 
 HOLD_REASONS = ("paused", "dispute", "promise", "plan", "breach")  # breach: after a plan ended
 
@@ -50,6 +51,32 @@ def resume(session: Session, invoice: Invoice, actor: str) -> bool:
     audit.record(
         session, actor, "dunning.resumed", debtor_id=invoice.debtor_id, invoice_id=invoice.id
     )
+    return True
+
+
+def plan_hold_until(plan: InstalmentPlan) -> dt.date:
+    """When a plan's hold ends by itself: the daily plan check ends the plan at a breach,
+    and the hold lapses when the last instalment could have been breached, so no plan
+    pauses reminders for ever, even if that check never ran."""
+    return plan.instalments[-1].due_date + dt.timedelta(days=plan.breach_days)
+
+
+def back_to_plan(session: Session, invoice: Invoice, actor: str, today: dt.date) -> bool:
+    """Once another hold has ended (a dispute settled), a running payment plan over the
+    invoice holds its reminders again, until the plan's own hold lapses (its last
+    instalment's due date plus the days to a breach); False when no plan holds it."""
+    plan = session.scalar(
+        select(InstalmentPlan)
+        .join(PlanInvoice, PlanInvoice.plan_id == InstalmentPlan.id)
+        .where(
+            InstalmentPlan.debtor_id == invoice.debtor_id,
+            InstalmentPlan.status == PlanStatus.ACTIVE.value,
+            PlanInvoice.invoice_id == invoice.id,
+        )
+    )
+    if plan is None or invoice.hold_reason or plan_hold_until(plan) < today:
+        return False
+    pause(session, invoice, "plan", plan_hold_until(plan), actor, today)
     return True
 
 

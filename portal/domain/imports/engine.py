@@ -19,9 +19,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from portal.domain import plan_progress
+from portal.domain import ledger
 from portal.domain.bulk import insert_rows
-from portal.domain.dunning import charges
 from portal.domain.imports.columns import _HEADER_SCAN as HEADER_SCAN
 from portal.domain.imports.columns import (
     LABELS,
@@ -1003,25 +1002,7 @@ def commit(
                 for invoice_id, row in plan.updates
             ],
         )
-    if plan.paid_elsewhere:
-        session.execute(
-            update(Invoice),
-            [
-                {
-                    "id": i,
-                    "open_cents": 0,
-                    "status": InvoiceStatus.PAID.value,
-                    **principal.get(i, {}),
-                    "updated_at": now,
-                }
-                for i in plan.paid_elsewhere
-            ],
-        )
-        insert_rows(
-            session,
-            AuditEvent,
-            [_event(by, "invoice.paid_elsewhere", now, None, i) for i in plan.paid_elsewhere],
-        )
+    ledger.paid_elsewhere(session, plan.paid_elsewhere, principal, by, now)
     if plan.by_reference:
         insert_rows(
             session,
@@ -1035,7 +1016,7 @@ def commit(
             ],
         )
     if plan.updates or plan.paid_elsewhere:  # money booked in the accounting package
-        plan_progress.after_import(session, brand.id, now)
+        ledger.open_amounts_changed(session, ledger.Change(brand_id=brand.id), now)
     counts = {
         "new_debtors": len(plan.new_debtors),
         "new_invoices": len(plan.inserts),
@@ -1076,7 +1057,7 @@ def _principal_after_charges(session: Session, plan: _Plan, by: str) -> dict[int
         for invoice_id, cents in reported.items()
         if invoice_id in plan.seen_open and plan.seen_open[invoice_id][0] > cents
     }
-    left = charges.settle_first(session, paid, by)
+    left = ledger.settle_elsewhere(session, paid, by)
     columns: dict[int, dict[str, Any]] = {}
     for invoice_id, cents in reported.items():
         if invoice_id not in plan.seen_open:

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from portal.domain import plan_admin, requests
+from portal.domain import requests
 from portal.domain.insight import read
 from portal.domain.messaging import letters
+from portal.domain.plans import listing
 from portal.models import (
     AdminUser,
     DebtorRequest,
@@ -108,7 +109,7 @@ def build(session: Session, day: dt.date) -> Summary | None:
             OutboxMessage.status == OutboxStatus.FAILED.value, OutboxMessage.created_at >= moment
         )
     )
-    plan_counts = plan_admin.counts(session, moment)
+    plan_counts = listing.counts(session, moment)
     return Summary(
         day=day,
         open_cents=int(now.get("receivable", 0)),

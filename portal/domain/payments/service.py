@@ -1,4 +1,7 @@
-"""Starting payments, the payment state machine, and booking money on invoices.
+"""Starting payments and the payment state machine; the ledger books their money.
+
+What to pay is chosen in `selection.py`; the money a payment brings or takes back is
+booked by `portal.domain.ledger`.
 
 Every change of a payment's state comes from the provider's current truth
 (`Provider.fetch`), applied under a row lock by `apply_truth`. Applying the same truth
@@ -15,11 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.domain import audit, instalments, outgoing, plan_progress
-from portal.domain.dunning import charges
+from portal.domain import audit, ledger, outgoing
 from portal.domain.payments import receipts
 from portal.domain.payments.providers.base import (
     CheckoutRequest,
@@ -28,22 +30,14 @@ from portal.domain.payments.providers.base import (
     ProviderStatus,
     Status,
 )
-from portal.domain.states import IllegalTransition, StateTable
-from portal.models import (
-    PAYABLE_KINDS,
-    Allocation,
-    Debtor,
-    Instalment,
-    InstalmentPlan,
-    Invoice,
-    InvoiceKind,
-    InvoiceStatus,
-    PayLink,
-    Payment,
-    PaymentInvoice,
-    PlanStatus,
-    utcnow,
+from portal.domain.payments.selection import (
+    PaymentRefused,
+    check_amount,
+    select_instalment,
+    select_invoices,
 )
+from portal.domain.states import IllegalTransition, StateTable
+from portal.models import Debtor, Invoice, PayLink, Payment, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +63,6 @@ MOVES = StateTable(
 )
 
 
-class PaymentRefused(Exception):
-    """The debtor's request cannot become a payment; `reason` is a stable code for the UI."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def apply_status(payment: Payment, new: Status) -> bool:
     """Move `payment` to `new`; False when it is already there (a repeated webhook)."""
     old = Status(payment.status)
@@ -85,237 +71,6 @@ def apply_status(payment: Payment, new: Status) -> bool:
     MOVES.check(old, new)
     payment.status = new.value
     return True
-
-
-# --------------------------------------------------------------------------- choosing
-@dataclass(frozen=True)
-class Selection:
-    """Open invoices of one debtor chosen to pay together; the server's own total."""
-
-    debtor: Debtor
-    invoices: Sequence[Invoice]
-    instalment: Instalment | None = None  # paying one instalment of a plan over `invoices`
-
-    @property
-    def total_cents(self) -> int:
-        return sum(i.open_cents for i in self.invoices)
-
-    @property
-    def due_cents(self) -> int:
-        """What this payment asks: the open total, or the instalment's open part."""
-        if self.instalment is None:
-            return self.total_cents
-        return min(self.instalment.open_cents, self.total_cents)
-
-    @property
-    def currency(self) -> str:
-        return self.invoices[0].currency if self.invoices else "EUR"
-
-    @property
-    def min_cents(self) -> int | None:
-        """The smallest part payment allowed, or None when the segment allows none (an
-        instalment is paid whole)."""
-        segment = self.debtor.segment
-        if self.instalment is not None:
-            return None
-        if segment is None or not segment.allow_partial:
-            return None
-        return min(segment.partial_min_cents, self.total_cents)
-
-
-def _settle_rank(kind: str) -> int:
-    return PAYABLE_KINDS.index(kind) if kind in PAYABLE_KINDS else len(PAYABLE_KINDS)
-
-
-def payable_query(debtor_id: int) -> list[object]:
-    """Conditions for an invoice the debtor can pay now: open, or handed over to an agency
-    that lets debtors still pay in the portal."""
-    from portal.domain.collection import handover
-
-    return [
-        Invoice.debtor_id == debtor_id,
-        or_(
-            Invoice.status == InvoiceStatus.OPEN.value,
-            and_(
-                Invoice.status == InvoiceStatus.HANDED_OVER.value,
-                Invoice.id.in_(handover.portal_payable_ids()),  # type: ignore[arg-type]
-            ),
-        ),
-        Invoice.kind.in_(PAYABLE_KINDS),
-        Invoice.open_cents > 0,
-    ]
-
-
-def select_invoices(session: Session, debtor: Debtor, invoice_ids: Sequence[int]) -> Selection:
-    """The debtor's payable invoices among `invoice_ids`; refuses anything else.
-
-    An id of another debtor, a paid invoice or a credit note refuses the whole request:
-    a tampered form never pays a part of what the person thinks they are paying.
-    """
-    wanted = set(invoice_ids)
-    if not wanted or len(wanted) > 200:
-        raise PaymentRefused("nothing_selected" if not wanted else "too_many")
-    rows = session.scalars(
-        select(Invoice)
-        .where(Invoice.id.in_(wanted), *payable_query(debtor.id))  # type: ignore[arg-type]
-        .order_by(Invoice.due_date, Invoice.id)
-    ).all()
-    if len(rows) != len(wanted):
-        raise PaymentRefused("not_payable")
-    return with_charges(session, debtor, rows)
-
-
-def payable_among(session: Session, debtor: Debtor, invoice_ids: Sequence[int]) -> list[int]:
-    """The ids among `invoice_ids` the debtor can pay now, at most 200; a remembered
-    selection may have gone stale (paid meanwhile), and stale ids are simply dropped."""
-    wanted = {i for i in invoice_ids if i > 0}
-    if not wanted:
-        return []
-    rows = session.scalars(
-        select(Invoice.id)
-        .where(Invoice.id.in_(wanted), *payable_query(debtor.id))  # type: ignore[arg-type]
-        .order_by(Invoice.due_date, Invoice.id)
-        .limit(200)
-    ).all()
-    return list(rows)
-
-
-PAY_ALL_SCOPES = ("overdue", "open")
-# what "pay all" leaves out: a disputed invoice waits for our answer, and an invoice in a
-# plan is paid by its instalments (it is not overdue while the plan runs)
-_NOT_IN_PAY_ALL = {"overdue": ("dispute", "plan"), "open": ("dispute",)}
-
-
-def _pay_all_rows(session: Session, debtor: Debtor, scope: str, today: dt.date) -> list[Invoice]:
-    where = [
-        *payable_query(debtor.id),
-        Invoice.kind == InvoiceKind.INVOICE.value,
-        Invoice.hold_reason.not_in(_NOT_IN_PAY_ALL[scope]),
-    ]
-    if scope == "overdue":
-        where.append(Invoice.due_date < today)
-    return list(
-        session.scalars(
-            select(Invoice).where(*where).order_by(Invoice.due_date, Invoice.id).limit(201)  # type: ignore[arg-type]
-        )
-    )
-
-
-def _checked(rows: Sequence[Invoice]) -> None:
-    if not rows or len(rows) > 200:
-        raise PaymentRefused("nothing_selected" if not rows else "too_many")
-
-
-def select_all(session: Session, debtor: Debtor, scope: str, today: dt.date) -> Selection:
-    """Every invoice of the debtor to pay in one go: `overdue` (past its due date) or
-    `open` (everything open), with their costs and interest; disputed invoices stay out,
-    and for `overdue` also the invoices of a running plan."""
-    if scope not in PAY_ALL_SCOPES:
-        raise PaymentRefused("nothing_selected")
-    rows = _pay_all_rows(session, debtor, scope, today)
-    _checked(rows)
-    return with_charges(session, debtor, rows)
-
-
-@dataclass(frozen=True)
-class PayAll:
-    """The two one-click offers of the overview and the list, with their amounts."""
-
-    overdue: Selection | None
-    everything: Selection | None
-
-
-def pay_all_offers(session: Session, debtor: Debtor, today: dt.date) -> PayAll:
-    """What "pay all overdue" and "pay everything open" would pay now (None: nothing, or
-    not in one payment, e.g. several currencies). Two queries when no costs are open."""
-    rows = _pay_all_rows(session, debtor, "open", today)
-    skip = _NOT_IN_PAY_ALL["overdue"]
-    late = [r for r in rows if r.due_date < today and r.hold_reason not in skip]
-
-    def offer(chosen: list[Invoice], known: Selection | None = None) -> Selection | None:
-        try:
-            _checked(chosen)
-            if known is not None:  # no costs or interest among everything: none here either
-                return Selection(debtor, chosen)
-            return with_charges(session, debtor, chosen)
-        except PaymentRefused:
-            return None
-
-    everything = offer(rows)
-    no_charges = everything is not None and len(everything.invoices) == len(rows)
-    overdue = offer(late, everything if no_charges else None)
-    if (
-        everything
-        and overdue
-        and {i.id for i in everything.invoices} == {i.id for i in overdue.invoices}
-    ):
-        everything = None  # one button says it all
-    return PayAll(overdue, everything)
-
-
-def with_charges(session: Session, debtor: Debtor, invoices: Sequence[Invoice]) -> Selection:
-    """A selection of `invoices` together with the open costs and interest of their claims:
-    art. 6:44 BW settles those before the principal, so paying an invoice pays them too
-    (and the amount asked says so). Costs first, then interest, then invoices by due date."""
-    chosen = {i.id: i for i in invoices}
-    principal = [i.id for i in invoices if i.kind == InvoiceKind.INVOICE.value]
-    for line in charges.charges_of_invoices(session, principal):
-        if line.debtor_id == debtor.id:
-            chosen.setdefault(line.id, line)
-    rows = sorted(chosen.values(), key=settle_order)
-    if len({i.currency for i in rows}) > 1:
-        raise PaymentRefused("mixed_currency")
-    return Selection(debtor, rows)
-
-
-def settle_order(invoice: Invoice) -> tuple[int, dt.date, int]:
-    """Art. 6:44 BW: costs, then interest, then the principal; oldest due date first."""
-    return (_settle_rank(invoice.kind), invoice.due_date, invoice.id)
-
-
-def select_instalment(session: Session, debtor: Debtor, instalment_id: int) -> Selection:
-    """The next instalment to pay of one of the debtor's active plans, over the plan's
-    open invoices. Any other instalment (paid, later, of another debtor or of a plan that
-    ended) is refused: money always fills the oldest instalment first."""
-    plan = session.scalar(
-        select(InstalmentPlan)
-        .join(Instalment, Instalment.plan_id == InstalmentPlan.id)
-        .where(
-            Instalment.id == instalment_id,
-            InstalmentPlan.debtor_id == debtor.id,
-            InstalmentPlan.status == PlanStatus.ACTIVE.value,
-        )
-        .options(*instalments.with_parts())
-    )
-    if plan is None:
-        raise PaymentRefused("instalment_not_payable")
-    plan_progress.refresh(session, plan, utcnow())  # money booked another way counts at once
-    instalment = plan_progress.first_open(plan)
-    if instalment is None or instalment.id != instalment_id:
-        raise PaymentRefused("instalment_not_payable")
-    invoices = plan_progress.open_invoices(plan)
-    if not invoices:
-        raise PaymentRefused("instalment_not_payable")
-    return Selection(debtor, invoices, instalment)
-
-
-def check_amount(selection: Selection, amount_cents: int | None) -> int:
-    """The amount to ask: the open total, or a part payment the segment allows."""
-    if selection.instalment is not None:
-        if amount_cents is not None and amount_cents != selection.due_cents:
-            raise PaymentRefused("partial_not_allowed")
-        return selection.due_cents
-    total = selection.total_cents
-    if amount_cents is None or amount_cents == total:
-        return total
-    minimum = selection.min_cents
-    if minimum is None:
-        raise PaymentRefused("partial_not_allowed")
-    if amount_cents > total:
-        raise PaymentRefused("amount_too_high")
-    if amount_cents < minimum:
-        raise PaymentRefused("amount_too_low")
-    return amount_cents
 
 
 def offered_methods(provider: Provider, debtor: Debtor, currency: str) -> tuple[Method, ...]:
@@ -477,6 +232,16 @@ def by_provider_ref(session: Session, provider: str, ref: str) -> Payment | None
     )
 
 
+def reversal(truth: ProviderStatus) -> Status | None:
+    """The state money taken back puts a payment in, decided once: charged back when the
+    provider reports a chargeback, refunded for a refund, None when nothing came back."""
+    if truth.charged_back_cents:
+        return Status.CHARGED_BACK
+    if truth.refunded_cents:
+        return Status.REFUNDED
+    return None
+
+
 def apply_truth(
     session: Session,
     payment: Payment,
@@ -486,9 +251,10 @@ def apply_truth(
 ) -> Outcome:
     """Bring `payment` (locked by the caller) in line with the provider's truth.
 
-    Money that arrived (paid, or refunded/charged back later) is booked once, oldest due
-    date first; refunds and chargebacks reopen what they take back; an illegal transition
-    is logged and leaves the payment as it was.
+    Money that arrived (paid, or refunded/charged back later) is booked once by the
+    ledger; refunds and chargebacks reopen what they take back; an illegal transition is
+    logged and leaves the payment as it was. The change set ends with the ledger's
+    `open_amounts_changed` (plans, the shop's webhook, the collection agency).
     """
     now = now or utcnow()
     old = Status(payment.status)
@@ -496,7 +262,8 @@ def apply_truth(
     payment.test_mode = truth.test_mode
     if truth.method is not None:
         payment.method = truth.method.value
-    money_arrived = truth.status == Status.PAID or truth.refunded_cents or truth.charged_back_cents
+    back = reversal(truth)
+    money_arrived = truth.status == Status.PAID or back is not None
     target = Status.PAID if money_arrived else truth.status
     try:
         changed = (
@@ -505,19 +272,22 @@ def apply_truth(
     except IllegalTransition as exc:
         log.warning("payment %s: ignored %s", payment.public_id, exc)
         return Outcome(False, old, old, note=f"illegal transition {exc}")
+    change = ledger.Change(payment=payment)
     if changed and target == Status.PAID:
-        _book(session, payment, truth, now)
+        change.booked = _book(session, payment, truth, now)
         if notifier is not None:
             notifier.paid(session, payment)
-        outgoing.payment_changed(session, payment, Status.PAID)  # the shop's webhook
+        change.events.append(Status.PAID)
     elif changed and target in UNSUCCESSFUL:
         payment.failed_at = now  # the second chance counts its delay from here
         _record_all(session, payment, f"payment.{target.value}")
-        outgoing.payment_changed(session, payment, target)
-    if money_arrived:
-        changed = _reverse(session, payment, truth) or changed
+        outgoing.payment_changed(session, payment, target)  # no money moved: no ledger
+    if back is not None and _reverse(session, payment, truth, back):
+        changed = True
+        change.events.append(back)  # each new refund is an event
     if changed and money_arrived:  # an instalment may now be paid, or unpaid again
-        plan_progress.after_money(session, [i.id for i in payment.invoices], now)
+        change.invoice_ids.update(i.id for i in payment.invoices)
+        ledger.open_amounts_changed(session, change, now)
     return Outcome(changed, old, Status(payment.status))
 
 
@@ -526,8 +296,11 @@ def _record_all(session: Session, payment: Payment, action: str) -> None:
     audit.record_each(session, "system", action, payment.debtor_id, ids, payment=payment.public_id)
 
 
-def _book(session: Session, payment: Payment, truth: ProviderStatus, now: dt.datetime) -> None:
-    """Create the allocations: oldest due date first; the rest is the debtor's credit."""
+def _book(
+    session: Session, payment: Payment, truth: ProviderStatus, now: dt.datetime
+) -> ledger.Booked:
+    """Record what arrived and let the ledger allocate it; a different amount or currency
+    than asked, or money beyond what was open, flags the payment for admin."""
     payment.paid_at = now
     payment.received_cents = truth.amount_cents
     flags = []
@@ -536,95 +309,28 @@ def _book(session: Session, payment: Payment, truth: ProviderStatus, now: dt.dat
             f"received {truth.currency} {truth.amount_cents / 100:.2f}, "
             f"asked {payment.currency} {payment.amount_cents / 100:.2f}"
         )
-    # the unique (payment, invoice) allocation guards against a second booking; the state
-    # table makes this run once per payment
-    invoices = session.scalars(
-        select(Invoice)
-        .join(PaymentInvoice, PaymentInvoice.invoice_id == Invoice.id)
-        .where(PaymentInvoice.payment_id == payment.id)
-        .order_by(Invoice.id)
-        .with_for_update(of=Invoice)
-        .execution_options(populate_existing=True)
-    ).all()
-    remaining = truth.amount_cents if truth.currency == payment.currency else 0
-    booked: list[tuple[Invoice, int]] = []
-    # art. 6:44 BW: costs, then interest, then the principal, oldest due date first
-    for invoice in sorted(invoices, key=settle_order):
-        take = min(remaining, max(invoice.open_cents, 0))
-        if take <= 0 or invoice.kind not in PAYABLE_KINDS:
-            continue
-        session.add(Allocation(payment=payment, invoice=invoice, amount_cents=take))
-        invoice.open_cents -= take
-        if invoice.open_cents == 0 and invoice.status == InvoiceStatus.OPEN:
-            invoice.status = InvoiceStatus.PAID.value
-        booked.append((invoice, take))
-        remaining -= take
-        audit.record(
-            session,
-            "system",
-            "payment.received",
-            debtor_id=payment.debtor_id,
-            invoice_id=invoice.id,
-            payment=payment.public_id,
-            amount_cents=take,
-            currency=payment.currency,
-            method=payment.method,
-        )
-    if remaining > 0:
-        payment.unallocated_cents = remaining
-        flags.append(f"credit balance {remaining / 100:.2f} (more than was open)")
+    cents = truth.amount_cents if truth.currency == payment.currency else 0
+    booked = ledger.book_payment(session, payment, cents)
+    if payment.unallocated_cents > 0:
+        flags.append(f"credit balance {payment.unallocated_cents / 100:.2f} (more than was open)")
     if flags:
         payment.flag = "; ".join(flags)[:250]
-    session.flush()
-    handed_over = any(i.status == InvoiceStatus.HANDED_OVER.value for i, _cents in booked)
-    if handed_over and payment.provider != "agency":
-        from portal.domain.collection import handover
-
-        # the agency that handles these invoices hears of money paid in the portal (and a
-        # claim with nothing left open is closed); what it collected itself it knows
-        handover.after_portal_payment(session, payment.debtor_id, booked, payment.public_id)
+    return booked
 
 
-def _reverse(session: Session, payment: Payment, truth: ProviderStatus) -> bool:
-    """Reopen what a refund or chargeback took back: credit first, then newest booking."""
+def _reverse(session: Session, payment: Payment, truth: ProviderStatus, target: Status) -> bool:
+    """Move to refunded or charged back and let the ledger take the new part back."""
     before = payment.refunded_cents + payment.charged_back_cents
     after = min(truth.refunded_cents + truth.charged_back_cents, payment.received_cents)
     if after <= before:
         return False
-    delta = after - before
     payment.refunded_cents = truth.refunded_cents
     payment.charged_back_cents = truth.charged_back_cents
-    target = Status.CHARGED_BACK if truth.charged_back_cents else Status.REFUNDED
     try:
         apply_status(payment, target)
     except IllegalTransition as exc:  # e.g. refunded -> refunded with a larger amount
         log.info("payment %s: %s", payment.public_id, exc)
-    outgoing.payment_changed(session, payment, target)  # each new refund is an event
-    from_credit = min(delta, payment.unallocated_cents)
-    payment.unallocated_cents -= from_credit
-    delta -= from_credit
-    for allocation in reversed(payment.allocations):
-        if delta <= 0:
-            break
-        back = min(delta, allocation.amount_cents - allocation.reversed_cents)
-        if back <= 0:
-            continue
-        allocation.reversed_cents += back
-        invoice = allocation.invoice
-        invoice.open_cents = min(invoice.total_cents, invoice.open_cents + back)
-        if invoice.status == InvoiceStatus.PAID:
-            invoice.status = InvoiceStatus.OPEN.value
-        delta -= back
-        audit.record(
-            session,
-            "system",
-            f"payment.{target.value}",
-            debtor_id=payment.debtor_id,
-            invoice_id=invoice.id,
-            payment=payment.public_id,
-            amount_cents=back,
-            currency=payment.currency,
-        )
+    ledger.reverse_payment(session, payment, after - before, f"payment.{target.value}")
     return True
 
 

@@ -25,8 +25,10 @@ from typing import Protocol
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from portal.domain import audit, instalments
+from portal.domain import audit
 from portal.domain.dunning import engine, holds
+from portal.domain.plans import lifecycle
+from portal.domain.plans.listing import with_parts
 from portal.models import (
     Debtor,
     Instalment,
@@ -34,7 +36,6 @@ from portal.models import (
     Invoice,
     InvoiceStatus,
     OutboxMessage,
-    PayLink,
     PlanInvoice,
     PlanStatus,
     utcnow,
@@ -84,29 +85,11 @@ def refresh(session: Session, plan: InstalmentPlan, now: dt.datetime) -> bool:
             instalment.paid_at = paid_at
             changed = True
     if first_open(plan) is None:
-        instalments.move(plan, PlanStatus.COMPLETED, now, "all instalments paid")
-        release(session, plan, "system")
+        lifecycle.move(plan, PlanStatus.COMPLETED, now, "all instalments paid")
+        lifecycle.release(session, plan, "system")
         audit.record(session, "system", "plan.completed", debtor_id=plan.debtor_id, plan_id=plan.id)
         changed = True
     return changed
-
-
-def release(session: Session, plan: InstalmentPlan, actor: str) -> list[Invoice]:
-    """Lift the plan's hold from its invoices (only holds of reason "plan") and stop its
-    instalment pay-links; returns the invoices whose reminders continue."""
-    resumed = [
-        link.invoice
-        for link in plan.invoices
-        if link.invoice.hold_reason == "plan" and holds.resume(session, link.invoice, actor)
-    ]
-    for pay_link in session.scalars(
-        select(PayLink).where(
-            PayLink.instalment_id.in_([i.id for i in plan.instalments]),
-            PayLink.status == "active",
-        )
-    ):
-        pay_link.status, pay_link.revoked_at = "revoked", utcnow()
-    return resumed
 
 
 def active_plans(
@@ -116,7 +99,7 @@ def active_plans(
     stmt = (
         select(InstalmentPlan)
         .where(InstalmentPlan.status == PlanStatus.ACTIVE.value)
-        .options(*instalments.with_parts())
+        .options(*with_parts())
         .order_by(InstalmentPlan.id)
     )
     if invoice_ids is not None:
@@ -161,22 +144,12 @@ def after_import(session: Session, brand_id: int, now: dt.datetime) -> None:
     plans = session.scalars(
         select(InstalmentPlan)
         .where(InstalmentPlan.status == PlanStatus.ACTIVE.value, InstalmentPlan.debtor_id.in_(ids))
-        .options(*instalments.with_parts())
+        .options(*with_parts())
         .with_for_update(of=InstalmentPlan)
         .execution_options(populate_existing=True)
     )
     for plan in plans:
         refresh(session, plan, now)
-
-
-def hold_again(session: Session, invoice: Invoice, actor: str, today: dt.date) -> bool:
-    """Put back the hold of the active plan holding `invoice`, once another hold (a
-    dispute, a pause by hand) has ended; False when no plan holds it."""
-    plan = holding(session, invoice.debtor_id, invoice.id)
-    if plan is None or invoice.hold_reason or instalments.hold_until(plan) < today:
-        return False
-    holds.pause(session, invoice, "plan", instalments.hold_until(plan), actor, today)
-    return True
 
 
 class PlanMailer(Protocol):
@@ -252,7 +225,7 @@ def daily(
 
 def expire_proposals(session: Session, day: dt.date, now: dt.datetime) -> int:
     """Cancel proposals whose first instalment fell due before the debtor agreed: they can
-    no longer be agreed (`instalments.activate` refuses them). Committed here."""
+    no longer be agreed (`lifecycle.accept` refuses them). Committed here."""
     first_due = (
         select(func.min(Instalment.due_date))
         .where(Instalment.plan_id == InstalmentPlan.id)
@@ -264,7 +237,7 @@ def expire_proposals(session: Session, day: dt.date, now: dt.datetime) -> int:
         .with_for_update()
     ).all()
     for plan in stale:
-        instalments.move(plan, PlanStatus.CANCELLED, now, "not agreed before the first due date")
+        lifecycle.move(plan, PlanStatus.CANCELLED, now, "not agreed before the first due date")
         audit.record(
             session,
             "system",
@@ -290,7 +263,7 @@ def _locked(session: Session, plan_id: int) -> InstalmentPlan:
         .where(InstalmentPlan.id == plan_id)
         .with_for_update(of=InstalmentPlan)
         .execution_options(populate_existing=True)
-        .options(*instalments.with_parts())
+        .options(*with_parts())
     ).scalar_one()
 
 
@@ -334,10 +307,10 @@ def breach(
     mailer: PlanMailer,
 ) -> None:
     """End the plan: its invoices return to the reminder schedule after a notice."""
-    instalments.move(
+    lifecycle.move(
         plan, PlanStatus.BREACHED, now, f"instalment {missed.seq} due {missed.due_date} not paid"
     )
-    release(session, plan, "system")
+    lifecycle.release(session, plan, "system")
     schedule = engine.schedule_for(session, plan.debtor)
     gap = schedule.min_gap_days if schedule is not None else 7
     still_open = open_invoices(plan)

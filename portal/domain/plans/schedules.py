@@ -14,6 +14,7 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 
+from portal.domain.money import AmountError, parse_amount
 from portal.domain.problems import N_, Problem
 
 MONTHLY = "monthly"
@@ -217,3 +218,15 @@ def check_start(start: dt.date, today: dt.date, latest_days: int = 30) -> list[P
             Problem(N_("The first instalment must fall within %(days)d days."), days=latest_days)
         ]
     return []
+
+
+def instalment_cents(text: str | None) -> int | None:
+    """The amount per instalment a plan form asks for (the portal's and admin's alike),
+    typed as 50,00 or 50.00; None when left empty. Raises AmountError for anything that is
+    not an amount above zero."""
+    if not (text or "").strip():
+        return None
+    cents = parse_amount(text or "")
+    if cents <= 0:
+        raise AmountError(f"not an instalment: {text!r}")
+    return cents
