@@ -23,7 +23,7 @@ import secrets
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -267,6 +267,28 @@ class DeliveryResult:
     failed: int = 0
 
 
+def claim_due(session: Session, model: Any, now: dt.datetime) -> Iterator[int]:
+    """The ids of due pending rows of `model` (outgoing webhook events, agency deliveries:
+    each has status, next_attempt_at and attempts), each claimed as `sending` in its own
+    short commit before it is yielded; a row another worker claimed first is skipped."""
+    ids = session.scalars(
+        select(model.id)
+        .where(model.status == "pending", model.next_attempt_at <= now)
+        .order_by(model.next_attempt_at, model.id)
+        .limit(BATCH)
+    ).all()
+    session.commit()
+    for row_id in ids:
+        claimed = session.execute(
+            update(model)
+            .where(model.id == row_id, model.status == "pending")
+            .values(status="sending", attempts=model.attempts + 1)
+        ).rowcount  # type: ignore[attr-defined]
+        session.commit()
+        if claimed:
+            yield row_id
+
+
 def deliver_due(
     session: Session,
     *,
@@ -279,22 +301,7 @@ def deliver_due(
     outcome, never across the network call)."""
     now = now or utcnow()
     result = DeliveryResult()
-    ids = session.scalars(
-        select(WebhookEvent.id)
-        .where(WebhookEvent.status == "pending", WebhookEvent.next_attempt_at <= now)
-        .order_by(WebhookEvent.next_attempt_at, WebhookEvent.id)
-        .limit(BATCH)
-    ).all()
-    session.commit()
-    for event_id in ids:
-        claimed = session.execute(
-            update(WebhookEvent)
-            .where(WebhookEvent.id == event_id, WebhookEvent.status == "pending")
-            .values(status="sending", attempts=WebhookEvent.attempts + 1)
-        ).rowcount  # type: ignore[attr-defined]
-        session.commit()
-        if not claimed:
-            continue  # another worker has it
+    for event_id in claim_due(session, WebhookEvent, now):
         event = session.get_one(WebhookEvent, event_id)
         endpoint = session.scalar(
             select(WebhookEndpoint).where(WebhookEndpoint.brand_id == event.brand_id)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.domain import outgoing
@@ -34,22 +33,7 @@ def deliver_due(
     """Post every due delivery once; returns what happened."""
     now = now or utcnow()
     result = outgoing.DeliveryResult()
-    ids = session.scalars(
-        select(AgencyDelivery.id)
-        .where(AgencyDelivery.status == "pending", AgencyDelivery.next_attempt_at <= now)
-        .order_by(AgencyDelivery.next_attempt_at, AgencyDelivery.id)
-        .limit(outgoing.BATCH)
-    ).all()
-    session.commit()
-    for delivery_id in ids:
-        claimed = session.execute(
-            update(AgencyDelivery)
-            .where(AgencyDelivery.id == delivery_id, AgencyDelivery.status == "pending")
-            .values(status="sending", attempts=AgencyDelivery.attempts + 1)
-        ).rowcount  # type: ignore[attr-defined]
-        session.commit()
-        if not claimed:
-            continue  # another worker has it
+    for delivery_id in outgoing.claim_due(session, AgencyDelivery, now):
         row = session.get_one(AgencyDelivery, delivery_id)
         agency = session.get_one(Agency, row.agency_id)
         outcome = _post(row, agency, production, allow_private, post)
