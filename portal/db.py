@@ -112,3 +112,13 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def check_in(column: str, values: Any) -> str:
+    """The SQL of a CHECK constraint: `column` holds one of `values`."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"

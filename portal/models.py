@@ -28,12 +28,8 @@ from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
-from portal.db import Base, UTCDateTime
-
-
-def utcnow() -> dt.datetime:
-    """The current time, timezone-aware UTC."""
-    return dt.datetime.now(dt.UTC)
+from portal.db import Base, UTCDateTime, utcnow
+from portal.db import check_in as _in
 
 
 class DebtorKind(enum.StrEnum):
@@ -96,10 +92,6 @@ FONTS = {
     "serif": "Charter, 'Bitstream Charter', 'Sitka Text', Cambria, Georgia, serif",
     "mono": "ui-monospace, 'Cascadia Code', Menlo, Consolas, 'DejaVu Sans Mono', monospace",
 }
-
-
-def _in(column: str, values: Any) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 class Brand(Base):

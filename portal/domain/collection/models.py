@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -25,9 +25,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
-from portal.db import Base, UTCDateTime
+from portal.db import Base, UTCDateTime, utcnow
+from portal.db import check_in as _in
 from portal.domain.states import StateTable
-from portal.models import Debtor, Invoice, Segment, _in, utcnow
+
+if TYPE_CHECKING:  # mapped by name; importing them here would make an import cycle
+    from portal.models import Debtor, Invoice, Segment
 
 
 class EntryState(enum.StrEnum):

@@ -21,15 +21,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, UTCDateTime
+from portal.db import Base, UTCDateTime, utcnow
+from portal.db import check_in as _in
 from portal.domain.states import StateTable
 
 if TYPE_CHECKING:
     from portal.models import AdminUser, Debtor, Invoice
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class TaskReason(enum.StrEnum):
@@ -71,10 +68,6 @@ class Outcome(enum.StrEnum):
     NOTE = "note"
     DONE = "done"
     CANCEL = "cancel"
-
-
-def _in(column: str, values: Any) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 class WorkTask(Base):
@@ -120,7 +113,7 @@ class WorkTask(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # calls not answered
     # raised by every change: a page that saw an older version gets a 409
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(80), default="system")
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     closed_by: Mapped[str] = mapped_column(String(80), default="")
@@ -144,7 +137,7 @@ class WorkTaskEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("work_task.id", ondelete="CASCADE"), index=True)
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(20))  # created, event, assigned, outcome
     outcome: Mapped[str] = mapped_column(String(20), default="")
@@ -164,7 +157,7 @@ class WorkTaskSource(Base):
     task_id: Mapped[int | None] = mapped_column(
         ForeignKey("work_task.id", ondelete="SET NULL"), index=True
     )
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class PhoneFlag(Base):
@@ -177,5 +170,5 @@ class PhoneFlag(Base):
         ForeignKey("debtor.id", ondelete="CASCADE"), primary_key=True
     )
     phone: Mapped[str] = mapped_column(String(20))
-    flagged_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_now)
+    flagged_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     flagged_by: Mapped[str] = mapped_column(String(80))
