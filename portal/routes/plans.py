@@ -32,8 +32,8 @@ from portal.htmx import redirect_to
 from portal.i18n import current_language, message_text, money
 from portal.mails import PlanMails
 from portal.models import Debtor, InstalmentPlan, PlanStatus, utcnow
-from portal.paying import business_today
 from portal.routes.portal import download
+from portal.runtime import business_today
 
 bp = Blueprint("plans", __name__)
 

@@ -19,7 +19,7 @@ from portal.domain.plans import listing, progress
 from portal.htmx import is_htmx, render_page
 from portal.i18n import current_language
 from portal.models import Invoice
-from portal.paying import business_today
+from portal.runtime import business_today
 
 bp = Blueprint("portal", __name__)
 

@@ -31,7 +31,7 @@ from portal.htmx import redirect_to
 from portal.i18n import message_text
 from portal.mails import RequestMails
 from portal.models import DebtorRequest, Invoice
-from portal.paying import business_today
+from portal.runtime import business_today
 
 bp = Blueprint("requests", __name__)
 

@@ -528,11 +528,11 @@ def test_an_import_does_not_raise_what_was_just_paid_in_the_portal(app):
     invoice = create_invoice(debtor, number="F-77", total_cents=10000)
     payment = started(app, debtor, [invoice], amount=None)
     provider_says(payment, Status.PAID)
-    from portal import paying
+    from portal import runtime
     from portal.domain.payments import service
 
     with app.test_request_context():
-        service.sync(db.session(), paying.provider("sandbox"), payment.id, None)
+        service.sync(db.session(), runtime.provider("sandbox"), payment.id, None)
         db.session.commit()
     rows = [
         [
