@@ -19,7 +19,6 @@ from werkzeug.exceptions import HTTPException, NotFound
 from portal import runtime
 from portal.db import db
 from portal.domain import api
-from portal.domain.clock import today
 from portal.domain.embed import snippets
 from portal.domain.payments import paylinks
 from portal.extensions import csrf, limiter
@@ -188,7 +187,7 @@ def _create(key: ApiKey, body: Any) -> tuple[int, dict[str, Any]]:
             db.session(),
             key,
             wish,
-            today(settings.portal_timezone),
+            runtime.business_today(),
             settings.pay_link_days,
         )
     except api.Invalid as exc:
