@@ -42,6 +42,9 @@ __all__ = ["CommitResult", "ImportRefused", "Preview", "Progress", "ReadError", 
 
 @dataclass
 class Preview:
+    """What a file would do, changing nothing: its checked rows, every problem and the counts
+    the admin confirms; commit() carries out a preview without errors."""
+
     brand_id: int
     mode: str
     file_hash: str
