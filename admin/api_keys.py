@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from admin import bp
 from admin.session import actor, admin_required
-from portal import paying
+from portal import runtime
 from portal.db import db
 from portal.domain import api, audit, embed
 from portal.forms import ConfirmForm
@@ -24,7 +24,7 @@ def _page(status: int = 200, **extra: Any) -> tuple[str, int]:
         "admin/api_keys.html",
         keys=api.keys_of_brands(session),
         brands=list(session.scalars(select(Brand).order_by(Brand.name))),
-        test_allowed=not paying.settings().is_production,
+        test_allowed=not runtime.settings().is_production,
         origins={b.id: embed.origins_of(session, b.id) for b in session.scalars(select(Brand))},
         **extra,
     ), status
@@ -49,7 +49,7 @@ def api_key_create() -> Any:
         problems.append(_("choose a brand"))
     if not label:
         problems.append(_("give the key a label, such as the shop's name"))
-    if test_mode and paying.settings().is_production:
+    if test_mode and runtime.settings().is_production:
         problems.append(_("test keys pay through the sandbox, which never runs in production"))
     if problems or brand is None:
         return _page(422, problems=problems, form=request.form)
@@ -107,7 +107,7 @@ def frame_origins(brand_id: int) -> Any:
     brand = db.session.get(Brand, brand_id) or abort(404)
     text = request.form.get("origins", "")
     try:
-        origins = embed.parse_origins(text, production=paying.settings().is_production)
+        origins = embed.parse_origins(text, production=runtime.settings().is_production)
     except embed.BadOrigin as exc:
         problem = _(
             "Not a site address such as https://shop.example.com (no path): %(value)s",

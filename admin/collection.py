@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from admin import bp, words
 from admin.session import actor, admin_required
-from portal import collecting, paying, tasks
+from portal import collecting, runtime, tasks
 from portal.db import db
 from portal.domain import audit
 from portal.domain.collection import agencies, handover, queue, reports, writeoff
@@ -44,13 +44,13 @@ def _problem(exc: Problem) -> str:
 def collection_queue() -> str:
     q = request.args.get("q", "")[:80].strip()
     page = queue.page(
-        db.session(), paying.business_today(), page_number(request.args.get("page")), q
+        db.session(), runtime.business_today(), page_number(request.args.get("page")), q
     )
     return render_template(
         "admin/collection_queue.html",
         page=page,
         q=q,
-        today=paying.business_today(),
+        today=runtime.business_today(),
         agencies=agencies.all_agencies(db.session(), active_only=True),
     )
 
@@ -65,7 +65,7 @@ def collection_debtor(debtor_id: int) -> str:
         "admin/collection_debtor.html",
         debtor=entries[0].invoice.debtor,
         entries=entries,
-        today=paying.business_today(),
+        today=runtime.business_today(),
         agencies=agencies.all_agencies(db.session(), active_only=True),
         handovers=db.session.scalars(
             select(Handover).where(Handover.debtor_id == debtor_id).order_by(Handover.id.desc())
@@ -142,7 +142,7 @@ def invoice_to_collection(invoice_id: int) -> Any:
     _checked()
     invoice = db.session.get(Invoice, invoice_id) or abort(404)
     try:
-        queue.mark(db.session(), invoice, actor(), paying.business_today())
+        queue.mark(db.session(), invoice, actor(), runtime.business_today())
     except Problem as exc:
         db.session.rollback()
         flash(_problem(exc), "error")
@@ -218,7 +218,7 @@ def agency_list() -> Any:
                 None,
                 typed,
                 actor(),
-                production=paying.settings().is_production,
+                production=runtime.settings().is_production,
                 allow_private=bool(current_app.config.get("WEBHOOKS_ALLOW_PRIVATE")),
             )
         except Problem as exc:
@@ -249,7 +249,7 @@ def _agency_page(agency: Agency) -> dict[str, Any]:
             .order_by(AgencyReport.id.desc())
             .limit(20)
         ).all(),
-        "callback_url": f"{paying.settings().base_url}/collection/callback/{agency.id}",
+        "callback_url": f"{runtime.settings().base_url}/collection/callback/{agency.id}",
     }
 
 
@@ -267,7 +267,7 @@ def agency_detail(agency_id: int) -> Any:
                 agency,
                 _agency_form(),
                 actor(),
-                production=paying.settings().is_production,
+                production=runtime.settings().is_production,
                 allow_private=bool(current_app.config.get("WEBHOOKS_ALLOW_PRIVATE")),
             )
         except Problem as exc:
@@ -311,7 +311,7 @@ def agency_report_upload(agency_id: int) -> Any:
             upload.filename,
             upload.read(reports.MAX_BYTES + 1),
             actor(),
-            paying.business_today(),
+            runtime.business_today(),
         )
     except Problem as exc:
         db.session.rollback()
@@ -429,7 +429,7 @@ def invoice_write_off(invoice_id: int) -> Any:
             cents,
             request.form.get("reason", "")[:1000],
             actor(),
-            paying.business_today(),
+            runtime.business_today(),
         )
     except AmountError:
         db.session.rollback()

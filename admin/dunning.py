@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -13,9 +13,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
 from admin.session import actor, admin_required
-from portal import tasks
+from portal import runtime, tasks
 from portal.db import db
-from portal.domain.clock import today
 from portal.domain.dunning import engine, holds, interest, schedules
 from portal.domain.money import AmountError, parse_amount
 from portal.domain.params import whole
@@ -64,7 +63,7 @@ def invoice_hold(invoice_id: int) -> BaseResponse:
     raw_until = request.form.get("until", "").strip()
     try:
         until = dt.date.fromisoformat(raw_until) if raw_until else None
-        day = today(current_app.config["SETTINGS"].portal_timezone)
+        day = runtime.business_today()
         holds.pause(db.session(), invoice, request.form.get("reason", ""), until, actor(), day)
     except (ValueError, holds.HoldRefused):
         flash(_("Choose a reason and, if you like, a date from today on."), "error")
@@ -95,14 +94,14 @@ def invoice_send_step(invoice_id: int) -> BaseResponse:
         abort(400)
     invoice = _locked_invoice(invoice_id)
     raw = request.form.get("step_id", "")
-    settings = current_app.config["SETTINGS"]
+    settings = runtime.settings()
     try:
         engine.send_now(
             db.session(),
             invoice,
             whole(raw) or 0,
             ReminderMails(settings),
-            today(settings.portal_timezone),
+            runtime.business_today(),
             actor(),
             override=request.form.get("override", ""),
         )
@@ -127,10 +126,10 @@ def claim_post(claim_id: int) -> BaseResponse:
         abort(400)
     claim = db.session.get(Claim, claim_id) or abort(404)
     invoice_id = whole(request.form.get("invoice_id", ""))
-    settings = current_app.config["SETTINGS"]
+    settings = runtime.settings()
     try:
         engine.resend_by_post(
-            db.session(), claim, ReminderMails(settings), today(settings.portal_timezone), actor()
+            db.session(), claim, ReminderMails(settings), runtime.business_today(), actor()
         )
     except engine.SendRefused as exc:
         db.session.rollback()
@@ -271,7 +270,7 @@ def interest_rates() -> str:
 
 def _rates_page(problem: str = "", status: int = 200) -> Any:
     session = db.session()
-    day = today(current_app.config["SETTINGS"].portal_timezone)
+    day = runtime.business_today()
     page = render_template(
         "admin/interest_rates.html",
         tables={

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from admin import bp
 from admin.session import actor, admin_required
+from portal import runtime
 from portal.db import db
 from portal.domain import audit, liveness, sheets
 from portal.domain.imports import engine, jobs, profiles
@@ -118,7 +119,7 @@ def upload() -> Any:
         return _refused(_("The file is larger than 50 MB. Split it into smaller files."))
     archive = request.files.get("pdfs")
     pdf_zip = archive.read(MAX_ZIP_BYTES + 1) if archive and archive.filename else b""
-    quota = current_app.config["SETTINGS"].uploads_quota_mb * 1024 * 1024
+    quota = runtime.settings().uploads_quota_mb * 1024 * 1024
     try:
         file_hash = jobs.keep_upload(db.session(), _uploads(), data, pdf_zip, quota=quota)
     except (ReadError, jobs.UploadsFull) as exc:
@@ -171,7 +172,7 @@ def _run_preview(file_hash: str, args: Any) -> tuple[engine.Preview, Brand]:
         mode="open_items" if args.get("mode") == "open_items" else "full",
         mapping=mapping or None,
         force=args.get("force") == "1",
-        booking_lag_days=current_app.config["SETTINGS"].import_booking_lag_days,
+        booking_lag_days=runtime.settings().import_booking_lag_days,
     )
     return result, brand
 

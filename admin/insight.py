@@ -11,7 +11,7 @@ from typing import Any
 
 from babel.dates import get_month_names
 from babel.numbers import format_decimal
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
@@ -19,9 +19,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp, charts
 from admin.session import actor, admin_required, current_admin
-from portal import i18n, paying, tasks
+from portal import i18n, runtime, tasks
 from portal.db import db
-from portal.domain.clock import today
 from portal.domain.insight import ageing, read, rules, xlsx
 from portal.domain.params import whole
 from portal.forms import ConfirmForm
@@ -29,10 +28,6 @@ from portal.htmx import render_page
 from portal.models import GRADES, AdminUser, RatingRule, Segment
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _day() -> dt.date:
-    return today(current_app.config["SETTINGS"].portal_timezone)
 
 
 def bucket_label(index: int) -> str:
@@ -222,7 +217,7 @@ def insight() -> Any:
         segment_groups=[
             (k, names.get(k) or _("No segment")) for k, _label in groups if k.startswith("segment:")
         ],
-        day=_day(),
+        day=runtime.business_today(),
         written_off=_written_off(),
         **context,
     )
@@ -232,7 +227,7 @@ def _written_off() -> int:
     """Euros written off in the last 12 months (all brands), for the key figures."""
     from portal.domain.collection import writeoff
 
-    end = paying.business_today()
+    end = runtime.business_today()
     return writeoff.written_off_between(db.session(), end - dt.timedelta(days=365), end).get(
         "EUR", 0
     )
@@ -303,7 +298,7 @@ def insight_debtors() -> Any:
 def insight_invoices() -> Any:
     """The invoices behind a figure (the rows alone for htmx)."""
     what = read.Drill.parse(request.args.to_dict())
-    day = _day()
+    day = runtime.business_today()
     rows, has_next = read.drill(db.session(), day, what)
     names = read.group_names(db.session())
     return render_page(

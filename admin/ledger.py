@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -12,12 +12,11 @@ from admin import bp, words
 from admin.forms import ContactForm
 from admin.session import actor, admin_required, current_admin
 from admin.worklists import ACTION_WORDS
-from portal import tasks
+from portal import runtime, tasks
 from portal.db import db
 from portal.domain import debtors as debtor_domain
 from portal.domain import invoices as inv
 from portal.domain import login, worklists
-from portal.domain.clock import today
 from portal.domain.collection.views import collection_view
 from portal.domain.params import page_number, whole
 from portal.domain.plans import listing
@@ -111,7 +110,7 @@ def debtor_detail(debtor_id: int) -> Any:
                 emails,
                 by=actor(),
                 may_change_emails=bool(user and user.is_admin),
-                notifier=RequestMails(current_app.config["SETTINGS"]),
+                notifier=RequestMails(runtime.settings()),
             )
         except debtor_domain.EmailChangeRefused:
             db.session.rollback()
@@ -122,7 +121,7 @@ def debtor_detail(debtor_id: int) -> Any:
             if "emails" in saved:
                 tasks.send_outbox()  # the old addresses are told
             return redirect(url_for("admin.debtor_detail", debtor_id=debtor.id, saved=1), code=303)
-    day = today(current_app.config["SETTINGS"].portal_timezone)
+    day = runtime.business_today()
     invoices = list(
         db.session.scalars(
             select(Invoice).where(Invoice.debtor_id == debtor.id).order_by(Invoice.due_date.desc())
@@ -172,7 +171,7 @@ def debtor_sign_out(debtor_id: int) -> Any:
 @admin_required()
 def invoices() -> Any:
     flt = inv.AdminFilter.parse(request.args.to_dict())
-    day = today(current_app.config["SETTINGS"].portal_timezone)
+    day = runtime.business_today()
     rows, has_next = inv.admin_list(db.session(), flt, day)
     matching = inv.admin_matching(flt, day).with_only_columns(Invoice.id)
     return render_page(
@@ -193,7 +192,7 @@ def invoices() -> Any:
 @admin_required()
 def invoice_detail(invoice_id: int) -> str:
     invoice = db.session.get(Invoice, invoice_id) or abort(404)
-    day = today(current_app.config["SETTINGS"].portal_timezone)
+    day = runtime.business_today()
     from admin.payments import invoice_payments, link_views
     from portal.domain.dunning import engine as dunning
     from portal.domain.dunning import holds
@@ -217,7 +216,7 @@ def invoice_detail(invoice_id: int) -> str:
         events=inv.timeline(db.session(), invoice.id),
         payments=invoice_payments(invoice.id),
         links=link_views(invoice),
-        link_days=current_app.config["SETTINGS"].pay_link_days,
+        link_days=runtime.settings().pay_link_days,
         steps_done=steps_done,
         schedule=dunning.schedule_for(db.session(), invoice.debtor),
         held=invoice.held_on(day),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
@@ -15,8 +15,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
 from admin.session import actor, admin_required
+from portal import runtime
 from portal.db import db
-from portal.domain.clock import today
 from portal.domain.messaging import letters
 from portal.forms import ConfirmForm
 from portal.mails import LetterWriter, letters_pdf
@@ -39,8 +39,7 @@ def letters_page() -> str:
 @admin_required()
 def letters_confirm() -> Any:
     """The confirmation step: what a print batch will hold, and its deadlines."""
-    settings = current_app.config["SETTINGS"]
-    day = today(settings.portal_timezone)
+    day = runtime.business_today()
     return render_template(
         "admin/letters_confirm.html",
         pending=letters.pending_count(db.session()),
@@ -55,12 +54,11 @@ def letters_batch() -> BaseResponse:
     """Print every waiting letter into one PDF, dated today; they count as sent."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    settings = current_app.config["SETTINGS"]
     batch = letters.make_batch(
         db.session(),
         actor(),
-        today(settings.portal_timezone),
-        LetterWriter(settings),
+        runtime.business_today(),
+        LetterWriter(runtime.settings()),
         letters_pdf,
     )
     db.session.commit()

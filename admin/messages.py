@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import (
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -23,9 +22,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
 from admin.session import actor, admin_required, current_admin
-from portal import tasks
+from portal import runtime, tasks
 from portal.db import db
-from portal.domain.clock import today
 from portal.domain.messaging import sms, templates
 from portal.domain.messaging.outbox import LOGO_CID, queue_email
 from portal.domain.params import whole
@@ -143,20 +141,16 @@ def _part_names(key: str) -> dict[str, Any]:
     return SMS_PART_NAMES if templates.SPECS[key].group == "sms" else PART_NAMES
 
 
-def _day() -> dt.date:
-    return today(current_app.config["SETTINGS"].portal_timezone)
-
-
 def _preview(brand: Brand, key: str, language: str, source: templates.Source) -> dict[str, Any]:
     """Check `source` and render it for the chosen debtor (or a made-up one)."""
     session = db.session()
-    settings = current_app.config["SETTINGS"]
-    sample = sample_contexts(session, brand, key, language, settings, _day())
+    settings = runtime.settings()
+    sample = sample_contexts(session, brand, key, language, settings, runtime.business_today())
     faults = templates.check(key, source, sample)
     if faults:
         return {"faults": faults}
     composer = preview_composer(
-        session, brand, key, language, settings, _day(), _preview_debtor(brand)
+        session, brand, key, language, settings, runtime.business_today(), _preview_debtor(brand)
     )
     try:  # the chosen debtor may have more invoices than the samples: a cap may still hit
         if templates.SPECS[key].group == "sms":
@@ -222,8 +216,8 @@ def message_save(brand_id: int, key: str, language: str) -> Any:
         abort(400)
     brand = _brand(brand_id)
     source = _source_from_form()
-    settings = current_app.config["SETTINGS"]
-    sample = sample_contexts(db.session(), brand, key, language, settings, _day())
+    settings = runtime.settings()
+    sample = sample_contexts(db.session(), brand, key, language, settings, runtime.business_today())
     try:
         row = templates.save(db.session(), brand.id, key, language, source, actor(), sample)
     except templates.InvalidTemplate as exc:
@@ -249,8 +243,8 @@ def message_revert(brand_id: int, key: str, language: str) -> BaseResponse:
         abort(400)
     brand = _brand(brand_id)
     version = whole(request.form.get("version", ""), low=0)  # 0: the shipped default
-    settings = current_app.config["SETTINGS"]
-    sample = sample_contexts(db.session(), brand, key, language, settings, _day())
+    settings = runtime.settings()
+    sample = sample_contexts(db.session(), brand, key, language, settings, runtime.business_today())
     try:
         row = templates.revert(
             db.session(),
@@ -281,14 +275,14 @@ def message_test(brand_id: int, key: str, language: str) -> Any:
         abort(400)
     brand = _brand(brand_id)
     source = _source_from_form()
-    settings = current_app.config["SETTINGS"]
+    settings = runtime.settings()
     session = db.session()
-    sample = sample_contexts(session, brand, key, language, settings, _day())
+    sample = sample_contexts(session, brand, key, language, settings, runtime.business_today())
     faults = templates.check(key, source, sample)
     if faults:
         return _editor(brand, key, language, source, faults, {"faults": faults}), 422
     composer = preview_composer(
-        session, brand, key, language, settings, _day(), _preview_debtor(brand)
+        session, brand, key, language, settings, runtime.business_today(), _preview_debtor(brand)
     )
     try:
         subject, text, html = composer.render(source, f"cid:{LOGO_CID}")

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
 from admin.session import actor, admin_required
-from portal import paying, tasks
+from portal import runtime, tasks
 from portal.db import db
 from portal.domain import audit, embed
 from portal.domain.params import whole
@@ -123,7 +123,7 @@ def payment_recheck(payment_id: int) -> BaseResponse:
     payment = db.session.get(Payment, payment_id) or abort(404)
     try:
         outcome = service.sync(
-            db.session(), paying.provider(payment.provider), payment.id, paying.mails()
+            db.session(), runtime.provider(payment.provider), payment.id, runtime.mails()
         )
     except ProviderError as exc:
         db.session.rollback()
@@ -176,7 +176,7 @@ def invoice_payments(invoice_id: int) -> list[Payment]:
 # ------------------------------------------------------------------ pay-links
 def link_views(invoice: Invoice) -> list[dict[str, Any]]:
     """Each pay-link of an invoice with its state and URL, for the invoice page."""
-    settings = paying.settings()
+    settings = runtime.settings()
     views = []
     for link in paylinks.for_invoice(db.session(), invoice.id):
         state = paylinks.state_of(link)
@@ -203,7 +203,7 @@ def pay_link_create(invoice_id: int) -> BaseResponse:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     invoice = db.session.get(Invoice, invoice_id) or abort(404)
-    raw = request.form.get("days", "").strip() or str(paying.settings().pay_link_days)
+    raw = request.form.get("days", "").strip() or str(runtime.settings().pay_link_days)
     days = whole(raw, high=3650) or 0
     if not 1 <= days <= 365:
         flash(_("Enter how many days the link stays valid: a whole number from 1 to 365."), "error")
@@ -249,11 +249,11 @@ def second_chance_send(invoice_id: int) -> BaseResponse:
     invoice = db.session.get(Invoice, invoice_id, with_for_update=True) or abort(404)
     sent = second_chance.send_now(
         db.session(),
-        paying.mails(),
+        runtime.mails(),
         invoice.debtor,
         [invoice],
         actor(),
-        link_days=paying.settings().pay_link_days,
+        link_days=runtime.settings().pay_link_days,
     )
     if sent:
         db.session.commit()

@@ -7,14 +7,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, NoReturn
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from admin import bp
 from admin.forms import CancelPlanForm, PlanDraftForm, PlanPolicyForm
 from admin.session import actor, admin_required, current_admin
-from portal import tasks
+from portal import runtime, tasks
 from portal.db import db
 from portal.domain import audit
 from portal.domain import requests as req
@@ -24,11 +24,10 @@ from portal.domain.states import IllegalTransition
 from portal.i18n import message_text, plan_status_label
 from portal.mails import PlanMails
 from portal.models import Debtor, DebtorRequest, InstalmentPlan, PlanPolicy, PlanStatus, Segment
-from portal.paying import business_today
 
 
 def _mails() -> PlanMails:
-    return PlanMails(current_app.config["SETTINGS"])
+    return PlanMails(runtime.settings())
 
 
 def _euros(cents: int) -> str:
@@ -174,7 +173,7 @@ def _draft(
         chosen,
         form.start.data,
         form.frequency.data or schedules.MONTHLY,
-        business_today(),
+        runtime.business_today(),
         count=None if per is not None else form.count.data,
         per_instalment_cents=per,
         down_payment_pct=form.down_payment_pct.data or 0,
@@ -250,7 +249,7 @@ def _propose_page(
         chosen=chosen if chosen is not None else {i.id for i in pool},
         item=item,
         replaces=replaces,
-        first=business_today(),
+        first=runtime.business_today(),
     ), status
 
 
@@ -263,7 +262,9 @@ def request_plan_form(item: DebtorRequest) -> dict[str, Any]:
     form = PlanDraftForm(formdata=None)
     form.frequency.data = details.get("frequency") or schedules.MONTHLY
     form.count.data = len(schedule) or 3
-    form.start.data = max(business_today(), _iso(schedule[0][0]) if schedule else business_today())
+    form.start.data = max(
+        runtime.business_today(), _iso(schedule[0][0]) if schedule else runtime.business_today()
+    )
     form.down_payment_pct.data = policy.down_payment_pct
     pool = proposals.eligible_invoices(db.session(), item.debtor_id)
     return {
@@ -271,7 +272,7 @@ def request_plan_form(item: DebtorRequest) -> dict[str, Any]:
         "pool": pool,
         "chosen": set(listing.request_invoice_ids(item)),
         "replaces": None,
-        "first": business_today(),
+        "first": runtime.business_today(),
         "action_url": url_for("admin.request_plan", request_id=item.id),
     }
 
@@ -317,7 +318,7 @@ def debtor_plan(debtor_id: int) -> Any:
         _("Propose a plan to %(name)s", name=debtor.name),
         defaults={
             "count": 3,
-            "start": business_today() + dt.timedelta(days=7),
+            "start": runtime.business_today() + dt.timedelta(days=7),
             "frequency": policy.frequencies[0] if policy.frequencies else schedules.MONTHLY,
             "down_payment_pct": policy.down_payment_pct,
         },
@@ -337,7 +338,9 @@ def plan_change(plan_id: int) -> Any:
         replaces=plan,
         defaults={
             "count": max(len(unpaid), 1),
-            "start": max(business_today(), unpaid[0].due_date if unpaid else business_today()),
+            "start": max(
+                runtime.business_today(), unpaid[0].due_date if unpaid else runtime.business_today()
+            ),
             "frequency": plan.frequency,
             "down_payment_pct": 0,
         },

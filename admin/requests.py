@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -17,7 +17,7 @@ from admin import bp
 from admin.plans import request_plan_form
 from admin.session import actor, admin_required, current_admin
 from admin.words import local_time
-from portal import tasks
+from portal import runtime, tasks
 from portal.db import db
 from portal.domain import requests as req
 from portal.domain.money import AmountError, parse_amount
@@ -28,11 +28,10 @@ from portal.forms import ConfirmForm
 from portal.i18n import message_text, request_state_label
 from portal.mails import RequestMails
 from portal.models import AdminUser, DebtorRequest, RequestAttachment
-from portal.paying import business_today
 
 
 def _mails() -> RequestMails:
-    return RequestMails(current_app.config["SETTINGS"])
+    return RequestMails(runtime.settings())
 
 
 def _load(request_id: int) -> DebtorRequest:
@@ -55,7 +54,7 @@ def request_inbox() -> str:
         rows=rows,
         has_next=has_next,
         flt=flt,
-        today=business_today(),
+        today=runtime.business_today(),
         now=dt.datetime.now(dt.UTC),
     )
 
@@ -72,10 +71,10 @@ def request_detail(request_id: int) -> str:
         item=item,
         people=people,
         form=ConfirmForm(),
-        broken=req.broken_promise(item, business_today()),
+        broken=req.broken_promise(item, runtime.business_today()),
         plans=listing.for_request(db.session(), item.id) if item.kind == "plan" else [],
         **(request_plan_form(item) if item.kind == "plan" and not item.closed else {}),
-        today=business_today(),
+        today=runtime.business_today(),
     )
 
 
@@ -183,10 +182,19 @@ def request_decide(request_id: int) -> Any:
                 except AmountError:
                     credit = 0
             req.decide_dispute(
-                db.session(), item, outcome, credit, answer, actor(), _mails(), business_today()
+                db.session(),
+                item,
+                outcome,
+                credit,
+                answer,
+                actor(),
+                _mails(),
+                runtime.business_today(),
             )
         else:
-            req.close(db.session(), item, outcome, answer, actor(), _mails(), business_today())
+            req.close(
+                db.session(), item, outcome, answer, actor(), _mails(), runtime.business_today()
+            )
 
     return _act(item, decide, _("Decided; the customer gets your answer by email."))
 

@@ -9,7 +9,6 @@ import segno
 from flask import (
     Response,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -30,11 +29,10 @@ from admin.session import (
     pending_totp_user,
     refresh,
 )
-from portal import tasks
+from portal import runtime, tasks
 from portal.db import db
 from portal.domain import admins, audit
 from portal.domain import dashboard as figures
-from portal.domain.clock import today
 from portal.domain.messaging import outbox as outbox_actions
 from portal.domain.params import page_number
 from portal.extensions import limiter
@@ -123,7 +121,7 @@ PREVIEW_FRESH = dt.timedelta(minutes=15)
 @bp.get("/")
 @admin_required()
 def dashboard() -> str:
-    day = today(current_app.config["SETTINGS"].portal_timezone)
+    day = runtime.business_today()
     outbox_counts = dict(
         db.session.execute(
             select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
@@ -154,9 +152,7 @@ def dashboard() -> str:
         undelivered=charges.undelivered_claims(db.session()),
         request_counts=requests.open_counts(db.session()),
         plan_counts=listing.counts(db.session(), utcnow() - dt.timedelta(days=30)),
-        health=figures.health(
-            db.session(), utcnow(), current_app.config["SETTINGS"].morning_run_utc
-        ),
+        health=figures.health(db.session(), utcnow(), runtime.settings().morning_run_utc),
         form=ConfirmForm(),
     )
 
@@ -179,7 +175,7 @@ def outbox() -> str:
         page=page,
         status=status,
         statuses=OUTBOX_STATUSES,
-        smtp=bool(current_app.config["SETTINGS"].smtp_url),
+        smtp=bool(runtime.settings().smtp_url),
         form=ConfirmForm(),
     )
 

@@ -11,7 +11,7 @@ from flask import abort, current_app, g, redirect, request, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
-from portal import errors
+from portal import errors, runtime
 from portal.db import db
 from portal.models import AdminUser
 
@@ -26,7 +26,7 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def _idle_seconds() -> int:
-    return int(current_app.config["SETTINGS"].session_idle_minutes) * 60
+    return int(runtime.settings().session_idle_minutes) * 60
 
 
 def _read() -> dict[str, Any]:
@@ -50,7 +50,7 @@ def _write(response: Response, data: dict[str, Any] | None) -> Response:
         path="/admin",
         httponly=True,
         samesite="Strict",
-        secure=current_app.config["SETTINGS"].https,
+        secure=runtime.settings().https,
     )
     return response
 

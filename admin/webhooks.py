@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from admin import bp
 from admin.session import actor, admin_required
-from portal import paying, tasks
+from portal import runtime, tasks
 from portal.db import db
 from portal.domain import audit, outgoing
 from portal.forms import ConfirmForm
@@ -30,7 +30,7 @@ def _page(status: int = 200, **extra: Any) -> tuple[str, int]:
         brands=brands,
         endpoints=endpoints,
         events=outgoing.recent(session),
-        production=paying.settings().is_production,
+        production=runtime.settings().is_production,
         **extra,
     ), status
 
@@ -56,7 +56,7 @@ def webhook_save(brand_id: int) -> Any:
             db.session(),
             brand,
             request.form.get("url", ""),
-            production=paying.settings().is_production,
+            production=runtime.settings().is_production,
             allow_private=_allow_private(),
         )
     except outgoing.UnsafeTarget as exc:

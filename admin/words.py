@@ -14,20 +14,20 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from flask import current_app, g
+from flask import g
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
 
 from admin import bp
-from portal import i18n
+from portal import i18n, runtime
 from portal.db import db
 from portal.domain.messaging import templates
 from portal.models import AdminUser, AuditEvent, Debtor, Invoice
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["SETTINGS"].portal_timezone)
+    return ZoneInfo(runtime.settings().portal_timezone)
 
 
 def _local(value: dt.datetime) -> dt.datetime:
@@ -66,7 +66,7 @@ def local_date(value: dt.datetime | dt.date | None) -> str:
 
 def zone_name() -> str:
     """The business timezone, as configured (for a page that names it once)."""
-    return str(current_app.config["SETTINGS"].portal_timezone)
+    return str(runtime.settings().portal_timezone)
 
 
 # ------------------------------------------------------------------ who

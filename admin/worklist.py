@@ -27,7 +27,7 @@ from portal.forms import ConfirmForm
 from portal.htmx import render_page
 from portal.i18n import message_text
 from portal.models import DISPUTE_REASONS, AdminUser, Debtor
-from portal.paying import business_today
+from portal.runtime import business_today
 from portal.worklist_words import task_outcome_label
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
@@ -15,12 +15,11 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
 from admin.session import actor, admin_required, current_admin
-from portal import paying, tasks
+from portal import runtime, tasks
 from portal.db import db
 from portal.domain import audit, worklists
 from portal.domain import debtors as debtor_domain
 from portal.domain import invoices as inv
-from portal.domain.clock import today
 from portal.domain.params import ids, whole
 from portal.forms import ConfirmForm
 from portal.models import AdminUser, Debtor, Invoice
@@ -54,7 +53,7 @@ def _invoices_chosen(list_name: str, query: str, scope: str) -> Select[Any]:
     args = dict(parse_qsl(query))
     if list_name == "invoices":
         if scope == "filter":
-            day = today(current_app.config["SETTINGS"].portal_timezone)
+            day = runtime.business_today()
             matching = inv.AdminFilter.parse(args)
             return inv.admin_matching(matching, day).with_only_columns(Invoice.id)
         return select(Invoice.id).where(Invoice.id.in_(ids(request.form.getlist("id"))))
@@ -113,16 +112,16 @@ def bulk(list_name: str) -> Any:
             back=back,
             form=ConfirmForm(),
         )
-    settings = paying.settings()
+    settings = runtime.settings()
     outcome = worklists.apply(
         session,
         action,
         chosen,
         actor(),
-        today(settings.portal_timezone),
+        runtime.business_today(),
         scope=scope,
         described=query,
-        mailer=paying.mails(),
+        mailer=runtime.mails(),
         link_days=settings.pay_link_days,
     )
     session.commit()

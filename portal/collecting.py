@@ -17,7 +17,7 @@ from portal.domain import documents
 from portal.domain.collection import dossier, handover
 from portal.domain.collection.models import Handover
 from portal.models import Debtor, Invoice, utcnow
-from portal.paying import business_today, settings
+from portal.runtime import business_today, settings
 
 LINK_SALT = "agency-dossier"
 

@@ -182,13 +182,13 @@ def deliver_sandbox_webhook(url: str, ref: str) -> None:
 @huey.task(retries=8, retry_delay=30)
 def process_webhook(provider_name: str, delivery_id: int) -> None:
     """Apply a verified webhook delivery; retried while the provider cannot be reached."""
-    from portal import paying
+    from portal import runtime
     from portal.domain.payments import webhooks
 
     with _app_context():
         with db.unit_of_work() as session:
             outcome = webhooks.process(
-                session, paying.provider(provider_name), delivery_id, paying.mails()
+                session, runtime.provider(provider_name), delivery_id, runtime.mails()
             )
         if outcome == "applied":
             send_outbox_now()  # the receipt
@@ -199,14 +199,14 @@ def process_webhook(provider_name: str, delivery_id: int) -> None:
 @huey.periodic_task(crontab(minute="*"))
 def send_second_chances() -> None:
     """Second-chance mails whose time has come (SECOND_CHANCE_MINUTES after a failure)."""
-    from portal import paying
+    from portal import runtime
     from portal.domain.payments import second_chance
 
     with _app_context():
-        settings = paying.settings()
+        settings = runtime.settings()
         sent = second_chance.send_due(
             db.session(),
-            paying.mails(),
+            runtime.mails(),
             delay=dt.timedelta(minutes=settings.second_chance_minutes),
             link_days=settings.pay_link_days,
         )
@@ -218,11 +218,11 @@ def send_second_chances() -> None:
 @huey.periodic_task(crontab(minute="*/5"))
 def recheck_payments() -> None:
     """Ask providers about payments still open: webhooks can be lost or left out."""
-    from portal import paying
+    from portal import runtime
     from portal.domain.payments import service
 
     with _app_context():
-        service.recheck_open(db.session(), paying.provider, paying.mails())
+        service.recheck_open(db.session(), runtime.provider, runtime.mails())
         send_outbox_now()
 
 
@@ -232,13 +232,13 @@ def run_dunning_now(day: dt.date | None = None, *, dry_run: bool = False) -> Any
     A real run is recorded as a `JobRun` ("dunning") with a heartbeat while it works, so
     the dashboard can tell a morning without a run, and a run whose worker died is marked
     failed (running it again sends only what is still due)."""
-    from portal import paying
+    from portal import runtime
     from portal.domain.clock import today
     from portal.domain.dunning import engine
     from portal.mails import ReminderMails
 
     with _app_context():
-        settings = paying.settings()
+        settings = runtime.settings()
         when = day or today(settings.portal_timezone)
         tz = settings.portal_timezone
         if dry_run:
@@ -289,13 +289,13 @@ def _run_failed(run_id: int, exc: BaseException) -> None:
 
 def run_plans_now(day: dt.date | None = None) -> Any:
     """The day's check of payment plans: instalments paid, reminded, or breached."""
-    from portal import paying
+    from portal import runtime
     from portal.domain.clock import today
     from portal.domain.plans import progress
     from portal.mails import InstalmentMails
 
     with _app_context():
-        settings = paying.settings()
+        settings = runtime.settings()
         when = day or today(settings.portal_timezone)
         result = progress.daily(db.session(), when, InstalmentMails(settings))
         db.session.commit()
@@ -306,12 +306,12 @@ def run_plans_now(day: dt.date | None = None) -> Any:
 
 def count_tomorrow_now() -> Any:
     """Count tomorrow's dunning run for the dashboard and keep the figures."""
-    from portal import paying
+    from portal import runtime
     from portal.domain.clock import today
     from portal.domain.dunning import engine
 
     with _app_context():
-        tomorrow = today(paying.settings().portal_timezone) + dt.timedelta(days=1)
+        tomorrow = today(runtime.settings().portal_timezone) + dt.timedelta(days=1)
         counted = engine.count_and_store(db.session(), tomorrow, utcnow())
         db.session.commit()
         return counted
@@ -342,12 +342,12 @@ def dunning_daily() -> None:
 def scan_worklist_now(day: dt.date | None = None) -> Any:
     """Turn new events (broken promises, breached plans, undelivered 14-day letters,
     bounced addresses, disputes waiting) into the team's tasks, once each."""
-    from portal import paying
+    from portal import runtime
     from portal.domain.clock import today
     from portal.domain.worklist import events
 
     with _app_context():
-        when = day or today(paying.settings().portal_timezone)
+        when = day or today(runtime.settings().portal_timezone)
         result = events.scan(db.session(), when, commit=db.session.commit)
         db.session.commit()
         return result
@@ -362,12 +362,12 @@ def scan_worklist_periodically() -> None:
 @huey.task(retries=3, retry_delay=60)
 def notify_new_invoices(batch_id: int) -> None:
     """Mail debtors about the new invoices of a committed import batch."""
-    from portal import paying
+    from portal import runtime
     from portal.domain.dunning import new_invoices
     from portal.mails import ReminderMails
 
     with _app_context():
-        settings = paying.settings()
+        settings = runtime.settings()
         with db.unit_of_work() as session:
             sent = new_invoices.send(
                 session, ReminderMails(settings), batch_id, link_days=settings.pay_link_days
@@ -379,11 +379,11 @@ def notify_new_invoices(batch_id: int) -> None:
 
 def deliver_webhooks_now() -> Any:
     """Post the due outgoing webhooks (the task, the admin's re-send and tests)."""
-    from portal import paying
+    from portal import runtime
     from portal.domain import outgoing
 
     with _app_context():
-        settings = paying.settings()
+        settings = runtime.settings()
         return outgoing.deliver_due(
             db.session(),
             production=settings.is_production,
@@ -405,12 +405,12 @@ def deliver_webhooks_periodically() -> None:
 
 def refresh_insight_now(day: dt.date | None = None) -> Any:
     """Recompute the insight figures (ratings, predictions, DSO, ageing, forecast)."""
-    from portal import paying
+    from portal import runtime
     from portal.domain.clock import today
     from portal.domain.insight import refresh
 
     with _app_context():
-        settings = paying.settings()
+        settings = runtime.settings()
         when = day or today(settings.portal_timezone)
         return refresh.run(db.session(), when, settings.portal_timezone)
 
@@ -429,12 +429,12 @@ def refresh_insight_nightly() -> None:
 
 def send_insight_summaries_now(day: dt.date | None = None) -> int:
     """Queue the weekly summary for each admin who asked for it, then send."""
-    from portal import paying
+    from portal import runtime
     from portal.domain.clock import today
     from portal.mails.insight import queue_weekly_summaries
 
     with _app_context():
-        settings = paying.settings()
+        settings = runtime.settings()
         when = day or today(settings.portal_timezone)
         with db.unit_of_work() as session:
             queued = queue_weekly_summaries(session, when, settings)
@@ -481,11 +481,11 @@ def retention_daily() -> None:
 def collection_sweep_now(day: dt.date | None = None) -> Any:
     """The collection queue's daily work: invoices whose schedule reached its end enter,
     settled ones leave, and the segments' rules hand over what waited long enough."""
-    from portal import collecting, paying
+    from portal import collecting, runtime
     from portal.domain.collection import queue as collection_queue
 
     with _app_context():
-        when = day or paying.business_today()
+        when = day or runtime.business_today()
 
         def hand_over(session: Any, debtor_id: int, agency_id: int, invoice_ids: list[int]) -> Any:
             return collecting.hand_over(session, debtor_id, agency_id, invoice_ids, "system")
@@ -506,13 +506,13 @@ def collection_daily() -> None:
 
 def deliver_agencies_now() -> Any:
     """Post what waits for the agencies' endpoints (dossiers, recalls, portal payments)."""
-    from portal import paying
+    from portal import runtime
     from portal.domain.collection import delivery
 
     with _app_context():
         return delivery.deliver_due(
             db.session(),
-            production=paying.settings().is_production,
+            production=runtime.settings().is_production,
             allow_private=bool(current_app.config.get("WEBHOOKS_ALLOW_PRIVATE")),
         )
 

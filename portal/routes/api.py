@@ -16,10 +16,9 @@ from flask import Blueprint, Response, current_app, g, jsonify, render_template,
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException, NotFound
 
-from portal import paying
+from portal import runtime
 from portal.db import db
 from portal.domain import api
-from portal.domain.clock import today
 from portal.domain.embed import snippets
 from portal.domain.payments import paylinks
 from portal.extensions import csrf, limiter
@@ -104,7 +103,7 @@ def _rate_key() -> str:
 
 
 def _rate_limit() -> str:
-    per_minute = paying.settings().api_per_minute
+    per_minute = runtime.settings().api_per_minute
     return str(current_app.config.get("API_RATE_LIMIT") or f"{per_minute} per minute")
 
 
@@ -137,7 +136,7 @@ def _key() -> ApiKey:
 def link_json(record: ApiPayLink, key: ApiKey, *, with_embed: bool = True) -> dict[str, Any]:
     """The API's view of a pay-link for `key` (lists leave the embedding snippets out); the
     customer's name only when this key created the customer."""
-    settings = paying.settings()
+    settings = runtime.settings()
     link = record.pay_link
     invoice = link.invoices[0] if link.invoices else None
     url = f"{settings.base_url}/p/{paylinks.token(link, settings.secret_key)}"
@@ -183,12 +182,12 @@ def _create(key: ApiKey, body: Any) -> tuple[int, dict[str, Any]]:
     """Status and JSON of a create: 201, or a 422/409 problem body."""
     try:
         wish = api.parse_request(body)
-        settings = paying.settings()
+        settings = runtime.settings()
         record = api.create_pay_link(
             db.session(),
             key,
             wish,
-            today(settings.portal_timezone),
+            runtime.business_today(),
             settings.pay_link_days,
         )
     except api.Invalid as exc:
@@ -294,7 +293,7 @@ def _record_or_404(link_id: int) -> ApiPayLink:
 
 
 def _cursor_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(paying.settings().secret_key, salt="api-cursor")
+    return URLSafeSerializer(runtime.settings().secret_key, salt="api-cursor")
 
 
 @bp.get("/pay-links/<int:link_id>")
@@ -372,7 +371,7 @@ def openapi() -> Response:
     """The OpenAPI 3.1 description of this API."""
     from portal.openapi import document
 
-    return _json(document(paying.settings().base_url))
+    return _json(document(runtime.settings().base_url))
 
 
 @docs_bp.get("/docs")
@@ -380,4 +379,4 @@ def docs() -> str:
     """The API reference as a page, rendered from the OpenAPI document."""
     from portal.openapi import document
 
-    return render_template("api/docs.html", doc=document(paying.settings().base_url))
+    return render_template("api/docs.html", doc=document(runtime.settings().base_url))

@@ -17,7 +17,7 @@ from portal.domain.outgoing import SIGNATURE_HEADER
 from portal.domain.problems import Problem
 from portal.extensions import csrf, limiter
 from portal.models import utcnow
-from portal.paying import business_today
+from portal.runtime import business_today
 
 bp = Blueprint("collection", __name__)
 

@@ -32,7 +32,7 @@ from flask_babel import ngettext
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import CSP, paying, tasks
+from portal import CSP, runtime, tasks
 from portal.db import db
 from portal.debtor_session import current_debtor, debtor_required, signed_in_debtor
 from portal.domain import embed
@@ -92,7 +92,7 @@ def _select(debtor: Debtor) -> choosing.Selection:
 def _pay_context(selection: choosing.Selection, pay_link: PayLink | None) -> dict[str, Any]:
     """What a pay form shows: the selection, the methods and the bank transfer's reference
     (made once per request and kept, so an import can find the transfer)."""
-    provider = paying.provider_for_link(selection.debtor.brand, pay_link)
+    provider = runtime.provider_for_link(selection.debtor.brand, pay_link)
     reference = ""
     if selection.debtor.brand.iban and selection.invoices:
         reference = references.pretty(
@@ -147,7 +147,7 @@ def choose() -> BaseResponse:
             wanted = inv.payable_ids(db.session(), debtor.id, flt)
             selection = choosing.select_invoices(db.session(), debtor, wanted)
         elif scope:
-            selection = choosing.select_all(db.session(), debtor, scope, paying.business_today())
+            selection = choosing.select_all(db.session(), debtor, scope, runtime.business_today())
         elif request.args.get("selected"):
             selection = choosing.select_invoices(db.session(), debtor, _merge_ticks(debtor))
         else:
@@ -223,7 +223,7 @@ def change_selection() -> Response:
         _merge_ticks(debtor)
     page = inv.list_invoices(db.session(), debtor.id, flt)
     template = "invoices/_pay_form.html" if action else "pay/_bar.html"
-    return render_page(template, template, flt=flt, page=page, today=paying.business_today())
+    return render_page(template, template, flt=flt, page=page, today=runtime.business_today())
 
 
 SUBMIT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,43}$")
@@ -260,15 +260,15 @@ def _wish() -> service.StartRequest:
 
 
 def _start(debtor: Debtor, wish: service.StartRequest, retry_url: str) -> BaseResponse:
-    provider = paying.provider_for_link(debtor.brand, wish.pay_link)
+    provider = runtime.provider_for_link(debtor.brand, wish.pay_link)
     try:
         payment = service.start(
             db.session(),
             provider,
             debtor,
             wish,
-            return_url=paying.return_url,
-            webhook_url=paying.webhook_url(provider.name),
+            return_url=runtime.return_url,
+            webhook_url=runtime.webhook_url(provider.name),
             description=_instalment_description(wish) if wish.instalment_id else _description,
         )
     except service.PaymentRefused as exc:
@@ -304,7 +304,7 @@ def go(public_id: str) -> BaseResponse | str:
     payment = _payment(public_id)
     if payment.checkout_url is None or payment.status not in ("created", "open"):
         return redirect(url_for("pay.returned", public_id=public_id), code=303)
-    provider = paying.provider(payment.provider)
+    provider = runtime.provider(payment.provider)
     if origin(payment.checkout_url) not in provider.checkout_origins:
         # a changed provider domain, or an answer not to be trusted: worth a look
         current_app.logger.error(
@@ -381,7 +381,7 @@ def _refresh(payment: Payment) -> Payment:
             return payment
     try:
         outcome = service.sync(
-            db.session(), paying.provider(payment.provider), payment.id, paying.mails()
+            db.session(), runtime.provider(payment.provider), payment.id, runtime.mails()
         )
     except ProviderError:
         db.session.rollback()
@@ -397,7 +397,7 @@ def _retry_url(payment: Payment) -> str:
     if payment.pay_link_id is not None:
         link = db.session.get(PayLink, payment.pay_link_id)
         if link is not None:
-            return url_for("pay.link", token=paylinks.token(link, paying.settings().secret_key))
+            return url_for("pay.link", token=paylinks.token(link, runtime.settings().secret_key))
     if payment.instalment_id is not None:
         return url_for("pay.choose", instalment=payment.instalment_id)
     return url_for("pay.choose", invoice=[i.id for i in payment.invoices])
@@ -455,7 +455,7 @@ def _shop_url(payment: Payment) -> str:
 @bp.route("/p/<token>", methods=["GET", "POST"])
 def link(token: str) -> BaseResponse | tuple[str, int]:
     """A pay-link: the invoices and amount, nothing else personal; POST starts paying."""
-    resolved = paylinks.resolve(db.session(), token, paying.settings().secret_key)
+    resolved = paylinks.resolve(db.session(), token, runtime.settings().secret_key)
     if resolved.state == paylinks.LinkState.INVALID or resolved.link is None:
         return render_template("pay/link_problem.html", state=resolved.state), 404
     pay_link = resolved.link

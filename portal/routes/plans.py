@@ -11,7 +11,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     render_template,
     request,
@@ -32,8 +31,8 @@ from portal.htmx import redirect_to
 from portal.i18n import current_language, message_text, money
 from portal.mails import PlanMails
 from portal.models import Debtor, InstalmentPlan, PlanStatus, utcnow
-from portal.paying import business_today
 from portal.routes.portal import download
+from portal.runtime import business_today, settings
 
 bp = Blueprint("plans", __name__)
 
@@ -117,7 +116,7 @@ def _render(form: PlanForm, proposal: proposals.Proposal | None, status: int = 2
 
 def _agreed(plan: InstalmentPlan) -> BaseResponse:
     """Confirm an agreed plan by mail (its schedule and where to pay), commit, and show it."""
-    PlanMails(current_app.config["SETTINGS"]).update(
+    PlanMails(settings()).update(
         db.session(),
         plan,
         _(
@@ -195,7 +194,7 @@ def agreement_pdf(plan_id: int) -> Response:
     pdf = documents.plan_agreement_pdf(
         db.session(),
         plan,
-        i18n.moment(plan.accepted_at, current_app.config["SETTINGS"].portal_timezone),
+        i18n.moment(plan.accepted_at, settings().portal_timezone),
         current_language(),
         render_template,
     )

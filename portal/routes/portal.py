@@ -19,7 +19,7 @@ from portal.domain.plans import listing, progress
 from portal.htmx import is_htmx, render_page
 from portal.i18n import current_language
 from portal.models import Invoice
-from portal.paying import business_today
+from portal.runtime import business_today, settings
 
 bp = Blueprint("portal", __name__)
 
@@ -98,9 +98,8 @@ def invoice_pdf(invoice_id: int) -> Response:
     pay_url = ""
     if invoice.payable:  # an open invoice's copy carries a QR code of a pay-link
         link = paylinks.for_copy(db.session(), invoice)
-        settings = current_app.config["SETTINGS"]
-        token = paylinks.token(link, settings.secret_key)
-        pay_url = settings.base_url.rstrip("/") + url_for("pay.link", token=token)
+        token = paylinks.token(link, settings().secret_key)
+        pay_url = settings().base_url.rstrip("/") + url_for("pay.link", token=token)
     pdf, _cached = documents.invoice_copy(
         db.session(), invoice, current_language(), render_template, _cache_dir(), pay_url
     )

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
@@ -31,7 +31,7 @@ from portal.htmx import redirect_to
 from portal.i18n import message_text
 from portal.mails import RequestMails
 from portal.models import DebtorRequest, Invoice
-from portal.paying import business_today
+from portal.runtime import business_today, settings
 
 bp = Blueprint("requests", __name__)
 
@@ -184,7 +184,7 @@ def contact() -> Any:
                 wanted,
                 form.message.data or "",
                 _actor(),
-                RequestMails(current_app.config["SETTINGS"]),
+                RequestMails(settings()),
             )
         )
         if changed:
@@ -247,7 +247,7 @@ def confirm_email_page(token: str) -> Any:
 def confirm_email(token: str) -> Any:
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    done = req.confirm_email(db.session(), token, RequestMails(current_app.config["SETTINGS"]))
+    done = req.confirm_email(db.session(), token, RequestMails(settings()))
     if done is None:
         db.session.rollback()
         return render_template("requests/confirm.html", invalid=True), 410

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import paying, tasks
+from portal import runtime, tasks
 from portal.db import db
 from portal.domain.payments.providers import sandbox
 from portal.domain.payments.providers.base import Method, Status
@@ -16,7 +16,7 @@ bp = Blueprint("sandbox", __name__)
 
 @bp.before_request
 def _never_in_production() -> None:
-    if paying.settings().is_production:
+    if runtime.settings().is_production:
         abort(404)
 
 

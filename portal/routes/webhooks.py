@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, request
 
-from portal import paying, tasks
+from portal import runtime, tasks
 from portal.db import db
 from portal.domain.payments import webhooks
 from portal.domain.payments.providers import registry
@@ -22,7 +22,7 @@ def receive(provider_name: str) -> Response:
     if provider_name not in registry.names():
         abort(404)
     try:
-        provider = paying.provider(provider_name)
+        provider = runtime.provider(provider_name)
     except (KeyError, ProviderError):  # the sandbox in production, a provider without keys
         return Response("not configured here", 404, mimetype="text/plain")
     delivery = WebhookRequest(

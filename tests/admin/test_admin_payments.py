@@ -363,7 +363,7 @@ def test_export_for_booking(app, client):
 
 
 def test_a_queued_delivery_shows_before_the_worker_applies_it(app, client):
-    from portal import paying
+    from portal import runtime
     from portal.domain.payments import webhooks
     from portal.domain.payments.providers.base import WebhookRequest
 
@@ -372,7 +372,7 @@ def test_a_queued_delivery_shows_before_the_worker_applies_it(app, client):
     with app.test_request_context():
         webhooks.accept(
             db.session(),
-            paying.provider("sandbox"),
+            runtime.provider("sandbox"),
             WebhookRequest(b"", {}, {"id": payment.provider_ref}),
             "192.0.2.7",
         )

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2] / "portal" / "domain"
 BELOW_THE_LEDGER = [
     "ledger.py",
     "payments/service.py",
-    "imports/engine.py",
+    "imports/writing.py",
     "requests.py",
     "collection/reports.py",
     "collection/writeoff.py",

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal import paying
+from portal import runtime
 from portal.db import db
 from portal.domain.payments import second_chance, service
 from portal.tasks import send_outbox_now
@@ -81,7 +81,7 @@ def test_select_two_invoices_pay_them_then_a_failure_gets_a_second_chance(
     # an hour later the worker sends the second chance (run here at that later clock)
     with app.app_context():
         later = service.utcnow() + dt.timedelta(minutes=61)
-        assert second_chance.send_due(db.session(), paying.mails(), now=later) == 1
+        assert second_chance.send_due(db.session(), runtime.mails(), now=later) == 1
         db.session.commit()
         send_outbox_now()
         db.session.remove()

@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from portal.db import db
-from portal.domain.imports import engine
+from portal.domain.imports import engine, planning
 from portal.domain.imports.readers import ReadError, detect, read_rows
 from portal.domain.imports.values import parse_date
 from portal.models import AuditEvent, Debtor, ImportBatch, Invoice
@@ -528,11 +528,11 @@ def test_an_import_does_not_raise_what_was_just_paid_in_the_portal(app):
     invoice = create_invoice(debtor, number="F-77", total_cents=10000)
     payment = started(app, debtor, [invoice], amount=None)
     provider_says(payment, Status.PAID)
-    from portal import paying
+    from portal import runtime
     from portal.domain.payments import service
 
     with app.test_request_context():
-        service.sync(db.session(), paying.provider("sandbox"), payment.id, None)
+        service.sync(db.session(), runtime.provider("sandbox"), payment.id, None)
         db.session.commit()
     rows = [
         [
@@ -559,7 +559,7 @@ def test_an_import_does_not_raise_what_was_just_paid_in_the_portal(app):
     data = "\n".join(";".join(r) for r in rows).encode()
     result = engine.preview(db.session(), data, brand=brand)
     assert not result.errors
-    assert [w.message for w in result.warnings] == [engine.RECENTLY_PAID]
+    assert [w.message for w in result.warnings] == [planning.RECENTLY_PAID]
     engine.commit(db.session(), result, brand=brand, by="test")
     db.session.commit()
     assert db.session.get(Invoice, invoice.id).open_cents == 0  # stays at the portal figure

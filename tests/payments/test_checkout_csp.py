@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 import pytest
 from sqlalchemy import select
 
-from portal import paying
+from portal import runtime
 from portal.db import db
 from portal.domain import embed
 from portal.domain.payments import paylinks, second_chance, service
@@ -126,7 +126,7 @@ def test_every_page_that_starts_a_payment_leads_its_form_to_the_checkout(
     assert again.action == "/pay" and again.fields["invoice"] == [str(b.id)]
     with app.test_request_context():
         later = service.utcnow() + dt.timedelta(minutes=61)
-        assert second_chance.send_due(db.session(), paying.mails(), now=later) == 1
+        assert second_chance.send_due(db.session(), runtime.mails(), now=later) == 1
         db.session.commit()
     second = db.session.scalars(select(PayLink).order_by(PayLink.id.desc())).first()
     assert second.id != link.id

@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from portal import paying
+from portal import runtime
 from portal.db import db
 from portal.domain.payments import webhooks
 from portal.domain.payments.providers.base import Status, WebhookRequest
@@ -29,7 +29,7 @@ def test_fifty_concurrent_deliveries_book_once(app):
     with app.test_request_context():
         request = WebhookRequest(b"id=" + ref.encode(), {}, {"id": ref})
         deliveries = [
-            webhooks.accept(db.session(), paying.provider("sandbox"), request).delivery
+            webhooks.accept(db.session(), runtime.provider("sandbox"), request).delivery
             for _ in range(50)
         ]
         db.session.commit()
@@ -45,7 +45,7 @@ def test_fifty_concurrent_deliveries_book_once(app):
             with app.test_request_context():
                 barrier.wait()
                 outcome = webhooks.process(
-                    db.session(), paying.provider("sandbox"), delivery_id, paying.mails()
+                    db.session(), runtime.provider("sandbox"), delivery_id, runtime.mails()
                 )
                 db.session.commit()
                 answers.append(outcome)

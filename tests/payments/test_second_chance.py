@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import func, select
 
-from portal import paying
+from portal import runtime
 from portal.db import db
 from portal.domain.payments import second_chance, service
 from portal.domain.payments.providers.base import ProviderStatus, Status
@@ -27,7 +27,7 @@ def fail(payment, status=Status.FAILED):
 def run(app, minutes_later=61):
     with app.test_request_context():
         later = service.utcnow() + dt.timedelta(minutes=minutes_later)
-        sent = second_chance.send_due(db.session(), paying.mails(), now=later)
+        sent = second_chance.send_due(db.session(), runtime.mails(), now=later)
         db.session.commit()
     return sent
 
@@ -88,7 +88,7 @@ def test_admin_can_send_one_by_hand(app):
     invoice = create_invoice(debtor)
     with app.test_request_context():
         assert second_chance.send_now(
-            db.session(), paying.mails(), debtor, [invoice], actor="admin:1"
+            db.session(), runtime.mails(), debtor, [invoice], actor="admin:1"
         )
         db.session.commit()
     assert count("second_chance") == 1

@@ -133,7 +133,7 @@ def test_two_payments_racing_for_one_invoice_leave_a_credit(app):
 
 
 def test_a_delivery_is_applied_once_even_if_its_task_runs_again(app):
-    from portal import paying
+    from portal import runtime
     from portal.domain.payments import webhooks
     from portal.domain.payments.providers.base import WebhookRequest
 
@@ -141,7 +141,7 @@ def test_a_delivery_is_applied_once_even_if_its_task_runs_again(app):
     payment = started(app, debtor, [create_invoice(debtor)])
     provider_says(payment, Status.PAID)
     with app.test_request_context():
-        provider = paying.provider("sandbox")
+        provider = runtime.provider("sandbox")
         request = WebhookRequest(b"", {}, {"id": payment.provider_ref})
         answer = webhooks.accept(db.session(), provider, request)
         db.session.commit()
@@ -154,7 +154,7 @@ def test_a_delivery_is_applied_once_even_if_its_task_runs_again(app):
 
 
 def test_unreachable_provider_leaves_the_delivery_queued_for_a_retry(app, monkeypatch):
-    from portal import paying
+    from portal import runtime
     from portal.domain.payments import webhooks
     from portal.domain.payments.providers.base import ProviderError, WebhookRequest
     from portal.domain.payments.providers.sandbox import SandboxProvider
@@ -167,7 +167,7 @@ def test_unreachable_provider_leaves_the_delivery_queued_for_a_retry(app, monkey
         raise ProviderError("connection refused")
 
     with app.test_request_context():
-        provider = paying.provider("sandbox")
+        provider = runtime.provider("sandbox")
         answer = webhooks.accept(
             db.session(), provider, WebhookRequest(b"", {}, {"id": payment.provider_ref})
         )

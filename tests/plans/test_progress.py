@@ -329,7 +329,7 @@ def test_the_agreement_pdf_holds_what_was_agreed_and_only_for_its_debtor(app, cl
 
 
 def test_a_failed_instalment_payment_gets_a_second_chance_for_that_instalment(app, client):
-    from portal import paying
+    from portal import runtime
     from portal.domain.payments import second_chance
 
     debtor = create_debtor(emails=["retry@example.com"])
@@ -344,7 +344,7 @@ def test_a_failed_instalment_payment_gets_a_second_chance_for_that_instalment(ap
     db.session.commit()
     later = service.utcnow() + dt.timedelta(hours=2)
     with app.test_request_context():
-        assert second_chance.send_due(db.session(), paying.mails(), now=later) == 1
+        assert second_chance.send_due(db.session(), runtime.mails(), now=later) == 1
         db.session.commit()
     mail = db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.kind == "second_chance")

@@ -1,5 +1,9 @@
-"""The app's side of payments: providers, mails and URLs bound to this app's settings, and
-the business day those settings define."""
+"""What the running app hands to routes, admin views and tasks: its settings, the business
+day they define, the payment provider, the mail senders and the URLs built from them.
+
+Named for what it holds: domain code takes these as arguments and never imports this
+module (it needs the Flask app), so this is the one place that reads them off the app.
+"""
 
 from __future__ import annotations
 
