@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from admin import bp, words
 from admin.session import actor, admin_required
-from portal import collecting, runtime, tasks
+from portal import collecting, runtime
 from portal.db import db
 from portal.domain import audit
 from portal.domain.collection import agencies, handover, queue, reports, writeoff
@@ -88,8 +88,6 @@ def collection_hand_over(debtor_id: int) -> Any:
         flash(_problem(exc), "error")
         return redirect(url_for("admin.collection_debtor", debtor_id=debtor_id), 303)
     db.session.commit()
-    tasks.send_outbox()
-    tasks.deliver_agencies()
     flash(_("Handed over to %(agency)s.", agency=made.agency.name), "success")
     return redirect(url_for("admin.handover_detail", handover_id=made.id), 303)
 
@@ -318,7 +316,6 @@ def agency_report_upload(agency_id: int) -> Any:
         flash(_problem(exc), "error")
         return redirect(url_for("admin.agency_detail", agency_id=agency_id), 303)
     db.session.commit()
-    tasks.send_outbox()
     flash(
         _(
             "Report read: %(booked)d lines booked, %(already)d booked before, %(problems)d problems.",  # noqa: E501
@@ -389,8 +386,6 @@ def handover_new_link(handover_id: int) -> Any:
     handover.new_link(h)
     handover.deliver(db.session(), h, collecting.delivery())
     db.session.commit()
-    tasks.send_outbox()
-    tasks.deliver_agencies()
     flash(
         _("A new link is made (the old one no longer works) and sent the agency's way."), "success"
     )
@@ -409,8 +404,6 @@ def handover_recall(handover_id: int) -> Any:
         flash(_problem(exc), "error")
         return redirect(url_for("admin.handover_detail", handover_id=handover_id), 303)
     db.session.commit()
-    tasks.send_outbox()
-    tasks.deliver_agencies()
     flash(_("The claim is recalled; the agency is told why."), "success")
     return redirect(url_for("admin.handover_detail", handover_id=handover_id), 303)
 

@@ -113,7 +113,6 @@ def invoice_send_step(invoice_id: int) -> BaseResponse:
             flash(SEND_REFUSALS.get(exc.reason, _("This step cannot be sent.")), "error")
         return _back(invoice)
     db.session.commit()
-    tasks.send_outbox()
     flash(_("The step was sent."), "success")
     return _back(invoice)
 

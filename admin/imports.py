@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from admin import bp
 from admin.session import actor, admin_required
-from portal import runtime
+from portal import dispatch, runtime
 from portal.db import db
 from portal.domain import audit, liveness, sheets
 from portal.domain.imports import engine, jobs, profiles
@@ -259,12 +259,10 @@ def import_commit(file_hash: str) -> Any:
     done = jobs.commit_upload(
         db.session(), uploads, file_hash, result, brand=brand, by=actor(), notify=notify
     )
+    if notify:
+        dispatch.later(db.session(), "notify_new_invoices", done.batch_id)
     db.session.commit()
     uploads.forget(file_hash)
-    if notify:
-        from portal import tasks
-
-        tasks.notify_new_invoices(done.batch_id)
     return redirect(url_for("admin.import_batch", batch_id=done.batch_id), code=303)
 
 
@@ -286,10 +284,9 @@ def _start_job(file_hash: str, brand: Brand, result: engine.Preview, args: Any) 
     )
     db.session.add(job)
     audit.record(db.session(), actor(), "admin.import_job_started", rows=len(result.rows))
+    db.session.flush()  # the job's id, for the worker
+    dispatch.later(db.session(), "run_import_job", job.id)
     db.session.commit()
-    from portal import tasks
-
-    tasks.run_import_job(job.id)
     return redirect(url_for("admin.import_job", job_id=job.id), code=303)
 
 
@@ -326,10 +323,8 @@ def import_job_restart(job_id: int) -> Any:
     if job is None:
         db.session.rollback()
         abort(409, _("Someone else just started this import again, or its file is gone."))
+    dispatch.later(db.session(), "run_import_job", job.id)
     db.session.commit()
-    from portal import tasks
-
-    tasks.run_import_job(job.id)
     return redirect(url_for("admin.import_job", job_id=job.id), code=303)
 
 

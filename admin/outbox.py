@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
 from admin.session import actor, admin_required
-from portal import tasks
+from portal import dispatch
 from portal.db import db
 from portal.domain import liveness
 from portal.domain.messaging import outbox
@@ -48,9 +48,9 @@ def outbox_decide() -> BaseResponse:
         flash(_("Tick the messages first."), "error")
         return _back(back)
     resolved = outbox.resolve(db.session(), chosen, action, actor(), utcnow())
-    db.session.commit()
     if resolved.done and action == "resend":
-        tasks.send_outbox()
+        dispatch.later(db.session(), "send_outbox")  # an old message: no new row to notice
+    db.session.commit()
     if back == "message" and not resolved.done:  # one message, decided by someone else
         message = db.session.get(OutboxMessage, chosen[0]) or abort(404)
         abort(

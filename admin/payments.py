@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
 from admin.session import actor, admin_required
-from portal import runtime, tasks
+from portal import runtime
 from portal.db import db
 from portal.domain import audit, embed
 from portal.domain.params import whole
@@ -151,7 +151,6 @@ def payment_recheck(payment_id: int) -> BaseResponse:
     db.session.commit()
     old, new = status_word(outcome.old), status_word(outcome.new)
     if outcome.changed:
-        tasks.send_outbox()  # a receipt may be waiting
         flash(_("Status changed: %(old)s → %(new)s", old=old, new=new), "success")
     elif outcome.note:
         note = outcome.note
@@ -257,7 +256,6 @@ def second_chance_send(invoice_id: int) -> BaseResponse:
     )
     if sent:
         db.session.commit()
-        tasks.send_outbox()
         flash(
             _("Mail with a fresh pay-link sent to %(email)s.", email=invoice.debtor.primary_email),
             "success",

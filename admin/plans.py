@@ -14,7 +14,7 @@ from sqlalchemy import select
 from admin import bp
 from admin.forms import CancelPlanForm, PlanDraftForm, PlanPolicyForm
 from admin.session import actor, admin_required, current_admin
-from portal import runtime, tasks
+from portal import runtime
 from portal.db import db
 from portal.domain import audit
 from portal.domain import requests as req
@@ -228,7 +228,6 @@ def _propose_page(
                 assert replaces is not None
                 plan_conflict(replaces.id)
             db.session.commit()
-            tasks.send_outbox()
             flash(_("Plan proposed; the debtor gets it by email to agree."), "success")
             return redirect(url_for("admin.plan_detail", plan_id=plan.id), code=303)
     pool = (
@@ -372,7 +371,6 @@ def plan_cancel(plan_id: int) -> Any:
             plan_conflict(plan.id)
         else:
             db.session.commit()
-            tasks.send_outbox()
             flash(_("Plan cancelled; the debtor gets your reason by email."), "success")
             return redirect(url_for("admin.plan_detail", plan_id=plan.id), code=303)
     return render_template("admin/plan_cancel.html", plan=plan, form=form), (

@@ -17,7 +17,7 @@ from admin import bp
 from admin.plans import request_plan_form
 from admin.session import actor, admin_required, current_admin
 from admin.words import local_time
-from portal import runtime, tasks
+from portal import runtime
 from portal.db import db
 from portal.domain import requests as req
 from portal.domain.money import AmountError, parse_amount
@@ -128,7 +128,6 @@ def _act(item: DebtorRequest, change: Callable[[], object], done: str) -> BaseRe
         db.session.rollback()
         decided_elsewhere(item.id)
     db.session.commit()
-    tasks.send_outbox()
     flash(done, "success")
     return _back(item)
 

@@ -17,7 +17,6 @@ from werkzeug.wrappers import Response as BaseResponse
 from admin import bp, words
 from admin.session import actor, admin_required, current_admin
 from admin.words import local_time
-from portal import tasks
 from portal.db import db
 from portal.domain.params import whole
 from portal.domain.problems import Problem
@@ -203,7 +202,6 @@ def task_outcome(task_id: int) -> Any:
         db.session.rollback()
         return _task_page(_load(task_id), message_text(problem), 422)
     db.session.commit()
-    tasks.send_outbox()
     flash(_("Logged: %(outcome)s.", outcome=task_outcome_label(logged.outcome)), "success")
     if task.is_open and logged.outcome == "note":
         return redirect(url_for("admin.task_detail", task_id=task.id), 303)

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from admin import bp
 from admin.session import actor, admin_required, current_admin
-from portal import runtime, tasks
+from portal import runtime
 from portal.db import db
 from portal.domain import audit, worklists
 from portal.domain import debtors as debtor_domain
@@ -125,8 +125,6 @@ def bulk(list_name: str) -> Any:
         link_days=settings.pay_link_days,
     )
     session.commit()
-    if action == "second_chance" and outcome.done:
-        tasks.send_outbox()
     flash(
         _(
             "%(action)s: %(done)d of %(count)d invoices changed; the others already were"

@@ -56,9 +56,10 @@ def create_app(settings: Settings | None = None, **engine_kwargs: Any) -> Flask:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_language)
 
-    from portal import tasks
+    from portal import dispatch, tasks
 
     tasks.bind_app(app, settings)
+    dispatch.install(app, db.factory)
 
     app.url_map.converters["int"] = DatabaseId
     observability.init_app(app, settings)  # request ids first: every later hook logs with one

@@ -6,13 +6,14 @@ import datetime as dt
 import logging
 import os
 import socket
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from huey import crontab
 
-from portal import extensions, queue
+from portal import dispatch, extensions, queue
 from portal.config import Settings
 from portal.db import db
 from portal.domain import liveness
@@ -34,12 +35,18 @@ def bind_app(app: Flask, settings: Settings) -> None:
     huey.configure(settings, immediate=settings.huey_immediate)
 
 
-def _app_context() -> AbstractContextManager[object]:
-    if has_app_context():
-        return nullcontext()
-    if _app is None:
-        raise RuntimeError("tasks.bind_app() was not called")
-    return _app.app_context()
+@contextmanager
+def _app_context() -> Iterator[None]:
+    """The app a task runs in, as a worker step: what its commits add for the worker
+    (mail, webhooks, agency deliveries) is enqueued after each commit (dispatch.py)."""
+    with dispatch.step():
+        if has_app_context():
+            yield
+            return
+        if _app is None:
+            raise RuntimeError("tasks.bind_app() was not called")
+        with _app.app_context():
+            yield
 
 
 def send_outbox_now() -> outbox.SendResult:
@@ -91,7 +98,6 @@ def send_login_link_now(email: str, ip: str) -> bool:
             return False
         queue_login_mail(db.session(), asked, settings)
         db.session.commit()
-        send_outbox_now()
         return True
 
 
@@ -108,7 +114,6 @@ def send_admin_reset_now(email: str) -> bool:
         user, token = requested
         queue_admin_reset_mail(db.session(), user, token, current_app.config["SETTINGS"])
         db.session.commit()
-        send_outbox_now()
         return True
 
 
@@ -137,7 +142,9 @@ def run_import_job(job_id: int) -> None:
     with _app_context():
         folder = Path(current_app.instance_path) / "uploads"
         with _pulse(liveness.pulse_import, job_id):
-            jobs.run(db, jobs.Uploads(folder), job_id)
+            batch_id = jobs.run(db, jobs.Uploads(folder), job_id)
+    if batch_id is not None:
+        notify_new_invoices(batch_id)
 
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
@@ -185,15 +192,9 @@ def process_webhook(provider_name: str, delivery_id: int) -> None:
     from portal import runtime
     from portal.domain.payments import webhooks
 
-    with _app_context():
-        with db.unit_of_work() as session:
-            outcome = webhooks.process(
-                session, runtime.provider(provider_name), delivery_id, runtime.mails()
-            )
-        if outcome == "applied":
-            send_outbox_now()  # the receipt
-            deliver_webhooks_now()  # the shop's event
-            deliver_agencies_now()  # an agency that handles these invoices hears of it
+    with _app_context(), db.unit_of_work() as session:
+        # the receipt, the shop's event and an agency's delivery follow the commit
+        webhooks.process(session, runtime.provider(provider_name), delivery_id, runtime.mails())
 
 
 @huey.periodic_task(crontab(minute="*"))
@@ -204,15 +205,13 @@ def send_second_chances() -> None:
 
     with _app_context():
         settings = runtime.settings()
-        sent = second_chance.send_due(
+        second_chance.send_due(
             db.session(),
             runtime.mails(),
             delay=dt.timedelta(minutes=settings.second_chance_minutes),
             link_days=settings.pay_link_days,
         )
         db.session.commit()
-        if sent:
-            send_outbox_now()
 
 
 @huey.periodic_task(crontab(minute="*/5"))
@@ -222,8 +221,8 @@ def recheck_payments() -> None:
     from portal.domain.payments import service
 
     with _app_context():
+        # one commit per payment: its receipt and the shop's event follow it (dispatch.py)
         service.recheck_open(db.session(), runtime.provider, runtime.mails())
-        send_outbox_now()
 
 
 def run_dunning_now(day: dt.date | None = None, *, dry_run: bool = False) -> Any:
@@ -257,8 +256,6 @@ def run_dunning_now(day: dt.date | None = None, *, dry_run: bool = False) -> Any
         summary = {"messages": result.messages, "invoices": result.invoices}
         liveness.finish_run(db.session(), run_id, utcnow(), summary)
         db.session.commit()
-        if result.messages:
-            send_outbox_now()
         return result
 
 
@@ -299,8 +296,6 @@ def run_plans_now(day: dt.date | None = None) -> Any:
         when = day or today(settings.portal_timezone)
         result = progress.daily(db.session(), when, InstalmentMails(settings))
         db.session.commit()
-        if result.reminded or result.breached:
-            send_outbox_now()
         return result
 
 
@@ -369,11 +364,9 @@ def notify_new_invoices(batch_id: int) -> None:
     with _app_context():
         settings = runtime.settings()
         with db.unit_of_work() as session:
-            sent = new_invoices.send(
+            new_invoices.send(
                 session, ReminderMails(settings), batch_id, link_days=settings.pay_link_days
             )
-        if sent:
-            send_outbox_now()
     count_tomorrow()  # the batch changes what tomorrow's run sends
 
 
@@ -438,8 +431,6 @@ def send_insight_summaries_now(day: dt.date | None = None) -> int:
         when = day or today(settings.portal_timezone)
         with db.unit_of_work() as session:
             queued = queue_weekly_summaries(session, when, settings)
-        if queued:
-            send_outbox_now()
         return queued
 
 
@@ -492,9 +483,6 @@ def collection_sweep_now(day: dt.date | None = None) -> Any:
 
         result = collection_queue.sweep(db.session(), when, hand_over)
         db.session.commit()
-        if result.handed_over:
-            send_outbox()
-            deliver_agencies()
         return result
 
 

@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session
 from portal.db import Base
 
 CHUNK = 5000
+# the models a transaction bulk-inserted (no ORM objects for a session event to see);
+# after the commit, portal/dispatch.py wakes the worker for them like for added objects
+INSERTED = "bulk.inserted"
 
 
 def insert_rows(session: Session, model: type[Base], rows: Iterable[dict[str, Any]]) -> None:
@@ -28,6 +31,7 @@ def insert_rows(session: Session, model: type[Base], rows: Iterable[dict[str, An
     first = next(iterator, None)
     if first is None:
         return
+    session.info.setdefault(INSERTED, set()).add(model)
     table = cast(Table, model.__table__)
     columns = list(first)
     connection = session.connection()

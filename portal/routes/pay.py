@@ -32,7 +32,7 @@ from flask_babel import ngettext
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import CSP, runtime, tasks
+from portal import CSP, runtime
 from portal.db import db
 from portal.debtor_session import current_debtor, debtor_required, signed_in_debtor
 from portal.domain import embed
@@ -380,16 +380,11 @@ def _refresh(payment: Payment) -> Payment:
         if age < RECHECK_SECONDS:
             return payment
     try:
-        outcome = service.sync(
-            db.session(), runtime.provider(payment.provider), payment.id, runtime.mails()
-        )
+        service.sync(db.session(), runtime.provider(payment.provider), payment.id, runtime.mails())
     except ProviderError:
         db.session.rollback()
         return _payment(payment.public_id)
-    db.session.commit()
-    if outcome.changed:
-        tasks.send_outbox()  # a receipt may be waiting
-        tasks.deliver_webhooks()  # and the shop's event
+    db.session.commit()  # a receipt, the shop's event: dispatch.py wakes the worker
     return _payment(payment.public_id)
 
 

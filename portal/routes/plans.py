@@ -19,7 +19,7 @@ from flask import (
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
-from portal import i18n, tasks
+from portal import i18n
 from portal.db import db
 from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import documents
@@ -125,7 +125,6 @@ def _agreed(plan: InstalmentPlan) -> BaseResponse:
         ),
     )
     db.session.commit()
-    tasks.send_outbox()
     flash(
         _("Thank you. Your payment plan is agreed; reminders for these invoices wait."), "success"
     )

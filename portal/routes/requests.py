@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
 
-from portal import tasks
 from portal.db import db
 from portal.debtor_session import debtor_required, signed_in_debtor
 from portal.domain import invoices as inv
@@ -188,7 +187,6 @@ def contact() -> Any:
             )
         )
         if changed:
-            tasks.send_outbox()
             if "email" in changed.details:
                 return _done(
                     _(
@@ -251,6 +249,5 @@ def confirm_email(token: str) -> Any:
     if done is None:
         db.session.rollback()
         return render_template("requests/confirm.html", invalid=True), 410
-    db.session.commit()
-    tasks.send_outbox()  # the old address is told
+    db.session.commit()  # the old address is told (dispatch.py wakes the worker)
     return render_template("requests/confirm.html", confirmed=True)

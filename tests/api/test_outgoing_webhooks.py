@@ -323,3 +323,33 @@ def test_https_deliveries_name_the_host_for_tls_and_its_certificate(tmp_path, mo
         assert refused.status is None and "CERTIFICATE_VERIFY_FAILED" in refused.error
     finally:
         receiver.close()
+
+
+def test_a_payment_the_periodic_recheck_finds_paid_reaches_the_shop(app, private_ok, monkeypatch):
+    """The webhook from the provider never came; the re-check finds the payment paid and
+    the shop still hears of it (the worker delivers what the commit added)."""
+    from portal import runtime, tasks
+
+    class PaidProvider:
+        name = "sandbox"
+
+        def fetch(self, ref):
+            return ProviderStatus(ref, Status.PAID, 500, "EUR")
+
+    receiver = Receiver()
+    try:
+        key, _ = make_key()
+        receiver.secret = endpoint_for(key, receiver.url)
+        payment = api_link(key)
+        db.session.get(Payment, payment.id).created_at = utcnow() - service.RECHECK_AFTER * 2
+        db.session.commit()
+        monkeypatch.setattr(runtime, "provider", lambda name: PaidProvider())
+
+        tasks.recheck_payments.call_local()
+
+        assert [body["type"] for ok, body in receiver.received if ok] == ["payment.paid"]
+        db.session.expire_all()
+        assert db.session.get(Payment, payment.id).status == "paid"
+        assert db.session.scalars(select(WebhookEvent)).one().status == "sent"
+    finally:
+        receiver.close()

@@ -216,8 +216,10 @@ def commit_upload(
     return done
 
 
-def run(db: Database, uploads: Uploads, job_id: int) -> None:
+def run(db: Database, uploads: Uploads, job_id: int) -> int | None:
     """Carry out a queued import job: preview again, then commit, all or nothing.
+    Returns the new batch when its debtors are to be mailed about it (the caller asks
+    the worker to), else None.
 
     The job is taken under a row lock (a job queued twice runs once), and its commit
     goes through only while the job is still `running`: one that `liveness.reap` gave up
@@ -225,7 +227,7 @@ def run(db: Database, uploads: Uploads, job_id: int) -> None:
     with db.unit_of_work() as session:
         job = session.get(ImportJob, job_id, with_for_update=True)
         if job is None or job.status != "queued":
-            return
+            return None
         job.status, job.heartbeat_at = "running", utcnow()
     report = uploads.reporter(job_id)
     try:
@@ -269,9 +271,7 @@ def run(db: Database, uploads: Uploads, job_id: int) -> None:
         report("done", 1, 1)
         uploads.forget(job.file_hash)
         if done.batch_id and options.get("notify"):
-            from portal import tasks
-
-            tasks.notify_new_invoices(done.batch_id)
+            return done.batch_id
     except Exception as exc:  # the job page must show what went wrong, whatever it was
         log.exception("import job %s failed", job_id)
         with db.unit_of_work() as session:
@@ -283,3 +283,4 @@ def run(db: Database, uploads: Uploads, job_id: int) -> None:
                     utcnow(),
                 )
         report("failed", 0, 0)
+    return None
